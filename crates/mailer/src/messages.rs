@@ -1,0 +1,620 @@
+//! The emails safepulse sends, as lettre [`Message`]s: [`InvitationEmail`],
+//! [`ReminderEmail`], [`ManagerDigestEmail`] and [`SignInEmail`].
+//!
+//! Every email is `multipart/alternative` (plain text, then HTML) in the
+//! recipient's language, rendered from the askama templates in `templates/`.
+//! No images, no remote resources, no tracking: the only URLs are the ones the
+//! reader is meant to click. Bodies are sent as 7bit or 8bit text whenever the
+//! lines allow it, so an `.eml` file reads as written and links are never broken
+//! by quoted-printable soft line breaks.
+//!
+//! The Message-ID is chosen by the caller ([`MessageId::random`], stored on the
+//! outbox row and reused on every retry) and is never derived from a link token.
+//! Answer and sign-in links are [`SecretLink`]s, whose `Debug` output hides them,
+//! so logging an email's input never logs a token.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use askama::Template;
+use chrono::{DateTime, Datelike, Utc, Weekday};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
+use safepulse_domain::keys::LinkToken;
+use safepulse_domain::{Dimension, Email, Locale, TimeZone};
+
+/// How long a sign-in link works. The API enforces it; the email states it.
+pub const SIGN_IN_LINK_VALID_MINUTES: u32 = 15;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    // The address is left out on purpose: errors get logged, and an address next to
+    // a survey's context is what the privacy design keeps out of logs.
+    #[error("the recipient's address cannot be used in an email header")]
+    UnusableRecipientAddress,
+    #[error("rendering the {template} template failed: {source}")]
+    Template {
+        template: &'static str,
+        source: askama::Error,
+    },
+    #[error("assembling the email failed: {0}")]
+    Assembly(#[from] lettre::error::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error(
+        "a public base URL starts with https:// or http://, has a host, and no query, fragment or spaces"
+    )]
+    MalformedBaseUrl,
+    #[error("a link must be an http(s) URL without spaces")]
+    MalformedLink,
+    #[error("a Message-ID host may only use letters, digits, '-' and '.'")]
+    MalformedMessageIdHost,
+    #[error("a stored Message-ID must look like <id@host>")]
+    MalformedMessageId,
+}
+
+/// The `Message-ID` of one outbox row: random, stored, reused across retries so a
+/// retried email is recognisably the same email.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// `<random-uuid@host>`; `host` is typically the domain of the From address.
+    pub fn random(host: &str) -> Result<MessageId, LinkError> {
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !host_ok {
+            return Err(LinkError::MalformedMessageIdHost);
+        }
+        Ok(MessageId(format!(
+            "<{}@{host}>",
+            uuid::Uuid::new_v4().simple()
+        )))
+    }
+
+    /// A Message-ID read back from an outbox row.
+    pub fn parse(stored: &str) -> Result<MessageId, LinkError> {
+        let inner = stored
+            .strip_prefix('<')
+            .and_then(|rest| rest.strip_suffix('>'))
+            .ok_or(LinkError::MalformedMessageId)?;
+        let well_formed = inner
+            .split_once('@')
+            .is_some_and(|(left, right)| !left.is_empty() && !right.is_empty())
+            && inner
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !"<>\"\\".contains(c));
+        if !well_formed {
+            return Err(LinkError::MalformedMessageId);
+        }
+        Ok(MessageId(stored.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where people reach this safepulse installation, e.g. `https://pulse.example.org`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBaseUrl(String);
+
+impl PublicBaseUrl {
+    pub fn parse(raw: &str) -> Result<PublicBaseUrl, LinkError> {
+        let trimmed = raw.trim().trim_end_matches('/');
+        let host = trimmed
+            .strip_prefix("https://")
+            .or_else(|| trimmed.strip_prefix("http://"));
+        let ok = host.is_some_and(|host| !host.is_empty() && !host.starts_with('/'))
+            && !trimmed.contains(['?', '#'])
+            && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(LinkError::MalformedBaseUrl);
+        }
+        Ok(PublicBaseUrl(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `<base>/r/{token}`: the respondent's personal answer link.
+    pub fn answer_link(&self, token: &LinkToken) -> SecretLink {
+        SecretLink(format!("{}/r/{}", self.0, token.encode()))
+    }
+}
+
+/// A URL that works as a credential (answer link, sign-in link). Its `Debug` output
+/// is redacted so it cannot end up in a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretLink(String);
+
+impl SecretLink {
+    /// A link built elsewhere, e.g. the API's sign-in URL.
+    pub fn new(url: String) -> Result<SecretLink, LinkError> {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(SecretLink(url))
+        } else {
+            Err(LinkError::MalformedLink)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretLink(..)")
+    }
+}
+
+/// Who an email goes to, and how to speak to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub address: Email,
+    pub locale: Locale,
+    pub time_zone: TimeZone,
+}
+
+/// The header fields every safepulse email has; the Subject comes from the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageHeaders {
+    pub from: Mailbox,
+    pub to: Recipient,
+    pub message_id: MessageId,
+    /// The `Date` header: passed in, like every "now" in safepulse.
+    pub date: DateTime<Utc>,
+}
+
+/// A new round is open: the personal answer link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationEmail {
+    pub survey_name: String,
+    pub team_name: String,
+    pub answer_link: SecretLink,
+    pub question_count: usize,
+    /// The survey's `k`: answers are only shown in groups of at least this many people.
+    pub min_group_size: u32,
+    pub closes_at: DateTime<Utc>,
+}
+
+/// The round is still open. Sent to everyone invited unless the survey opted into
+/// non-responder reminders, so it never assumes the reader has not answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderEmail {
+    pub survey_name: String,
+    pub team_name: String,
+    pub answer_link: SecretLink,
+    pub min_group_size: u32,
+    pub closes_at: DateTime<Utc>,
+}
+
+/// A round closed: headline figures for the teams a manager reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagerDigestEmail {
+    pub survey_name: String,
+    /// How the round is called on the report, e.g. "November 2026".
+    pub round_label: String,
+    pub report_link: String,
+    pub teams: Vec<DigestTeam>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestTeam {
+    pub team_name: String,
+    pub result: DigestTeamResult,
+}
+
+/// A team's figures exactly as released by the anonymizer, already formatted for
+/// display. A hidden team carries no figures at all, so none can leak into a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestTeamResult {
+    Released {
+        headline_figures: Vec<DigestFigure>,
+        biggest_comparable_change: Option<DigestFigure>,
+    },
+    HiddenToProtectAnonymity,
+}
+
+/// One display line, e.g. label "Trust", value "5.6 of 7".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestFigure {
+    pub label: String,
+    pub value: String,
+}
+
+/// A magic sign-in link for managers and HR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInEmail {
+    pub sign_in_link: SecretLink,
+}
+
+/// What a dimension is called in reports and digests.
+pub fn dimension_label(dimension: Dimension, locale: Locale) -> &'static str {
+    match (locale, dimension) {
+        (Locale::En, Dimension::PsychologicalSafety) => "Psychological safety",
+        (Locale::En, Dimension::Trust) => "Trust",
+        (Locale::En, Dimension::Empathy) => "Empathy",
+        (Locale::En, Dimension::Feedback) => "Feedback",
+        (Locale::En, Dimension::Clarity) => "Clarity",
+        (Locale::En, Dimension::Rapport) => "Rapport",
+        (Locale::En, Dimension::Vulnerability) => "Vulnerability",
+        (Locale::En, Dimension::Wellbeing) => "Wellbeing",
+        (Locale::En, Dimension::Recommendation) => "Recommendation (eNPS)",
+        (Locale::De, Dimension::PsychologicalSafety) => "Psychologische Sicherheit",
+        (Locale::De, Dimension::Trust) => "Vertrauen",
+        (Locale::De, Dimension::Empathy) => "Empathie",
+        (Locale::De, Dimension::Feedback) => "Feedback",
+        (Locale::De, Dimension::Clarity) => "Klarheit",
+        (Locale::De, Dimension::Rapport) => "Verbundenheit",
+        (Locale::De, Dimension::Vulnerability) => "Offenheit für Schwächen",
+        (Locale::De, Dimension::Wellbeing) => "Wohlbefinden",
+        (Locale::De, Dimension::Recommendation) => "Weiterempfehlung (eNPS)",
+    }
+}
+
+/// What the pulse templates show; times already in the reader's zone and language.
+#[derive(Debug)]
+struct PulseView<'a> {
+    survey_name: &'a str,
+    team_name: &'a str,
+    answer_link: &'a str,
+    question_count: usize,
+    min_group_size: u32,
+    closes_at: String,
+}
+
+#[derive(Debug, Template)]
+enum InvitationText<'a> {
+    #[template(path = "invitation.en.txt")]
+    English { view: &'a PulseView<'a> },
+    #[template(path = "invitation.de.txt")]
+    German { view: &'a PulseView<'a> },
+}
+
+#[derive(Debug, Template)]
+enum InvitationHtml<'a> {
+    #[template(path = "invitation.en.html")]
+    English { view: &'a PulseView<'a> },
+    #[template(path = "invitation.de.html")]
+    German { view: &'a PulseView<'a> },
+}
+
+#[derive(Debug, Template)]
+enum ReminderText<'a> {
+    #[template(path = "reminder.en.txt")]
+    English { view: &'a PulseView<'a> },
+    #[template(path = "reminder.de.txt")]
+    German { view: &'a PulseView<'a> },
+}
+
+#[derive(Debug, Template)]
+enum ReminderHtml<'a> {
+    #[template(path = "reminder.en.html")]
+    English { view: &'a PulseView<'a> },
+    #[template(path = "reminder.de.html")]
+    German { view: &'a PulseView<'a> },
+}
+
+#[derive(Debug, Template)]
+enum DigestText<'a> {
+    #[template(path = "digest.en.txt")]
+    English { digest: &'a ManagerDigestEmail },
+    #[template(path = "digest.de.txt")]
+    German { digest: &'a ManagerDigestEmail },
+}
+
+#[derive(Debug, Template)]
+enum DigestHtml<'a> {
+    #[template(path = "digest.en.html")]
+    English { digest: &'a ManagerDigestEmail },
+    #[template(path = "digest.de.html")]
+    German { digest: &'a ManagerDigestEmail },
+}
+
+#[derive(Debug, Template)]
+enum SignInText<'a> {
+    #[template(path = "sign_in.en.txt")]
+    English {
+        sign_in_link: &'a str,
+        valid_minutes: u32,
+    },
+    #[template(path = "sign_in.de.txt")]
+    German {
+        sign_in_link: &'a str,
+        valid_minutes: u32,
+    },
+}
+
+#[derive(Debug, Template)]
+enum SignInHtml<'a> {
+    #[template(path = "sign_in.en.html")]
+    English {
+        sign_in_link: &'a str,
+        valid_minutes: u32,
+    },
+    #[template(path = "sign_in.de.html")]
+    German {
+        sign_in_link: &'a str,
+        valid_minutes: u32,
+    },
+}
+
+fn render(template: &impl Template, name: &'static str) -> Result<String, MessageError> {
+    template.render().map_err(|source| MessageError::Template {
+        template: name,
+        source,
+    })
+}
+
+impl InvitationEmail {
+    pub fn to_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
+        let locale = headers.to.locale;
+        let view = PulseView {
+            survey_name: &self.survey_name,
+            team_name: &self.team_name,
+            answer_link: self.answer_link.as_str(),
+            question_count: self.question_count,
+            min_group_size: self.min_group_size,
+            closes_at: local_date_time(self.closes_at, headers.to.time_zone, locale),
+        };
+        let (subject, plain_text, html) = match locale {
+            Locale::En => (
+                format!("{}: your anonymous pulse", self.survey_name),
+                render(&InvitationText::English { view: &view }, "invitation")?,
+                render(&InvitationHtml::English { view: &view }, "invitation")?,
+            ),
+            Locale::De => (
+                format!("{}: Ihr anonymer Puls", self.survey_name),
+                render(&InvitationText::German { view: &view }, "invitation")?,
+                render(&InvitationHtml::German { view: &view }, "invitation")?,
+            ),
+        };
+        assemble(headers, subject, plain_text, html)
+    }
+}
+
+impl ReminderEmail {
+    pub fn to_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
+        let locale = headers.to.locale;
+        let view = PulseView {
+            survey_name: &self.survey_name,
+            team_name: &self.team_name,
+            answer_link: self.answer_link.as_str(),
+            question_count: 0,
+            min_group_size: self.min_group_size,
+            closes_at: local_date_time(self.closes_at, headers.to.time_zone, locale),
+        };
+        let (subject, plain_text, html) = match locale {
+            Locale::En => (
+                format!(
+                    "Reminder: {} is open until {}",
+                    self.survey_name, view.closes_at
+                ),
+                render(&ReminderText::English { view: &view }, "reminder")?,
+                render(&ReminderHtml::English { view: &view }, "reminder")?,
+            ),
+            Locale::De => (
+                format!(
+                    "Erinnerung: {} läuft noch bis {}",
+                    self.survey_name, view.closes_at
+                ),
+                render(&ReminderText::German { view: &view }, "reminder")?,
+                render(&ReminderHtml::German { view: &view }, "reminder")?,
+            ),
+        };
+        assemble(headers, subject, plain_text, html)
+    }
+}
+
+impl ManagerDigestEmail {
+    pub fn to_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
+        let (subject, plain_text, html) = match headers.to.locale {
+            Locale::En => (
+                format!("{}: results for {}", self.survey_name, self.round_label),
+                render(&DigestText::English { digest: self }, "digest")?,
+                render(&DigestHtml::English { digest: self }, "digest")?,
+            ),
+            Locale::De => (
+                format!("{}: Ergebnisse für {}", self.survey_name, self.round_label),
+                render(&DigestText::German { digest: self }, "digest")?,
+                render(&DigestHtml::German { digest: self }, "digest")?,
+            ),
+        };
+        assemble(headers, subject, plain_text, html)
+    }
+}
+
+impl SignInEmail {
+    pub fn to_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
+        let sign_in_link = self.sign_in_link.as_str();
+        let valid_minutes = SIGN_IN_LINK_VALID_MINUTES;
+        let (subject, plain_text, html) = match headers.to.locale {
+            Locale::En => (
+                "Your safepulse sign-in link".to_owned(),
+                render(
+                    &SignInText::English {
+                        sign_in_link,
+                        valid_minutes,
+                    },
+                    "sign-in",
+                )?,
+                render(
+                    &SignInHtml::English {
+                        sign_in_link,
+                        valid_minutes,
+                    },
+                    "sign-in",
+                )?,
+            ),
+            Locale::De => (
+                "Ihr Anmeldelink für safepulse".to_owned(),
+                render(
+                    &SignInText::German {
+                        sign_in_link,
+                        valid_minutes,
+                    },
+                    "sign-in",
+                )?,
+                render(
+                    &SignInHtml::German {
+                        sign_in_link,
+                        valid_minutes,
+                    },
+                    "sign-in",
+                )?,
+            ),
+        };
+        assemble(headers, subject, plain_text, html)
+    }
+}
+
+fn assemble(
+    headers: &MessageHeaders,
+    subject: String,
+    plain_text: String,
+    html: String,
+) -> Result<Message, MessageError> {
+    let address: Address = headers
+        .to
+        .address
+        .as_str()
+        .parse()
+        .map_err(|_| MessageError::UnusableRecipientAddress)?;
+    // RFC 3834: tells auto-responders (vacation replies) not to answer.
+    let auto_submitted = HeaderValue::new(
+        HeaderName::new_from_ascii_str("Auto-Submitted"),
+        "auto-generated".to_owned(),
+    );
+    let message = Message::builder()
+        .from(headers.from.clone())
+        .to(Mailbox::new(None, address))
+        .subject(subject)
+        .message_id(Some(headers.message_id.as_str().to_owned()))
+        .date(SystemTime::from(headers.date))
+        .raw_header(auto_submitted)
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(readable_body(plain_text)),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(readable_body(html)),
+                ),
+        )?;
+    Ok(message)
+}
+
+/// 7bit or 8bit when the text allows it, so `.eml` files stay readable and links
+/// intact; lettre's automatic choice would pick quoted-printable for any non-ASCII
+/// text. Falls back to that choice for lines too long for SMTP.
+fn readable_body(text: String) -> Body {
+    let encoding = if text.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    match Body::new_with_encoding(text, encoding) {
+        Ok(body) => body,
+        Err(returned) => Body::new(String::from_utf8_lossy(&returned).into_owned()),
+    }
+}
+
+/// E.g. "Friday, 20 November 2026, 17:00 (Europe/Berlin)" or
+/// "Freitag, 20. November 2026, 17:00 Uhr (Europe/Berlin)". Month and day names
+/// are spelled out so no reader mistakes 03/04 for the wrong day.
+fn local_date_time(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
+    let local = at.with_timezone(&time_zone.tz());
+    let month_index = local.month0() as usize;
+    let hours_minutes = local.format("%H:%M");
+    match locale {
+        Locale::En => format!(
+            "{}, {} {} {}, {hours_minutes} ({time_zone})",
+            english_weekday(local.weekday()),
+            local.day(),
+            ENGLISH_MONTHS[month_index],
+            local.year()
+        ),
+        Locale::De => format!(
+            "{}, {}. {} {}, {hours_minutes} Uhr ({time_zone})",
+            german_weekday(local.weekday()),
+            local.day(),
+            GERMAN_MONTHS[month_index],
+            local.year()
+        ),
+    }
+}
+
+const ENGLISH_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+const GERMAN_MONTHS: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
+
+fn english_weekday(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+fn german_weekday(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Mon => "Montag",
+        Weekday::Tue => "Dienstag",
+        Weekday::Wed => "Mittwoch",
+        Weekday::Thu => "Donnerstag",
+        Weekday::Fri => "Freitag",
+        Weekday::Sat => "Samstag",
+        Weekday::Sun => "Sonntag",
+    }
+}

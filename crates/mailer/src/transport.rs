@@ -1,0 +1,430 @@
+//! Getting a [`Message`] out of the process: [`MailTransport`] (pooled async SMTP,
+//! or `.eml` files for the embedded default), [`SendError`] (retry or give up) and
+//! [`retry_delay`] (capped exponential backoff with jitter).
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::response::Severity;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rand::Rng;
+use serde::Deserialize;
+
+/// First retry after about this long.
+pub const RETRY_BASE_DELAY: Duration = Duration::from_secs(5);
+/// No retry waits longer than this.
+pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(30 * 60);
+/// Retries are spread ±20% so that rows which failed together do not retry together.
+const RETRY_JITTER: f64 = 0.2;
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same host or a trusted network.
+    None,
+    /// Connect in plain text, then require `STARTTLS` (never fall back to plain text).
+    StartTls,
+    /// TLS from the first byte ("SMTPS", usually port 465).
+    Tls,
+}
+
+fn default_pool_size() -> u32 {
+    16
+}
+
+fn default_timeout_seconds() -> u64 {
+    30
+}
+
+/// SMTP settings, as read by the binary's configuration.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Connections kept open and used in parallel. One connection manages a few
+    /// dozen messages a second; a pool of 16–32 reaches well over a thousand.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    /// Per connection and per command; a slow server counts as a transient failure.
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "(hidden)"))
+            .field("pool_size", &self.pool_size)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportConfigError {
+    #[error("SMTP username and password must be given together")]
+    IncompleteCredentials,
+    #[error("the SMTP pool needs at least one connection")]
+    EmptyPool,
+    #[error("TLS setup for the SMTP host failed: {0}")]
+    Tls(#[source] lettre::transport::smtp::Error),
+    #[error(
+        "the SMTP transport must be built inside a Tokio runtime (its connection pool runs a background task)"
+    )]
+    NoTokioRuntime,
+    #[error("cannot create the mail directory {}: {source}", path.display())]
+    MailDirectory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Why a message was not sent, and whether trying again can help.
+///
+/// The server's message may name the recipient's address: store it on the outbox
+/// row for admins, but never log it next to survey data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Try again later: a 4xx reply, a refused, dropped or timed-out connection, a
+    /// TLS failure, a full disk. Nothing here says the address is bad.
+    #[error("temporary failure{}: {reason}", smtp_code.map(|code| format!(" ({code})")).unwrap_or_default())]
+    Transient {
+        smtp_code: Option<u16>,
+        reason: String,
+    },
+    /// Do not retry: the server answered 5xx (unknown mailbox, policy, …).
+    #[error("permanent failure ({smtp_code}): {server_message}")]
+    Permanent {
+        smtp_code: u16,
+        server_message: String,
+    },
+}
+
+impl SendError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient { .. })
+    }
+}
+
+/// Where outgoing mail goes.
+#[derive(Clone)]
+pub enum MailTransport {
+    /// A pooled async SMTP client: production.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// One `.eml` file per message in this directory: the embedded default for
+    /// trying safepulse (open the files with any mail client).
+    File(PathBuf),
+}
+
+impl fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MailTransport::Smtp(_) => f.write_str("MailTransport::Smtp"),
+            MailTransport::File(directory) => f
+                .debug_tuple("MailTransport::File")
+                .field(directory)
+                .finish(),
+        }
+    }
+}
+
+impl MailTransport {
+    /// A pooled SMTP transport. Connects lazily: a wrong host shows up as
+    /// [`SendError::Transient`] on the first send, not here.
+    pub fn smtp(config: &SmtpConfig) -> Result<MailTransport, TransportConfigError> {
+        // lettre's pool spawns its reaper task while being built and panics without a runtime.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(TransportConfigError::NoTokioRuntime);
+        }
+        if config.pool_size == 0 {
+            return Err(TransportConfigError::EmptyPool);
+        }
+        let tls = match config.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::StartTls => Tls::Required(
+                TlsParameters::new(config.host.clone()).map_err(TransportConfigError::Tls)?,
+            ),
+            SmtpTls::Tls => Tls::Wrapper(
+                TlsParameters::new(config.host.clone()).map_err(TransportConfigError::Tls)?,
+            ),
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str())
+                .port(config.port)
+                .tls(tls)
+                .timeout(Some(Duration::from_secs(config.timeout_seconds)))
+                .pool_config(PoolConfig::new().max_size(config.pool_size));
+        match (&config.username, &config.password) {
+            (Some(username), Some(password)) => {
+                builder = builder.credentials(Credentials::new(username.clone(), password.clone()));
+            }
+            (None, None) => {}
+            _ => return Err(TransportConfigError::IncompleteCredentials),
+        }
+        Ok(MailTransport::Smtp(builder.build()))
+    }
+
+    /// The file transport writing into `<data dir>/mail`, created if missing.
+    pub fn file_in_data_dir(data_dir: &Path) -> Result<MailTransport, TransportConfigError> {
+        let directory = data_dir.join("mail");
+        std::fs::create_dir_all(&directory).map_err(|source| {
+            TransportConfigError::MailDirectory {
+                path: directory.clone(),
+                source,
+            }
+        })?;
+        Ok(MailTransport::File(directory))
+    }
+
+    /// Sends one message. `Ok` means the SMTP server accepted it (250 after DATA),
+    /// or its `.eml` file is completely on disk.
+    pub async fn send(&self, message: &Message) -> Result<(), SendError> {
+        match self {
+            MailTransport::Smtp(transport) => transport
+                .send_raw(message.envelope(), &message.formatted())
+                .await
+                .map(|_accepted| ())
+                .map_err(classify_smtp_error),
+            MailTransport::File(directory) => {
+                let directory = directory.clone();
+                let bytes = message.formatted();
+                tokio::task::spawn_blocking(move || write_eml_atomically(&directory, &bytes))
+                    .await
+                    .map_err(|join_error| SendError::Transient {
+                        smtp_code: None,
+                        reason: join_error.to_string(),
+                    })?
+                    .map(|_path| ())
+                    .map_err(|io_error| SendError::Transient {
+                        smtp_code: None,
+                        reason: format!("writing the .eml file failed: {io_error}"),
+                    })
+            }
+        }
+    }
+}
+
+fn classify_smtp_error(error: lettre::transport::smtp::Error) -> SendError {
+    // lettre keeps the server's reply text as the error's source.
+    let server_message = std::error::Error::source(&error)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match error.status() {
+        Some(code) if code.severity == Severity::PermanentNegativeCompletion => {
+            SendError::Permanent {
+                smtp_code: u16::from(code),
+                server_message,
+            }
+        }
+        // 4xx, and everything without a reply code: connection refused, reset or
+        // closed mid-message, timeouts, TLS, unparsable replies. None of these says
+        // the address is bad, so none may flag it as undeliverable.
+        status => SendError::Transient {
+            smtp_code: status.map(u16::from),
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// Writes `<directory>/<random>.eml` so that the name only ever points at a
+/// complete file: write a hidden temporary file, fsync it, rename it into place,
+/// fsync the directory (which makes the rename itself survive a crash).
+fn write_eml_atomically(directory: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let name = uuid::Uuid::new_v4().simple().to_string();
+    let temporary_path = directory.join(format!(".{name}.eml.partial"));
+    let final_path = directory.join(format!("{name}.eml"));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary_path)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temporary_path, &final_path)?;
+        std::fs::File::open(directory)?.sync_all()
+    })();
+    if result.is_err() {
+        // Best effort: a leftover hidden partial file is harmless but untidy.
+        let _ = std::fs::remove_file(&temporary_path);
+    }
+    result.map(|()| final_path)
+}
+
+/// How long to wait before attempt `attempt + 1` after `attempt` failures
+/// (`attempt` = 0 after the first failure): 5 s · 2^attempt, capped at 30 minutes,
+/// spread ±20%. At the cap the spread only goes downwards, so the cap holds and
+/// rows that reached it still do not retry in lockstep.
+pub fn retry_delay(attempt: u32, rng: &mut impl Rng) -> Duration {
+    let growth = 2f64.powi(attempt.min(30) as i32);
+    let uncapped_seconds = RETRY_BASE_DELAY.as_secs_f64() * growth;
+    let cap_seconds = RETRY_MAX_DELAY.as_secs_f64();
+    let jitter_factor = rng.random_range((1.0 - RETRY_JITTER)..=(1.0 + RETRY_JITTER));
+    let seconds = if uncapped_seconds >= cap_seconds {
+        cap_seconds * jitter_factor.min(2.0 - jitter_factor)
+    } else {
+        (uncapped_seconds * jitter_factor).min(cap_seconds)
+    };
+    Duration::from_secs_f64(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_from_five_seconds_within_twenty_percent() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for attempt in 0..8 {
+            let nominal = 5.0 * 2f64.powi(attempt as i32);
+            for _ in 0..200 {
+                let delay = retry_delay(attempt, &mut rng).as_secs_f64();
+                assert!(
+                    delay >= nominal * 0.8 - 1e-9 && delay <= nominal * 1.2 + 1e-9,
+                    "attempt {attempt}: {delay}"
+                );
+            }
+        }
+        let mean = |attempt: u32, rng: &mut StdRng| {
+            (0..2_000)
+                .map(|_| retry_delay(attempt, rng).as_secs_f64())
+                .sum::<f64>()
+                / 2_000.0
+        };
+        let ratio = mean(5, &mut rng) / mean(4, &mut rng);
+        assert!((1.9..2.1).contains(&ratio), "ratio {ratio}");
+    }
+
+    #[test]
+    fn retry_delays_never_exceed_thirty_minutes_and_stay_spread_at_the_cap() {
+        let mut rng = StdRng::seed_from_u64(11);
+        for attempt in [9, 10, 20, 31, 32, 1_000, u32::MAX] {
+            let delays: Vec<Duration> = (0..500).map(|_| retry_delay(attempt, &mut rng)).collect();
+            assert!(
+                delays.iter().all(|delay| *delay <= RETRY_MAX_DELAY),
+                "attempt {attempt}"
+            );
+            assert!(
+                delays
+                    .iter()
+                    .all(|delay| *delay >= RETRY_MAX_DELAY.mul_f64(0.8)),
+                "attempt {attempt}"
+            );
+            let distinct: std::collections::HashSet<_> = delays.iter().collect();
+            assert!(
+                distinct.len() > 400,
+                "attempt {attempt}: jitter keeps retries apart"
+            );
+        }
+        // Attempt 9 is the first to reach the cap: attempt 8 waits 5 s · 256 = 21 min 20 s ± 20%.
+        let attempt_eight = retry_delay(8, &mut rng);
+        assert!(
+            attempt_eight >= Duration::from_secs(1_024)
+                && attempt_eight <= Duration::from_secs(1_536)
+        );
+    }
+
+    #[test]
+    fn retry_delays_are_jittered() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let delays: std::collections::HashSet<Duration> =
+            (0..50).map(|_| retry_delay(2, &mut rng)).collect();
+        assert!(delays.len() > 40);
+    }
+
+    #[test]
+    fn smtp_config_debug_output_hides_the_password() {
+        let config = SmtpConfig {
+            host: "mail.example.org".into(),
+            port: 587,
+            tls: SmtpTls::StartTls,
+            username: Some("pulse".into()),
+            password: Some("hunter2-secret".into()),
+            pool_size: 4,
+            timeout_seconds: 30,
+        };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("mail.example.org"));
+    }
+
+    #[tokio::test]
+    async fn credentials_must_come_in_pairs_and_the_pool_must_not_be_empty() {
+        let config = SmtpConfig {
+            host: "localhost".into(),
+            port: 2525,
+            tls: SmtpTls::None,
+            username: Some("only-a-name".into()),
+            password: None,
+            pool_size: 4,
+            timeout_seconds: 30,
+        };
+        assert!(matches!(
+            MailTransport::smtp(&config),
+            Err(TransportConfigError::IncompleteCredentials)
+        ));
+        let empty_pool = SmtpConfig {
+            username: None,
+            pool_size: 0,
+            ..config.clone()
+        };
+        assert!(matches!(
+            MailTransport::smtp(&empty_pool),
+            Err(TransportConfigError::EmptyPool)
+        ));
+        let fine = SmtpConfig {
+            username: None,
+            ..config
+        };
+        assert!(matches!(
+            MailTransport::smtp(&fine),
+            Ok(MailTransport::Smtp(_))
+        ));
+    }
+
+    #[test]
+    fn building_the_smtp_transport_outside_a_runtime_is_an_error_not_a_panic() {
+        let config = SmtpConfig {
+            host: "localhost".into(),
+            port: 2525,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+            pool_size: 4,
+            timeout_seconds: 30,
+        };
+        assert!(matches!(
+            MailTransport::smtp(&config),
+            Err(TransportConfigError::NoTokioRuntime)
+        ));
+    }
+
+    #[test]
+    fn smtp_config_reads_from_configuration_with_defaults() {
+        let config: SmtpConfig = serde_json::from_str(
+            r#"{"host":"smtp.example.org","port":465,"tls":"tls","username":null,"password":null}"#,
+        )
+        .unwrap();
+        assert_eq!(config.tls, SmtpTls::Tls);
+        assert_eq!(config.pool_size, 16);
+        assert_eq!(config.timeout_seconds, 30);
+        let start_tls: SmtpTls = serde_json::from_str(r#""start_tls""#).unwrap();
+        assert_eq!(start_tls, SmtpTls::StartTls);
+    }
+}
