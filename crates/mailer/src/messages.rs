@@ -4,9 +4,9 @@
 //! Every email is `multipart/alternative` (plain text, then HTML) in the
 //! recipient's language, rendered from the askama templates in `templates/`.
 //! No images, no remote resources, no tracking: the only URLs are the ones the
-//! reader is meant to click. Bodies are sent as 7bit or 8bit text whenever the
-//! lines allow it, so an `.eml` file reads as written and links are never broken
-//! by quoted-printable soft line breaks.
+//! reader is meant to click. Bodies are sent as 7bit or 8bit text (lines up to
+//! SMTP's 998 octets), so an `.eml` file reads as written and links are never
+//! broken by quoted-printable soft line breaks.
 //!
 //! The Message-ID is chosen by the caller ([`MessageId::random`], stored on the
 //! outbox row and reused on every retry) and is never derived from a link token.
@@ -525,19 +525,27 @@ fn assemble(
     Ok(message)
 }
 
-/// 7bit or 8bit when the text allows it, so `.eml` files stay readable and links
-/// intact; lettre's automatic choice would pick quoted-printable for any non-ASCII
-/// text. Falls back to that choice for lines too long for SMTP.
+/// Longest line SMTP allows (RFC 5321 §4.5.3.1.6), without its CRLF.
+const MAX_SMTP_LINE_OCTETS: usize = 998;
+
+/// The text as written, labelled 7bit or 8bit, so `.eml` files stay readable and
+/// links are never split by quoted-printable soft breaks. lettre's own choice
+/// switches to quoted-printable above 76 characters a line; the real limit is 998.
+/// Falls back to lettre's choice only for text that cannot be sent as is.
 fn readable_body(text: String) -> Body {
-    let encoding = if text.is_ascii() {
+    let with_crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let sendable_as_is = with_crlf
+        .split("\r\n")
+        .all(|line| line.len() <= MAX_SMTP_LINE_OCTETS && !line.contains(['\r', '\0']));
+    if !sendable_as_is {
+        return Body::new(text);
+    }
+    let encoding = if with_crlf.is_ascii() {
         ContentTransferEncoding::SevenBit
     } else {
         ContentTransferEncoding::EightBit
     };
-    match Body::new_with_encoding(text, encoding) {
-        Ok(body) => body,
-        Err(returned) => Body::new(String::from_utf8_lossy(&returned).into_owned()),
-    }
+    Body::dangerous_pre_encoded(with_crlf.into_bytes(), encoding)
 }
 
 /// E.g. "Friday, 20 November 2026, 17:00 (Europe/Berlin)" or
