@@ -1,0 +1,196 @@
+//! The public figures of a released node (DESIGN §4): what a manager's report, the
+//! API and the digest show. Built only for nodes Rule B released.
+
+use serde::{Deserialize, Serialize};
+
+use safepulse_domain::{Dimension, ItemId};
+
+use crate::item_layout::ItemLayout;
+use crate::org_figures::OrgFigures;
+use crate::statistics::{ConfidenceQuantiles, IntegerMoments, within_group_agreement};
+use crate::tally::{Tally, enps_detractors, top_two_boxes};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleasedFigures {
+    /// `n`: respondents in the node's subtree.
+    pub respondents: u32,
+    /// Whether the detail family released this node too (spread, distribution,
+    /// agreement, comments, significance of changes).
+    pub detail: bool,
+    /// In the round's item order.
+    pub items: Vec<ItemFigures>,
+    /// In the order of [`Dimension::ALL`], for the dimensions the round asks about.
+    pub dimensions: Vec<DimensionFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemFigures {
+    pub item: ItemId,
+    pub dimension: Dimension,
+    /// Mean of recoded answers.
+    pub mean: f64,
+    pub confidence_interval: ConfidenceInterval,
+    /// Percentage (0–100) of recoded answers in the top two boxes.
+    pub favourability_percent: f64,
+    /// `100·(#9–10 − #0–6)/n`, for 0–10 items only.
+    pub enps: Option<f64>,
+    /// Only when detail-released.
+    pub detail: Option<ItemDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemDetail {
+    /// Sample standard deviation (n − 1).
+    pub sd: f64,
+    /// Counts of recoded answers, from the scale's minimum up.
+    pub distribution: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DimensionFigures {
+    pub dimension: Dimension,
+    /// `J`, the number of the round's items in this dimension.
+    pub item_count: u32,
+    /// Mean of respondent scores (a respondent's score: mean of their recoded items).
+    pub mean: f64,
+    pub confidence_interval: ConfidenceInterval,
+    /// Percentage (0–100) of the dimension's recoded answers in the top two boxes.
+    pub favourability_percent: f64,
+    /// Only when detail-released.
+    pub detail: Option<DimensionDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DimensionDetail {
+    /// Sample standard deviation (n − 1) of respondent scores.
+    pub sd: f64,
+    /// Counts of all recoded answers to the dimension's items, from the scale's minimum up.
+    pub distribution: Vec<u32>,
+    /// rwg(j) against the uniform null, capped at 0.
+    pub rwg: f64,
+    /// Lindell's r*wg(j) = 1 − s̄²/σ², uncapped (negative: a polarised team).
+    pub rwg_lindell: f64,
+}
+
+/// The 95% interval `mean ± t(0.975, n−1)·s/√n`, labelled with the `s` it used.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "sd_source", rename_all = "snake_case")]
+pub enum ConfidenceInterval {
+    /// The node's own SD: the node is detail-released.
+    Team { low: f64, high: f64 },
+    /// The organisation's SD for this item or dimension: a score-only release, whose
+    /// own spread is not released.
+    OrgLevel { low: f64, high: f64 },
+    /// No band: a score-only release in a round whose root is not detail-released, so
+    /// no org-level SD exists.
+    #[serde(rename = "none")]
+    NoBand,
+}
+
+/// Where a score-only release's confidence band takes its SD from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SpreadForBands<'a> {
+    Team,
+    OrgLevel(&'a OrgFigures),
+    NoBand,
+}
+
+/// The figures of a group of at least two respondents (`None` below: no spread
+/// exists, and the caller suppresses; Rule B's floors keep released groups far above).
+pub(crate) fn released_figures(
+    tally: &Tally,
+    layout: &ItemLayout,
+    spread: SpreadForBands<'_>,
+    quantiles: &mut ConfidenceQuantiles,
+) -> Option<ReleasedFigures> {
+    let respondents = tally.respondents;
+    let quantile = quantiles.for_respondents(u64::from(respondents))?;
+    let band = |mean: f64, sd: f64| {
+        let half_width = quantile * sd / f64::from(respondents).sqrt();
+        (mean - half_width, mean + half_width)
+    };
+    let confidence_interval =
+        |mean: f64, team_variance: f64, org_sd: &dyn Fn(&OrgFigures) -> f64| match spread {
+            SpreadForBands::Team => {
+                let (low, high) = band(mean, team_variance.sqrt());
+                ConfidenceInterval::Team { low, high }
+            }
+            SpreadForBands::OrgLevel(org) => {
+                let (low, high) = band(mean, org_sd(org));
+                ConfidenceInterval::OrgLevel { low, high }
+            }
+            SpreadForBands::NoBand => ConfidenceInterval::NoBand,
+        };
+    let with_detail = matches!(spread, SpreadForBands::Team);
+    let percent_of = |count: u32, total: u64| 100.0 * f64::from(count) / total as f64;
+
+    let mut item_variances = Vec::with_capacity(layout.items.len());
+    let mut items = Vec::with_capacity(layout.items.len());
+    for (position, meta) in layout.items.iter().enumerate() {
+        let histogram = tally.item_histogram(layout, position);
+        let moments = tally.item_moments(layout, position);
+        let (mean, variance) = mean_and_variance(moments)?;
+        item_variances.push(variance);
+        let promoters_minus_detractors =
+            i64::from(top_two_boxes(histogram)) - i64::from(enps_detractors(histogram));
+        items.push(ItemFigures {
+            item: meta.id.clone(),
+            dimension: meta.dimension,
+            mean,
+            confidence_interval: confidence_interval(mean, variance, &|org| org.items[position].sd),
+            favourability_percent: percent_of(top_two_boxes(histogram), u64::from(respondents)),
+            enps: meta
+                .scale
+                .is_zero_to_ten()
+                .then(|| 100.0 * promoters_minus_detractors as f64 / f64::from(respondents)),
+            detail: with_detail.then(|| ItemDetail {
+                sd: variance.sqrt(),
+                distribution: histogram.to_vec(),
+            }),
+        });
+    }
+
+    let mut dimensions = Vec::with_capacity(layout.dimensions.len());
+    for (position, dimension) in layout.dimensions.iter().enumerate() {
+        let (mean, variance) = mean_and_variance(tally.dimension_moments(layout, position))?;
+        let distribution = tally.dimension_histogram(layout, position);
+        let answers = u64::from(respondents) * dimension.items.len() as u64;
+        let detail = if with_detail {
+            let variances: Vec<f64> = dimension
+                .items
+                .iter()
+                .map(|&item| item_variances[item])
+                .collect();
+            let agreement = within_group_agreement(&variances, dimension.scale.points())?;
+            Some(DimensionDetail {
+                sd: variance.sqrt(),
+                distribution: distribution.clone(),
+                rwg: agreement.rwg,
+                rwg_lindell: agreement.rwg_lindell,
+            })
+        } else {
+            None
+        };
+        dimensions.push(DimensionFigures {
+            dimension: dimension.dimension,
+            item_count: dimension.items.len() as u32,
+            mean,
+            confidence_interval: confidence_interval(mean, variance, &|org| {
+                org.dimensions[position].sd
+            }),
+            favourability_percent: percent_of(top_two_boxes(&distribution), answers),
+            detail,
+        });
+    }
+
+    Some(ReleasedFigures {
+        respondents,
+        detail: with_detail,
+        items,
+        dimensions,
+    })
+}
+
+fn mean_and_variance(moments: IntegerMoments) -> Option<(f64, f64)> {
+    Some((moments.mean()?, moments.sample_variance()?))
+}
