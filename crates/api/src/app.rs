@@ -1,0 +1,144 @@
+//! Building the HTTP server from a [`Config`]: connect, migrate, load secrets, bind.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpRequest, HttpServer, web};
+use anyhow::Context;
+use safepulse_domain::Clock;
+use safepulse_store::Store;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenAuthority;
+use crate::config::{Config, Mode};
+use crate::error::{ApiError, FieldError};
+use crate::metrics::Metrics;
+use crate::openapi::ApiDoc;
+use crate::request_context::request_context;
+use crate::routes::{health, people, teams};
+use crate::secrets::Secrets;
+use crate::state::AppState;
+
+/// Everything the server and the worker share, built once at start.
+pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let create_secrets = config.mode == Mode::Embedded;
+    let secrets = Secrets::load(&config.secrets_dir, &config.data_dir, create_secrets, clock.now())?;
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&config.database_url()).await.context("cannot connect to the database")?;
+    store.migrate().await.context("cannot apply the database migrations")?;
+    let tokens = TokenAuthority::new(secrets.jwt_keys.clone(), config.jwt_issuer.clone(), config.jwt_audience.clone());
+    Ok(AppState { store, tokens, secrets: Arc::new(secrets), clock, config: Arc::new(config) })
+}
+
+/// A bound, not yet running HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `config.bind:config.port` (port 0 picks a free one).
+    pub fn build(state: AppState) -> anyhow::Result<Application> {
+        let address = (state.config.bind, state.config.port);
+        let listener = TcpListener::bind(address).with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
+        Application::build_with_listener(state, listener)
+    }
+
+    /// Serves on an already bound listener (tests bind first to know the public URL).
+    pub fn build_with_listener(state: AppState, listener: TcpListener) -> anyhow::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let max_body = state.config.max_body_bytes;
+        let state = web::Data::new(state);
+        let metrics = web::Data::new(Metrics::default());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
+                .app_data(web::PayloadConfig::new(max_body))
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .wrap(from_fn(request_context))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "no-referrer")),
+                )
+                .service(health::healthz)
+                .service(health::readyz)
+                .service(health::metrics)
+                .service(teams::create_team)
+                .service(teams::list_teams)
+                .service(teams::get_team)
+                .service(teams::update_team)
+                .service(teams::delete_team)
+                .service(teams::list_leaders)
+                .service(teams::add_leader)
+                .service(teams::remove_leader)
+                .service(people::import_people)
+                .service(people::create_person)
+                .service(people::list_people)
+                .service(people::get_person)
+                .service(people::update_person)
+                .service(people::erase_person)
+                .service(people::grant_role)
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests get up to 30 s to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
+    match error {
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::PayloadTooLarge { limit }.into()
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType { expected: "application/json" }.into(),
+        JsonPayloadError::Deserialize(error) if error.is_data() => {
+            let message = error.to_string();
+            // serde names the offending field between backticks.
+            let field = message.split('`').nth(1).unwrap_or("body").to_owned();
+            ApiError::Validation(vec![FieldError::new(field, message)]).into()
+        }
+        other => ApiError::BadRequest(other.to_string()).into(),
+    }
+}
+
+fn query_error(error: QueryPayloadError, _request: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("query string: {error}")).into()
+}
+
+fn path_error(_error: PathError, _request: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound.into()
+}

@@ -1,0 +1,177 @@
+//! The `safepulse` command line. Every failure ends with a non-zero exit and one line
+//! on stderr saying why.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use safepulse_domain::{Email, Role, SystemClock};
+
+use crate::app::{Application, build_state};
+use crate::auth::parse_ttl;
+use crate::config::Config;
+use crate::{import, openapi, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "safepulse", version, about = "Anonymous trust and psychological-safety pulse surveys")]
+pub struct Cli {
+    /// Configuration file (missing is fine: defaults and SAFEPULSE_* variables apply).
+    #[arg(long, global = true, default_value = "safepulse.toml", env = "SAFEPULSE_CONFIG")]
+    config: PathBuf,
+    /// Where the SQLite database and .eml files live [default: ./data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Where the master key and JWT keys live; must be outside the data directory.
+    #[arg(long, global = true)]
+    secrets_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server (and, by default, the scheduler and email worker).
+    Serve {
+        /// Port to listen on [default: 8080, or SAFEPULSE_PORT].
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Import people from a CSV file (email,name,team,leads,time_zone,locale).
+    Import {
+        file: PathBuf,
+        /// Apply valid rows even if some rows are invalid.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token; it is printed on the last line.
+    Issue {
+        /// admin, hr or manager.
+        #[arg(long)]
+        role: String,
+        /// Who the token is for (an email address).
+        #[arg(long)]
+        subject: String,
+        /// How long it lives, e.g. 30d, 12h, 90m.
+        #[arg(long, default_value = "30d")]
+        ttl: String,
+    },
+}
+
+/// Parses arguments, runs the command, and turns any error into one line and exit 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("safepulse: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("safepulse: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line: "cannot connect to the database: connection refused".
+fn one_line(error: &anyhow::Error) -> String {
+    error.chain().map(|cause| cause.to_string().replace('\n', " ")).collect::<Vec<_>>().join(": ")
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(&cli.config)?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(dir) = &cli.secrets_dir {
+        config.secrets_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = load_config(&cli)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let clock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve { port } => {
+            if let Some(port) = port {
+                config.port = port;
+            }
+            let state = build_state(config, clock).await?;
+            let application = Application::build(state.clone())?;
+            tracing::info!(port = application.port(), "safepulse is listening");
+            if state.config.smtp.is_none() {
+                tracing::warn!(
+                    mail_dir = %state.config.mail_dir().display(),
+                    "emails are written as .eml files: fine for trying safepulse, production needs SMTP"
+                );
+            }
+            application.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            build_state(config, clock).await?;
+            eprintln!("safepulse: migrations applied");
+        }
+        Command::Token { command: TokenCommand::Issue { role, subject, ttl } } => {
+            let role = Role::parse(&role)?;
+            let subject = Email::parse(&subject).with_context(|| format!("--subject {subject:?}"))?;
+            let ttl = parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
+            let state = build_state(config, clock.clone()).await?;
+            let now = chrono::Utc::now();
+            let token = state.tokens.issue(state.store.connection(), subject.as_str(), role, ttl, now).await?;
+            eprintln!("safepulse: {role} token for {subject}, valid until {}", now + ttl);
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{token}");
+            }
+        }
+        Command::Import { file, partial } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let state = build_state(config, clock.clone()).await?;
+            let report = import::import_people(&state.store, &bytes, partial, "cli", chrono::Utc::now()).await?;
+            for rejected in &report.rejected {
+                eprintln!("{}:{}: {}", file.display(), rejected.line, rejected.reason);
+            }
+            if !report.applied {
+                bail!(
+                    "{} of {} rows invalid; nothing imported (use --partial to import the valid rows)",
+                    report.rejected.len(),
+                    report.rejected.len() + report.accepted
+                );
+            }
+            eprintln!(
+                "safepulse: imported {} rows ({} new, {} updated), rejected {}",
+                report.accepted,
+                report.created,
+                report.updated,
+                report.rejected.len()
+            );
+        }
+        Command::Openapi => {
+            #[allow(clippy::print_stdout)]
+            {
+                print!("{}", openapi::openapi_json());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Configuration, layered: built-in defaults → `safepulse.toml` → `SAFEPULSE_*`
+//! environment variables → command-line flags. Only the binary reads it; everything
+//! below receives plain values.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// How strict the server is about its surroundings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Try-it-out default: SQLite, `.eml` files, secrets generated on first start.
+    Embedded,
+    /// Secrets must be provided; PostgreSQL logging settings are checked.
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub pool_size: u32,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub mode: Mode,
+    /// Where the SQLite file and `.eml` files live.
+    pub data_dir: PathBuf,
+    /// Where the master key and JWT keys live; never inside `data_dir`.
+    pub secrets_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `<data_dir>/safepulse.db`.
+    pub database_url: Option<String>,
+    pub bind: IpAddr,
+    pub port: u16,
+    /// The address people reach the server at, used in emailed links.
+    pub public_url: String,
+    pub log_format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `safepulse=debug`.
+    pub log_level: String,
+    /// Email is written as `.eml` files when SMTP is not configured.
+    pub smtp: Option<SmtpSettings>,
+    pub mail_from: String,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// Minutes a sign-in session lasts.
+    pub session_minutes: u32,
+    /// Keep raw answers after close (shuffled, by atom) for this many days; off by default.
+    pub raw_retention_days: Option<u32>,
+    /// Run the scheduler and outbox worker inside `serve`.
+    pub in_process_worker: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Allow opening rounds although PostgreSQL would log answers or timing.
+    pub allow_logging_postgres: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Embedded,
+            data_dir: PathBuf::from("./data"),
+            secrets_dir: default_secrets_dir(),
+            database_url: None,
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            smtp: None,
+            mail_from: "safepulse <pulse@safepulse.invalid>".to_owned(),
+            jwt_issuer: "safepulse".to_owned(),
+            jwt_audience: "safepulse-api".to_owned(),
+            session_minutes: 480,
+            raw_retention_days: None,
+            in_process_worker: true,
+            max_body_bytes: 256 * 1024,
+            allow_logging_postgres: false,
+        }
+    }
+}
+
+/// `~/.config/safepulse/secrets` (or the platform's equivalent): outside the data
+/// directory, so a copy of the data directory never holds the keys.
+pub fn default_secrets_dir() -> PathBuf {
+    dirs::config_dir().unwrap_or_else(|| PathBuf::from(".")).join("safepulse").join("secrets")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `config_file` (if it exists), then `SAFEPULSE_*` variables.
+    /// Nested keys use a double underscore: `SAFEPULSE_SMTP__HOST`.
+    pub fn load(config_file: &Path) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(config_file))
+            .merge(Env::prefixed("SAFEPULSE_").split("__"))
+            .extract()
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid("public_url must start with http:// or https://".into()));
+        }
+        if self.session_minutes == 0 || self.session_minutes > 24 * 60 {
+            return Err(ConfigError::Invalid("session_minutes must be between 1 and 1440".into()));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| safepulse_store::Store::sqlite_url_for_data_dir(&self.data_dir))
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+
+    pub fn public_url_trimmed(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_keep_secrets_outside_the_data_dir() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert!(!config.secrets_dir.starts_with(&config.data_dir));
+        assert!(config.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("safepulse.toml", "port = 9000\nlog_level = \"debug\"")?;
+            jail.set_env("SAFEPULSE_PORT", "9100");
+            let config = Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
+            assert_eq!(config.port, 9100);
+            assert_eq!(config.log_level, "debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SAFEPULSE_PORT", "not-a-port");
+            let error = Config::load(Path::new("missing.toml")).unwrap_err().to_string();
+            assert!(error.contains("port"), "{error}");
+            Ok(())
+        });
+    }
+}

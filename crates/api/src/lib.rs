@@ -1,0 +1,25 @@
+//! The safepulse HTTP service and command-line program.
+//!
+//! - [`app`]: builds the shared [`state::AppState`] and the actix-web [`app::Application`];
+//! - [`routes`]: REST handlers under `/api/v1` (documented in [`openapi::ApiDoc`]);
+//! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
+//! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
+//! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
+//!   the key files of the secrets directory;
+//! - [`cli`]: the `safepulse` commands.
+//!
+//! This is the only crate that knows HTTP and JSON DTOs; nothing depends on it.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod import;
+pub mod metrics;
+pub mod openapi;
+pub mod request_context;
+pub mod routes;
+pub mod secrets;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,5 @@
+//! `safepulse`: see `safepulse --help`.
+
+fn main() -> std::process::ExitCode {
+    safepulse_api::cli::main()
+}

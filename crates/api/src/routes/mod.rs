@@ -1,0 +1,58 @@
+//! HTTP handlers, one module per resource. Every route carries a
+//! `#[utoipa::path]` and is listed in [`crate::openapi::ApiDoc`].
+
+pub mod health;
+pub mod people;
+pub mod teams;
+
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldError};
+
+/// Cursor pagination: pass the previous page's `next_cursor` as `cursor`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<Uuid>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u64>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<u64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(limit @ 1..=200) => Ok(limit),
+            Some(_) => Err(ApiError::validation("limit", "must be between 1 and 200")),
+        }
+    }
+}
+
+/// A page of results.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn absent_or_nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A display name: trimmed, 1–100 characters, no control characters.
+pub fn parse_name(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        errors.push(FieldError::new(field, "must be 1–100 characters without control characters"));
+    }
+    name.to_owned()
+}

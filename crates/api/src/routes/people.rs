@@ -1,0 +1,306 @@
+//! People, their roles, and CSV import (admin).
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use safepulse_domain::{Email, Locale, Role, TimeZone};
+use safepulse_store::audit::{self, AuditEvent};
+use safepulse_store::entities::person;
+use safepulse_store::org::{self, NewPerson, PersonChanges};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{Page, PageQuery, absent_or_nullable, parse_name};
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::import::{self, ImportReport};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonDto {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub team_id: Uuid,
+    /// `en` or `de`.
+    pub locale: String,
+    /// IANA time zone, when it differs from the team's.
+    pub time_zone: Option<String>,
+    /// Inactive people are not invited to new rounds.
+    pub active: bool,
+    /// The mail server refused this address permanently; fix the address to retry.
+    pub undeliverable: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<person::Model> for PersonDto {
+    fn from(person: person::Model) -> Self {
+        PersonDto {
+            id: person.id,
+            email: person.email,
+            name: person.name,
+            team_id: person.team_id,
+            locale: person.locale,
+            time_zone: person.time_zone,
+            active: person.active,
+            undeliverable: person.undeliverable,
+            created_at: person.created_at,
+            updated_at: person.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePerson {
+    pub email: String,
+    pub name: String,
+    pub team_id: Uuid,
+    /// `en` (default) or `de`.
+    pub locale: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePerson {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// Moving someone to another team is recorded in the audit log: reports flag
+    /// rounds whose team changed shortly before.
+    pub team_id: Option<Uuid>,
+    pub locale: Option<String>,
+    #[serde(default, deserialize_with = "absent_or_nullable")]
+    #[schema(value_type = Option<String>)]
+    pub time_zone: Option<Option<String>>,
+    pub active: Option<bool>,
+}
+
+fn parse_email(raw: &str, errors: &mut Vec<FieldError>) -> Option<Email> {
+    Email::parse(raw).map_err(|error| errors.push(FieldError::new("email", error))).ok()
+}
+
+fn parse_locale(raw: &str, errors: &mut Vec<FieldError>) -> Option<Locale> {
+    Locale::parse(raw).map_err(|error| errors.push(FieldError::new("locale", error))).ok()
+}
+
+fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> {
+    TimeZone::parse(raw).map_err(|error| errors.push(FieldError::new("time_zone", error))).ok()
+}
+
+async fn record_membership(
+    db: &impl sea_orm::ConnectionTrait,
+    caller: &Caller,
+    now: DateTime<Utc>,
+    action: &str,
+    person_id: Uuid,
+    team_id: Uuid,
+) -> Result<(), ApiError> {
+    audit::record(db, now, AuditEvent {
+        actor: &caller.subject,
+        action,
+        team_id: Some(team_id),
+        target: Some(person_id.to_string()),
+        details: serde_json::json!({}),
+    })
+    .await?;
+    Ok(())
+}
+
+/// Adds a person.
+#[utoipa::path(
+    post, path = "/api/v1/people", tag = "organisation", security(("bearer" = [])), request_body = CreatePerson,
+    responses((status = 201, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/api/v1/people")]
+pub async fn create_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<CreatePerson>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let email = parse_email(&body.email, &mut errors);
+    let name = parse_name("name", &body.name, &mut errors);
+    let locale = body.locale.as_deref().map_or(Some(Locale::default()), |raw| parse_locale(raw, &mut errors));
+    let time_zone = body.time_zone.as_deref().map(|raw| parse_time_zone(raw, &mut errors));
+    let (Some(email), Some(locale), true) = (email, locale, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = org::create_person(
+        &db,
+        NewPerson { email, name, team_id: body.team_id, locale, time_zone: time_zone.flatten() },
+        now,
+    )
+    .await
+    .map_err(|error| match error {
+        safepulse_store::StoreError::Conflict("team_not_found") => ApiError::validation("team_id", "no such team"),
+        other => other.into(),
+    })?;
+    record_membership(&db, &caller, now, "membership.joined", person.id, person.team_id).await?;
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(HttpResponse::Created().json(PersonDto::from(person)))
+}
+
+/// Lists people, ordered by id.
+#[utoipa::path(
+    get, path = "/api/v1/people", tag = "organisation", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<PersonDto>), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/api/v1/people")]
+pub async fn list_people(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<PersonDto>>, ApiError> {
+    caller.require(Role::Admin)?;
+    let page = org::list_people(state.store.connection(), query.cursor, query.limit()?).await?;
+    Ok(web::Json(Page { items: page.items.into_iter().map(PersonDto::from).collect(), next_cursor: page.next }))
+}
+
+/// Reads one person.
+#[utoipa::path(
+    get, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Person id")),
+    responses((status = 200, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/api/v1/people/{id}")]
+pub async fn get_person(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<web::Json<PersonDto>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(web::Json(org::get_person(state.store.connection(), *id).await?.into()))
+}
+
+/// Changes a person's details, team or activity (`active: false` deactivates).
+#[utoipa::path(
+    patch, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])), request_body = UpdatePerson,
+    params(("id" = Uuid, Path, description = "Person id")),
+    responses((status = 200, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/api/v1/people/{id}")]
+pub async fn update_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdatePerson>,
+) -> Result<web::Json<PersonDto>, ApiError> {
+    caller.require(Role::Admin)?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let changes = PersonChanges {
+        email: body.email.as_deref().and_then(|raw| parse_email(raw, &mut errors)),
+        name: body.name.as_deref().map(|raw| parse_name("name", raw, &mut errors)),
+        team_id: body.team_id,
+        locale: body.locale.as_deref().and_then(|raw| parse_locale(raw, &mut errors)),
+        time_zone: body.time_zone.map(|zone| zone.and_then(|raw| parse_time_zone(&raw, &mut errors))),
+        active: body.active,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let before = org::get_person(&db, *id).await?;
+    let person = org::update_person(&db, *id, changes, now).await.map_err(|error| match error {
+        safepulse_store::StoreError::Conflict("team_not_found") => ApiError::validation("team_id", "no such team"),
+        other => other.into(),
+    })?;
+    if before.team_id != person.team_id {
+        record_membership(&db, &caller, now, "membership.left", person.id, before.team_id).await?;
+        record_membership(&db, &caller, now, "membership.joined", person.id, person.team_id).await?;
+    }
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(web::Json(person.into()))
+}
+
+/// Erases a person (GDPR): their record, leaderships, roles, invitations and queued
+/// emails. Released aggregates are unaffected: they never held anything personal.
+#[utoipa::path(
+    delete, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Person id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[delete("/api/v1/people/{id}")]
+pub async fn erase_person(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = org::erase_person(&db, *id).await?;
+    record_membership(&db, &caller, now, "membership.erased", person.id, person.team_id).await?;
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Grants `hr` or `admin` to a person (for signing in to the web pages).
+#[utoipa::path(
+    put, path = "/api/v1/people/{id}/roles/{role}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Person id"), ("role" = String, Path, description = "`hr` or `admin`")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+#[put("/api/v1/people/{id}/roles/{role}")]
+pub async fn grant_role(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let (person_id, role) = path.into_inner();
+    if !matches!(Role::parse(&role), Ok(Role::Hr | Role::Admin)) {
+        return Err(ApiError::validation("role", "must be hr or admin"));
+    }
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = org::get_person(&db, person_id).await?;
+    org::grant_role(&db, person_id, &role, now).await?;
+    audit::record(&db, now, AuditEvent {
+        actor: &caller.subject,
+        action: "role.granted",
+        team_id: Some(person.team_id),
+        target: Some(person_id.to_string()),
+        details: serde_json::json!({ "role": role }),
+    })
+    .await?;
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Apply the valid rows even when some rows are invalid (default: apply nothing then).
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// Imports people from CSV (`email,name,team,leads,time_zone,locale`; team as a path
+/// such as `Engineering/Platform`). An idempotent upsert by email. Applies nothing when
+/// any row is invalid, unless `partial=true`.
+#[utoipa::path(
+    post, path = "/api/v1/people/import", tag = "organisation", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportReport, description = "Applied (check `rejected` with partial=true)"),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 413, body = Problem),
+              (status = 415, body = Problem), (status = 422, body = ImportReport, description = "Invalid rows; nothing applied"))
+)]
+#[post("/api/v1/people/import")]
+pub async fn import_people(
+    caller: Caller,
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let content_type = request.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or("");
+    if !content_type.starts_with("text/csv") {
+        return Err(ApiError::UnsupportedMediaType { expected: "text/csv" });
+    }
+    let report = import::import_people(&state.store, &body, query.partial, &caller.subject, state.clock.now()).await?;
+    let status = if report.applied { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(HttpResponse::build(status).json(report))
+}

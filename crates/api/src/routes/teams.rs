@@ -1,0 +1,271 @@
+//! Teams and their leaders (admin).
+
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use safepulse_domain::{Role, TimeZone};
+use safepulse_store::audit::{self, AuditEvent};
+use safepulse_store::entities::team;
+use safepulse_store::org::{self, NewTeam, TeamChanges};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::people::PersonDto;
+use super::{Page, PageQuery, absent_or_nullable, parse_name};
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamDto {
+    pub id: Uuid,
+    pub name: String,
+    /// The team above this one; absent for a top-level team.
+    pub parent_id: Option<Uuid>,
+    /// IANA time zone pulses are scheduled in, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<team::Model> for TeamDto {
+    fn from(team: team::Model) -> Self {
+        TeamDto {
+            id: team.id,
+            name: team.name,
+            parent_id: team.parent_id,
+            time_zone: team.time_zone,
+            created_at: team.created_at,
+            updated_at: team.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeam {
+    /// 1–100 characters, unique among its siblings.
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+    /// IANA time zone; defaults to the parent's, or UTC at the top level.
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeam {
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    /// Moves the team; `null` makes it a top-level team. A team cannot move below itself.
+    #[serde(default, deserialize_with = "absent_or_nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<Option<Uuid>>,
+}
+
+fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> {
+    TimeZone::parse(raw).map_err(|error| errors.push(FieldError::new("time_zone", error))).ok()
+}
+
+/// Creates a team.
+#[utoipa::path(
+    post, path = "/api/v1/teams", tag = "organisation", security(("bearer" = [])), request_body = CreateTeam,
+    responses((status = 201, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/api/v1/teams")]
+pub async fn create_team(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<CreateTeam>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let name = parse_name("name", &body.name, &mut errors);
+    let explicit_zone = body.time_zone.as_deref().map(|raw| parse_time_zone(raw, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let db = state.store.connection();
+    let time_zone = match (explicit_zone.flatten(), body.parent_id) {
+        (Some(zone), _) => zone,
+        (None, Some(parent)) => {
+            let parent = org::get_team(db, parent).await.map_err(|_| ApiError::validation("parent_id", "no such team"))?;
+            TimeZone::parse(&parent.time_zone).unwrap_or_default()
+        }
+        (None, None) => TimeZone::default(),
+    };
+    let now = state.clock.now();
+    let team = org::create_team(db, NewTeam { name, parent_id: body.parent_id, time_zone }, now).await?;
+    audit::record(db, now, AuditEvent {
+        actor: &caller.subject,
+        action: "team.created",
+        team_id: Some(team.id),
+        target: Some(team.name.clone()),
+        details: serde_json::json!({ "parent_id": team.parent_id }),
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(TeamDto::from(team)))
+}
+
+/// Lists teams, ordered by id.
+#[utoipa::path(
+    get, path = "/api/v1/teams", tag = "organisation", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<TeamDto>), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/api/v1/teams")]
+pub async fn list_teams(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<TeamDto>>, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Hr])?;
+    let page = org::list_teams(state.store.connection(), query.cursor, query.limit()?).await?;
+    Ok(web::Json(Page { items: page.items.into_iter().map(TeamDto::from).collect(), next_cursor: page.next }))
+}
+
+/// Reads one team.
+#[utoipa::path(
+    get, path = "/api/v1/teams/{id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Team id")),
+    responses((status = 200, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/api/v1/teams/{id}")]
+pub async fn get_team(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<web::Json<TeamDto>, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Hr])?;
+    Ok(web::Json(org::get_team(state.store.connection(), *id).await?.into()))
+}
+
+/// Renames a team, changes its time zone, or moves it in the hierarchy.
+#[utoipa::path(
+    patch, path = "/api/v1/teams/{id}", tag = "organisation", security(("bearer" = [])), request_body = UpdateTeam,
+    params(("id" = Uuid, Path, description = "Team id")),
+    responses((status = 200, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/api/v1/teams/{id}")]
+pub async fn update_team(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateTeam>,
+) -> Result<web::Json<TeamDto>, ApiError> {
+    caller.require(Role::Admin)?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let name = body.name.as_deref().map(|raw| parse_name("name", raw, &mut errors));
+    let time_zone = body.time_zone.as_deref().and_then(|raw| parse_time_zone(raw, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let team = org::update_team(&db, *id, TeamChanges { name, time_zone, parent_id: body.parent_id }, now).await?;
+    audit::record(&db, now, AuditEvent {
+        actor: &caller.subject,
+        action: "team.updated",
+        team_id: Some(team.id),
+        target: Some(team.name.clone()),
+        details: serde_json::json!({ "parent_id": team.parent_id, "time_zone": team.time_zone }),
+    })
+    .await?;
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(web::Json(team.into()))
+}
+
+/// Deletes a team that has no sub-teams and no people.
+#[utoipa::path(
+    delete, path = "/api/v1/teams/{id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Team id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[delete("/api/v1/teams/{id}")]
+pub async fn delete_team(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let db = state.store.begin_write().await?;
+    org::delete_team(&db, *id).await?;
+    audit::record(&db, state.clock.now(), AuditEvent {
+        actor: &caller.subject,
+        action: "team.deleted",
+        team_id: Some(*id),
+        target: None,
+        details: serde_json::json!({}),
+    })
+    .await?;
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Lists the people who lead a team.
+#[utoipa::path(
+    get, path = "/api/v1/teams/{id}/leaders", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Team id")),
+    responses((status = 200, body = Vec<PersonDto>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/api/v1/teams/{id}/leaders")]
+pub async fn list_leaders(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<PersonDto>>, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Hr])?;
+    let db = state.store.connection();
+    org::get_team(db, *id).await?;
+    Ok(web::Json(org::leaders_of(db, *id).await?.into_iter().map(PersonDto::from).collect()))
+}
+
+/// Makes a person a leader of a team (idempotent).
+#[utoipa::path(
+    put, path = "/api/v1/teams/{id}/leaders/{person_id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Team id"), ("person_id" = Uuid, Path, description = "Person id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[put("/api/v1/teams/{id}/leaders/{person_id}")]
+pub async fn add_leader(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let (team_id, person_id) = path.into_inner();
+    let db = state.store.begin_write().await?;
+    org::add_leader(&db, team_id, person_id).await?;
+    audit::record(&db, state.clock.now(), AuditEvent {
+        actor: &caller.subject,
+        action: "team.leader_added",
+        team_id: Some(team_id),
+        target: Some(person_id.to_string()),
+        details: serde_json::json!({}),
+    })
+    .await?;
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a person from a team's leaders.
+#[utoipa::path(
+    delete, path = "/api/v1/teams/{id}/leaders/{person_id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Team id"), ("person_id" = Uuid, Path, description = "Person id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[delete("/api/v1/teams/{id}/leaders/{person_id}")]
+pub async fn remove_leader(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let (team_id, person_id) = path.into_inner();
+    let db = state.store.begin_write().await?;
+    org::remove_leader(&db, team_id, person_id).await?;
+    audit::record(&db, state.clock.now(), AuditEvent {
+        actor: &caller.subject,
+        action: "team.leader_removed",
+        team_id: Some(team_id),
+        target: Some(person_id.to_string()),
+        details: serde_json::json!({}),
+    })
+    .await?;
+    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}

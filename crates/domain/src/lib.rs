@@ -1,0 +1,20 @@
+//! The vocabulary every safepulse crate shares: identifiers and validated values.
+//!
+//! Everything here is parsed once, at the edge, and is valid by construction:
+//! [`Email`], [`TimeZone`], [`Locale`], [`Scale`] and [`Answer`], the survey
+//! [`Dimension`]s, the [`Role`]s, and the key material of the privacy design in
+//! [`keys`] ([`keys::MasterKey`], [`keys::RoundKey`], [`keys::LinkToken`]).
+//! Time is a parameter: code that needs "now" takes a [`Clock`].
+//!
+//! This crate does no I/O.
+
+mod clock;
+mod ids;
+pub mod keys;
+mod survey;
+mod values;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId};
+pub use survey::{Answer, AnswerError, Dimension, ItemId, ItemMeta, Scale, ScaleError};
+pub use values::{Email, EmailError, Locale, LocaleError, Role, RoleError, TimeZone, TimeZoneError};

@@ -1,0 +1,19 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "atom_statistics")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub round_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub family: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub atom_id: i32,
+    pub people: i32,
+    pub statistics: Json,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

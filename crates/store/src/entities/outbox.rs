@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "outbox")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub kind: String,
+    pub recipient: String,
+    pub person_id: Option<Uuid>,
+    pub invitation_id: Option<Uuid>,
+    pub round_id: Option<Uuid>,
+    pub payload: Json,
+    #[sea_orm(unique)]
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub not_before: DateTimeUtc,
+    pub claimed_until: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "rounds")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub survey_id: Uuid,
+    pub period_key: String,
+    pub round_index: i32,
+    pub status: String,
+    pub key_id: String,
+    pub salt: Option<Vec<u8>>,
+    pub k: i32,
+    pub k_detail: i32,
+    pub opened_at: DateTimeUtc,
+    pub closes_at: DateTimeUtc,
+    pub closed_at: Option<DateTimeUtc>,
+    pub invited_count: i32,
+    pub bounce_count: i32,
+    pub org_figures: Option<Json>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,21 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "round_nodes")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub round_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub node_id: Uuid,
+    pub parent_node_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub kind: String,
+    pub name: String,
+    pub invited: i32,
+    pub viewers: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,376 @@
+//! Teams, people and who leads what: the organisation the pulses go to.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use safepulse_domain::{Email, Locale, TimeZone};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entities::{person, role_grant, team, team_leader};
+
+/// A page of a list ordered by id; `next` is the cursor for the following page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Uuid>,
+}
+
+fn into_page<T>(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(&id_of)
+    } else {
+        None
+    };
+    Page { items: rows, next }
+}
+
+// Teams ---------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct NewTeam {
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+    pub time_zone: TimeZone,
+}
+
+pub async fn create_team(db: &impl ConnectionTrait, new: NewTeam, now: DateTime<Utc>) -> Result<team::Model, StoreError> {
+    if let Some(parent) = new.parent_id {
+        get_team(db, parent).await.map_err(|_| StoreError::Conflict("parent_not_found"))?;
+    }
+    ensure_sibling_name_free(db, new.parent_id, &new.name, None).await?;
+    let model = team::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(new.name),
+        parent_id: Set(new.parent_id),
+        time_zone: Set(new.time_zone.name().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(model.insert(db).await?)
+}
+
+/// Two teams under the same parent may not share a name: import paths
+/// ("Engineering/Platform") must resolve to exactly one team.
+async fn ensure_sibling_name_free(
+    db: &impl ConnectionTrait,
+    parent_id: Option<Uuid>,
+    name: &str,
+    except: Option<Uuid>,
+) -> Result<(), StoreError> {
+    let mut query = team::Entity::find().filter(team::Column::Name.eq(name));
+    query = match parent_id {
+        Some(parent) => query.filter(team::Column::ParentId.eq(parent)),
+        None => query.filter(team::Column::ParentId.is_null()),
+    };
+    if let Some(except) = except {
+        query = query.filter(team::Column::Id.ne(except));
+    }
+    if query.count(db).await? > 0 {
+        return Err(StoreError::Conflict("team_name_taken"));
+    }
+    Ok(())
+}
+
+pub async fn get_team(db: &impl ConnectionTrait, id: Uuid) -> Result<team::Model, StoreError> {
+    team::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound)
+}
+
+pub async fn list_teams(db: &impl ConnectionTrait, after: Option<Uuid>, limit: u64) -> Result<Page<team::Model>, StoreError> {
+    let mut query = team::Entity::find().order_by_asc(team::Column::Id).limit(limit + 1);
+    if let Some(after) = after {
+        query = query.filter(team::Column::Id.gt(after));
+    }
+    Ok(into_page(query.all(db).await?, limit, |team| team.id))
+}
+
+pub async fn all_teams(db: &impl ConnectionTrait) -> Result<Vec<team::Model>, StoreError> {
+    Ok(team::Entity::find().order_by_asc(team::Column::Id).all(db).await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TeamChanges {
+    pub name: Option<String>,
+    pub time_zone: Option<TimeZone>,
+    /// `Some(None)` moves the team to the top level.
+    pub parent_id: Option<Option<Uuid>>,
+}
+
+pub async fn update_team(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    changes: TeamChanges,
+    now: DateTime<Utc>,
+) -> Result<team::Model, StoreError> {
+    let current = get_team(db, id).await?;
+    let parent_id = changes.parent_id.unwrap_or(current.parent_id);
+    if let Some(new_parent) = parent_id {
+        if changes.parent_id.is_some() {
+            ensure_not_own_ancestor(db, id, new_parent).await?;
+        }
+    }
+    let name = changes.name.clone().unwrap_or_else(|| current.name.clone());
+    if changes.name.is_some() || changes.parent_id.is_some() {
+        ensure_sibling_name_free(db, parent_id, &name, Some(id)).await?;
+    }
+    let mut model: team::ActiveModel = current.into();
+    model.name = Set(name);
+    model.parent_id = Set(parent_id);
+    if let Some(time_zone) = changes.time_zone {
+        model.time_zone = Set(time_zone.name().to_owned());
+    }
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// Refuses a move that would make `team` its own ancestor (a cycle).
+async fn ensure_not_own_ancestor(db: &impl ConnectionTrait, team_id: Uuid, new_parent: Uuid) -> Result<(), StoreError> {
+    let parents: HashMap<Uuid, Option<Uuid>> =
+        all_teams(db).await?.into_iter().map(|team| (team.id, team.parent_id)).collect();
+    if !parents.contains_key(&new_parent) {
+        return Err(StoreError::Conflict("parent_not_found"));
+    }
+    let mut cursor = Some(new_parent);
+    let mut seen = HashSet::new();
+    while let Some(node) = cursor {
+        if node == team_id || !seen.insert(node) {
+            return Err(StoreError::Conflict("team_cycle"));
+        }
+        cursor = parents.get(&node).copied().flatten();
+    }
+    Ok(())
+}
+
+/// Deletes a team with no sub-teams and no people.
+pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), StoreError> {
+    get_team(db, id).await?;
+    let children = team::Entity::find().filter(team::Column::ParentId.eq(id)).count(db).await?;
+    let members = person::Entity::find().filter(person::Column::TeamId.eq(id)).count(db).await?;
+    if children > 0 || members > 0 {
+        return Err(StoreError::Conflict("team_not_empty"));
+    }
+    team::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+// People --------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub email: Email,
+    pub name: String,
+    pub team_id: Uuid,
+    pub locale: Locale,
+    pub time_zone: Option<TimeZone>,
+}
+
+pub async fn create_person(
+    db: &impl ConnectionTrait,
+    new: NewPerson,
+    now: DateTime<Utc>,
+) -> Result<person::Model, StoreError> {
+    get_team(db, new.team_id).await.map_err(|_| StoreError::Conflict("team_not_found"))?;
+    let model = person::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(new.email.as_str().to_owned()),
+        name: Set(new.name),
+        team_id: Set(new.team_id),
+        locale: Set(new.locale.as_str().to_owned()),
+        time_zone: Set(new.time_zone.map(|zone| zone.name().to_owned())),
+        active: Set(true),
+        undeliverable: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(model.insert(db).await?)
+}
+
+pub async fn get_person(db: &impl ConnectionTrait, id: Uuid) -> Result<person::Model, StoreError> {
+    person::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound)
+}
+
+pub async fn find_person_by_email(db: &impl ConnectionTrait, email: &Email) -> Result<Option<person::Model>, StoreError> {
+    Ok(person::Entity::find().filter(person::Column::Email.eq(email.as_str())).one(db).await?)
+}
+
+pub async fn list_people(
+    db: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Page<person::Model>, StoreError> {
+    let mut query = person::Entity::find().order_by_asc(person::Column::Id).limit(limit + 1);
+    if let Some(after) = after {
+        query = query.filter(person::Column::Id.gt(after));
+    }
+    Ok(into_page(query.all(db).await?, limit, |person| person.id))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PersonChanges {
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub team_id: Option<Uuid>,
+    pub locale: Option<Locale>,
+    pub time_zone: Option<Option<TimeZone>>,
+    pub active: Option<bool>,
+}
+
+pub async fn update_person(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    changes: PersonChanges,
+    now: DateTime<Utc>,
+) -> Result<person::Model, StoreError> {
+    let current = get_person(db, id).await?;
+    if let Some(team_id) = changes.team_id {
+        get_team(db, team_id).await.map_err(|_| StoreError::Conflict("team_not_found"))?;
+    }
+    let mut model: person::ActiveModel = current.into();
+    if let Some(name) = changes.name {
+        model.name = Set(name);
+    }
+    if let Some(email) = changes.email {
+        model.email = Set(email.as_str().to_owned());
+        // A corrected address gets another chance at delivery.
+        model.undeliverable = Set(false);
+    }
+    if let Some(team_id) = changes.team_id {
+        model.team_id = Set(team_id);
+    }
+    if let Some(locale) = changes.locale {
+        model.locale = Set(locale.as_str().to_owned());
+    }
+    if let Some(time_zone) = changes.time_zone {
+        model.time_zone = Set(time_zone.map(|zone| zone.name().to_owned()));
+    }
+    if let Some(active) = changes.active {
+        model.active = Set(active);
+    }
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// Deletes a person and, through the schema's cascades, their leaderships, role
+/// grants, invitations and queued emails. Answers never referred to them.
+pub async fn erase_person(db: &impl ConnectionTrait, id: Uuid) -> Result<person::Model, StoreError> {
+    let person = get_person(db, id).await?;
+    person::Entity::delete_by_id(id).exec(db).await?;
+    Ok(person)
+}
+
+pub async fn mark_undeliverable(db: &impl ConnectionTrait, email: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    person::Entity::update_many()
+        .col_expr(person::Column::Undeliverable, true.into())
+        .col_expr(person::Column::UpdatedAt, now.into())
+        .filter(person::Column::Email.eq(email))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// Leadership and roles ------------------------------------------------------
+
+pub async fn add_leader(db: &impl ConnectionTrait, team_id: Uuid, person_id: Uuid) -> Result<(), StoreError> {
+    get_team(db, team_id).await?;
+    get_person(db, person_id).await.map_err(|_| StoreError::Conflict("person_not_found"))?;
+    team_leader::Entity::insert(team_leader::ActiveModel { team_id: Set(team_id), person_id: Set(person_id) })
+        .on_conflict_do_nothing_on([team_leader::Column::TeamId, team_leader::Column::PersonId])
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn remove_leader(db: &impl ConnectionTrait, team_id: Uuid, person_id: Uuid) -> Result<(), StoreError> {
+    let result = team_leader::Entity::delete_by_id((team_id, person_id)).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub async fn leaders_of(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<person::Model>, StoreError> {
+    let ids: Vec<Uuid> = team_leader::Entity::find()
+        .filter(team_leader::Column::TeamId.eq(team_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.person_id)
+        .collect();
+    Ok(person::Entity::find().filter(person::Column::Id.is_in(ids)).order_by_asc(person::Column::Email).all(db).await?)
+}
+
+pub async fn teams_led_by(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    Ok(team_leader::Entity::find()
+        .filter(team_leader::Column::PersonId.eq(person_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.team_id)
+        .collect())
+}
+
+pub async fn all_leaderships(db: &impl ConnectionTrait) -> Result<Vec<team_leader::Model>, StoreError> {
+    Ok(team_leader::Entity::find().all(db).await?)
+}
+
+pub async fn grant_role(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    role_grant::Entity::insert(role_grant::ActiveModel {
+        person_id: Set(person_id),
+        role: Set(role.to_owned()),
+        granted_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([role_grant::Column::PersonId, role_grant::Column::Role])
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn roles_of(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<String>, StoreError> {
+    Ok(role_grant::Entity::find()
+        .filter(role_grant::Column::PersonId.eq(person_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|grant| grant.role)
+        .collect())
+}
+
+pub async fn all_role_grants(db: &impl ConnectionTrait) -> Result<Vec<role_grant::Model>, StoreError> {
+    Ok(role_grant::Entity::find().all(db).await?)
+}
+
+/// Finds the team at `path` ("Engineering/Platform"), creating missing teams with
+/// `time_zone`. Used by import.
+pub async fn ensure_team_path(
+    db: &impl ConnectionTrait,
+    path: &[String],
+    time_zone: TimeZone,
+    now: DateTime<Utc>,
+) -> Result<Uuid, StoreError> {
+    let mut parent: Option<Uuid> = None;
+    for name in path {
+        let mut query = team::Entity::find().filter(team::Column::Name.eq(name.as_str()));
+        query = match parent {
+            Some(parent) => query.filter(team::Column::ParentId.eq(parent)),
+            None => query.filter(team::Column::ParentId.is_null()),
+        };
+        let id = match query.one(db).await? {
+            Some(existing) => existing.id,
+            None => {
+                create_team(db, NewTeam { name: name.clone(), parent_id: parent, time_zone }, now).await?.id
+            }
+        };
+        parent = Some(id);
+    }
+    parent.ok_or(StoreError::Conflict("empty_team_path"))
+}

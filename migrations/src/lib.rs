@@ -1,0 +1,26 @@
+//! The database schema of safepulse, one file per migration, for SQLite and PostgreSQL.
+//!
+//! Migrations refer to tables by name, never to the store's entities, so that old
+//! migrations keep compiling and meaning the same thing as the code moves on.
+//! Each migration runs in one transaction on both databases ([`Migrator`]).
+//!
+//! The schema carries the privacy design (DESIGN §2) from the first migration:
+//! the tables that hold answers (`open_responses`, `open_comments`, `responses`,
+//! `comments`) have no column that refers to a person, an invitation, a time or a
+//! locale, use random ids, and are `WITHOUT ROWID` on SQLite so that their physical
+//! order is the order of those random ids rather than the order of submission.
+
+pub use sea_orm_migration::prelude::*;
+
+mod dialect;
+mod m20261128_000001_v1_schema;
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_v1_schema::Migration)]
+    }
+}

@@ -1,0 +1,190 @@
+//! Test support for the black-box tests: [`spawn_app`] starts the real HTTP server
+//! on a random port over a fresh database — a new SQLite file, or a new PostgreSQL
+//! database on the local server — and gives tests a client and ways to act as
+//! admin, hr or a manager.
+//!
+//! PostgreSQL is reached at `SAFEPULSE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Tests fail, never skip, when it is
+//! unreachable.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use safepulse_api::app::{Application, build_state};
+use safepulse_api::config::Config;
+use safepulse_api::state::AppState;
+use safepulse_domain::{Clock, ManualClock, Role};
+use sea_orm::{ConnectionTrait, Database};
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and what a test needs to talk to it.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub db: Db,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub secrets_dir: PathBuf,
+    _dirs: tempfile::TempDir,
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("SAFEPULSE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Creates an empty PostgreSQL database and returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    let base = postgres_base_url();
+    let admin = Database::connect(&base).await.unwrap_or_else(|error| {
+        panic!("PostgreSQL must be reachable at {base} for the database tests: {error}")
+    });
+    let name = format!("safepulse_test_{}", uuid::Uuid::new_v4().simple());
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create the test database");
+    admin.close().await.ok();
+    let (prefix, _) = base.rsplit_once('/').expect("the PostgreSQL URL ends with a database name");
+    format!("{prefix}/{name}")
+}
+
+/// A test configuration: its own data and secrets directories, port 0, no
+/// in-process worker (tests drive delivery one step at a time).
+pub fn test_config(dirs: &tempfile::TempDir, database_url: Option<String>) -> Config {
+    Config {
+        data_dir: dirs.path().join("data"),
+        secrets_dir: dirs.path().join("secrets"),
+        database_url,
+        port: 0,
+        in_process_worker: false,
+        log_level: "warn".to_owned(),
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the configuration first.
+pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dirs = tempfile::tempdir().expect("a temporary directory");
+    let database_url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(fresh_postgres_database().await),
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    let mut config = test_config(&dirs, database_url);
+    config.public_url = format!("http://127.0.0.1:{port}");
+    adjust(&mut config);
+    let database_url = config.database_url();
+    let data_dir = config.data_dir.clone();
+    let secrets_dir = config.secrets_dir.clone();
+    let clock = ManualClock::new(chrono::Utc::now());
+    let clock_for_state: Arc<dyn Clock> = Arc::new(clock.clone());
+    let state = build_state(config, clock_for_state).await.expect("the application state builds");
+    let application = Application::build_with_listener(state.clone(), listener).expect("the server builds");
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client"),
+        state,
+        clock,
+        db,
+        database_url,
+        data_dir,
+        secrets_dir,
+        _dirs: dirs,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A freshly issued token for `subject` with `role`.
+    pub async fn token(&self, role: Role, subject: &str) -> String {
+        self.state
+            .tokens
+            .issue(self.state.store.connection(), subject, role, chrono::Duration::hours(1), chrono::Utc::now())
+            .await
+            .expect("a token")
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token(Role::Admin, "admin@example.com").await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("the request is sent")
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("the request is sent")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.patch(self.url(path)).bearer_auth(token).json(body).send().await.expect("the request is sent")
+    }
+
+    /// Creates a team as admin and returns its id.
+    pub async fn create_team(&self, name: &str, parent: Option<uuid::Uuid>) -> uuid::Uuid {
+        let token = self.admin_token().await;
+        let response = self
+            .post_json("/api/v1/teams", &token, &serde_json::json!({ "name": name, "parent_id": parent }))
+            .await;
+        assert_eq!(response.status(), 201, "creating team {name}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["id"].as_str().and_then(|id| id.parse().ok()).expect("an id")
+    }
+
+    /// Creates a person as admin and returns their id.
+    pub async fn create_person(&self, email: &str, team: uuid::Uuid) -> uuid::Uuid {
+        let token = self.admin_token().await;
+        let response = self
+            .post_json("/api/v1/people", &token, &serde_json::json!({ "email": email, "name": email, "team_id": team }))
+            .await;
+        assert_eq!(response.status(), 201, "creating person {email}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["id"].as_str().and_then(|id| id.parse().ok()).expect("an id")
+    }
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL:
+///
+/// ```text
+/// on_both_databases! {
+///     async fn a_sentence_saying_what_holds(app) { ... }
+/// }
+/// ```
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($app: $crate::TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    body($crate::spawn_app($crate::Db::Sqlite).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    body($crate::spawn_app($crate::Db::Postgres).await).await
+                }
+            }
+        )*
+    };
+}
