@@ -327,8 +327,7 @@ proptest! {
         let input = organisation.input();
         let release = release(&organisation, &input);
         let decided = decisions(&organisation, &release);
-        for node in 0..organisation.node_count() {
-            let (scores, detail) = decided[node];
+        for (node, &(scores, detail)) in decided.iter().enumerate() {
             prop_assert!(scores || !detail, "detail-released but not released: {node}");
             let non_viewers = i64::from(organisation.respondents_in_subtree(node)) - i64::from(organisation.viewers(node));
             if scores {
