@@ -61,6 +61,9 @@ mod round_input;
 mod statistics;
 mod tally;
 
+#[cfg(test)]
+mod oracle_fixture_tests;
+
 pub use atoms::{
     AtomDimensionStatistics, AtomItemDetailStatistics, AtomItemStatistics, AtomStatistics,
 };
