@@ -64,3 +64,56 @@ pub fn openapi_json() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn committed_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/openapi.json")
+    }
+
+    #[test]
+    fn the_committed_openapi_document_matches_the_code() {
+        let generated = openapi_json();
+        if std::env::var_os("SAFEPULSE_UPDATE_OPENAPI").is_some() {
+            std::fs::write(committed_path(), &generated).expect("write openapi/openapi.json");
+        }
+        let committed = std::fs::read_to_string(committed_path()).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "openapi/openapi.json differs from the code: regenerate it with \
+             `SAFEPULSE_UPDATE_OPENAPI=1 cargo test -p safepulse-api openapi` and commit it"
+        );
+    }
+
+    /// Every actix route attribute (`#[get("/…")]` …) in the handlers has an
+    /// operation in the document, so nothing is served undocumented.
+    #[test]
+    fn every_route_is_documented() {
+        let document: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        let routes_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+        let mut routes = Vec::new();
+        for entry in std::fs::read_dir(&routes_dir).unwrap() {
+            let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in source.lines().map(str::trim) {
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                        let path = rest.split('"').next().unwrap().to_owned();
+                        routes.push((method, path));
+                    }
+                }
+            }
+        }
+        assert!(routes.len() >= 10, "the scan finds the routes: {routes:?}");
+        for (method, path) in routes {
+            assert!(
+                document["paths"][&path][method].is_object(),
+                "{} {path} is served but not in the OpenAPI document",
+                method.to_uppercase()
+            );
+        }
+    }
+}
