@@ -424,7 +424,7 @@ fn hours_minutes(time: NaiveTime) -> String {
     time.format("%H:%M").to_string()
 }
 
-fn english_weekday_name(weekday: Weekday) -> &'static str {
+pub(crate) fn english_weekday_name(weekday: Weekday) -> &'static str {
     match weekday {
         Weekday::Mon => "Monday",
         Weekday::Tue => "Tuesday",

@@ -24,6 +24,8 @@ use lettre::{Address, Message};
 use safepulse_domain::keys::LinkToken;
 use safepulse_domain::{Dimension, Email, Locale, TimeZone};
 
+use crate::cadence::english_weekday_name;
+
 /// How long a sign-in link works. The API enforces it; the email states it.
 pub const SIGN_IN_LINK_VALID_MINUTES: u32 = 15;
 
@@ -558,7 +560,7 @@ fn local_date_time(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> St
     match locale {
         Locale::En => format!(
             "{}, {} {} {}, {hours_minutes} ({time_zone})",
-            english_weekday(local.weekday()),
+            english_weekday_name(local.weekday()),
             local.day(),
             ENGLISH_MONTHS[month_index],
             local.year()
@@ -602,18 +604,6 @@ const GERMAN_MONTHS: [&str; 12] = [
     "November",
     "Dezember",
 ];
-
-fn english_weekday(weekday: Weekday) -> &'static str {
-    match weekday {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
-}
 
 fn german_weekday(weekday: Weekday) -> &'static str {
     match weekday {

@@ -335,7 +335,10 @@ async fn send_command(
 async fn read_reply(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
     loop {
         let mut line = String::new();
-        reader.read_line(&mut line).await.unwrap();
+        tokio::time::timeout(PATIENCE, reader.read_line(&mut line))
+            .await
+            .expect("the sink replies within the patience")
+            .unwrap();
         // Multi-line replies continue with "250-"; the last line has "250 ".
         if line.as_bytes().get(3) != Some(&b'-') {
             return line;
@@ -447,4 +450,58 @@ async fn the_sink_speaks_smtp_and_unstuffs_leading_dots() {
         "Subject: dots\r\n\r\n.leading dot\r\n..\r\nlast\r\n"
     );
     assert_eq!(received[0].header("SUBJECT").as_deref(), Some("dots"));
+}
+
+/// Opens a connection and runs one transaction up to the end of DATA.
+async fn transaction_until_end_of_data(
+    port: u16,
+) -> (
+    BufReader<tokio::net::tcp::OwnedReadHalf>,
+    tokio::net::tcp::OwnedWriteHalf,
+    String,
+) {
+    let (reader, mut writer) = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap()
+        .into_split();
+    let mut reader = BufReader::new(reader);
+    read_reply(&mut reader).await;
+    for command in [
+        "EHLO client\r\n",
+        "MAIL FROM:<a@example.org>\r\n",
+        "RCPT TO:<b@example.org>\r\n",
+        "DATA\r\n",
+    ] {
+        send_command(&mut reader, &mut writer, command).await;
+    }
+    let reply = send_command(&mut reader, &mut writer, "Subject: x\r\n\r\nbody\r\n.\r\n").await;
+    (reader, writer, reply)
+}
+
+#[tokio::test]
+async fn a_421_closes_the_connection_like_a_real_server_and_a_451_keeps_it() {
+    let sink = SmtpSink::start(Script::replies_in_order(vec![
+        Reply::TempFail { code: 421 },
+        Reply::TempFail { code: 451 },
+    ]))
+    .await;
+
+    let (mut reader, _writer, reply) = transaction_until_end_of_data(sink.port()).await;
+    assert!(reply.starts_with("421 "), "{reply}");
+    let mut rest = String::new();
+    let closed = tokio::time::timeout(PATIENCE, reader.read_line(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "closed after 421, got {closed:?}"
+    );
+
+    let (mut reader, mut writer, reply) = transaction_until_end_of_data(sink.port()).await;
+    assert!(reply.starts_with("451 "), "{reply}");
+    assert!(
+        send_command(&mut reader, &mut writer, "NOOP\r\n")
+            .await
+            .starts_with("250 "),
+        "still open after 451"
+    );
+    assert!(sink.messages().is_empty());
 }
