@@ -112,13 +112,14 @@ impl ReceivedMessage {
 pub struct AttemptRecord {
     pub transaction: Transaction,
     pub reply: Reply,
-    /// What arrived of the message before the reply or the drop (empty for PermFail).
-    pub data: Vec<u8>,
+    /// The header block of what arrived (empty for PermFail). Only the headers, so
+    /// a benchmark's many attempts do not keep every body twice.
+    pub header_block: Vec<u8>,
 }
 
 impl AttemptRecord {
     pub fn message_id(&self) -> Option<String> {
-        first_header(&self.data, "Message-ID")
+        first_header(&self.header_block, "Message-ID")
     }
 }
 
@@ -346,7 +347,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<SinkState>) -> std::io::
                     None => {
                         let (decided, reply) = decide(&state, &transaction.mail_from, &recipient);
                         if reply == Reply::PermFail {
-                            record_attempt(&state, decided.clone(), reply, Vec::new());
+                            record_attempt(&state, decided.clone(), reply, &[]);
                         }
                         transaction.decision = Some((decided, reply));
                         reply
@@ -431,7 +432,7 @@ async fn receive_data(
         line.clear();
         if reader.read_until(b'\n', &mut line).await? == 0 {
             // The client went away mid-message: nothing to answer.
-            record_attempt(state, decided, reply, data);
+            record_attempt(state, decided, reply, &data);
             return Ok(false);
         }
         if line == b".\r\n" || line == b".\n" {
@@ -439,7 +440,7 @@ async fn receive_data(
         }
         if reply == Reply::DropDuringData && (line == b"\r\n" || line == b"\n") {
             // The header block is complete: enough for tests to see the Message-ID.
-            record_attempt(state, decided, reply, data);
+            record_attempt(state, decided, reply, &data);
             return Ok(false);
         }
         // RFC 5321 §4.5.2: a leading dot was added by the client; remove it.
@@ -457,12 +458,12 @@ async fn receive_data(
     match reply {
         Reply::Accept => {
             let number = decided.number;
+            record_attempt(state, decided, reply, &data);
             lock(&state.messages).push(ReceivedMessage {
                 mail_from: transaction.mail_from,
                 recipients: transaction.recipients,
-                data: data.clone(),
+                data,
             });
-            record_attempt(state, decided, reply, data);
             state.message_accepted.notify_waiters();
             writer
                 .write_all(format!("250 2.0.0 OK: queued as {number}\r\n").as_bytes())
@@ -470,7 +471,7 @@ async fn receive_data(
             Ok(true)
         }
         Reply::TempFail { code } => {
-            record_attempt(state, decided, reply, data);
+            record_attempt(state, decided, reply, &data);
             writer
                 .write_all(
                     format!("{code} 4.3.0 Temporary failure, try again later\r\n").as_bytes(),
@@ -481,17 +482,21 @@ async fn receive_data(
         // A dropped message without a blank line after its headers ends here. (PermFail
         // never gets here: it refuses every RCPT, and DATA needs a recipient.)
         Reply::PermFail | Reply::DropDuringData => {
-            record_attempt(state, decided, reply, data);
+            record_attempt(state, decided, reply, &data);
             Ok(false)
         }
     }
 }
 
-fn record_attempt(state: &SinkState, transaction: Transaction, reply: Reply, data: Vec<u8>) {
+fn record_attempt(state: &SinkState, transaction: Transaction, reply: Reply, data: &[u8]) {
+    let header_end = data
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or(data.len());
     lock(&state.attempts).push(AttemptRecord {
         transaction,
         reply,
-        data,
+        header_block: data[..header_end].to_vec(),
     });
 }
 
