@@ -170,11 +170,7 @@ pub struct CadenceSpec {
 /// A validated cadence: never on a weekend unless allowed, never in quiet hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cadence {
-    every: Every,
-    weekday: Weekday,
-    local_time: NaiveTime,
-    allow_weekends: bool,
-    quiet_hours: QuietHours,
+    spec: CadenceSpec,
 }
 
 /// One period of a cadence in one time zone.
@@ -254,33 +250,12 @@ impl Cadence {
                 quiet_hours: spec.quiet_hours,
             });
         }
-        Ok(Cadence {
-            every: spec.every,
-            weekday: spec.weekday,
-            local_time: spec.local_time,
-            allow_weekends: spec.allow_weekends,
-            quiet_hours: spec.quiet_hours,
-        })
+        Ok(Cadence { spec })
     }
 
-    pub fn every(&self) -> Every {
-        self.every
-    }
-
-    pub fn weekday(&self) -> Weekday {
-        self.weekday
-    }
-
-    pub fn local_time(&self) -> NaiveTime {
-        self.local_time
-    }
-
-    pub fn allows_weekends(&self) -> bool {
-        self.allow_weekends
-    }
-
-    pub fn quiet_hours(&self) -> QuietHours {
-        self.quiet_hours
+    /// What the cadence was built from: for storing it and showing it.
+    pub fn spec(&self) -> CadenceSpec {
+        self.spec
     }
 
     /// The period that the local date of `at` (in `time_zone`) falls in. Its opening
@@ -313,7 +288,7 @@ impl Cadence {
     /// When a period opening on the local date `opens_on` opens in `time_zone`: how
     /// a round computed in one zone is timed for a team in another.
     pub fn opening_instant(&self, opens_on: NaiveDate, time_zone: Tz) -> DateTime<Utc> {
-        instant_of_local_time(time_zone, opens_on.and_time(self.local_time))
+        instant_of_local_time(time_zone, opens_on.and_time(self.spec.local_time))
     }
 
     fn period_of(&self, block: CalendarBlock, time_zone: Tz) -> Period {
@@ -326,7 +301,7 @@ impl Cadence {
     }
 
     fn block_containing(&self, anchor: NaiveDate, local_date: NaiveDate) -> CalendarBlock {
-        match self.every {
+        match self.spec.every {
             Every::Weekly => CalendarBlock::Weeks {
                 first_monday: monday_of_week(local_date),
                 length_in_weeks: 1,
@@ -351,9 +326,9 @@ impl Cadence {
     }
 
     fn opening_date(&self, block: CalendarBlock) -> NaiveDate {
-        match (block, self.every) {
+        match (block, self.spec.every) {
             (CalendarBlock::Weeks { first_monday, .. }, _) => {
-                first_monday + Days::new(u64::from(self.weekday.num_days_from_monday()))
+                first_monday + Days::new(u64::from(self.spec.weekday.num_days_from_monday()))
             }
             (
                 CalendarBlock::Month { first_day },
@@ -361,7 +336,7 @@ impl Cadence {
             ) => {
                 let last_day = first_day + Months::new(1) - Days::new(1);
                 let days_back = (7 + last_day.weekday().num_days_from_monday()
-                    - self.weekday.num_days_from_monday())
+                    - self.spec.weekday.num_days_from_monday())
                     % 7;
                 last_day - Days::new(u64::from(days_back))
             }
@@ -376,7 +351,7 @@ impl Cadence {
                 let start = first_day
                     .with_day(start_day)
                     .expect("days 1–22 exist in every month");
-                let days_ahead = (7 + self.weekday.num_days_from_monday()
+                let days_ahead = (7 + self.spec.weekday.num_days_from_monday()
                     - start.weekday().num_days_from_monday())
                     % 7;
                 start + Days::new(u64::from(days_ahead))
@@ -433,12 +408,6 @@ pub(crate) fn english_weekday_name(weekday: Weekday) -> &'static str {
         Weekday::Fri => "Friday",
         Weekday::Sat => "Saturday",
         Weekday::Sun => "Sunday",
-    }
-}
-
-impl fmt::Display for Period {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (opens {})", self.key, self.opens_at.to_rfc3339())
     }
 }
 
@@ -712,6 +681,27 @@ mod tests {
     }
 
     #[test]
+    fn a_cadence_gives_back_the_spec_it_was_built_from() {
+        let quiet_hours = QuietHours::new(time(21, 30), time(6, 15)).unwrap();
+        assert_eq!(
+            (quiet_hours.start(), quiet_hours.end()),
+            (time(21, 30), time(6, 15))
+        );
+        let spec = CadenceSpec {
+            allow_weekends: true,
+            quiet_hours,
+            ..spec(
+                Every::Monthly(MonthlyOn::OnOrAfterDay(10)),
+                Weekday::Sat,
+                time(10, 45),
+            )
+        };
+        let cadence = Cadence::new(spec).unwrap();
+        assert_eq!(cadence.spec(), spec);
+        assert_eq!(Cadence::new(cadence.spec()), Ok(cadence));
+    }
+
+    #[test]
     fn weekends_are_refused_unless_allowed() {
         let saturday = spec(Every::Weekly, Weekday::Sat, time(10, 0));
         let error = Cadence::new(saturday).unwrap_err();
@@ -968,8 +958,8 @@ mod tests {
                 prop_assert_eq!(&cadence.next_opening_after(anchor, current.opens_at, time_zone), &next);
             }
             let local_time = next.opens_at.with_timezone(&time_zone);
-            prop_assert_eq!(local_time.weekday(), cadence.weekday());
-            prop_assert_eq!(local_time.time(), cadence.local_time());
+            prop_assert_eq!(local_time.weekday(), cadence.spec().weekday);
+            prop_assert_eq!(local_time.time(), cadence.spec().local_time);
         }
     }
 }

@@ -381,6 +381,14 @@ mod tests {
             Err(RotationPlanError::RecommendationIntervalOutOfRange(53))
         );
         assert_eq!(RotatingPlan::new(8, Some(4)), Ok(RotatingPlan::DEFAULT));
+        assert_eq!(RotatingPlan::DEFAULT.agreement_items_per_round(), 8);
+        assert_eq!(RotatingPlan::DEFAULT.recommendation_every_rounds(), Some(4));
+        assert_eq!(
+            RotatingPlan::new(10, None)
+                .unwrap()
+                .recommendation_every_rounds(),
+            None
+        );
     }
 
     #[test]

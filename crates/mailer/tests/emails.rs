@@ -7,7 +7,8 @@ use safepulse_domain::{Dimension, Email, InvitationId, Locale, RoundId, TimeZone
 use safepulse_mailer::messages::{SIGN_IN_LINK_VALID_MINUTES, dimension_label};
 use safepulse_mailer::{
     DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
-    MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink, SignInEmail,
+    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
+    SignInEmail,
 };
 
 fn token() -> LinkToken {
@@ -532,5 +533,24 @@ fn the_sign_in_email_states_its_fifteen_minute_validity() {
             .contains("Subject: Ihr Anmeldelink =?utf-8?b?"),
         "RFC 2047 for non-ASCII: {}",
         german.headers
+    );
+}
+
+#[test]
+fn an_address_the_domain_accepts_but_smtp_cannot_use_is_an_error_without_the_address() {
+    // Consecutive dots pass `Email::parse` but are not a valid SMTP mailbox.
+    let message_id = MessageId::random("example.org").unwrap();
+    let mut headers = headers(Locale::En, "UTC", &message_id);
+    headers.to.address = Email::parse("ada..lovelace@example.com").unwrap();
+    let error = invitation(base_url().answer_link(&token()))
+        .to_message(&headers)
+        .unwrap_err();
+    assert!(
+        matches!(error, MessageError::UnusableRecipientAddress),
+        "{error:?}"
+    );
+    assert!(
+        !error.to_string().contains("lovelace"),
+        "errors get logged: no address in them"
     );
 }
