@@ -192,9 +192,8 @@ enum CalendarBlock {
         first_monday: NaiveDate,
         length_in_weeks: u8,
     },
-    Month {
-        first_day: NaiveDate,
-    },
+    /// A calendar month, with the rule that picks its opening day.
+    Month { first_day: NaiveDate, on: MonthlyOn },
 }
 
 impl CalendarBlock {
@@ -204,7 +203,7 @@ impl CalendarBlock {
                 let week = first_monday.iso_week();
                 format!("{}-W{:02}", week.year(), week.week())
             }
-            CalendarBlock::Month { first_day } => {
+            CalendarBlock::Month { first_day, .. } => {
                 format!("{}-{:02}", first_day.year(), first_day.month())
             }
         }
@@ -219,8 +218,9 @@ impl CalendarBlock {
                 first_monday: first_monday + Days::new(7 * u64::from(length_in_weeks)),
                 length_in_weeks,
             },
-            CalendarBlock::Month { first_day } => CalendarBlock::Month {
+            CalendarBlock::Month { first_day, on } => CalendarBlock::Month {
                 first_day: first_day + Months::new(1),
+                on,
             },
         }
     }
@@ -319,41 +319,37 @@ impl Cadence {
                     length_in_weeks,
                 }
             }
-            Every::Monthly(_) => CalendarBlock::Month {
+            Every::Monthly(on) => CalendarBlock::Month {
                 first_day: local_date.with_day(1).expect("day 1 exists"),
+                on,
             },
         }
     }
 
     fn opening_date(&self, block: CalendarBlock) -> NaiveDate {
-        match (block, self.spec.every) {
-            (CalendarBlock::Weeks { first_monday, .. }, _) => {
-                first_monday + Days::new(u64::from(self.spec.weekday.num_days_from_monday()))
+        let weekday = self.spec.weekday.num_days_from_monday();
+        match block {
+            CalendarBlock::Weeks { first_monday, .. } => {
+                first_monday + Days::new(u64::from(weekday))
             }
-            (
-                CalendarBlock::Month { first_day },
-                Every::Monthly(MonthlyOn::Week(WeekOfMonth::Last)),
-            ) => {
-                let last_day = first_day + Months::new(1) - Days::new(1);
-                let days_back = (7 + last_day.weekday().num_days_from_monday()
-                    - self.spec.weekday.num_days_from_monday())
-                    % 7;
-                last_day - Days::new(u64::from(days_back))
-            }
-            (CalendarBlock::Month { first_day }, every) => {
-                let start_day = match every {
-                    Every::Monthly(MonthlyOn::OnOrAfterDay(day)) => u32::from(day),
-                    Every::Monthly(MonthlyOn::Week(WeekOfMonth::First)) => 1,
-                    Every::Monthly(MonthlyOn::Week(WeekOfMonth::Second)) => 8,
-                    Every::Monthly(MonthlyOn::Week(WeekOfMonth::Third)) => 15,
-                    _ => 22,
+            CalendarBlock::Month { first_day, on } => {
+                let start_day = match on {
+                    MonthlyOn::OnOrAfterDay(day) => u32::from(day),
+                    MonthlyOn::Week(WeekOfMonth::First) => 1,
+                    MonthlyOn::Week(WeekOfMonth::Second) => 8,
+                    MonthlyOn::Week(WeekOfMonth::Third) => 15,
+                    MonthlyOn::Week(WeekOfMonth::Fourth) => 22,
+                    MonthlyOn::Week(WeekOfMonth::Last) => {
+                        let last_day = first_day + Months::new(1) - Days::new(1);
+                        let days_back =
+                            (7 + last_day.weekday().num_days_from_monday() - weekday) % 7;
+                        return last_day - Days::new(u64::from(days_back));
+                    }
                 };
                 let start = first_day
                     .with_day(start_day)
                     .expect("days 1–22 exist in every month");
-                let days_ahead = (7 + self.spec.weekday.num_days_from_monday()
-                    - start.weekday().num_days_from_monday())
-                    % 7;
+                let days_ahead = (7 + weekday - start.weekday().num_days_from_monday()) % 7;
                 start + Days::new(u64::from(days_ahead))
             }
         }

@@ -399,6 +399,7 @@ impl ReminderEmail {
             survey_name: &self.survey_name,
             team_name: &self.team_name,
             answer_link: self.answer_link.as_str(),
+            // Reminders do not repeat the question count; their templates do not use it.
             question_count: 0,
             min_group_size: self.min_group_size,
             closes_at: local_date_time(self.closes_at, headers.to.time_zone, locale),

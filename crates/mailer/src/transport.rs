@@ -207,7 +207,6 @@ impl MailTransport {
                         smtp_code: None,
                         reason: join_error.to_string(),
                     })?
-                    .map(|_path| ())
                     .map_err(|io_error| SendError::Transient {
                         smtp_code: None,
                         reason: format!("writing the .eml file failed: {io_error}"),
@@ -242,7 +241,7 @@ fn classify_smtp_error(error: lettre::transport::smtp::Error) -> SendError {
 /// Writes `<directory>/<random>.eml` so that the name only ever points at a
 /// complete file: write a hidden temporary file, fsync it, rename it into place,
 /// fsync the directory (which makes the rename itself survive a crash).
-fn write_eml_atomically(directory: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+fn write_eml_atomically(directory: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = uuid::Uuid::new_v4().simple().to_string();
     let temporary_path = directory.join(format!(".{name}.eml.partial"));
     let final_path = directory.join(format!("{name}.eml"));
@@ -261,7 +260,7 @@ fn write_eml_atomically(directory: &Path, bytes: &[u8]) -> std::io::Result<PathB
         // Best effort: a leftover hidden partial file is harmless but untidy.
         let _ = std::fs::remove_file(&temporary_path);
     }
-    result.map(|()| final_path)
+    result
 }
 
 /// How long to wait before attempt `attempt + 1` after `attempt` failures
