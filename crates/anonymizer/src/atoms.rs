@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use safepulse_domain::{Dimension, ItemId, NodeId};
 
 use crate::hierarchy::Hierarchy;
-use crate::hierarchy_rule::{Residual, frontier, residual};
+use crate::hierarchy_rule::{FrontierWalk, Residual};
 use crate::item_layout::ItemLayout;
 use crate::ledger::{AtomId, FamilyLedger, LedgerAtom, LedgerRelease};
 use crate::policy::Family;
-use crate::tally::{Tally, enps_detractors, top_two_boxes};
+use crate::tally::{Tally, TallyTable, enps_detractors, top_two_boxes};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AtomStatistics {
@@ -104,9 +104,9 @@ impl FamilyPartition {
         }
         let mut atom_of_node = vec![None; hierarchy.len()];
         let mut owned_atoms = Vec::new();
+        let mut walk = FrontierWalk::default();
         for node in (0..hierarchy.len()).filter(|&node| released[node]) {
-            let node_frontier = frontier(hierarchy, &released, node);
-            let node_residual = residual(hierarchy, subtree_respondents, node, &node_frontier);
+            let node_residual = walk.residual(hierarchy, subtree_respondents, &released, node);
             if node_residual.respondents > 0 || node_residual.viewers > 0 {
                 let id = AtomId::random(rng);
                 atom_of_node[node] = Some(id);
@@ -172,32 +172,37 @@ impl FamilyPartition {
         &self,
         hierarchy: &Hierarchy,
         layout: &ItemLayout,
-        own_tallies: &[Tally],
+        own_tallies: &TallyTable,
     ) -> Vec<AtomStatistics> {
         let mut atom_position_of_owner = vec![None; hierarchy.len()];
         for (position, atom) in self.owned_atoms.iter().enumerate() {
             atom_position_of_owner[atom.owner] = Some(position);
         }
-        let mut atom_tallies = vec![Tally::empty(layout); self.owned_atoms.len()];
-        for (node, own_tally) in own_tallies.iter().enumerate() {
+        let mut atom_tallies = TallyTable::new(layout, self.owned_atoms.len());
+        for node in 0..hierarchy.len() {
             if let Some(position) =
                 self.atom_owner[node].and_then(|owner| atom_position_of_owner[owner])
             {
-                atom_tallies[position].add(own_tally);
+                atom_tallies.add(position, own_tallies.group(node));
             }
         }
         self.owned_atoms
             .iter()
-            .zip(&atom_tallies)
-            .map(|(atom, tally)| {
-                self.statistics_of(tally, layout, atom.id, hierarchy.ids[atom.owner])
+            .enumerate()
+            .map(|(position, atom)| {
+                self.statistics_of(
+                    atom_tallies.group(position),
+                    layout,
+                    atom.id,
+                    hierarchy.ids[atom.owner],
+                )
             })
             .collect()
     }
 
     fn statistics_of(
         &self,
-        tally: &Tally,
+        tally: Tally<'_>,
         layout: &ItemLayout,
         atom: AtomId,
         node: NodeId,

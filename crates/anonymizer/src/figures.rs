@@ -98,7 +98,7 @@ pub(crate) enum SpreadForBands<'a> {
 /// The figures of a group of at least two respondents (`None` below: no spread
 /// exists, and the caller suppresses; Rule B's floors keep released groups far above).
 pub(crate) fn released_figures(
-    tally: &Tally,
+    tally: Tally<'_>,
     layout: &ItemLayout,
     spread: SpreadForBands<'_>,
     quantiles: &mut ConfidenceQuantiles,
@@ -153,18 +153,20 @@ pub(crate) fn released_figures(
     let mut dimensions = Vec::with_capacity(layout.dimensions.len());
     for (position, dimension) in layout.dimensions.iter().enumerate() {
         let (mean, variance) = mean_and_variance(tally.dimension_moments(layout, position))?;
-        let distribution = tally.dimension_histogram(layout, position);
         let answers = u64::from(respondents) * dimension.items.len() as u64;
+        let favourable: u32 = dimension
+            .items
+            .iter()
+            .map(|&item| top_two_boxes(tally.item_histogram(layout, item)))
+            .sum();
+        let favourability_percent = percent_of(favourable, answers);
         let detail = if with_detail {
-            let variances: Vec<f64> = dimension
-                .items
-                .iter()
-                .map(|&item| item_variances[item])
-                .collect();
-            let agreement = within_group_agreement(&variances, dimension.scale.points())?;
+            let distribution = tally.dimension_histogram(layout, position);
+            let variances = dimension.items.iter().map(|&item| item_variances[item]);
+            let agreement = within_group_agreement(variances, dimension.scale.points())?;
             Some(DimensionDetail {
                 sd: variance.sqrt(),
-                distribution: distribution.clone(),
+                distribution,
                 rwg: agreement.rwg,
                 rwg_lindell: agreement.rwg_lindell,
             })
@@ -178,7 +180,7 @@ pub(crate) fn released_figures(
             confidence_interval: confidence_interval(mean, variance, &|org| {
                 org.dimensions[position].sd
             }),
-            favourability_percent: percent_of(top_two_boxes(&distribution), answers),
+            favourability_percent,
             detail,
         });
     }

@@ -58,21 +58,28 @@ pub(crate) fn released_nodes(
     // One children-first pass settles every node (a node's residual depends only on
     // its own subtree, which is final when it is reached); the loop re-checks until a
     // pass changes nothing, as DESIGN §3 asks.
+    let mut walk = FrontierWalk::default();
+    let mut frontier = Vec::new();
     loop {
         let mut changed = false;
         for &node in &hierarchy.children_first {
             while released[node] {
-                let frontier = frontier(hierarchy, &released, node);
-                if residual(hierarchy, respondents, node, &frontier).passes(threshold) {
+                if walk
+                    .residual(hierarchy, respondents, &released, node)
+                    .passes(threshold)
+                {
                     break;
                 }
                 changed = true;
+                frontier.clear();
+                walk.for_each_frontier_node(hierarchy, &released, node, |frontier_node| {
+                    frontier.push(frontier_node)
+                });
                 let smallest_absorbable = frontier
                     .iter()
                     .copied()
                     .filter(|&frontier_node| {
-                        let own_frontier = self::frontier(hierarchy, &released, frontier_node);
-                        residual(hierarchy, respondents, frontier_node, &own_frontier)
+                        walk.residual(hierarchy, respondents, &released, frontier_node)
                             .absorbable(threshold)
                     })
                     .min_by_key(|&frontier_node| {
@@ -90,39 +97,53 @@ pub(crate) fn released_nodes(
     }
 }
 
-/// The maximal released strict descendants of `node`.
-pub(crate) fn frontier(hierarchy: &Hierarchy, released: &[bool], node: usize) -> Vec<usize> {
-    let mut frontier = Vec::new();
-    let mut stack: Vec<usize> = hierarchy.children[node].clone();
-    while let Some(descendant) = stack.pop() {
-        if released[descendant] {
-            frontier.push(descendant);
-        } else {
-            stack.extend_from_slice(&hierarchy.children[descendant]);
-        }
-    }
-    frontier
+/// Walks down from a node to its *frontier*: its maximal released strict descendants.
+/// Keeps its stack between walks, so that Rule B allocates nothing per node.
+#[derive(Debug, Default)]
+pub(crate) struct FrontierWalk {
+    stack: Vec<usize>,
 }
 
-pub(crate) fn residual(
-    hierarchy: &Hierarchy,
-    respondents: &[u32],
-    node: usize,
-    frontier: &[usize],
-) -> Residual {
-    let covered_respondents: u32 = frontier
-        .iter()
-        .map(|&frontier_node| respondents[frontier_node])
-        .sum();
-    let covered_viewers: u32 = frontier
-        .iter()
-        .map(|&frontier_node| hierarchy.viewers[frontier_node])
-        .sum();
-    Residual {
-        // Frontier subtrees are disjoint parts of the node's subtree, and viewer counts
-        // are nested (checked with the snapshot), so neither subtraction can underflow.
-        respondents: respondents[node] - covered_respondents,
-        viewers: hierarchy.viewers[node] - covered_viewers,
+impl FrontierWalk {
+    pub(crate) fn for_each_frontier_node(
+        &mut self,
+        hierarchy: &Hierarchy,
+        released: &[bool],
+        node: usize,
+        mut visit: impl FnMut(usize),
+    ) {
+        self.stack.clear();
+        self.stack.extend_from_slice(&hierarchy.children[node]);
+        while let Some(descendant) = self.stack.pop() {
+            if released[descendant] {
+                visit(descendant);
+            } else {
+                self.stack
+                    .extend_from_slice(&hierarchy.children[descendant]);
+            }
+        }
+    }
+
+    /// `r` and `v_r` of a node: its own counts minus those of its frontier.
+    pub(crate) fn residual(
+        &mut self,
+        hierarchy: &Hierarchy,
+        respondents: &[u32],
+        released: &[bool],
+        node: usize,
+    ) -> Residual {
+        let mut covered_respondents = 0;
+        let mut covered_viewers = 0;
+        self.for_each_frontier_node(hierarchy, released, node, |frontier_node| {
+            covered_respondents += respondents[frontier_node];
+            covered_viewers += hierarchy.viewers[frontier_node];
+        });
+        Residual {
+            // Frontier subtrees are disjoint parts of the node's subtree, and viewer
+            // counts are nested (checked with the snapshot): neither can underflow.
+            respondents: respondents[node] - covered_respondents,
+            viewers: hierarchy.viewers[node] - covered_viewers,
+        }
     }
 }
 

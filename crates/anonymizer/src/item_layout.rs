@@ -10,7 +10,7 @@ use crate::error::AnonymizerError;
 #[derive(Debug)]
 pub(crate) struct ItemLayout {
     pub(crate) items: Vec<ItemMeta>,
-    /// Start of each item's histogram inside [`crate::tally::Tally::histograms`].
+    /// Start of each item's histogram inside a group's histograms (see [`crate::tally::TallyTable`]).
     pub(crate) histogram_offsets: Vec<usize>,
     pub(crate) histograms_len: usize,
     /// Position in `dimensions` of each item's dimension.

@@ -15,7 +15,7 @@ use safepulse_domain::{Answer, ItemMeta};
 use crate::figures::{ConfidenceInterval, ReleasedFigures, SpreadForBands, released_figures};
 use crate::item_layout::ItemLayout;
 use crate::statistics::{ConfidenceQuantiles, student_t_quantile};
-use crate::tally::{Tally, TallyScratch};
+use crate::tally::{TallyScratch, TallyTable};
 use crate::{
     OrgFigures, Policy, Release, RoundInput, RoundStatus, compare_rounds,
     minimum_detectable_change, release_round, trend,
@@ -50,8 +50,8 @@ fn items_of(dataset: &Value) -> Vec<ItemMeta> {
     serde_json::from_value(dataset["items"].clone()).unwrap()
 }
 
-fn tally_of(layout: &ItemLayout, rows: &Value) -> Tally {
-    let mut tally = Tally::empty(layout);
+fn tally_of(layout: &ItemLayout, rows: &Value) -> TallyTable {
+    let mut tally = TallyTable::new(layout, 1);
     let mut scratch = TallyScratch::default();
     for row in rows.as_array().unwrap() {
         let answers: Vec<Answer> = row
@@ -61,14 +61,16 @@ fn tally_of(layout: &ItemLayout, rows: &Value) -> Tally {
             .zip(&layout.items)
             .map(|(value, item)| Answer::parse(value.as_i64().unwrap(), item.scale).unwrap())
             .collect();
-        tally.add_response(layout, &answers, &mut scratch).unwrap();
+        tally
+            .add_response(0, layout, &answers, &mut scratch)
+            .unwrap();
     }
     tally
 }
 
 fn team_figures_of(layout: &ItemLayout, rows: &Value) -> ReleasedFigures {
     released_figures(
-        &tally_of(layout, rows),
+        tally_of(layout, rows).group(0),
         layout,
         SpreadForBands::Team,
         &mut ConfidenceQuantiles::default(),

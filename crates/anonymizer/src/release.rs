@@ -17,7 +17,7 @@ use crate::org_figures::{OrgFigures, org_figures};
 use crate::policy::{Family, Policy};
 use crate::round_input::{RoundInput, RoundStatus};
 use crate::statistics::ConfidenceQuantiles;
-use crate::tally::{Tally, TallyScratch};
+use crate::tally::{TallyScratch, TallyTable};
 
 /// Everything a closed round yields. `releases`, `org` and `comments` are public;
 /// `ledger` and `atoms` are for the store (Rule A and later computations) only.
@@ -72,7 +72,7 @@ pub fn release_round(
         return Err(AnonymizerError::TooManyResponses);
     }
 
-    let mut own_tallies = vec![Tally::empty(&layout); hierarchy.len()];
+    let mut own_tallies = TallyTable::new(&layout, hierarchy.len());
     let mut scratch = TallyScratch::default();
     for response in &input.responses {
         let node = hierarchy.position_of(response.node).ok_or(
@@ -80,7 +80,7 @@ pub fn release_round(
                 node: response.node,
             },
         )?;
-        own_tallies[node].add_response(&layout, &response.answers, &mut scratch)?;
+        own_tallies.add_response(node, &layout, &response.answers, &mut scratch)?;
     }
     let comment_nodes = input
         .comments
@@ -95,14 +95,10 @@ pub fn release_round(
     let mut subtree_tallies = own_tallies.clone();
     for &node in &hierarchy.children_first {
         if let Some(parent) = hierarchy.parent[node] {
-            let (child_tally, parent_tally) = two_tallies(&mut subtree_tallies, node, parent);
-            parent_tally.add(child_tally);
+            subtree_tallies.add_within(parent, node);
         }
     }
-    let subtree_respondents: Vec<u32> = subtree_tallies
-        .iter()
-        .map(|tally| tally.respondents)
-        .collect();
+    let subtree_respondents = subtree_tallies.respondents().to_vec();
 
     let score_released = released_nodes(&hierarchy, &subtree_respondents, policy.k(), |_| true);
     let detail_released = released_nodes(
@@ -159,7 +155,7 @@ pub fn release_round(
                 (None, false) => SpreadForBands::NoBand,
             };
             let figures = if scores.released[node] {
-                released_figures(&subtree_tallies[node], &layout, spread, &mut quantiles)
+                released_figures(subtree_tallies.group(node), &layout, spread, &mut quantiles)
             } else {
                 None
             };
@@ -191,15 +187,4 @@ pub fn release_round(
         atoms,
         comments,
     })
-}
-
-/// A child's and its parent's tallies at once (they are distinct nodes).
-fn two_tallies(tallies: &mut [Tally], child: usize, parent: usize) -> (&Tally, &mut Tally) {
-    if child < parent {
-        let (low, high) = tallies.split_at_mut(parent);
-        (&low[child], &mut high[0])
-    } else {
-        let (low, high) = tallies.split_at_mut(child);
-        (&high[0], &mut low[parent])
-    }
 }

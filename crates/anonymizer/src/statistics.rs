@@ -4,6 +4,7 @@
 //! Anything undefined (too few people, no spread) is `None`, never NaN.
 
 use statrs::distribution::{Continuous, ContinuousCDF, StudentsT};
+use statrs::function::erf::erfc_inv;
 
 /// Exact sums of one variable over a group. The variable is `x / divisor`: items use
 /// divisor 1, a respondent's dimension score (the mean of their `J` recoded answers)
@@ -55,12 +56,20 @@ pub(crate) struct Agreement {
 
 /// `item_variances`: the group's sample variance of each item of the dimension;
 /// `points`: the number of answer options `A`, so `σ² = (A² − 1)/12`.
-pub(crate) fn within_group_agreement(item_variances: &[f64], points: u8) -> Option<Agreement> {
-    if item_variances.is_empty() {
+pub(crate) fn within_group_agreement(
+    item_variances: impl IntoIterator<Item = f64>,
+    points: u8,
+) -> Option<Agreement> {
+    let (item_count, variance_total) = item_variances
+        .into_iter()
+        .fold((0usize, 0.0), |(count, total), variance| {
+            (count + 1, total + variance)
+        });
+    if item_count == 0 {
         return None;
     }
-    let item_count = item_variances.len() as f64;
-    let mean_item_variance = item_variances.iter().sum::<f64>() / item_count;
+    let item_count = item_count as f64;
+    let mean_item_variance = variance_total / item_count;
     let uniform_null_variance = (f64::from(points) * f64::from(points) - 1.0) / 12.0;
     let ratio = mean_item_variance / uniform_null_variance;
     let rwg = if ratio > 1.0 {
@@ -145,27 +154,54 @@ fn students_t(degrees_of_freedom: f64) -> Option<StudentsT> {
     StudentsT::new(0.0, 1.0, degrees_of_freedom).ok()
 }
 
-/// The `probability` quantile of Student's t. statrs's own inverse drifts by up to
-/// ~1e-7 at large degrees of freedom, so it is polished with Newton steps on the
-/// (accurate) CDF until the step is at rounding level.
+/// The `probability` quantile of Student's t, to rounding level: Newton steps on the
+/// (accurate) CDF from a close start — the exact quantile for 1 and 2 degrees of
+/// freedom, the Cornish–Fisher expansion around the normal quantile above. statrs's own
+/// inverse (which drifts by up to ~1e-7 at large degrees of freedom, and costs many
+/// CDF evaluations) is the fallback should Newton not settle.
 pub(crate) fn student_t_quantile(probability: f64, degrees_of_freedom: f64) -> Option<f64> {
     if !(probability > 0.0 && probability < 1.0) {
         return None;
     }
     let distribution = students_t(degrees_of_freedom)?;
-    let mut quantile = distribution.inverse_cdf(probability);
-    for _ in 0..8 {
-        let density = distribution.pdf(quantile);
-        if density.is_nan() || density <= 0.0 {
-            break;
+    let polish = |mut quantile: f64| {
+        let mut last_step = f64::INFINITY;
+        for _ in 0..8 {
+            let density = distribution.pdf(quantile);
+            if density.is_nan() || density <= 0.0 {
+                break;
+            }
+            last_step = (distribution.cdf(quantile) - probability) / density;
+            quantile -= last_step;
+            if last_step.abs() <= 4.0 * f64::EPSILON * quantile.abs().max(1.0) {
+                break;
+            }
         }
-        let step = (distribution.cdf(quantile) - probability) / density;
-        quantile -= step;
-        if step.abs() <= 4.0 * f64::EPSILON * quantile.abs().max(1.0) {
-            break;
-        }
+        // Steps can hover at the CDF's own rounding level without shrinking further.
+        (last_step.abs() <= 1e-12 * quantile.abs().max(1.0)).then_some(quantile)
+    };
+    polish(cornish_fisher_start(probability, degrees_of_freedom))
+        .or_else(|| polish(distribution.inverse_cdf(probability)))
+        .filter(|quantile| quantile.is_finite())
+}
+
+fn cornish_fisher_start(probability: f64, degrees_of_freedom: f64) -> f64 {
+    if degrees_of_freedom == 1.0 {
+        return (std::f64::consts::PI * (probability - 0.5)).tan();
     }
-    quantile.is_finite().then_some(quantile)
+    if degrees_of_freedom == 2.0 {
+        return (2.0 * probability - 1.0) / (2.0 * probability * (1.0 - probability)).sqrt();
+    }
+    let z = -std::f64::consts::SQRT_2 * erfc_inv(2.0 * probability);
+    let (z2, nu) = (z * z, degrees_of_freedom);
+    let z3 = z * z2;
+    let z5 = z3 * z2;
+    let z7 = z5 * z2;
+    let z9 = z7 * z2;
+    z + (z3 + z) / (4.0 * nu)
+        + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * nu.powi(2))
+        + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * nu.powi(3))
+        + (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / (92_160.0 * nu.powi(4))
 }
 
 /// Two-sided p-value of a t statistic, from the lower tail (no `1 − cdf` cancellation).
@@ -221,7 +257,7 @@ mod tests {
         assert_eq!(moments(&[], 1).mean(), None);
         assert_eq!(moments(&[5], 1).sample_variance(), None);
         assert_eq!(moments(&[5, 5, 5], 1).sample_variance(), Some(0.0));
-        assert_eq!(within_group_agreement(&[], 7), None);
+        assert_eq!(within_group_agreement([], 7), None);
         assert_eq!(cronbach_alpha(&[4], 9), None);
         assert_eq!(cronbach_alpha(&[0, 0], 0), None);
         assert_eq!(intraclass_correlation(&[moments(&[4, 4], 1)]).icc1, None);
@@ -240,12 +276,12 @@ mod tests {
 
     #[test]
     fn agreement_is_one_without_spread_and_capped_at_zero_beyond_the_uniform_null() {
-        let unanimous = within_group_agreement(&[0.0, 0.0, 0.0], 7).unwrap();
+        let unanimous = within_group_agreement([0.0, 0.0, 0.0], 7).unwrap();
         assert_eq!((unanimous.rwg, unanimous.rwg_lindell), (1.0, 1.0));
-        let polarised = within_group_agreement(&[9.0, 9.0], 7).unwrap();
+        let polarised = within_group_agreement([9.0, 9.0], 7).unwrap();
         assert_eq!(polarised.rwg, 0.0);
         assert!((polarised.rwg_lindell - (1.0 - 9.0 / 4.0)).abs() < 1e-15);
-        let at_the_null = within_group_agreement(&[4.0], 7).unwrap();
+        let at_the_null = within_group_agreement([4.0], 7).unwrap();
         assert_eq!((at_the_null.rwg, at_the_null.rwg_lindell), (0.0, 0.0));
     }
 

@@ -8,17 +8,29 @@ use crate::error::AnonymizerError;
 use crate::item_layout::{ItemLayout, recode};
 use crate::statistics::IntegerMoments;
 
+/// The tallies of many groups (nodes, atoms) side by side in three flat vectors: one
+/// allocation per table rather than per group, and sums that stay in cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Tally {
+pub(crate) struct TallyTable {
+    respondents: Vec<u32>,
+    /// Counts of recoded answers, group after group and, within a group, item after
+    /// item (see [`ItemLayout::histogram_offsets`]); index 0 of an item is its scale's
+    /// minimum. Item sums, sums of squares and favourable counts all follow from these.
+    histograms: Vec<u32>,
+    /// Per group and dimension: Σ over respondents of (their row sum)², a row sum being
+    /// the sum of their recoded answers to the dimension's items. The one statistic that
+    /// needs each respondent's answers together.
+    squared_row_sums: Vec<u64>,
+    histograms_len: usize,
+    dimensions_len: usize,
+}
+
+/// One group's tally, read from a [`TallyTable`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tally<'table> {
     pub(crate) respondents: u32,
-    /// Counts of recoded answers, item after item (see
-    /// [`ItemLayout::histogram_offsets`]); index 0 of an item is its scale's minimum.
-    /// Item sums, sums of squares and favourable counts all follow from these.
-    pub(crate) histograms: Vec<u32>,
-    /// Per dimension: Σ over respondents of (their row sum)², a row sum being the sum
-    /// of their recoded answers to the dimension's items. The one statistic that needs
-    /// each respondent's answers together.
-    pub(crate) squared_row_sums: Vec<u64>,
+    histograms: &'table [u32],
+    squared_row_sums: &'table [u64],
 }
 
 /// Reusable buffers, so tallying a response allocates nothing.
@@ -28,18 +40,35 @@ pub(crate) struct TallyScratch {
     row_sums: Vec<u64>,
 }
 
-impl Tally {
-    pub(crate) fn empty(layout: &ItemLayout) -> Tally {
-        Tally {
-            respondents: 0,
-            histograms: vec![0; layout.histograms_len],
-            squared_row_sums: vec![0; layout.dimensions.len()],
+impl TallyTable {
+    pub(crate) fn new(layout: &ItemLayout, groups: usize) -> TallyTable {
+        TallyTable {
+            respondents: vec![0; groups],
+            histograms: vec![0; groups * layout.histograms_len],
+            squared_row_sums: vec![0; groups * layout.dimensions.len()],
+            histograms_len: layout.histograms_len,
+            dimensions_len: layout.dimensions.len(),
         }
+    }
+
+    pub(crate) fn group(&self, group: usize) -> Tally<'_> {
+        Tally {
+            respondents: self.respondents[group],
+            histograms: &self.histograms
+                [group * self.histograms_len..(group + 1) * self.histograms_len],
+            squared_row_sums: &self.squared_row_sums
+                [group * self.dimensions_len..(group + 1) * self.dimensions_len],
+        }
+    }
+
+    pub(crate) fn respondents(&self) -> &[u32] {
+        &self.respondents
     }
 
     /// Validates the whole response before counting any of it.
     pub(crate) fn add_response(
         &mut self,
+        group: usize,
         layout: &ItemLayout,
         answers: &[Answer],
         scratch: &mut TallyScratch,
@@ -61,34 +90,54 @@ impl Tally {
         }
 
         scratch.row_sums.clear();
-        scratch.row_sums.resize(layout.dimensions.len(), 0);
+        scratch.row_sums.resize(self.dimensions_len, 0);
+        let histograms =
+            &mut self.histograms[group * self.histograms_len..(group + 1) * self.histograms_len];
         for (position, &recoded) in scratch.recoded.iter().enumerate() {
             let bin = recoded - layout.items[position].scale.min();
-            self.histograms[layout.histogram_offsets[position] + usize::from(bin)] += 1;
+            histograms[layout.histogram_offsets[position] + usize::from(bin)] += 1;
             scratch.row_sums[layout.dimension_of_item[position]] += u64::from(recoded);
         }
-        for (squared_row_sum, row_sum) in self.squared_row_sums.iter_mut().zip(&scratch.row_sums) {
+        let squared_row_sums = &mut self.squared_row_sums
+            [group * self.dimensions_len..(group + 1) * self.dimensions_len];
+        for (squared_row_sum, row_sum) in squared_row_sums.iter_mut().zip(&scratch.row_sums) {
             *squared_row_sum += row_sum * row_sum;
         }
-        self.respondents += 1;
+        self.respondents[group] += 1;
         Ok(())
     }
 
-    pub(crate) fn add(&mut self, other: &Tally) {
-        self.respondents += other.respondents;
-        for (count, other_count) in self.histograms.iter_mut().zip(&other.histograms) {
+    /// Adds another table's group into one of this table's groups.
+    pub(crate) fn add(&mut self, group: usize, other: Tally<'_>) {
+        self.respondents[group] += other.respondents;
+        let histograms =
+            &mut self.histograms[group * self.histograms_len..(group + 1) * self.histograms_len];
+        for (count, other_count) in histograms.iter_mut().zip(other.histograms) {
             *count += other_count;
         }
-        for (squares, other_squares) in self
-            .squared_row_sums
-            .iter_mut()
-            .zip(&other.squared_row_sums)
-        {
+        let squared_row_sums = &mut self.squared_row_sums
+            [group * self.dimensions_len..(group + 1) * self.dimensions_len];
+        for (squares, other_squares) in squared_row_sums.iter_mut().zip(other.squared_row_sums) {
             *squares += other_squares;
         }
     }
 
-    pub(crate) fn item_histogram(&self, layout: &ItemLayout, item: usize) -> &[u32] {
+    /// Adds group `from` of this table into its group `into` (a child into its parent).
+    pub(crate) fn add_within(&mut self, into: usize, from: usize) {
+        self.respondents[into] += self.respondents[from];
+        for offset in 0..self.histograms_len {
+            self.histograms[into * self.histograms_len + offset] +=
+                self.histograms[from * self.histograms_len + offset];
+        }
+        for offset in 0..self.dimensions_len {
+            self.squared_row_sums[into * self.dimensions_len + offset] +=
+                self.squared_row_sums[from * self.dimensions_len + offset];
+        }
+    }
+}
+
+impl<'table> Tally<'table> {
+    pub(crate) fn item_histogram(&self, layout: &ItemLayout, item: usize) -> &'table [u32] {
         let start = layout.histogram_offsets[item];
         &self.histograms[start..start + usize::from(layout.items[item].scale.points())]
     }
@@ -181,15 +230,16 @@ mod tests {
     #[test]
     fn a_response_is_recoded_and_counted() {
         let layout = layout();
-        let mut tally = Tally::empty(&layout);
+        let mut table = TallyTable::new(&layout, 2);
         let mut scratch = TallyScratch::default();
-        tally
-            .add_response(&layout, &answers(&[7, 2, 3]), &mut scratch)
+        table
+            .add_response(1, &layout, &answers(&[7, 2, 3]), &mut scratch)
             .unwrap();
-        tally
-            .add_response(&layout, &answers(&[5, 5, 6]), &mut scratch)
+        table
+            .add_response(1, &layout, &answers(&[5, 5, 6]), &mut scratch)
             .unwrap();
-        assert_eq!(tally.respondents, 2);
+        assert_eq!(table.respondents(), [0, 2]);
+        let tally = table.group(1);
         assert_eq!(tally.item_histogram(&layout, 1), [0, 0, 1, 0, 0, 1, 0]);
         // Trust row sums: 7 + 6 = 13 and 5 + 3 = 8.
         assert_eq!(tally.squared_row_sums, [13 * 13 + 8 * 8, 3 * 3 + 6 * 6]);
@@ -197,15 +247,25 @@ mod tests {
         assert_eq!((trust.sum, trust.divisor), (21, 2));
         assert_eq!(tally.dimension_histogram(&layout, 0), [0, 0, 1, 0, 1, 1, 1]);
         assert_eq!(top_two_boxes(tally.item_histogram(&layout, 0)), 1);
+        // Adding groups adds every count.
+        table.add_within(0, 1);
+        let copy = table.clone();
+        table.add(0, copy.group(1));
+        assert_eq!(
+            table.group(0).item_histogram(&layout, 1),
+            [0, 0, 2, 0, 0, 2, 0]
+        );
+        assert_eq!(table.group(0).respondents, 4);
+        assert_eq!(table.group(0).squared_row_sums[1], 2 * (3 * 3 + 6 * 6));
     }
 
     #[test]
     fn an_invalid_response_is_refused_before_anything_is_counted() {
         let layout = layout();
-        let mut tally = Tally::empty(&layout);
+        let mut table = TallyTable::new(&layout, 1);
         let mut scratch = TallyScratch::default();
         assert_eq!(
-            tally.add_response(&layout, &answers(&[7, 2]), &mut scratch),
+            table.add_response(0, &layout, &answers(&[7, 2]), &mut scratch),
             Err(AnonymizerError::WrongAnswerCount {
                 expected: 3,
                 found: 2
@@ -215,11 +275,11 @@ mod tests {
         let mut outside = answers(&[7, 2, 3]);
         outside[2] = zero;
         assert_eq!(
-            tally.add_response(&layout, &outside, &mut scratch),
+            table.add_response(0, &layout, &outside, &mut scratch),
             Err(AnonymizerError::AnswerOutsideItemScale {
                 item: ItemId("c1".into())
             })
         );
-        assert_eq!(tally, Tally::empty(&layout));
+        assert_eq!(table, TallyTable::new(&layout, 1));
     }
 }
