@@ -9,7 +9,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use safepulse_domain::{Dimension, ItemId, NodeId};
+use safepulse_domain::{Dimension, NodeId};
 
 use crate::hierarchy::Hierarchy;
 use crate::hierarchy_rule::{FrontierWalk, Residual};
@@ -25,7 +25,8 @@ pub struct AtomStatistics {
     /// The released node whose residual this atom is.
     pub node: NodeId,
     pub respondents: u32,
-    /// In the round's item order.
+    /// One per item, in the order of [`crate::RoundInput::items`] (positional: an
+    /// atom's statistics are stored with their round, which holds the item list).
     pub items: Vec<AtomItemStatistics>,
     /// In the order of [`Dimension::ALL`], for the dimensions the round asks about.
     pub dimensions: Vec<AtomDimensionStatistics>,
@@ -33,7 +34,6 @@ pub struct AtomStatistics {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AtomItemStatistics {
-    pub item: ItemId,
     /// Sum of recoded answers.
     pub sum: u64,
     /// Recoded answers in the top two boxes.
@@ -216,7 +216,6 @@ impl FamilyPartition {
                 let histogram = tally.item_histogram(layout, position);
                 let moments = tally.item_moments(layout, position);
                 AtomItemStatistics {
-                    item: meta.id.clone(),
                     sum: moments.sum,
                     favourable: top_two_boxes(histogram),
                     enps_detractors: meta
