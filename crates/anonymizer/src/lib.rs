@@ -30,6 +30,10 @@
 //! brute-force oracle over random hierarchies. Decisions depend only on counts, and
 //! every output is unchanged when two respondents of the same atom swap answers.
 //!
+//! Rule B follows DESIGN §3 with one addition, explained in `hierarchy_rule`: a
+//! released node whose residual is empty but still has viewers (`r = 0`, `v_r ≥ 1`)
+//! fails too, which closes a leader subtracting the other top teams from the root.
+//!
 //! It assumes, as DESIGN §3 does, that viewing is upward closed inside a subtree
 //! (whoever sits below a node and may view it may view its ancestors); the snapshot's
 //! `viewers` counts are checked to be nested accordingly.

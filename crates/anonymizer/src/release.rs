@@ -56,8 +56,10 @@ pub enum SuppressionReason {
     HiddenToProtectAnonymity,
 }
 
-/// Releases a closed round under `policy`. `rng` draws the atom ids and shuffles the
-/// comments; the release decisions depend only on counts, never on answers or `rng`.
+/// Releases a closed round under `policy` (Rule C: an open round is refused). Call it
+/// once, at close: the store freezes the result, and a release is never recomputed.
+/// `rng` draws the atom ids and shuffles the comments; the release decisions depend
+/// only on counts, never on answers or `rng`.
 pub fn release_round(
     input: &RoundInput,
     policy: &Policy,
