@@ -14,7 +14,10 @@ pub fn render(schema: &str, backend: DatabaseBackend) -> String {
             ("{ts}", "TIMESTAMPTZ"),
             ("{bool}", "BOOLEAN"),
             ("{json}", "JSONB"),
-            ("{serial_pk}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+            (
+                "{serial_pk}",
+                "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            ),
             ("{without_rowid}", ""),
         ],
         // sqlx stores uuids as 16-byte blobs, timestamps as RFC 3339 text (which
@@ -29,14 +32,20 @@ pub fn render(schema: &str, backend: DatabaseBackend) -> String {
             ("{without_rowid}", "WITHOUT ROWID"),
         ],
     };
-    replacements.iter().fold(schema.to_owned(), |text, (from, to)| text.replace(from, to))
+    replacements
+        .iter()
+        .fold(schema.to_owned(), |text, (from, to)| text.replace(from, to))
 }
 
 /// Runs every `;`-terminated statement of `schema` in order.
 pub async fn execute_script(manager: &SchemaManager<'_>, schema: &str) -> Result<(), DbErr> {
     let connection = manager.get_connection();
     let rendered = render(schema, manager.get_database_backend());
-    for statement in rendered.split(';').map(str::trim).filter(|statement| !statement.is_empty()) {
+    for statement in rendered
+        .split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+    {
         connection.execute_unprepared(statement).await?;
     }
     Ok(())

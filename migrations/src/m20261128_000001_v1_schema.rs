@@ -197,7 +197,7 @@ CREATE INDEX open_comments_by_round ON open_comments (round_id);
 CREATE TABLE responses (
     id        {uuid} PRIMARY KEY,
     round_id  {uuid} NOT NULL REFERENCES rounds (id),
-    atom_id   INTEGER NOT NULL,
+    atom_id   {uuid} NOT NULL,
     answers   TEXT NOT NULL
 ) {without_rowid};
 CREATE INDEX responses_by_round ON responses (round_id);
@@ -205,7 +205,7 @@ CREATE INDEX responses_by_round ON responses (round_id);
 CREATE TABLE comments (
     id        {uuid} PRIMARY KEY,
     round_id  {uuid} NOT NULL REFERENCES rounds (id),
-    atom_id   INTEGER NOT NULL,
+    atom_id   {uuid} NOT NULL,
     body      TEXT NOT NULL
 ) {without_rowid};
 CREATE INDEX comments_by_round ON comments (round_id);
@@ -229,7 +229,7 @@ CREATE TABLE release_ledger (
     round_id  {uuid} NOT NULL REFERENCES rounds (id),
     node_id   {uuid} NOT NULL,
     family    TEXT NOT NULL CHECK (family IN ('scores', 'detail')),
-    atom_id   INTEGER NOT NULL,
+    atom_id   {uuid} NOT NULL,
     PRIMARY KEY (round_id, node_id, family, atom_id)
 );
 
@@ -237,7 +237,7 @@ CREATE TABLE release_ledger (
 CREATE TABLE atom_statistics (
     round_id    {uuid} NOT NULL REFERENCES rounds (id),
     family      TEXT NOT NULL CHECK (family IN ('scores', 'detail')),
-    atom_id     INTEGER NOT NULL,
+    atom_id     {uuid} NOT NULL,
     people      INTEGER NOT NULL,
     statistics  {json} NOT NULL,
     PRIMARY KEY (round_id, family, atom_id)
@@ -247,7 +247,7 @@ CREATE TABLE atom_statistics (
 CREATE TABLE released_comments (
     id        {uuid} PRIMARY KEY,
     round_id  {uuid} NOT NULL REFERENCES rounds (id),
-    atom_id   INTEGER NOT NULL,
+    atom_id   {uuid} NOT NULL,
     position  INTEGER NOT NULL,
     body      TEXT NOT NULL,
     UNIQUE (round_id, atom_id, position)

@@ -14,7 +14,10 @@ fn jwt_key(app: &TestApp) -> (String, Vec<u8>) {
         .find(|entry| entry.file_name().to_string_lossy().starts_with("jwt-"))
         .expect("a JWT key file");
     let name = entry.file_name().to_string_lossy().to_string();
-    let kid = name.trim_start_matches("jwt-").trim_end_matches(".key").to_owned();
+    let kid = name
+        .trim_start_matches("jwt-")
+        .trim_end_matches(".key")
+        .to_owned();
     let secret = base64::engine::general_purpose::STANDARD
         .decode(std::fs::read_to_string(entry.path()).unwrap().trim())
         .unwrap();
@@ -35,7 +38,10 @@ fn sign(algorithm: Algorithm, kid: Option<&str>, secret: &[u8], claims: &Value) 
 }
 
 async fn problem(response: reqwest::Response) -> Value {
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(content_type, "application/problem+json");
     response.json().await.unwrap()
 }

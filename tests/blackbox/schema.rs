@@ -6,7 +6,10 @@ use safepulse_tests::{Db, TestApp, on_both_databases};
 use sea_orm::{ConnectionTrait, Statement};
 
 const ANSWER_TABLES: [(&str, &[&str]); 4] = [
-    ("open_responses", &["answers", "ballot", "id", "node_id", "round_id"]),
+    (
+        "open_responses",
+        &["answers", "ballot", "id", "node_id", "round_id"],
+    ),
     ("open_comments", &["body", "id", "node_id", "round_id"]),
     ("responses", &["answers", "atom_id", "id", "round_id"]),
     ("comments", &["atom_id", "body", "id", "round_id"]),
@@ -16,10 +19,18 @@ async fn column_names(app: &TestApp, table: &str) -> Vec<String> {
     let db = app.state.store.connection();
     let sql = match app.db {
         Db::Sqlite => format!("SELECT name FROM pragma_table_info('{table}')"),
-        Db::Postgres => format!("SELECT column_name AS name FROM information_schema.columns WHERE table_name = '{table}'"),
+        Db::Postgres => format!(
+            "SELECT column_name AS name FROM information_schema.columns WHERE table_name = '{table}'"
+        ),
     };
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    let mut names: Vec<String> = rows.iter().map(|row| row.try_get::<String>("", "name").unwrap()).collect();
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect();
     names.sort();
     names
 }
@@ -34,8 +45,13 @@ async fn referenced_tables(app: &TestApp, table: &str) -> Vec<String> {
              WHERE tc.table_name = '{table}' AND tc.constraint_type = 'FOREIGN KEY'"
         ),
     };
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    rows.iter().map(|row| row.try_get::<String>("", "name").unwrap()).collect()
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
 }
 
 on_both_databases! {
@@ -65,9 +81,17 @@ async fn answer_tables_are_without_rowid_on_sqlite() {
     let app = safepulse_tests::spawn_app(Db::Sqlite).await;
     let db = app.state.store.connection();
     for (table, _) in ANSWER_TABLES {
-        let sql = format!("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{table}'");
-        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+        let sql =
+            format!("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{table}'");
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
         let create: String = row.try_get("", "sql").unwrap();
-        assert!(create.trim_end().ends_with("WITHOUT ROWID"), "{table}: {create}");
+        assert!(
+            create.trim_end().ends_with("WITHOUT ROWID"),
+            "{table}: {create}"
+        );
     }
 }

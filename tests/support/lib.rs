@@ -38,7 +38,8 @@ pub struct TestApp {
 }
 
 pub fn postgres_base_url() -> String {
-    std::env::var("SAFEPULSE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("SAFEPULSE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Creates an empty PostgreSQL database and returns its URL.
@@ -48,9 +49,14 @@ pub async fn fresh_postgres_database() -> String {
         panic!("PostgreSQL must be reachable at {base} for the database tests: {error}")
     });
     let name = format!("safepulse_test_{}", uuid::Uuid::new_v4().simple());
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create the test database");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create the test database");
     admin.close().await.ok();
-    let (prefix, _) = base.rsplit_once('/').expect("the PostgreSQL URL ends with a database name");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("the PostgreSQL URL ends with a database name");
     format!("{prefix}/{name}")
 }
 
@@ -89,12 +95,18 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
     let secrets_dir = config.secrets_dir.clone();
     let clock = ManualClock::new(chrono::Utc::now());
     let clock_for_state: Arc<dyn Clock> = Arc::new(clock.clone());
-    let state = build_state(config, clock_for_state).await.expect("the application state builds");
-    let application = Application::build_with_listener(state.clone(), listener).expect("the server builds");
+    let state = build_state(config, clock_for_state)
+        .await
+        .expect("the application state builds");
+    let application =
+        Application::build_with_listener(state.clone(), listener).expect("the server builds");
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client"),
         state,
         clock,
         db,
@@ -114,7 +126,13 @@ impl TestApp {
     pub async fn token(&self, role: Role, subject: &str) -> String {
         self.state
             .tokens
-            .issue(self.state.store.connection(), subject, role, chrono::Duration::hours(1), chrono::Utc::now())
+            .issue(
+                self.state.store.connection(),
+                subject,
+                role,
+                chrono::Duration::hours(1),
+                chrono::Utc::now(),
+            )
             .await
             .expect("a token")
     }
@@ -124,37 +142,78 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("the request is sent")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is sent")
     }
 
-    pub async fn post_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("the request is sent")
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
     }
 
-    pub async fn patch_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.client.patch(self.url(path)).bearer_auth(token).json(body).send().await.expect("the request is sent")
+    pub async fn patch_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
     }
 
     /// Creates a team as admin and returns its id.
     pub async fn create_team(&self, name: &str, parent: Option<uuid::Uuid>) -> uuid::Uuid {
         let token = self.admin_token().await;
         let response = self
-            .post_json("/api/v1/teams", &token, &serde_json::json!({ "name": name, "parent_id": parent }))
+            .post_json(
+                "/api/v1/teams",
+                &token,
+                &serde_json::json!({ "name": name, "parent_id": parent }),
+            )
             .await;
         assert_eq!(response.status(), 201, "creating team {name}");
         let body: serde_json::Value = response.json().await.expect("json");
-        body["id"].as_str().and_then(|id| id.parse().ok()).expect("an id")
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id")
     }
 
     /// Creates a person as admin and returns their id.
     pub async fn create_person(&self, email: &str, team: uuid::Uuid) -> uuid::Uuid {
         let token = self.admin_token().await;
         let response = self
-            .post_json("/api/v1/people", &token, &serde_json::json!({ "email": email, "name": email, "team_id": team }))
+            .post_json(
+                "/api/v1/people",
+                &token,
+                &serde_json::json!({ "email": email, "name": email, "team_id": team }),
+            )
             .await;
         assert_eq!(response.status(), 201, "creating person {email}");
         let body: serde_json::Value = response.json().await.expect("json");
-        body["id"].as_str().and_then(|id| id.parse().ok()).expect("an id")
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id")
     }
 }
 

@@ -26,15 +26,39 @@ use crate::state::AppState;
 /// Everything the server and the worker share, built once at start.
 pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let create_secrets = config.mode == Mode::Embedded;
-    let secrets = Secrets::load(&config.secrets_dir, &config.data_dir, create_secrets, clock.now())?;
+    let secrets = Secrets::load(
+        &config.secrets_dir,
+        &config.data_dir,
+        create_secrets,
+        clock.now(),
+    )?;
     if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
     }
-    let store = Store::connect(&config.database_url()).await.context("cannot connect to the database")?;
-    store.migrate().await.context("cannot apply the database migrations")?;
-    let tokens = TokenAuthority::new(secrets.jwt_keys.clone(), config.jwt_issuer.clone(), config.jwt_audience.clone());
-    Ok(AppState { store, tokens, secrets: Arc::new(secrets), clock, config: Arc::new(config) })
+    let store = Store::connect(&config.database_url())
+        .await
+        .context("cannot connect to the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the database migrations")?;
+    let tokens = TokenAuthority::new(
+        secrets.jwt_keys.clone(),
+        config.jwt_issuer.clone(),
+        config.jwt_audience.clone(),
+    );
+    Ok(AppState {
+        store,
+        tokens,
+        secrets: Arc::new(secrets),
+        clock,
+        config: Arc::new(config),
+    })
 }
 
 /// A bound, not yet running HTTP server.
@@ -45,7 +69,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,12 +79,16 @@ impl Application {
     /// Binds `config.bind:config.port` (port 0 picks a free one).
     pub fn build(state: AppState) -> anyhow::Result<Application> {
         let address = (state.config.bind, state.config.port);
-        let listener = TcpListener::bind(address).with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
         Application::build_with_listener(state, listener)
     }
 
     /// Serves on an already bound listener (tests bind first to know the public URL).
-    pub fn build_with_listener(state: AppState, listener: TcpListener) -> anyhow::Result<Application> {
+    pub fn build_with_listener(
+        state: AppState,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let max_body = state.config.max_body_bytes;
         let state = web::Data::new(state);
@@ -67,7 +97,11 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(metrics.clone())
-                .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(max_body)
+                        .error_handler(json_error),
+                )
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .app_data(web::PathConfig::default().error_handler(path_error))
@@ -121,10 +155,14 @@ async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
 
 fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
     match error {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::PayloadTooLarge { limit }.into()
         }
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType { expected: "application/json" }.into(),
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        }
+        .into(),
         JsonPayloadError::Deserialize(error) if error.is_data() => {
             let message = error.to_string();
             // serde names the offending field between backticks.

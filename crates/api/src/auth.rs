@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
 use safepulse_domain::Role;
 use safepulse_store::entities::issued_token;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
@@ -64,7 +66,11 @@ pub enum TokenError {
 impl TokenAuthority {
     pub fn new(keys: Vec<JwtKey>, issuer: String, audience: String) -> TokenAuthority {
         assert!(!keys.is_empty(), "at least one JWT key");
-        TokenAuthority { keys: Arc::new(keys), issuer, audience }
+        TokenAuthority {
+            keys: Arc::new(keys),
+            issuer,
+            audience,
+        }
     }
 
     fn active_key(&self) -> &JwtKey {
@@ -93,7 +99,8 @@ impl TokenAuthority {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.id.as_str().to_owned());
-        let token = encode(&header, &claims, &EncodingKey::from_secret(&key.secret)).map_err(|_| TokenError::Invalid)?;
+        let token = encode(&header, &claims, &EncodingKey::from_secret(&key.secret))
+            .map_err(|_| TokenError::Invalid)?;
         issued_token::ActiveModel {
             jti: Set(claims.jti),
             subject: Set(claims.sub.clone()),
@@ -117,7 +124,11 @@ impl TokenAuthority {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let key = self.keys.iter().find(|key| key.id.as_str() == kid).ok_or(TokenError::Invalid)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|key| key.id.as_str() == kid)
+            .ok_or(TokenError::Invalid)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_exp = true;
@@ -131,7 +142,11 @@ impl TokenAuthority {
     }
 
     /// [`Self::verify_signature_and_claims`], then the `jti` must be issued here and not revoked.
-    pub async fn verify(&self, db: &impl ConnectionTrait, token: &str) -> Result<Claims, TokenError> {
+    pub async fn verify(
+        &self,
+        db: &impl ConnectionTrait,
+        token: &str,
+    ) -> Result<Claims, TokenError> {
         let claims = self.verify_signature_and_claims(token)?;
         let record = issued_token::Entity::find_by_id(claims.jti)
             .one(db)
@@ -144,13 +159,23 @@ impl TokenAuthority {
     }
 
     /// Revokes a token by id (logout, or an operator's decision).
-    pub async fn revoke(&self, db: &impl ConnectionTrait, jti: Uuid, now: DateTime<Utc>) -> Result<(), TokenError> {
-        if let Some(record) =
-            issued_token::Entity::find_by_id(jti).one(db).await.map_err(safepulse_store::StoreError::from)?
+    pub async fn revoke(
+        &self,
+        db: &impl ConnectionTrait,
+        jti: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
+        if let Some(record) = issued_token::Entity::find_by_id(jti)
+            .one(db)
+            .await
+            .map_err(safepulse_store::StoreError::from)?
         {
             let mut record: issued_token::ActiveModel = record.into();
             record.revoked_at = Set(Some(now));
-            record.update(db).await.map_err(safepulse_store::StoreError::from)?;
+            record
+                .update(db)
+                .await
+                .map_err(safepulse_store::StoreError::from)?;
         }
         Ok(())
     }
@@ -161,7 +186,9 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (number, unit) = raw.split_at(split);
-    let amount: i64 = number.parse().map_err(|_| format!("{raw:?} is not a duration like 30d, 12h or 90m"))?;
+    let amount: i64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration like 30d, 12h or 90m"))?;
     let duration = match unit {
         "d" => Duration::days(amount),
         "h" => Duration::hours(amount),
@@ -185,22 +212,37 @@ pub struct Caller {
 impl Caller {
     /// 403 unless the caller holds `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role == role { Ok(()) } else { Err(ApiError::Forbidden) }
+        if self.role == role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 
     /// 403 unless the caller holds one of `roles`.
     pub fn require_any(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) { Ok(()) } else { Err(ApiError::Forbidden) }
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
 fn bearer_or_cookie(request: &HttpRequest) -> Option<String> {
-    if let Some(header) = request.headers().get(actix_web::http::header::AUTHORIZATION) {
+    if let Some(header) = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+    {
         let value = header.to_str().ok()?;
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?;
         return Some(token.trim().to_owned());
     }
-    request.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_owned())
+    request
+        .cookie(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
 }
 
 impl FromRequest for Caller {
@@ -211,10 +253,15 @@ impl FromRequest for Caller {
         let token = bearer_or_cookie(request);
         let state = request.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
+            let state = state
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
             let token = token.ok_or(ApiError::Unauthorized)?;
             match state.tokens.verify(state.store.connection(), &token).await {
-                Ok(claims) => Ok(Caller { subject: claims.sub, role: claims.role, jti: claims.jti }),
+                Ok(claims) => Ok(Caller {
+                    subject: claims.sub,
+                    role: claims.role,
+                    jti: claims.jti,
+                }),
                 Err(TokenError::Invalid | TokenError::Revoked) => Err(ApiError::Unauthorized),
                 Err(TokenError::Store(error)) => Err(error.into()),
             }

@@ -15,10 +15,19 @@ use crate::config::Config;
 use crate::{import, openapi, telemetry};
 
 #[derive(Debug, Parser)]
-#[command(name = "safepulse", version, about = "Anonymous trust and psychological-safety pulse surveys")]
+#[command(
+    name = "safepulse",
+    version,
+    about = "Anonymous trust and psychological-safety pulse surveys"
+)]
 pub struct Cli {
     /// Configuration file (missing is fine: defaults and SAFEPULSE_* variables apply).
-    #[arg(long, global = true, default_value = "safepulse.toml", env = "SAFEPULSE_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "safepulse.toml",
+        env = "SAFEPULSE_CONFIG"
+    )]
     config: PathBuf,
     /// Where the SQLite database and .eml files live [default: ./data].
     #[arg(long, global = true)]
@@ -75,7 +84,10 @@ enum TokenCommand {
 /// Parses arguments, runs the command, and turns any error into one line and exit 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("safepulse: cannot start the async runtime: {error}");
@@ -93,7 +105,11 @@ pub fn main() -> ExitCode {
 
 /// The error and its causes on one line: "cannot connect to the database: connection refused".
 fn one_line(error: &anyhow::Error) -> String {
-    error.chain().map(|cause| cause.to_string().replace('\n', " ")).collect::<Vec<_>>().join(": ")
+    error
+        .chain()
+        .map(|cause| cause.to_string().replace('\n', " "))
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -131,23 +147,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             build_state(config, clock).await?;
             eprintln!("safepulse: migrations applied");
         }
-        Command::Token { command: TokenCommand::Issue { role, subject, ttl } } => {
+        Command::Token {
+            command: TokenCommand::Issue { role, subject, ttl },
+        } => {
             let role = Role::parse(&role)?;
-            let subject = Email::parse(&subject).with_context(|| format!("--subject {subject:?}"))?;
+            let subject =
+                Email::parse(&subject).with_context(|| format!("--subject {subject:?}"))?;
             let ttl = parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
             let state = build_state(config, clock.clone()).await?;
             let now = chrono::Utc::now();
-            let token = state.tokens.issue(state.store.connection(), subject.as_str(), role, ttl, now).await?;
-            eprintln!("safepulse: {role} token for {subject}, valid until {}", now + ttl);
+            let token = state
+                .tokens
+                .issue(state.store.connection(), subject.as_str(), role, ttl, now)
+                .await?;
+            eprintln!(
+                "safepulse: {role} token for {subject}, valid until {}",
+                now + ttl
+            );
             #[allow(clippy::print_stdout)]
             {
                 println!("{token}");
             }
         }
         Command::Import { file, partial } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let state = build_state(config, clock.clone()).await?;
-            let report = import::import_people(&state.store, &bytes, partial, "cli", chrono::Utc::now()).await?;
+            let report =
+                import::import_people(&state.store, &bytes, partial, "cli", chrono::Utc::now())
+                    .await?;
             for rejected in &report.rejected {
                 eprintln!("{}:{}: {}", file.display(), rejected.line, rejected.reason);
             }

@@ -106,7 +106,10 @@ impl Default for Config {
 /// `~/.config/safepulse/secrets` (or the platform's equivalent): outside the data
 /// directory, so a copy of the data directory never holds the keys.
 pub fn default_secrets_dir() -> PathBuf {
-    dirs::config_dir().unwrap_or_else(|| PathBuf::from(".")).join("safepulse").join("secrets")
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("safepulse")
+        .join("secrets")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,13 +133,19 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid("public_url must start with http:// or https://".into()));
+            return Err(ConfigError::Invalid(
+                "public_url must start with http:// or https://".into(),
+            ));
         }
         if self.session_minutes == 0 || self.session_minutes > 24 * 60 {
-            return Err(ConfigError::Invalid("session_minutes must be between 1 and 1440".into()));
+            return Err(ConfigError::Invalid(
+                "session_minutes must be between 1 and 1440".into(),
+            ));
         }
         Ok(())
     }
@@ -157,6 +166,10 @@ impl Config {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail fixes the closure's error type"
+)]
 mod tests {
     use super::*;
 
@@ -173,7 +186,8 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("safepulse.toml", "port = 9000\nlog_level = \"debug\"")?;
             jail.set_env("SAFEPULSE_PORT", "9100");
-            let config = Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
+            let config =
+                Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
             assert_eq!(config.port, 9100);
             assert_eq!(config.log_level, "debug");
             Ok(())
@@ -184,7 +198,9 @@ mod tests {
     fn a_bad_value_names_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SAFEPULSE_PORT", "not-a-port");
-            let error = Config::load(Path::new("missing.toml")).unwrap_err().to_string();
+            let error = Config::load(Path::new("missing.toml"))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("port"), "{error}");
             Ok(())
         });

@@ -22,7 +22,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl std::fmt::Display) -> FieldError {
-        FieldError { field: field.into(), message: message.to_string() }
+        FieldError {
+            field: field.into(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -115,8 +118,13 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict(code) => ApiError::Conflict { code, detail: conflict_detail(code).to_owned() },
-            StoreError::UnsupportedUrl | StoreError::Database(_) => ApiError::Internal(error.into()),
+            StoreError::Conflict(code) => ApiError::Conflict {
+                code,
+                detail: conflict_detail(code).to_owned(),
+            },
+            StoreError::UnsupportedUrl | StoreError::Database(_) => {
+                ApiError::Internal(error.into())
+            }
         }
     }
 }
@@ -172,7 +180,9 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(ContentType(
-            "application/problem+json".parse().expect("a valid media type"),
+            "application/problem+json"
+                .parse()
+                .expect("a valid media type"),
         ));
         if let ApiError::Unauthorized = self {
             response.insert_header(("WWW-Authenticate", "Bearer"));

@@ -47,13 +47,25 @@ pub struct ImportReport {
 
 /// Parses the whole file; never fails as a whole except for a wrong header.
 pub fn parse_people_csv(bytes: &[u8]) -> (Vec<ImportRow>, Vec<RejectedRow>) {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
     let header_ok = reader
         .headers()
-        .map(|header| header.iter().map(str::to_ascii_lowercase).eq(EXPECTED_HEADER.iter().map(|s| s.to_string())))
+        .map(|header| {
+            header
+                .iter()
+                .map(str::to_ascii_lowercase)
+                .eq(EXPECTED_HEADER.iter().map(|s| s.to_string()))
+        })
         .unwrap_or(false);
     if !header_ok {
-        let reason = format!("the first line must be the header {}", EXPECTED_HEADER.join(","));
+        let reason = format!(
+            "the first line must be the header {}",
+            EXPECTED_HEADER.join(",")
+        );
         return (Vec::new(), vec![RejectedRow { line: 1, reason }]);
     }
     let mut rows = Vec::new();
@@ -62,14 +74,22 @@ pub fn parse_people_csv(bytes: &[u8]) -> (Vec<ImportRow>, Vec<RejectedRow>) {
     for (index, record) in reader.records().enumerate() {
         let line = index as u64 + 2;
         if index >= MAX_ROWS {
-            rejected.push(RejectedRow { line, reason: format!("at most {MAX_ROWS} rows per import") });
+            rejected.push(RejectedRow {
+                line,
+                reason: format!("at most {MAX_ROWS} rows per import"),
+            });
             break;
         }
-        let row = record.map_err(|error| error.to_string()).and_then(|record| parse_row(line, &record));
+        let row = record
+            .map_err(|error| error.to_string())
+            .and_then(|record| parse_row(line, &record));
         match row {
             Ok(row) => {
                 if let Some(first) = seen_emails.insert(row.email.clone(), line) {
-                    rejected.push(RejectedRow { line, reason: format!("email already on line {first}") });
+                    rejected.push(RejectedRow {
+                        line,
+                        reason: format!("email already on line {first}"),
+                    });
                 } else {
                     rows.push(row);
                 }
@@ -82,16 +102,30 @@ pub fn parse_people_csv(bytes: &[u8]) -> (Vec<ImportRow>, Vec<RejectedRow>) {
 
 fn parse_row(line: u64, record: &csv::StringRecord) -> Result<ImportRow, String> {
     if record.len() != EXPECTED_HEADER.len() {
-        return Err(format!("expected {} columns, found {}", EXPECTED_HEADER.len(), record.len()));
+        return Err(format!(
+            "expected {} columns, found {}",
+            EXPECTED_HEADER.len(),
+            record.len()
+        ));
     }
     let email = Email::parse(&record[0]).map_err(|error| format!("email: {error}"))?;
     let name = record[1].trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err("name: must be 1–100 characters without control characters".to_owned());
     }
-    let team_path: Vec<String> = record[2].split('/').map(|part| part.trim().to_owned()).collect();
-    if team_path.iter().any(|part| part.is_empty() || part.chars().count() > 100) || team_path.len() > 12 {
-        return Err("team: a path like Engineering/Platform, each part 1–100 characters, at most 12 levels".to_owned());
+    let team_path: Vec<String> = record[2]
+        .split('/')
+        .map(|part| part.trim().to_owned())
+        .collect();
+    if team_path
+        .iter()
+        .any(|part| part.is_empty() || part.chars().count() > 100)
+        || team_path.len() > 12
+    {
+        return Err(
+            "team: a path like Engineering/Platform, each part 1–100 characters, at most 12 levels"
+                .to_owned(),
+        );
     }
     let leads = match record[3].to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" => true,
@@ -104,7 +138,15 @@ fn parse_row(line: u64, record: &csv::StringRecord) -> Result<ImportRow, String>
     } else {
         Locale::parse(&record[5]).map_err(|error| format!("locale: {error}"))?
     };
-    Ok(ImportRow { line, email, name: name.to_owned(), team_path, leads, time_zone, locale })
+    Ok(ImportRow {
+        line,
+        email,
+        name: name.to_owned(),
+        team_path,
+        leads,
+        time_zone,
+        locale,
+    })
 }
 
 /// Parses and, when allowed, applies an import in one transaction.
@@ -116,7 +158,13 @@ pub async fn import_people(
     now: DateTime<Utc>,
 ) -> Result<ImportReport, StoreError> {
     let (rows, rejected) = parse_people_csv(bytes);
-    let mut report = ImportReport { applied: false, accepted: rows.len(), created: 0, updated: 0, rejected };
+    let mut report = ImportReport {
+        applied: false,
+        accepted: rows.len(),
+        created: 0,
+        updated: 0,
+        rejected,
+    };
     if rows.is_empty() || (!report.rejected.is_empty() && !partial) {
         return Ok(report);
     }
@@ -174,13 +222,17 @@ async fn record(
     team_id: uuid::Uuid,
     person_id: uuid::Uuid,
 ) -> Result<(), StoreError> {
-    audit::record(db, now, AuditEvent {
-        actor,
-        action,
-        team_id: Some(team_id),
-        target: Some(person_id.to_string()),
-        details: serde_json::json!({ "source": "import" }),
-    })
+    audit::record(
+        db,
+        now,
+        AuditEvent {
+            actor,
+            action,
+            team_id: Some(team_id),
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({ "source": "import" }),
+        },
+    )
     .await
 }
 
@@ -192,7 +244,8 @@ mod tests {
 
     #[test]
     fn valid_rows_parse_into_domain_values() {
-        let csv = format!("{HEADER}ada@example.com,Ada,Engineering/Platform,true,Europe/Berlin,de\n");
+        let csv =
+            format!("{HEADER}ada@example.com,Ada,Engineering/Platform,true,Europe/Berlin,de\n");
         let (rows, rejected) = parse_people_csv(csv.as_bytes());
         assert!(rejected.is_empty(), "{rejected:?}");
         assert_eq!(rows[0].team_path, vec!["Engineering", "Platform"]);

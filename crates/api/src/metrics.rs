@@ -25,7 +25,11 @@ impl Metrics {
     }
 
     pub fn record_answer(&self, accepted: bool) {
-        let counter = if accepted { &self.answers_accepted } else { &self.answers_refused };
+        let counter = if accepted {
+            &self.answers_accepted
+        } else {
+            &self.answers_refused
+        };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -33,17 +37,44 @@ impl Metrics {
     pub fn render(&self, gauges: &[(&str, &str, i64)]) -> String {
         let mut text = String::new();
         let counters = [
-            ("safepulse_http_requests_total", "HTTP requests served", &self.http_requests),
-            ("safepulse_http_server_errors_total", "HTTP responses with a 5xx status", &self.http_server_errors),
-            ("safepulse_answer_link_requests_total", "Requests to answer links (never logged)", &self.answer_link_requests),
-            ("safepulse_answers_accepted_total", "Answers stored", &self.answers_accepted),
-            ("safepulse_answers_refused_total", "Answers refused (already answered, closed, invalid)", &self.answers_refused),
+            (
+                "safepulse_http_requests_total",
+                "HTTP requests served",
+                &self.http_requests,
+            ),
+            (
+                "safepulse_http_server_errors_total",
+                "HTTP responses with a 5xx status",
+                &self.http_server_errors,
+            ),
+            (
+                "safepulse_answer_link_requests_total",
+                "Requests to answer links (never logged)",
+                &self.answer_link_requests,
+            ),
+            (
+                "safepulse_answers_accepted_total",
+                "Answers stored",
+                &self.answers_accepted,
+            ),
+            (
+                "safepulse_answers_refused_total",
+                "Answers refused (already answered, closed, invalid)",
+                &self.answers_refused,
+            ),
         ];
         for (name, help, counter) in counters {
-            let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
+            let _ = writeln!(
+                text,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                counter.load(Ordering::Relaxed)
+            );
         }
         for (name, help, value) in gauges {
-            let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                text,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         text
     }

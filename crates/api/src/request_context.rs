@@ -23,7 +23,9 @@ tokio::task_local! {
 
 /// The id of the request being handled, or `-` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_owned())
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "-".to_owned())
 }
 
 fn new_request_id() -> String {
@@ -40,13 +42,18 @@ pub async fn request_context(
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
     let started = Instant::now();
 
-    let mut response = REQUEST_ID.scope(request_id.clone(), next.call(request)).await?;
+    let mut response = REQUEST_ID
+        .scope(request_id.clone(), next.call(request))
+        .await?;
 
     if let Some(metrics) = &metrics {
         metrics.record_request(is_answer_link, response.status().as_u16());
     }
     if !is_answer_link {
-        let route = response.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "(unmatched)".to_owned());
         tracing::info!(
             request_id = %request_id,
             method = %method,
@@ -57,7 +64,9 @@ pub async fn request_context(
         );
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(response)
 }

@@ -18,7 +18,9 @@ use safepulse_domain::keys::{KEY_LEN, KeyId, MasterKey, random_bytes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("the secrets directory {0} is inside the data directory; move it out so a copy of the data is never a key to it")]
+    #[error(
+        "the secrets directory {0} is inside the data directory; move it out so a copy of the data is never a key to it"
+    )]
     InsideDataDir(PathBuf),
     #[error("no {kind} key in {dir} (expected a file named {kind}-<id>.key)")]
     Missing { kind: &'static str, dir: PathBuf },
@@ -29,7 +31,10 @@ pub enum SecretsError {
     #[error("{0}: the key id in the file name may only use letters, digits, '-' and '_'")]
     BadName(PathBuf),
     #[error("cannot use the secrets directory {dir}: {source}")]
-    Io { dir: PathBuf, source: std::io::Error },
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A symmetric JWT signing key with its id (`kid`).
@@ -41,7 +46,9 @@ pub struct JwtKey {
 
 impl std::fmt::Debug for JwtKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("JwtKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,7 +62,9 @@ pub struct Secrets {
 impl Secrets {
     /// The key new rounds are opened with.
     pub fn active_master_key(&self) -> &MasterKey {
-        self.master_keys.last().expect("Secrets always holds at least one master key")
+        self.master_keys
+            .last()
+            .expect("Secrets always holds at least one master key")
     }
 
     pub fn master_key(&self, id: &str) -> Option<&MasterKey> {
@@ -64,7 +73,9 @@ impl Secrets {
 
     /// The key new tokens are signed with.
     pub fn active_jwt_key(&self) -> &JwtKey {
-        self.jwt_keys.last().expect("Secrets always holds at least one JWT key")
+        self.jwt_keys
+            .last()
+            .expect("Secrets always holds at least one JWT key")
     }
 
     pub fn jwt_key(&self, id: &str) -> Option<&JwtKey> {
@@ -73,9 +84,17 @@ impl Secrets {
 
     /// Loads the keys, creating the directory and missing keys when `create` is set
     /// (the embedded default).
-    pub fn load(dir: &Path, data_dir: &Path, create: bool, now: DateTime<Utc>) -> Result<Secrets, SecretsError> {
+    pub fn load(
+        dir: &Path,
+        data_dir: &Path,
+        create: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Secrets, SecretsError> {
         refuse_inside_data_dir(dir, data_dir)?;
-        let io = |source| SecretsError::Io { dir: dir.to_owned(), source };
+        let io = |source| SecretsError::Io {
+            dir: dir.to_owned(),
+            source,
+        };
         if create {
             create_private_dir(dir).map_err(io)?;
         }
@@ -88,23 +107,36 @@ impl Secrets {
             jwt_entries.push(write_new_key(dir, "jwt", now).map_err(io)?);
         }
         if master_entries.is_empty() {
-            return Err(SecretsError::Missing { kind: "master", dir: dir.to_owned() });
+            return Err(SecretsError::Missing {
+                kind: "master",
+                dir: dir.to_owned(),
+            });
         }
         if jwt_entries.is_empty() {
-            return Err(SecretsError::Missing { kind: "jwt", dir: dir.to_owned() });
+            return Err(SecretsError::Missing {
+                kind: "jwt",
+                dir: dir.to_owned(),
+            });
         }
         let master_keys = master_entries
             .into_iter()
             .map(|(id, bytes, _)| MasterKey::new(id, bytes).expect("length checked when read"))
             .collect();
-        let jwt_keys = jwt_entries.into_iter().map(|(id, secret, _)| JwtKey { id, secret }).collect();
-        Ok(Secrets { master_keys, jwt_keys })
+        let jwt_keys = jwt_entries
+            .into_iter()
+            .map(|(id, secret, _)| JwtKey { id, secret })
+            .collect();
+        Ok(Secrets {
+            master_keys,
+            jwt_keys,
+        })
     }
 }
 
 fn refuse_inside_data_dir(secrets_dir: &Path, data_dir: &Path) -> Result<(), SecretsError> {
     let absolute = |path: &Path| {
-        fs::canonicalize(path).unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(path))
+        fs::canonicalize(path)
+            .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(path))
     };
     if absolute(secrets_dir).starts_with(absolute(data_dir)) {
         return Err(SecretsError::InsideDataDir(secrets_dir.to_owned()));
@@ -123,23 +155,41 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// `(id, bytes, path)` of every `<kind>-<id>.key`, sorted by id.
-fn read_keys(dir: &Path, kind: &'static str) -> Result<Vec<(KeyId, Vec<u8>, PathBuf)>, SecretsError> {
+fn read_keys(
+    dir: &Path,
+    kind: &'static str,
+) -> Result<Vec<(KeyId, Vec<u8>, PathBuf)>, SecretsError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(SecretsError::Io { dir: dir.to_owned(), source }),
+        Err(source) => {
+            return Err(SecretsError::Io {
+                dir: dir.to_owned(),
+                source,
+            });
+        }
     };
     let prefix = format!("{kind}-");
     let mut keys = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let Some(file_name) = path.file_name().and_then(|name| name.to_str()) else { continue };
-        let Some(id) = file_name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".key")) else {
+        let Some(file_name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let Some(id) = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".key"))
+        else {
             continue;
         };
         let id = KeyId::parse(id).map_err(|_| SecretsError::BadName(path.clone()))?;
-        let text = fs::read_to_string(&path).map_err(|source| SecretsError::Io { dir: dir.to_owned(), source })?;
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| SecretsError::NotBase64(path.clone()))?;
+        let text = fs::read_to_string(&path).map_err(|source| SecretsError::Io {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| SecretsError::NotBase64(path.clone()))?;
         if bytes.len() < KEY_LEN {
             return Err(SecretsError::TooShort(path));
         }
@@ -149,8 +199,13 @@ fn read_keys(dir: &Path, kind: &'static str) -> Result<Vec<(KeyId, Vec<u8>, Path
     Ok(keys)
 }
 
-fn write_new_key(dir: &Path, kind: &str, now: DateTime<Utc>) -> std::io::Result<(KeyId, Vec<u8>, PathBuf)> {
-    let id = KeyId::parse(&now.format("%Y%m%d%H%M%S").to_string()).expect("digits are a valid key id");
+fn write_new_key(
+    dir: &Path,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> std::io::Result<(KeyId, Vec<u8>, PathBuf)> {
+    let id =
+        KeyId::parse(&now.format("%Y%m%d%H%M%S").to_string()).expect("digits are a valid key id");
     let bytes = random_bytes().to_vec();
     let path = dir.join(format!("{kind}-{id}.key"));
     let mut options = fs::OpenOptions::new();
@@ -177,7 +232,10 @@ mod tests {
         let data_dir = root.path().join("data");
         let first = Secrets::load(&secrets_dir, &data_dir, true, Utc::now()).unwrap();
         let again = Secrets::load(&secrets_dir, &data_dir, true, Utc::now()).unwrap();
-        assert_eq!(first.active_master_key().id(), again.active_master_key().id());
+        assert_eq!(
+            first.active_master_key().id(),
+            again.active_master_key().id()
+        );
         assert_eq!(again.master_keys.len(), 1);
         #[cfg(unix)]
         {
@@ -192,9 +250,14 @@ mod tests {
     #[test]
     fn production_mode_refuses_missing_keys_and_names_them() {
         let root = tempfile::tempdir().unwrap();
-        let error = Secrets::load(&root.path().join("secrets"), &root.path().join("data"), false, Utc::now())
-            .unwrap_err()
-            .to_string();
+        let error = Secrets::load(
+            &root.path().join("secrets"),
+            &root.path().join("data"),
+            false,
+            Utc::now(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("no master key"), "{error}");
     }
 
@@ -205,13 +268,21 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("master-1.key"), STANDARD.encode([1u8; 16])).unwrap();
         let error = Secrets::load(&dir, &root.path().join("data"), false, Utc::now()).unwrap_err();
-        assert!(matches!(error, SecretsError::TooShort(ref path) if path.ends_with("master-1.key")), "{error}");
+        assert!(
+            matches!(error, SecretsError::TooShort(ref path) if path.ends_with("master-1.key")),
+            "{error}"
+        );
     }
 
     #[test]
     fn secrets_inside_the_data_dir_are_refused() {
         let root = tempfile::tempdir().unwrap();
-        let error = Secrets::load(&root.path().join("data/secrets"), &root.path().join("data"), true, Utc::now());
+        let error = Secrets::load(
+            &root.path().join("data/secrets"),
+            &root.path().join("data"),
+            true,
+            Utc::now(),
+        );
         assert!(matches!(error, Err(SecretsError::InsideDataDir(_))));
     }
 
@@ -220,8 +291,16 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("secrets");
         fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("master-20250101000000.key"), STANDARD.encode([1u8; 32])).unwrap();
-        fs::write(dir.join("master-20260101000000.key"), STANDARD.encode([2u8; 32])).unwrap();
+        fs::write(
+            dir.join("master-20250101000000.key"),
+            STANDARD.encode([1u8; 32]),
+        )
+        .unwrap();
+        fs::write(
+            dir.join("master-20260101000000.key"),
+            STANDARD.encode([2u8; 32]),
+        )
+        .unwrap();
         fs::write(dir.join("jwt-a.key"), STANDARD.encode([3u8; 32])).unwrap();
         let secrets = Secrets::load(&dir, &root.path().join("data"), false, Utc::now()).unwrap();
         assert_eq!(secrets.active_master_key().id().as_str(), "20260101000000");

@@ -62,8 +62,14 @@ impl KeyId {
     pub fn parse(raw: &str) -> Result<KeyId, KeyError> {
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok { Ok(KeyId(raw.to_owned())) } else { Err(KeyError::BadId) }
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(KeyId(raw.to_owned()))
+        } else {
+            Err(KeyError::BadId)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -86,7 +92,9 @@ pub struct MasterKey {
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,12 +112,18 @@ impl MasterKey {
 
     /// The key of one round; `salt` is stored on the round until it closes.
     pub fn round_key(&self, round: RoundId, salt: &[u8; KEY_LEN]) -> RoundKey {
-        RoundKey(hmac(&self.bytes, &[b"safepulse/v1/round", round.0.as_bytes(), salt]))
+        RoundKey(hmac(
+            &self.bytes,
+            &[b"safepulse/v1/round", round.0.as_bytes(), salt],
+        ))
     }
 
     /// A key for one purpose (CSRF, magic links …), so the master key never signs.
     pub fn purpose_key(&self, purpose: Purpose) -> PurposeKey {
-        PurposeKey(hmac(&self.bytes, &[b"safepulse/v1/purpose/", purpose.label()]))
+        PurposeKey(hmac(
+            &self.bytes,
+            &[b"safepulse/v1/purpose/", purpose.label()],
+        ))
     }
 }
 
@@ -216,7 +230,13 @@ impl LinkToken {
 
     /// The value the invitation stores to be found by this token.
     pub fn lookup(&self) -> Lookup {
-        Lookup(Sha256::new().chain_update(b"lookup").chain_update(self.0).finalize().into())
+        Lookup(
+            Sha256::new()
+                .chain_update(b"lookup")
+                .chain_update(self.0)
+                .finalize()
+                .into(),
+        )
     }
 
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {

@@ -17,4 +17,6 @@ mod values;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId};
 pub use survey::{Answer, AnswerError, Dimension, ItemId, ItemMeta, Scale, ScaleError};
-pub use values::{Email, EmailError, Locale, LocaleError, Role, RoleError, TimeZone, TimeZoneError};
+pub use values::{
+    Email, EmailError, Locale, LocaleError, Role, RoleError, TimeZone, TimeZoneError,
+};

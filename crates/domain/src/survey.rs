@@ -46,7 +46,9 @@ impl Dimension {
     }
 
     pub fn parse(text: &str) -> Option<Dimension> {
-        Dimension::ALL.into_iter().find(|dimension| dimension.as_str() == text)
+        Dimension::ALL
+            .into_iter()
+            .find(|dimension| dimension.as_str() == text)
     }
 }
 
@@ -153,7 +155,11 @@ impl Answer {
     pub fn parse(value: i64, scale: Scale) -> Result<Answer, AnswerError> {
         match u8::try_from(value) {
             Ok(small) if scale.contains(small) => Ok(Answer(small)),
-            _ => Err(AnswerError::OutOfScale { value, min: scale.min(), max: scale.max() }),
+            _ => Err(AnswerError::OutOfScale {
+                value,
+                min: scale.min(),
+                max: scale.max(),
+            }),
         }
     }
 
@@ -171,7 +177,10 @@ mod tests {
         assert!(Scale::new(1, 7).is_ok());
         assert!(Scale::new(1, 5).is_ok());
         assert!(Scale::new(0, 10).is_ok());
-        assert_eq!(Scale::new(1, 6), Err(ScaleError::Unsupported { min: 1, max: 6 }));
+        assert_eq!(
+            Scale::new(1, 6),
+            Err(ScaleError::Unsupported { min: 1, max: 6 })
+        );
     }
 
     #[test]

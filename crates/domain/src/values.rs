@@ -28,10 +28,14 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c));
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c));
         if !domain_ok || !local_ok {
             return Err(EmailError::Malformed);
         }
@@ -66,7 +70,9 @@ pub struct TimeZone(chrono_tz::Tz);
 
 impl TimeZone {
     pub fn parse(raw: &str) -> Result<TimeZone, TimeZoneError> {
-        chrono_tz::Tz::from_str(raw.trim()).map(TimeZone).map_err(|_| TimeZoneError(raw.to_owned()))
+        chrono_tz::Tz::from_str(raw.trim())
+            .map(TimeZone)
+            .map_err(|_| TimeZoneError(raw.to_owned()))
     }
 
     pub fn tz(self) -> chrono_tz::Tz {
@@ -119,7 +125,12 @@ pub enum Locale {
 impl Locale {
     pub fn parse(raw: &str) -> Result<Locale, LocaleError> {
         // Accept region variants ("de-AT", "en_GB") and fall back to the language.
-        let language = raw.trim().split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+        let language = raw
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         match language.as_str() {
             "en" => Ok(Locale::En),
             "de" => Ok(Locale::De),
@@ -189,19 +200,33 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_their_domain_lower_cased() {
-        assert_eq!(Email::parse("  Ada.L@Example.COM ").unwrap().as_str(), "Ada.L@example.com");
+        assert_eq!(
+            Email::parse("  Ada.L@Example.COM ").unwrap().as_str(),
+            "Ada.L@example.com"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "no-at-sign", "@example.com", "ada@", "ada@localhost", "a b@example.com", "ada@exa..mple.com"] {
+        for bad in [
+            "",
+            "no-at-sign",
+            "@example.com",
+            "ada@",
+            "ada@localhost",
+            "a b@example.com",
+            "ada@exa..mple.com",
+        ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Malformed), "{bad:?}");
         }
     }
 
     #[test]
     fn time_zones_must_be_iana_names() {
-        assert_eq!(TimeZone::parse("Europe/Berlin").unwrap().name(), "Europe/Berlin");
+        assert_eq!(
+            TimeZone::parse("Europe/Berlin").unwrap().name(),
+            "Europe/Berlin"
+        );
         assert!(TimeZone::parse("Mars/Olympus").is_err());
     }
 

@@ -18,7 +18,11 @@ pub struct AuditEvent<'a> {
     pub details: serde_json::Value,
 }
 
-pub async fn record(db: &impl ConnectionTrait, at: DateTime<Utc>, event: AuditEvent<'_>) -> Result<(), StoreError> {
+pub async fn record(
+    db: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+    event: AuditEvent<'_>,
+) -> Result<(), StoreError> {
     audit_entry::ActiveModel {
         id: NotSet,
         at: Set(at),

@@ -18,7 +18,9 @@ impl From<DbErr> for StoreError {
     fn from(error: DbErr) -> Self {
         match error.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict("already_exists"),
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::Conflict("still_referenced"),
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                StoreError::Conflict("still_referenced")
+            }
             _ => StoreError::Database(error),
         }
     }

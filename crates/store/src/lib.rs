@@ -11,6 +11,7 @@
 //! Statement logging is off on both: a logged statement is a place where survey
 //! data could leak.
 
+pub mod answers;
 pub mod audit;
 pub mod entities;
 mod error;
@@ -19,12 +20,12 @@ pub mod org;
 use std::path::Path;
 use std::time::Duration;
 
+use safepulse_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use safepulse_migration::{Migrator, MigratorTrait};
 
 pub use error::StoreError;
 
@@ -45,7 +46,10 @@ pub struct Store {
 impl Store {
     /// The default database URL for a data directory.
     pub fn sqlite_url_for_data_dir(data_dir: &Path) -> String {
-        format!("sqlite://{}?mode=rwc", data_dir.join("safepulse.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("safepulse.db").display()
+        )
     }
 
     /// Connects to `sqlite://…` or `postgres://…`. Does not migrate.
@@ -81,7 +85,10 @@ impl Store {
             }
         }
         let connection = sea_orm::Database::connect(options).await?;
-        Ok(Store { connection, backend })
+        Ok(Store {
+            connection,
+            backend,
+        })
     }
 
     /// Applies every pending migration.
@@ -92,7 +99,9 @@ impl Store {
 
     /// Number of migrations not yet applied (0 means ready).
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
-        Ok(Migrator::get_pending_migrations(&self.connection).await?.len())
+        Ok(Migrator::get_pending_migrations(&self.connection)
+            .await?
+            .len())
     }
 
     /// Checks that the database answers.

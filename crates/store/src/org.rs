@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use safepulse_domain::{Email, Locale, TimeZone};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -39,9 +39,15 @@ pub struct NewTeam {
     pub time_zone: TimeZone,
 }
 
-pub async fn create_team(db: &impl ConnectionTrait, new: NewTeam, now: DateTime<Utc>) -> Result<team::Model, StoreError> {
+pub async fn create_team(
+    db: &impl ConnectionTrait,
+    new: NewTeam,
+    now: DateTime<Utc>,
+) -> Result<team::Model, StoreError> {
     if let Some(parent) = new.parent_id {
-        get_team(db, parent).await.map_err(|_| StoreError::Conflict("parent_not_found"))?;
+        get_team(db, parent)
+            .await
+            .map_err(|_| StoreError::Conflict("parent_not_found"))?;
     }
     ensure_sibling_name_free(db, new.parent_id, &new.name, None).await?;
     let model = team::ActiveModel {
@@ -78,11 +84,20 @@ async fn ensure_sibling_name_free(
 }
 
 pub async fn get_team(db: &impl ConnectionTrait, id: Uuid) -> Result<team::Model, StoreError> {
-    team::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound)
+    team::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
-pub async fn list_teams(db: &impl ConnectionTrait, after: Option<Uuid>, limit: u64) -> Result<Page<team::Model>, StoreError> {
-    let mut query = team::Entity::find().order_by_asc(team::Column::Id).limit(limit + 1);
+pub async fn list_teams(
+    db: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Page<team::Model>, StoreError> {
+    let mut query = team::Entity::find()
+        .order_by_asc(team::Column::Id)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(team::Column::Id.gt(after));
     }
@@ -90,7 +105,10 @@ pub async fn list_teams(db: &impl ConnectionTrait, after: Option<Uuid>, limit: u
 }
 
 pub async fn all_teams(db: &impl ConnectionTrait) -> Result<Vec<team::Model>, StoreError> {
-    Ok(team::Entity::find().order_by_asc(team::Column::Id).all(db).await?)
+    Ok(team::Entity::find()
+        .order_by_asc(team::Column::Id)
+        .all(db)
+        .await?)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -109,10 +127,8 @@ pub async fn update_team(
 ) -> Result<team::Model, StoreError> {
     let current = get_team(db, id).await?;
     let parent_id = changes.parent_id.unwrap_or(current.parent_id);
-    if let Some(new_parent) = parent_id {
-        if changes.parent_id.is_some() {
-            ensure_not_own_ancestor(db, id, new_parent).await?;
-        }
+    if let (Some(new_parent), Some(_)) = (parent_id, changes.parent_id) {
+        ensure_not_own_ancestor(db, id, new_parent).await?;
     }
     let name = changes.name.clone().unwrap_or_else(|| current.name.clone());
     if changes.name.is_some() || changes.parent_id.is_some() {
@@ -129,9 +145,16 @@ pub async fn update_team(
 }
 
 /// Refuses a move that would make `team` its own ancestor (a cycle).
-async fn ensure_not_own_ancestor(db: &impl ConnectionTrait, team_id: Uuid, new_parent: Uuid) -> Result<(), StoreError> {
-    let parents: HashMap<Uuid, Option<Uuid>> =
-        all_teams(db).await?.into_iter().map(|team| (team.id, team.parent_id)).collect();
+async fn ensure_not_own_ancestor(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    new_parent: Uuid,
+) -> Result<(), StoreError> {
+    let parents: HashMap<Uuid, Option<Uuid>> = all_teams(db)
+        .await?
+        .into_iter()
+        .map(|team| (team.id, team.parent_id))
+        .collect();
     if !parents.contains_key(&new_parent) {
         return Err(StoreError::Conflict("parent_not_found"));
     }
@@ -149,8 +172,14 @@ async fn ensure_not_own_ancestor(db: &impl ConnectionTrait, team_id: Uuid, new_p
 /// Deletes a team with no sub-teams and no people.
 pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), StoreError> {
     get_team(db, id).await?;
-    let children = team::Entity::find().filter(team::Column::ParentId.eq(id)).count(db).await?;
-    let members = person::Entity::find().filter(person::Column::TeamId.eq(id)).count(db).await?;
+    let children = team::Entity::find()
+        .filter(team::Column::ParentId.eq(id))
+        .count(db)
+        .await?;
+    let members = person::Entity::find()
+        .filter(person::Column::TeamId.eq(id))
+        .count(db)
+        .await?;
     if children > 0 || members > 0 {
         return Err(StoreError::Conflict("team_not_empty"));
     }
@@ -174,7 +203,9 @@ pub async fn create_person(
     new: NewPerson,
     now: DateTime<Utc>,
 ) -> Result<person::Model, StoreError> {
-    get_team(db, new.team_id).await.map_err(|_| StoreError::Conflict("team_not_found"))?;
+    get_team(db, new.team_id)
+        .await
+        .map_err(|_| StoreError::Conflict("team_not_found"))?;
     let model = person::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(new.email.as_str().to_owned()),
@@ -191,11 +222,20 @@ pub async fn create_person(
 }
 
 pub async fn get_person(db: &impl ConnectionTrait, id: Uuid) -> Result<person::Model, StoreError> {
-    person::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound)
+    person::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
-pub async fn find_person_by_email(db: &impl ConnectionTrait, email: &Email) -> Result<Option<person::Model>, StoreError> {
-    Ok(person::Entity::find().filter(person::Column::Email.eq(email.as_str())).one(db).await?)
+pub async fn find_person_by_email(
+    db: &impl ConnectionTrait,
+    email: &Email,
+) -> Result<Option<person::Model>, StoreError> {
+    Ok(person::Entity::find()
+        .filter(person::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?)
 }
 
 pub async fn list_people(
@@ -203,7 +243,9 @@ pub async fn list_people(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Page<person::Model>, StoreError> {
-    let mut query = person::Entity::find().order_by_asc(person::Column::Id).limit(limit + 1);
+    let mut query = person::Entity::find()
+        .order_by_asc(person::Column::Id)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(person::Column::Id.gt(after));
     }
@@ -228,7 +270,9 @@ pub async fn update_person(
 ) -> Result<person::Model, StoreError> {
     let current = get_person(db, id).await?;
     if let Some(team_id) = changes.team_id {
-        get_team(db, team_id).await.map_err(|_| StoreError::Conflict("team_not_found"))?;
+        get_team(db, team_id)
+            .await
+            .map_err(|_| StoreError::Conflict("team_not_found"))?;
     }
     let mut model: person::ActiveModel = current.into();
     if let Some(name) = changes.name {
@@ -257,13 +301,20 @@ pub async fn update_person(
 
 /// Deletes a person and, through the schema's cascades, their leaderships, role
 /// grants, invitations and queued emails. Answers never referred to them.
-pub async fn erase_person(db: &impl ConnectionTrait, id: Uuid) -> Result<person::Model, StoreError> {
+pub async fn erase_person(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<person::Model, StoreError> {
     let person = get_person(db, id).await?;
     person::Entity::delete_by_id(id).exec(db).await?;
     Ok(person)
 }
 
-pub async fn mark_undeliverable(db: &impl ConnectionTrait, email: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn mark_undeliverable(
+    db: &impl ConnectionTrait,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     person::Entity::update_many()
         .col_expr(person::Column::Undeliverable, true.into())
         .col_expr(person::Column::UpdatedAt, now.into())
@@ -275,25 +326,43 @@ pub async fn mark_undeliverable(db: &impl ConnectionTrait, email: &str, now: Dat
 
 // Leadership and roles ------------------------------------------------------
 
-pub async fn add_leader(db: &impl ConnectionTrait, team_id: Uuid, person_id: Uuid) -> Result<(), StoreError> {
+pub async fn add_leader(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    person_id: Uuid,
+) -> Result<(), StoreError> {
     get_team(db, team_id).await?;
-    get_person(db, person_id).await.map_err(|_| StoreError::Conflict("person_not_found"))?;
-    team_leader::Entity::insert(team_leader::ActiveModel { team_id: Set(team_id), person_id: Set(person_id) })
-        .on_conflict_do_nothing_on([team_leader::Column::TeamId, team_leader::Column::PersonId])
-        .exec(db)
-        .await?;
+    get_person(db, person_id)
+        .await
+        .map_err(|_| StoreError::Conflict("person_not_found"))?;
+    team_leader::Entity::insert(team_leader::ActiveModel {
+        team_id: Set(team_id),
+        person_id: Set(person_id),
+    })
+    .on_conflict_do_nothing_on([team_leader::Column::TeamId, team_leader::Column::PersonId])
+    .exec(db)
+    .await?;
     Ok(())
 }
 
-pub async fn remove_leader(db: &impl ConnectionTrait, team_id: Uuid, person_id: Uuid) -> Result<(), StoreError> {
-    let result = team_leader::Entity::delete_by_id((team_id, person_id)).exec(db).await?;
+pub async fn remove_leader(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    person_id: Uuid,
+) -> Result<(), StoreError> {
+    let result = team_leader::Entity::delete_by_id((team_id, person_id))
+        .exec(db)
+        .await?;
     if result.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())
 }
 
-pub async fn leaders_of(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<person::Model>, StoreError> {
+pub async fn leaders_of(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+) -> Result<Vec<person::Model>, StoreError> {
     let ids: Vec<Uuid> = team_leader::Entity::find()
         .filter(team_leader::Column::TeamId.eq(team_id))
         .all(db)
@@ -301,10 +370,17 @@ pub async fn leaders_of(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<
         .into_iter()
         .map(|row| row.person_id)
         .collect();
-    Ok(person::Entity::find().filter(person::Column::Id.is_in(ids)).order_by_asc(person::Column::Email).all(db).await?)
+    Ok(person::Entity::find()
+        .filter(person::Column::Id.is_in(ids))
+        .order_by_asc(person::Column::Email)
+        .all(db)
+        .await?)
 }
 
-pub async fn teams_led_by(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+pub async fn teams_led_by(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+) -> Result<Vec<Uuid>, StoreError> {
     Ok(team_leader::Entity::find()
         .filter(team_leader::Column::PersonId.eq(person_id))
         .all(db)
@@ -314,7 +390,9 @@ pub async fn teams_led_by(db: &impl ConnectionTrait, person_id: Uuid) -> Result<
         .collect())
 }
 
-pub async fn all_leaderships(db: &impl ConnectionTrait) -> Result<Vec<team_leader::Model>, StoreError> {
+pub async fn all_leaderships(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<team_leader::Model>, StoreError> {
     Ok(team_leader::Entity::find().all(db).await?)
 }
 
@@ -335,7 +413,10 @@ pub async fn grant_role(
     Ok(())
 }
 
-pub async fn roles_of(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<String>, StoreError> {
+pub async fn roles_of(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+) -> Result<Vec<String>, StoreError> {
     Ok(role_grant::Entity::find()
         .filter(role_grant::Column::PersonId.eq(person_id))
         .all(db)
@@ -345,7 +426,9 @@ pub async fn roles_of(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<
         .collect())
 }
 
-pub async fn all_role_grants(db: &impl ConnectionTrait) -> Result<Vec<role_grant::Model>, StoreError> {
+pub async fn all_role_grants(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<role_grant::Model>, StoreError> {
     Ok(role_grant::Entity::find().all(db).await?)
 }
 
@@ -367,7 +450,17 @@ pub async fn ensure_team_path(
         let id = match query.one(db).await? {
             Some(existing) => existing.id,
             None => {
-                create_team(db, NewTeam { name: name.clone(), parent_id: parent, time_zone }, now).await?.id
+                create_team(
+                    db,
+                    NewTeam {
+                        name: name.clone(),
+                        parent_id: parent,
+                        time_zone,
+                    },
+                    now,
+                )
+                .await?
+                .id
             }
         };
         parent = Some(id);

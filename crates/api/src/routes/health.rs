@@ -30,10 +30,20 @@ pub async fn healthz() -> web::Json<Health> {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
-    state.store.ping().await.map_err(|_| ApiError::Unavailable("the database does not answer"))?;
-    let pending = state.store.pending_migrations().await.map_err(|_| ApiError::Unavailable("cannot read migrations"))?;
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|_| ApiError::Unavailable("the database does not answer"))?;
+    let pending = state
+        .store
+        .pending_migrations()
+        .await
+        .map_err(|_| ApiError::Unavailable("cannot read migrations"))?;
     if pending > 0 {
-        return Err(ApiError::Unavailable("migrations are pending; run `safepulse migrate`"));
+        return Err(ApiError::Unavailable(
+            "migrations are pending; run `safepulse migrate`",
+        ));
     }
     Ok(web::Json(Health { status: "ok" }))
 }
@@ -45,8 +55,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
               (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem))
 )]
 #[get("/metrics")]
-pub async fn metrics(caller: Caller, metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    caller: Caller,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(metrics.render(&[])))
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render(&[])))
 }
-

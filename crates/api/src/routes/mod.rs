@@ -52,7 +52,10 @@ where
 pub fn parse_name(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new(field, "must be 1–100 characters without control characters"));
+        errors.push(FieldError::new(
+            field,
+            "must be 1–100 characters without control characters",
+        ));
     }
     name.to_owned()
 }

@@ -78,15 +78,21 @@ pub struct UpdatePerson {
 }
 
 fn parse_email(raw: &str, errors: &mut Vec<FieldError>) -> Option<Email> {
-    Email::parse(raw).map_err(|error| errors.push(FieldError::new("email", error))).ok()
+    Email::parse(raw)
+        .map_err(|error| errors.push(FieldError::new("email", error)))
+        .ok()
 }
 
 fn parse_locale(raw: &str, errors: &mut Vec<FieldError>) -> Option<Locale> {
-    Locale::parse(raw).map_err(|error| errors.push(FieldError::new("locale", error))).ok()
+    Locale::parse(raw)
+        .map_err(|error| errors.push(FieldError::new("locale", error)))
+        .ok()
 }
 
 fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> {
-    TimeZone::parse(raw).map_err(|error| errors.push(FieldError::new("time_zone", error))).ok()
+    TimeZone::parse(raw)
+        .map_err(|error| errors.push(FieldError::new("time_zone", error)))
+        .ok()
 }
 
 async fn record_membership(
@@ -97,13 +103,17 @@ async fn record_membership(
     person_id: Uuid,
     team_id: Uuid,
 ) -> Result<(), ApiError> {
-    audit::record(db, now, AuditEvent {
-        actor: &caller.subject,
-        action,
-        team_id: Some(team_id),
-        target: Some(person_id.to_string()),
-        details: serde_json::json!({}),
-    })
+    audit::record(
+        db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action,
+            team_id: Some(team_id),
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({}),
+        },
+    )
     .await?;
     Ok(())
 }
@@ -125,8 +135,16 @@ pub async fn create_person(
     let mut errors = Vec::new();
     let email = parse_email(&body.email, &mut errors);
     let name = parse_name("name", &body.name, &mut errors);
-    let locale = body.locale.as_deref().map_or(Some(Locale::default()), |raw| parse_locale(raw, &mut errors));
-    let time_zone = body.time_zone.as_deref().map(|raw| parse_time_zone(raw, &mut errors));
+    let locale = body
+        .locale
+        .as_deref()
+        .map_or(Some(Locale::default()), |raw| {
+            parse_locale(raw, &mut errors)
+        });
+    let time_zone = body
+        .time_zone
+        .as_deref()
+        .map(|raw| parse_time_zone(raw, &mut errors));
     let (Some(email), Some(locale), true) = (email, locale, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
@@ -134,16 +152,34 @@ pub async fn create_person(
     let db = state.store.begin_write().await?;
     let person = org::create_person(
         &db,
-        NewPerson { email, name, team_id: body.team_id, locale, time_zone: time_zone.flatten() },
+        NewPerson {
+            email,
+            name,
+            team_id: body.team_id,
+            locale,
+            time_zone: time_zone.flatten(),
+        },
         now,
     )
     .await
     .map_err(|error| match error {
-        safepulse_store::StoreError::Conflict("team_not_found") => ApiError::validation("team_id", "no such team"),
+        safepulse_store::StoreError::Conflict("team_not_found") => {
+            ApiError::validation("team_id", "no such team")
+        }
         other => other.into(),
     })?;
-    record_membership(&db, &caller, now, "membership.joined", person.id, person.team_id).await?;
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    record_membership(
+        &db,
+        &caller,
+        now,
+        "membership.joined",
+        person.id,
+        person.team_id,
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(HttpResponse::Created().json(PersonDto::from(person)))
 }
 
@@ -160,7 +196,10 @@ pub async fn list_people(
 ) -> Result<web::Json<Page<PersonDto>>, ApiError> {
     caller.require(Role::Admin)?;
     let page = org::list_people(state.store.connection(), query.cursor, query.limit()?).await?;
-    Ok(web::Json(Page { items: page.items.into_iter().map(PersonDto::from).collect(), next_cursor: page.next }))
+    Ok(web::Json(Page {
+        items: page.items.into_iter().map(PersonDto::from).collect(),
+        next_cursor: page.next,
+    }))
 }
 
 /// Reads one person.
@@ -170,9 +209,15 @@ pub async fn list_people(
     responses((status = 200, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/api/v1/people/{id}")]
-pub async fn get_person(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<web::Json<PersonDto>, ApiError> {
+pub async fn get_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<PersonDto>, ApiError> {
     caller.require(Role::Admin)?;
-    Ok(web::Json(org::get_person(state.store.connection(), *id).await?.into()))
+    Ok(web::Json(
+        org::get_person(state.store.connection(), *id).await?.into(),
+    ))
 }
 
 /// Changes a person's details, team or activity (`active: false` deactivates).
@@ -193,11 +238,22 @@ pub async fn update_person(
     let body = body.into_inner();
     let mut errors = Vec::new();
     let changes = PersonChanges {
-        email: body.email.as_deref().and_then(|raw| parse_email(raw, &mut errors)),
-        name: body.name.as_deref().map(|raw| parse_name("name", raw, &mut errors)),
+        email: body
+            .email
+            .as_deref()
+            .and_then(|raw| parse_email(raw, &mut errors)),
+        name: body
+            .name
+            .as_deref()
+            .map(|raw| parse_name("name", raw, &mut errors)),
         team_id: body.team_id,
-        locale: body.locale.as_deref().and_then(|raw| parse_locale(raw, &mut errors)),
-        time_zone: body.time_zone.map(|zone| zone.and_then(|raw| parse_time_zone(&raw, &mut errors))),
+        locale: body
+            .locale
+            .as_deref()
+            .and_then(|raw| parse_locale(raw, &mut errors)),
+        time_zone: body
+            .time_zone
+            .map(|zone| zone.and_then(|raw| parse_time_zone(&raw, &mut errors))),
         active: body.active,
     };
     if !errors.is_empty() {
@@ -206,15 +262,37 @@ pub async fn update_person(
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
     let before = org::get_person(&db, *id).await?;
-    let person = org::update_person(&db, *id, changes, now).await.map_err(|error| match error {
-        safepulse_store::StoreError::Conflict("team_not_found") => ApiError::validation("team_id", "no such team"),
-        other => other.into(),
-    })?;
+    let person = org::update_person(&db, *id, changes, now)
+        .await
+        .map_err(|error| match error {
+            safepulse_store::StoreError::Conflict("team_not_found") => {
+                ApiError::validation("team_id", "no such team")
+            }
+            other => other.into(),
+        })?;
     if before.team_id != person.team_id {
-        record_membership(&db, &caller, now, "membership.left", person.id, before.team_id).await?;
-        record_membership(&db, &caller, now, "membership.joined", person.id, person.team_id).await?;
+        record_membership(
+            &db,
+            &caller,
+            now,
+            "membership.left",
+            person.id,
+            before.team_id,
+        )
+        .await?;
+        record_membership(
+            &db,
+            &caller,
+            now,
+            "membership.joined",
+            person.id,
+            person.team_id,
+        )
+        .await?;
     }
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(web::Json(person.into()))
 }
 
@@ -226,13 +304,27 @@ pub async fn update_person(
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[delete("/api/v1/people/{id}")]
-pub async fn erase_person(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn erase_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
     let person = org::erase_person(&db, *id).await?;
-    record_membership(&db, &caller, now, "membership.erased", person.id, person.team_id).await?;
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    record_membership(
+        &db,
+        &caller,
+        now,
+        "membership.erased",
+        person.id,
+        person.team_id,
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -257,15 +349,21 @@ pub async fn grant_role(
     let db = state.store.begin_write().await?;
     let person = org::get_person(&db, person_id).await?;
     org::grant_role(&db, person_id, &role, now).await?;
-    audit::record(&db, now, AuditEvent {
-        actor: &caller.subject,
-        action: "role.granted",
-        team_id: Some(person.team_id),
-        target: Some(person_id.to_string()),
-        details: serde_json::json!({ "role": role }),
-    })
+    audit::record(
+        &db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "role.granted",
+            team_id: Some(person.team_id),
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({ "role": role }),
+        },
+    )
     .await?;
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -296,11 +394,28 @@ pub async fn import_people(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let content_type = request.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or("");
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("text/csv") {
-        return Err(ApiError::UnsupportedMediaType { expected: "text/csv" });
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "text/csv",
+        });
     }
-    let report = import::import_people(&state.store, &body, query.partial, &caller.subject, state.clock.now()).await?;
-    let status = if report.applied { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let report = import::import_people(
+        &state.store,
+        &body,
+        query.partial,
+        &caller.subject,
+        state.clock.now(),
+    )
+    .await?;
+    let status = if report.applied {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok(HttpResponse::build(status).json(report))
 }

@@ -63,7 +63,9 @@ pub struct UpdateTeam {
 }
 
 fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> {
-    TimeZone::parse(raw).map_err(|error| errors.push(FieldError::new("time_zone", error))).ok()
+    TimeZone::parse(raw)
+        .map_err(|error| errors.push(FieldError::new("time_zone", error)))
+        .ok()
 }
 
 /// Creates a team.
@@ -82,7 +84,10 @@ pub async fn create_team(
     let body = body.into_inner();
     let mut errors = Vec::new();
     let name = parse_name("name", &body.name, &mut errors);
-    let explicit_zone = body.time_zone.as_deref().map(|raw| parse_time_zone(raw, &mut errors));
+    let explicit_zone = body
+        .time_zone
+        .as_deref()
+        .map(|raw| parse_time_zone(raw, &mut errors));
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -90,20 +95,35 @@ pub async fn create_team(
     let time_zone = match (explicit_zone.flatten(), body.parent_id) {
         (Some(zone), _) => zone,
         (None, Some(parent)) => {
-            let parent = org::get_team(db, parent).await.map_err(|_| ApiError::validation("parent_id", "no such team"))?;
+            let parent = org::get_team(db, parent)
+                .await
+                .map_err(|_| ApiError::validation("parent_id", "no such team"))?;
             TimeZone::parse(&parent.time_zone).unwrap_or_default()
         }
         (None, None) => TimeZone::default(),
     };
     let now = state.clock.now();
-    let team = org::create_team(db, NewTeam { name, parent_id: body.parent_id, time_zone }, now).await?;
-    audit::record(db, now, AuditEvent {
-        actor: &caller.subject,
-        action: "team.created",
-        team_id: Some(team.id),
-        target: Some(team.name.clone()),
-        details: serde_json::json!({ "parent_id": team.parent_id }),
-    })
+    let team = org::create_team(
+        db,
+        NewTeam {
+            name,
+            parent_id: body.parent_id,
+            time_zone,
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "team.created",
+            team_id: Some(team.id),
+            target: Some(team.name.clone()),
+            details: serde_json::json!({ "parent_id": team.parent_id }),
+        },
+    )
     .await?;
     Ok(HttpResponse::Created().json(TeamDto::from(team)))
 }
@@ -121,7 +141,10 @@ pub async fn list_teams(
 ) -> Result<web::Json<Page<TeamDto>>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
     let page = org::list_teams(state.store.connection(), query.cursor, query.limit()?).await?;
-    Ok(web::Json(Page { items: page.items.into_iter().map(TeamDto::from).collect(), next_cursor: page.next }))
+    Ok(web::Json(Page {
+        items: page.items.into_iter().map(TeamDto::from).collect(),
+        next_cursor: page.next,
+    }))
 }
 
 /// Reads one team.
@@ -131,9 +154,15 @@ pub async fn list_teams(
     responses((status = 200, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/api/v1/teams/{id}")]
-pub async fn get_team(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<web::Json<TeamDto>, ApiError> {
+pub async fn get_team(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<TeamDto>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
-    Ok(web::Json(org::get_team(state.store.connection(), *id).await?.into()))
+    Ok(web::Json(
+        org::get_team(state.store.connection(), *id).await?.into(),
+    ))
 }
 
 /// Renames a team, changes its time zone, or moves it in the hierarchy.
@@ -153,14 +182,30 @@ pub async fn update_team(
     caller.require(Role::Admin)?;
     let body = body.into_inner();
     let mut errors = Vec::new();
-    let name = body.name.as_deref().map(|raw| parse_name("name", raw, &mut errors));
-    let time_zone = body.time_zone.as_deref().and_then(|raw| parse_time_zone(raw, &mut errors));
+    let name = body
+        .name
+        .as_deref()
+        .map(|raw| parse_name("name", raw, &mut errors));
+    let time_zone = body
+        .time_zone
+        .as_deref()
+        .and_then(|raw| parse_time_zone(raw, &mut errors));
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
-    let team = org::update_team(&db, *id, TeamChanges { name, time_zone, parent_id: body.parent_id }, now).await?;
+    let team = org::update_team(
+        &db,
+        *id,
+        TeamChanges {
+            name,
+            time_zone,
+            parent_id: body.parent_id,
+        },
+        now,
+    )
+    .await?;
     audit::record(&db, now, AuditEvent {
         actor: &caller.subject,
         action: "team.updated",
@@ -169,7 +214,9 @@ pub async fn update_team(
         details: serde_json::json!({ "parent_id": team.parent_id, "time_zone": team.time_zone }),
     })
     .await?;
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(web::Json(team.into()))
 }
 
@@ -180,19 +227,29 @@ pub async fn update_team(
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[delete("/api/v1/teams/{id}")]
-pub async fn delete_team(caller: Caller, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_team(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let db = state.store.begin_write().await?;
     org::delete_team(&db, *id).await?;
-    audit::record(&db, state.clock.now(), AuditEvent {
-        actor: &caller.subject,
-        action: "team.deleted",
-        team_id: Some(*id),
-        target: None,
-        details: serde_json::json!({}),
-    })
+    audit::record(
+        &db,
+        state.clock.now(),
+        AuditEvent {
+            actor: &caller.subject,
+            action: "team.deleted",
+            team_id: Some(*id),
+            target: None,
+            details: serde_json::json!({}),
+        },
+    )
     .await?;
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -211,7 +268,13 @@ pub async fn list_leaders(
     caller.require_any(&[Role::Admin, Role::Hr])?;
     let db = state.store.connection();
     org::get_team(db, *id).await?;
-    Ok(web::Json(org::leaders_of(db, *id).await?.into_iter().map(PersonDto::from).collect()))
+    Ok(web::Json(
+        org::leaders_of(db, *id)
+            .await?
+            .into_iter()
+            .map(PersonDto::from)
+            .collect(),
+    ))
 }
 
 /// Makes a person a leader of a team (idempotent).
@@ -230,15 +293,21 @@ pub async fn add_leader(
     let (team_id, person_id) = path.into_inner();
     let db = state.store.begin_write().await?;
     org::add_leader(&db, team_id, person_id).await?;
-    audit::record(&db, state.clock.now(), AuditEvent {
-        actor: &caller.subject,
-        action: "team.leader_added",
-        team_id: Some(team_id),
-        target: Some(person_id.to_string()),
-        details: serde_json::json!({}),
-    })
+    audit::record(
+        &db,
+        state.clock.now(),
+        AuditEvent {
+            actor: &caller.subject,
+            action: "team.leader_added",
+            team_id: Some(team_id),
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({}),
+        },
+    )
     .await?;
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -258,14 +327,20 @@ pub async fn remove_leader(
     let (team_id, person_id) = path.into_inner();
     let db = state.store.begin_write().await?;
     org::remove_leader(&db, team_id, person_id).await?;
-    audit::record(&db, state.clock.now(), AuditEvent {
-        actor: &caller.subject,
-        action: "team.leader_removed",
-        team_id: Some(team_id),
-        target: Some(person_id.to_string()),
-        details: serde_json::json!({}),
-    })
+    audit::record(
+        &db,
+        state.clock.now(),
+        AuditEvent {
+            actor: &caller.subject,
+            action: "team.leader_removed",
+            team_id: Some(team_id),
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({}),
+        },
+    )
     .await?;
-    db.commit().await.map_err(safepulse_store::StoreError::from)?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,7 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub family: String,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub atom_id: i32,
+    pub atom_id: Uuid,
     pub people: i32,
     pub statistics: Json,
 }

@@ -10,7 +10,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub family: String,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub atom_id: i32,
+    pub atom_id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

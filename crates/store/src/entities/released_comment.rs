@@ -6,7 +6,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub round_id: Uuid,
-    pub atom_id: i32,
+    pub atom_id: Uuid,
     pub position: i32,
     pub body: String,
 }

@@ -1,0 +1,211 @@
+//! The answer path: finding an invitation by its link, and the submit transaction
+//! of DESIGN §2, step by step.
+//!
+//! What this code must never do, and why:
+//! - lock, update or reference the invitation row while storing an answer: on
+//!   PostgreSQL a row lock writes the submitter's transaction id into the
+//!   invitation's `xmax`, which the answer's `xmin` would then match;
+//! - store anything about the answer but round, snapshot node, ballot and answers;
+//! - let a uniqueness violation reach a log: a second answer is `ON CONFLICT DO
+//!   NOTHING` and reported as [`SubmitOutcome::AlreadyAnswered`].
+
+use safepulse_domain::keys::{KEY_LEN, LinkToken, MasterKey};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
+    Statement, TryInsertResult,
+};
+use uuid::Uuid;
+
+use crate::entities::{invitation, open_comment, open_response, round};
+use crate::{Store, StoreError};
+
+/// What a link leads to, read without touching anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedInvitation {
+    pub round_id: Uuid,
+    pub node_id: Uuid,
+}
+
+/// Finds the invitation of a link token by its lookup hash. Read only. `None` for a
+/// token that never existed and for one whose round has closed (lookups are nulled
+/// at close): callers answer both the same way.
+pub async fn find_invitation(
+    db: &impl ConnectionTrait,
+    token: &LinkToken,
+) -> Result<Option<LinkedInvitation>, StoreError> {
+    let lookup = token.lookup();
+    Ok(invitation::Entity::find()
+        .filter(invitation::Column::Lookup.eq(lookup.0.to_vec()))
+        .one(db)
+        .await?
+        .map(|row| LinkedInvitation {
+            round_id: row.round_id,
+            node_id: row.node_id,
+        }))
+}
+
+/// How a submit ended. None of these is an error for the respondent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    Accepted,
+    AlreadyAnswered,
+    /// The round closed (or the link is unknown): late answers are refused.
+    NotOpen,
+}
+
+/// A validated answer, ready to store: recoding and validation happened at the edge.
+#[derive(Debug, Clone)]
+pub struct ValidAnswer {
+    /// The answers in the round's item order, as JSON text (`[5,3,7]`).
+    pub answers_json: String,
+    pub comment: Option<String>,
+}
+
+/// Stores one answer (DESIGN §2 "Submit"):
+/// 1. find the invitation by lookup — read only;
+/// 2. read the round under a shared lock (`FOR SHARE` on PostgreSQL; SQLite's
+///    `BEGIN IMMEDIATE` already excludes the closing transaction) and check it is open;
+/// 3. compute the ballot in memory and insert `ON CONFLICT (ballot) DO NOTHING`;
+/// 4. insert the comment, commit.
+pub async fn submit(
+    store: &Store,
+    master_key: impl Fn(&str) -> Option<MasterKey>,
+    token: &LinkToken,
+    answer: ValidAnswer,
+) -> Result<SubmitOutcome, StoreError> {
+    let transaction = store.begin_write().await?;
+    let Some(invitation) = find_invitation(&transaction, token).await? else {
+        return Ok(SubmitOutcome::NotOpen);
+    };
+    let Some((key_id, salt)) = open_round_key_material(&transaction, invitation.round_id).await?
+    else {
+        return Ok(SubmitOutcome::NotOpen);
+    };
+    let master = master_key(&key_id).ok_or(StoreError::Conflict("master_key_missing"))?;
+    let ballot = master
+        .round_key(safepulse_domain::RoundId(invitation.round_id), &salt)
+        .ballot(token);
+
+    let response = open_response::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        round_id: Set(invitation.round_id),
+        node_id: Set(invitation.node_id),
+        ballot: Set(ballot.0.to_vec()),
+        answers: Set(answer.answers_json),
+    };
+    let inserted = open_response::Entity::insert(response)
+        .on_conflict_do_nothing_on([open_response::Column::Ballot])
+        .exec(&transaction)
+        .await?;
+    if matches!(inserted, TryInsertResult::Conflicted) {
+        transaction.rollback().await?;
+        return Ok(SubmitOutcome::AlreadyAnswered);
+    }
+    if let Some(comment) = answer.comment {
+        open_comment::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            round_id: Set(invitation.round_id),
+            node_id: Set(invitation.node_id),
+            body: Set(comment),
+        }
+        .insert(&transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(SubmitOutcome::Accepted)
+}
+
+/// `(key_id, salt)` of a round that is open, read under a shared row lock on
+/// PostgreSQL so that closing waits for this transaction (and this one for closing).
+async fn open_round_key_material(
+    db: &impl ConnectionTrait,
+    round_id: Uuid,
+) -> Result<Option<(String, [u8; KEY_LEN])>, StoreError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT status, key_id, salt FROM rounds WHERE id = $1 FOR SHARE",
+        _ => "SELECT status, key_id, salt FROM rounds WHERE id = ?",
+    };
+    let Some(row) = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [round_id.into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let status: String = row.try_get("", "status")?;
+    let salt: Option<Vec<u8>> = row.try_get("", "salt")?;
+    match (
+        status.as_str(),
+        salt.and_then(|salt| <[u8; KEY_LEN]>::try_from(salt).ok()),
+    ) {
+        ("open", Some(salt)) => Ok(Some((row.try_get("", "key_id")?, salt))),
+        _ => Ok(None),
+    }
+}
+
+/// The open answers and comments of a round, for closing it.
+pub async fn open_rows(
+    db: &impl ConnectionTrait,
+    round_id: Uuid,
+) -> Result<(Vec<open_response::Model>, Vec<open_comment::Model>), StoreError> {
+    let responses = open_response::Entity::find()
+        .filter(open_response::Column::RoundId.eq(round_id))
+        .all(db)
+        .await?;
+    let comments = open_comment::Entity::find()
+        .filter(open_comment::Column::RoundId.eq(round_id))
+        .all(db)
+        .await?;
+    Ok((responses, comments))
+}
+
+/// Every ballot of a round's open answers (non-responder reminders, erasure).
+pub async fn open_ballots(
+    db: &impl ConnectionTrait,
+    round_id: Uuid,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    Ok(open_response::Entity::find()
+        .filter(open_response::Column::RoundId.eq(round_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.ballot)
+        .collect())
+}
+
+/// Deletes one open answer by ballot (erasure while a round is open).
+pub async fn delete_open_answer(
+    db: &impl ConnectionTrait,
+    ballot: &[u8],
+) -> Result<bool, StoreError> {
+    let result = open_response::Entity::delete_many()
+        .filter(open_response::Column::Ballot.eq(ballot.to_vec()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Deletes a round's open answers and comments (at close).
+pub async fn delete_open_rows(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(), StoreError> {
+    open_response::Entity::delete_many()
+        .filter(open_response::Column::RoundId.eq(round_id))
+        .exec(db)
+        .await?;
+    open_comment::Entity::delete_many()
+        .filter(open_comment::Column::RoundId.eq(round_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether a round is open (for pages that must not reveal more than that).
+pub async fn round_is_open(db: &impl ConnectionTrait, round_id: Uuid) -> Result<bool, StoreError> {
+    Ok(round::Entity::find_by_id(round_id)
+        .one(db)
+        .await?
+        .is_some_and(|round| round.status == "open"))
+}
