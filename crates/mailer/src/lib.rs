@@ -19,6 +19,8 @@ pub mod cadence;
 pub mod item_bank;
 pub mod messages;
 pub mod rotation;
+pub mod rounds;
+pub mod survey;
 pub mod transport;
 
 pub use cadence::{

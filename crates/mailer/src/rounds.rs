@@ -1,0 +1,1100 @@
+//! Opening and closing rounds (DESIGN §2 "Keys and tokens", "Close"; §3 viewers).
+//!
+//! [`open_round`] writes, in one transaction, the round (salt, key id), its items,
+//! its hierarchy snapshot with viewer counts, one invitation per person (only the
+//! token's lookup hash is stored) and one outbox row per invitation. It is
+//! idempotent per survey and period: the round row is inserted `ON CONFLICT
+//! (survey_id, period_key) DO NOTHING` first, so a second scheduler — another
+//! process on PostgreSQL — waits on the unique index and then does nothing.
+//!
+//! [`close_round`] is the single idempotent close transaction: status first (it
+//! waits for in-flight submits, which hold the round row shared), ballots checked
+//! against the round's invitations, the anonymizer's releases stored, open rows
+//! deleted (or copied shuffled into the retention tables), lookups and salt nulled,
+//! digests queued; then a truncating WAL checkpoint (SQLite) or `VACUUM` (PostgreSQL).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rand::seq::SliceRandom;
+use safepulse_anonymizer::{
+    AnonymizerError, Comment, Family, Policy, Release, ReleasedFigures, Response, RoundInput,
+    RoundStatus, SnapshotNode, release_round,
+};
+use safepulse_domain::keys::{KEY_LEN, MasterKey, random_bytes};
+use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, RoundId, TimeZone};
+use safepulse_store::entities::{
+    atom_statistics, invitation, open_comment, open_response, outbox, person, release,
+    release_ledger, released_comment, retained_comment, retained_response, round, round_item,
+    round_node, round_viewer, survey, survey_team, team, team_leader,
+};
+use safepulse_store::{Store, StoreError, answers, org};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, Set, Statement, TryInsertResult,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::cadence::Period;
+use crate::item_bank::ItemBank;
+use crate::messages::MessageId;
+use crate::rotation::items_for_round;
+use crate::survey::{SettingsError, SurveyPlan};
+
+/// Rows per multi-row INSERT: well below SQLite's bound-variable limit.
+const INSERT_CHUNK: usize = 400;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoundError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("survey not found")]
+    SurveyNotFound,
+    #[error("round not found")]
+    RoundNotFound,
+    #[error("the survey is {0}; only an active survey opens rounds")]
+    SurveyNotActive(String),
+    #[error("the survey already has an open round")]
+    RoundAlreadyOpen,
+    #[error("nobody to invite: the survey's teams have no active people with a deliverable address")]
+    NoAudience,
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("item {0} of the round is not in the item bank")]
+    UnknownItem(String),
+    #[error("master key {0:?} is missing from the secrets directory")]
+    MasterKeyMissing(String),
+    #[error("the round's stored data is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error(transparent)]
+    Anonymizer(#[from] AnonymizerError),
+}
+
+impl From<sea_orm::DbErr> for RoundError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        RoundError::Store(error.into())
+    }
+}
+
+/// What the scheduler or an admin asks for.
+#[derive(Debug, Clone)]
+pub enum OpenRequest {
+    /// The scheduler: this period is due.
+    Scheduled(Period),
+    /// An admin: open a round now (the current period's, if it has none yet).
+    Now,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenOutcome {
+    Opened(round::Model),
+    /// Another scheduler (or an earlier call) opened this period already.
+    AlreadyOpened(round::Model),
+}
+
+/// The master keys a round can be opened or closed with; the last one opens new rounds.
+pub fn key_for<'a>(keys: &'a [MasterKey], key_id: &str) -> Result<&'a MasterKey, RoundError> {
+    keys.iter()
+        .find(|key| key.id().as_str() == key_id)
+        .ok_or_else(|| RoundError::MasterKeyMissing(key_id.to_owned()))
+}
+
+/// What the invitation and reminder emails of a round say, stored on their outbox
+/// rows. The link token is not here: it is derived at send time from the round key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationPayload {
+    pub survey_name: String,
+    pub team_name: String,
+    pub question_count: usize,
+    pub min_group_size: u32,
+    pub closes_at: DateTime<Utc>,
+    pub locale: String,
+    pub time_zone: String,
+}
+
+/// Opens a round for `survey_id` (see the module docs).
+pub async fn open_round(
+    store: &Store,
+    bank: &ItemBank,
+    keys: &[MasterKey],
+    survey_id: Uuid,
+    request: OpenRequest,
+    now: DateTime<Utc>,
+    mail_host: &str,
+) -> Result<OpenOutcome, RoundError> {
+    let master = keys
+        .last()
+        .ok_or_else(|| RoundError::MasterKeyMissing("(none)".into()))?;
+    let transaction = store.begin_write().await?;
+    let survey = survey::Entity::find_by_id(survey_id)
+        .one(&transaction)
+        .await?
+        .ok_or(RoundError::SurveyNotFound)?;
+    if survey.status != "active" {
+        return Err(RoundError::SurveyNotActive(survey.status));
+    }
+    let plan = SurveyPlan::from_stored(&survey.settings, bank)?;
+    let previous_rounds = round::Entity::find()
+        .filter(round::Column::SurveyId.eq(survey_id))
+        .all(&transaction)
+        .await?;
+    if let Some(open) = previous_rounds.iter().find(|round| round.status == "open") {
+        return match request {
+            OpenRequest::Now => Err(RoundError::RoundAlreadyOpen),
+            OpenRequest::Scheduled(_) => Ok(OpenOutcome::AlreadyOpened(open.clone())),
+        };
+    }
+
+    let audience = Audience::load(&transaction, &survey).await?;
+    if audience.people.is_empty() {
+        return Err(RoundError::NoAudience);
+    }
+    let (period_key, opens_on) = match &request {
+        OpenRequest::Scheduled(period) => (period.key.clone(), Some(period.opens_on)),
+        OpenRequest::Now => {
+            let current = plan.cadence.period_containing(
+                plan.starts_on,
+                now,
+                audience.first_time_zone().tz(),
+            );
+            let taken = previous_rounds
+                .iter()
+                .any(|round| round.period_key == current.key);
+            let key = if taken {
+                format!("manual-{}", now.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+            } else {
+                current.key
+            };
+            (key, None)
+        }
+    };
+
+    let round_id = Uuid::new_v4();
+    let salt = random_bytes();
+    let round_key = master.round_key(RoundId(round_id), &salt);
+    let items = items_for_round(bank, &plan.questions, previous_rounds.len() as u32);
+    let snapshot = Snapshot::build(&audience, &survey.name);
+    let send_at = |person: &person::Model| -> DateTime<Utc> {
+        match opens_on {
+            Some(date) => plan
+                .cadence
+                .opening_instant(date, audience.time_zone_of(person).tz())
+                .max(now),
+            None => now,
+        }
+    };
+    let last_opening = audience.people.iter().map(send_at).max().unwrap_or(now);
+    let closes_at = last_opening + plan.window;
+
+    let inserted = round::Entity::insert(round::ActiveModel {
+        id: Set(round_id),
+        survey_id: Set(survey_id),
+        period_key: Set(period_key.clone()),
+        round_index: Set(previous_rounds.len() as i32),
+        status: Set("open".into()),
+        key_id: Set(master.id().as_str().to_owned()),
+        salt: Set(Some(salt.to_vec())),
+        k: Set(survey.k),
+        k_detail: Set(survey.k_detail),
+        opened_at: Set(now),
+        closes_at: Set(closes_at),
+        closed_at: Set(None),
+        invited_count: Set(audience.people.len() as i32),
+        bounce_count: Set(0),
+        org_figures: Set(None),
+    })
+    .on_conflict_do_nothing_on([round::Column::SurveyId, round::Column::PeriodKey])
+    .exec(&transaction)
+    .await?;
+    if matches!(inserted, TryInsertResult::Conflicted) {
+        let existing = round::Entity::find()
+            .filter(round::Column::SurveyId.eq(survey_id))
+            .filter(round::Column::PeriodKey.eq(period_key))
+            .one(&transaction)
+            .await?
+            .ok_or_else(|| RoundError::Inconsistent("conflicting round vanished".into()))?;
+        return Ok(OpenOutcome::AlreadyOpened(existing));
+    }
+
+    insert_chunked(
+        &transaction,
+        items
+            .iter()
+            .enumerate()
+            .map(|(position, item)| round_item::ActiveModel {
+                round_id: Set(round_id),
+                position: Set(position as i32),
+                item_id: Set(item.0.clone()),
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunked(
+        &transaction,
+        snapshot
+            .nodes
+            .iter()
+            .map(|node| round_node::ActiveModel {
+                round_id: Set(round_id),
+                node_id: Set(node.id),
+                parent_node_id: Set(node.parent),
+                team_id: Set(node.team_id),
+                kind: Set(node.kind.into()),
+                name: Set(node.name.clone()),
+                invited: Set(node.invited as i32),
+                viewers: Set(node.viewers.len() as i32),
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunked(
+        &transaction,
+        snapshot
+            .nodes
+            .iter()
+            .flat_map(|node| {
+                node.viewers.iter().map(|person_id| round_viewer::ActiveModel {
+                    round_id: Set(round_id),
+                    node_id: Set(node.id),
+                    person_id: Set(*person_id),
+                })
+            })
+            .collect(),
+    )
+    .await?;
+
+    let mut invitations = Vec::with_capacity(audience.people.len());
+    let mut outbox_rows = Vec::with_capacity(audience.people.len());
+    for person in &audience.people {
+        let invitation_id = Uuid::new_v4();
+        let node_id = snapshot.node_of_person[&person.id];
+        let token = round_key.link_token(InvitationId(invitation_id));
+        invitations.push(invitation::ActiveModel {
+            id: Set(invitation_id),
+            round_id: Set(round_id),
+            person_id: Set(person.id),
+            node_id: Set(node_id),
+            lookup: Set(Some(token.lookup().0.to_vec())),
+        });
+        let node = snapshot.node(node_id);
+        let payload = InvitationPayload {
+            survey_name: survey.name.clone(),
+            team_name: node.name.clone(),
+            question_count: items.len(),
+            min_group_size: survey.k as u32,
+            closes_at,
+            locale: person.locale.clone(),
+            time_zone: audience.time_zone_of(person).name().to_owned(),
+        };
+        outbox_rows.push(new_outbox_row(
+            "invitation",
+            person,
+            Some(invitation_id),
+            Some(round_id),
+            serde_json::to_value(&payload).expect("payload serializes"),
+            send_at(person),
+            now,
+            mail_host,
+        )?);
+    }
+    insert_chunked(&transaction, invitations)
+    .await?;
+    insert_chunked(&transaction, outbox_rows)
+    .await?;
+
+    if !survey.privacy_locked {
+        let mut locked: survey::ActiveModel = survey.clone().into();
+        locked.privacy_locked = Set(true);
+        locked.update(&transaction).await?;
+    }
+    let opened = round::Entity::find_by_id(round_id)
+        .one(&transaction)
+        .await?
+        .ok_or_else(|| RoundError::Inconsistent("the new round vanished".into()))?;
+    transaction.commit().await?;
+    tracing::info!(
+        round = %round_id,
+        invited = audience.people.len(),
+        "round opened"
+    );
+    Ok(OpenOutcome::Opened(opened))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_outbox_row(
+    kind: &str,
+    person: &person::Model,
+    invitation_id: Option<Uuid>,
+    round_id: Option<Uuid>,
+    payload: serde_json::Value,
+    not_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+    mail_host: &str,
+) -> Result<outbox::ActiveModel, RoundError> {
+    let message_id = MessageId::random(mail_host)
+        .map_err(|error| RoundError::Inconsistent(format!("mail host: {error}")))?;
+    Ok(outbox::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        kind: Set(kind.into()),
+        recipient: Set(person.email.clone()),
+        person_id: Set(Some(person.id)),
+        invitation_id: Set(invitation_id),
+        round_id: Set(round_id),
+        payload: Set(payload),
+        message_id: Set(message_id.as_str().to_owned()),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        not_before: Set(not_before),
+        claimed_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+    })
+}
+
+async fn insert_chunked<A>(db: &DatabaseTransaction, rows: Vec<A>) -> Result<(), RoundError>
+where
+    A: ActiveModelTrait + Clone + Send,
+{
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        A::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Who a survey reaches today: its teams (with sub-teams when asked), their active,
+/// deliverable people, the leaders among them, and who holds the hr role.
+struct Audience {
+    teams: BTreeMap<Uuid, team::Model>,
+    people: Vec<person::Model>,
+    leaders: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    hr: HashSet<Uuid>,
+}
+
+impl Audience {
+    async fn load(db: &DatabaseTransaction, survey: &survey::Model) -> Result<Audience, RoundError> {
+        let all_teams = org::all_teams(db).await?;
+        let chosen: Vec<Uuid> = survey_team::Entity::find()
+            .filter(survey_team::Column::SurveyId.eq(survey.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|row| row.team_id)
+            .collect();
+        let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for team in &all_teams {
+            if let Some(parent) = team.parent_id {
+                children.entry(parent).or_default().push(team.id);
+            }
+        }
+        let mut included: BTreeSet<Uuid> = BTreeSet::new();
+        let mut stack = chosen;
+        while let Some(team_id) = stack.pop() {
+            if included.insert(team_id) && survey.include_subteams {
+                stack.extend(children.get(&team_id).into_iter().flatten().copied());
+            }
+        }
+        let teams: BTreeMap<Uuid, team::Model> = all_teams
+            .into_iter()
+            .filter(|team| included.contains(&team.id))
+            .map(|team| (team.id, team))
+            .collect();
+        let people: Vec<person::Model> = person::Entity::find()
+            .filter(person::Column::TeamId.is_in(teams.keys().copied()))
+            .filter(person::Column::Active.eq(true))
+            .filter(person::Column::Undeliverable.eq(false))
+            .order_by_asc(person::Column::Id)
+            .all(db)
+            .await?;
+        let mut leaders: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+        for row in team_leader::Entity::find().all(db).await? {
+            if teams.contains_key(&row.team_id) {
+                leaders.entry(row.person_id).or_default().insert(row.team_id);
+            }
+        }
+        let hr = org::all_role_grants(db)
+            .await?
+            .into_iter()
+            .filter(|grant| grant.role == "hr")
+            .map(|grant| grant.person_id)
+            .collect();
+        Ok(Audience {
+            teams,
+            people,
+            leaders,
+            hr,
+        })
+    }
+
+    fn time_zone_of(&self, person: &person::Model) -> TimeZone {
+        person
+            .time_zone
+            .as_deref()
+            .or_else(|| {
+                self.teams
+                    .get(&person.team_id)
+                    .map(|team| team.time_zone.as_str())
+            })
+            .and_then(|name| TimeZone::parse(name).ok())
+            .unwrap_or_else(|| TimeZone::parse("UTC").expect("UTC is a time zone"))
+    }
+
+    /// The zone an admin's "open now" names its period in: the first team's.
+    fn first_time_zone(&self) -> TimeZone {
+        self.teams
+            .values()
+            .next()
+            .and_then(|team| TimeZone::parse(&team.time_zone).ok())
+            .unwrap_or_else(|| TimeZone::parse("UTC").expect("UTC is a time zone"))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SnapshotNodeDraft {
+    id: Uuid,
+    parent: Option<Uuid>,
+    team_id: Option<Uuid>,
+    kind: &'static str,
+    name: String,
+    invited: u32,
+    /// Invited people in this node's subtree who may view it (DESIGN §3 `v`).
+    viewers: BTreeSet<Uuid>,
+}
+
+/// The round's frozen hierarchy (DESIGN §3): team nodes keep their team's id, a
+/// synthetic root joins several top teams, and everyone who leads a team of the
+/// audience answers into the synthetic Leadership node under the root.
+struct Snapshot {
+    nodes: Vec<SnapshotNodeDraft>,
+    index: HashMap<Uuid, usize>,
+    node_of_person: HashMap<Uuid, Uuid>,
+}
+
+impl Snapshot {
+    fn build(audience: &Audience, survey_name: &str) -> Snapshot {
+        let mut nodes: Vec<SnapshotNodeDraft> = audience
+            .teams
+            .values()
+            .map(|team| SnapshotNodeDraft {
+                id: team.id,
+                parent: team
+                    .parent_id
+                    .filter(|parent| audience.teams.contains_key(parent)),
+                team_id: Some(team.id),
+                kind: "team",
+                name: team.name.clone(),
+                invited: 0,
+                viewers: BTreeSet::new(),
+            })
+            .collect();
+        let tops: Vec<Uuid> = nodes
+            .iter()
+            .filter(|node| node.parent.is_none())
+            .map(|node| node.id)
+            .collect();
+        let root = if let [only] = tops.as_slice() {
+            *only
+        } else {
+            let root = Uuid::new_v4();
+            for node in nodes.iter_mut().filter(|node| node.parent.is_none()) {
+                node.parent = Some(root);
+            }
+            nodes.push(SnapshotNodeDraft {
+                id: root,
+                parent: None,
+                team_id: None,
+                kind: "root",
+                name: survey_name.to_owned(),
+                invited: 0,
+                viewers: BTreeSet::new(),
+            });
+            root
+        };
+        let invited_leaders: Vec<&person::Model> = audience
+            .people
+            .iter()
+            .filter(|person| audience.leaders.contains_key(&person.id))
+            .collect();
+        let leadership = (!invited_leaders.is_empty()).then(|| {
+            let id = Uuid::new_v4();
+            nodes.push(SnapshotNodeDraft {
+                id,
+                parent: Some(root),
+                team_id: None,
+                kind: "leadership",
+                name: "Leadership".into(),
+                invited: 0,
+                viewers: BTreeSet::new(),
+            });
+            id
+        });
+        let index: HashMap<Uuid, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(position, node)| (node.id, position))
+            .collect();
+        let mut snapshot = Snapshot {
+            nodes,
+            index,
+            node_of_person: HashMap::with_capacity(audience.people.len()),
+        };
+
+        for person in &audience.people {
+            let node_id = match (leadership, audience.leaders.contains_key(&person.id)) {
+                (Some(leadership), true) => leadership,
+                _ => person.team_id,
+            };
+            snapshot.node_of_person.insert(person.id, node_id);
+            let position = snapshot.index[&node_id];
+            snapshot.nodes[position].invited += 1;
+            let viewable = snapshot.viewable_by(person.id, audience);
+            let mut current = Some(node_id);
+            while let Some(node_id) = current {
+                let position = snapshot.index[&node_id];
+                if viewable.contains(&node_id) {
+                    snapshot.nodes[position].viewers.insert(person.id);
+                }
+                current = snapshot.nodes[position].parent;
+            }
+        }
+        snapshot
+    }
+
+    fn node(&self, id: Uuid) -> &SnapshotNodeDraft {
+        &self.nodes[self.index[&id]]
+    }
+
+    /// The nodes `person` may read (DESIGN §3 "Who reads what"): hr reads every node;
+    /// a manager the teams they lead, their sub-teams and the node directly above
+    /// each team they lead; the Leadership node is read by hr only.
+    fn viewable_by(&self, person: Uuid, audience: &Audience) -> HashSet<Uuid> {
+        if audience.hr.contains(&person) {
+            return self.nodes.iter().map(|node| node.id).collect();
+        }
+        let Some(led) = audience.leaders.get(&person) else {
+            return HashSet::new();
+        };
+        let mut viewable = HashSet::new();
+        for team_id in led {
+            let Some(&position) = self.index.get(team_id) else {
+                continue;
+            };
+            if let Some(parent) = self.nodes[position].parent {
+                viewable.insert(parent);
+            }
+            for node in &self.nodes {
+                if node.kind == "team" && self.is_within(node.id, *team_id) {
+                    viewable.insert(node.id);
+                }
+            }
+        }
+        viewable
+    }
+
+    fn is_within(&self, node: Uuid, ancestor: Uuid) -> bool {
+        let mut current = Some(node);
+        while let Some(id) = current {
+            if id == ancestor {
+                return true;
+            }
+            current = self.nodes[self.index[&id]].parent;
+        }
+        false
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseOutcome {
+    Closed { counted_responses: u32 },
+    /// Closed before: nothing changed.
+    AlreadyClosed,
+}
+
+/// What the close does with raw answers after releasing them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawRetention {
+    /// The default: only releases and atom statistics outlive the round.
+    Delete,
+    /// Copy answers and comments, shuffled, with atom ids and no ballot.
+    Keep,
+}
+
+/// Closes a round (see the module docs). Returns [`CloseOutcome::AlreadyClosed`]
+/// when another call closed it first.
+#[allow(clippy::too_many_arguments)]
+pub async fn close_round(
+    store: &Store,
+    bank: &ItemBank,
+    keys: &[MasterKey],
+    round_id: Uuid,
+    now: DateTime<Utc>,
+    retention: RawRetention,
+    report_base_url: &str,
+    mail_host: &str,
+) -> Result<CloseOutcome, RoundError> {
+    let transaction = store.begin_write().await?;
+    let closed = round::Entity::update_many()
+        .col_expr(round::Column::Status, Expr::value("closed"))
+        .col_expr(round::Column::ClosedAt, Expr::value(now))
+        .filter(round::Column::Id.eq(round_id))
+        .filter(round::Column::Status.eq("open"))
+        .exec(&transaction)
+        .await?;
+    if closed.rows_affected == 0 {
+        return if round::Entity::find_by_id(round_id)
+            .one(&transaction)
+            .await?
+            .is_some()
+        {
+            Ok(CloseOutcome::AlreadyClosed)
+        } else {
+            Err(RoundError::RoundNotFound)
+        };
+    }
+    let round = round::Entity::find_by_id(round_id)
+        .one(&transaction)
+        .await?
+        .ok_or(RoundError::RoundNotFound)?;
+    let salt: [u8; KEY_LEN] = round
+        .salt
+        .as_deref()
+        .and_then(|salt| salt.try_into().ok())
+        .ok_or_else(|| RoundError::Inconsistent("an open round without salt".into()))?;
+    let round_key = key_for(keys, &round.key_id)?.round_key(RoundId(round_id), &salt);
+
+    let invitations = invitation::Entity::find()
+        .filter(invitation::Column::RoundId.eq(round_id))
+        .all(&transaction)
+        .await?;
+    // Every invitation's ballot, computed in memory and kept only in this function.
+    let expected_ballots: HashMap<Vec<u8>, Uuid> = invitations
+        .iter()
+        .map(|invitation| {
+            let token = round_key.link_token(InvitationId(invitation.id));
+            (round_key.ballot(&token).0.to_vec(), invitation.node_id)
+        })
+        .collect();
+    let (open_responses, open_comments) = answers::open_rows(&transaction, round_id).await?;
+
+    let items: Vec<ItemId> = round_item::Entity::find()
+        .filter(round_item::Column::RoundId.eq(round_id))
+        .order_by_asc(round_item::Column::Position)
+        .all(&transaction)
+        .await?
+        .into_iter()
+        .map(|row| ItemId(row.item_id))
+        .collect();
+    let metas = items
+        .iter()
+        .map(|id| {
+            bank.meta(id)
+                .cloned()
+                .ok_or_else(|| RoundError::UnknownItem(id.0.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let nodes = round_node::Entity::find()
+        .filter(round_node::Column::RoundId.eq(round_id))
+        .all(&transaction)
+        .await?;
+    let node_ids: HashSet<Uuid> = nodes.iter().map(|node| node.node_id).collect();
+
+    let mut responses = Vec::with_capacity(open_responses.len());
+    let mut counted = Vec::with_capacity(open_responses.len());
+    for row in &open_responses {
+        if expected_ballots.get(&row.ballot) != Some(&row.node_id) {
+            continue;
+        }
+        let Some(answers) = parse_answers(&row.answers, &metas) else {
+            continue;
+        };
+        responses.push(Response {
+            node: NodeId(row.node_id),
+            answers,
+        });
+        counted.push(row);
+    }
+    drop(expected_ballots);
+    let comments: Vec<Comment> = open_comments
+        .iter()
+        .filter(|comment| node_ids.contains(&comment.node_id))
+        .map(|comment| Comment {
+            node: NodeId(comment.node_id),
+            text: comment.body.clone(),
+        })
+        .collect();
+
+    let input = RoundInput {
+        nodes: nodes
+            .iter()
+            .map(|node| SnapshotNode {
+                id: NodeId(node.node_id),
+                parent: node.parent_node_id.map(NodeId),
+                viewers: node.viewers as u32,
+            })
+            .collect(),
+        items: metas,
+        responses,
+        comments,
+        status: RoundStatus::Closed,
+    };
+    let policy = Policy::new(round.k as u32, round.k_detail as u32)
+        .map_err(|error| RoundError::Inconsistent(error.to_string()))?;
+    let released = release_round(&input, &policy, &mut rand::rng())?;
+
+    store_release(&transaction, round_id, &released).await?;
+
+    if retention == RawRetention::Keep {
+        retain_shuffled(&transaction, round_id, &counted, &open_comments, &released).await?;
+    }
+    answers::delete_open_rows(&transaction, round_id).await?;
+    invitation::Entity::update_many()
+        .col_expr(invitation::Column::Lookup, Expr::value(Option::<Vec<u8>>::None))
+        .filter(invitation::Column::RoundId.eq(round_id))
+        .exec(&transaction)
+        .await?;
+    round::Entity::update_many()
+        .col_expr(round::Column::Salt, Expr::value(Option::<Vec<u8>>::None))
+        .filter(round::Column::Id.eq(round_id))
+        .exec(&transaction)
+        .await?;
+    // Invitations and reminders not sent by now would carry a dead link.
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::RoundId.eq(round_id))
+        .filter(outbox::Column::Kind.is_in(["invitation", "reminder"]))
+        .exec(&transaction)
+        .await?;
+    queue_digests(
+        &transaction,
+        &round,
+        &nodes,
+        &released.releases,
+        now,
+        report_base_url,
+        mail_host,
+    )
+    .await?;
+    transaction.commit().await?;
+    let counted_responses = input.responses.len() as u32;
+    tracing::info!(round = %round_id, counted_responses, "round closed");
+
+    scrub_deleted_pages(store).await;
+    Ok(CloseOutcome::Closed { counted_responses })
+}
+
+fn parse_answers(stored: &str, metas: &[safepulse_domain::ItemMeta]) -> Option<Vec<Answer>> {
+    let values: Vec<i64> = serde_json::from_str(stored).ok()?;
+    if values.len() != metas.len() {
+        return None;
+    }
+    values
+        .iter()
+        .zip(metas)
+        .map(|(value, meta)| Answer::parse(*value, meta.scale).ok())
+        .collect()
+}
+
+async fn store_release(
+    db: &DatabaseTransaction,
+    round_id: Uuid,
+    released: &safepulse_anonymizer::RoundRelease,
+) -> Result<(), RoundError> {
+    let releases = released
+        .releases
+        .iter()
+        .map(|node_release| {
+            let (status, detail, figures) = match &node_release.release {
+                Release::Released(figures) => (
+                    "released",
+                    figures.detail,
+                    Some(serde_json::to_value(figures).expect("figures serialize")),
+                ),
+                Release::Suppressed { .. } => ("suppressed", false, None),
+            };
+            release::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                round_id: Set(round_id),
+                node_id: Set(node_release.node.0),
+                status: Set(status.into()),
+                detail: Set(detail),
+                figures: Set(figures),
+            }
+        })
+        .collect();
+    insert_chunked(db, releases).await?;
+
+    let ledger_rows = [&released.ledger.scores, &released.ledger.detail]
+        .into_iter()
+        .flat_map(|family| {
+            family.releases.iter().flat_map(move |entry| {
+                entry.atoms.iter().map(move |atom| release_ledger::ActiveModel {
+                    round_id: Set(round_id),
+                    node_id: Set(entry.node.0),
+                    family: Set(family_name(family.family).into()),
+                    atom_id: Set(atom.0),
+                })
+            })
+        })
+        .collect();
+    insert_chunked(db, ledger_rows)
+    .await?;
+
+    let atom_rows = released
+        .atoms
+        .iter()
+        .map(|atom| atom_statistics::ActiveModel {
+            round_id: Set(round_id),
+            family: Set(family_name(atom.family).into()),
+            atom_id: Set(atom.atom.0),
+            people: Set(atom.respondents as i32),
+            statistics: Set(serde_json::to_value(atom).expect("atom statistics serialize")),
+        })
+        .collect();
+    insert_chunked(db, atom_rows)
+    .await?;
+
+    let mut positions: HashMap<Uuid, i32> = HashMap::new();
+    let comment_rows = released
+        .comments
+        .iter()
+        .map(|comment| {
+            let position = positions.entry(comment.atom.0).or_default();
+            *position += 1;
+            released_comment::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                round_id: Set(round_id),
+                atom_id: Set(comment.atom.0),
+                position: Set(*position),
+                body: Set(comment.text.clone()),
+            }
+        })
+        .collect();
+    insert_chunked(db, comment_rows)
+    .await?;
+
+    if let Some(org) = &released.org {
+        round::Entity::update_many()
+            .col_expr(
+                round::Column::OrgFigures,
+                Expr::value(serde_json::to_value(org).expect("org figures serialize")),
+            )
+            .filter(round::Column::Id.eq(round_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Scores => "scores",
+        Family::Detail => "detail",
+    }
+}
+
+/// Raw retention (opt-in): answers and comments copied in random order with new ids
+/// and the atom of the score family that holds them instead of their team, no
+/// ballot. Answers outside every released atom are not kept.
+async fn retain_shuffled(
+    db: &DatabaseTransaction,
+    round_id: Uuid,
+    counted: &[&open_response::Model],
+    comments: &[open_comment::Model],
+    released: &safepulse_anonymizer::RoundRelease,
+) -> Result<(), RoundError> {
+    let atom_of_node = atoms_by_node(db, round_id, released).await?;
+    let mut responses: Vec<retained_response::ActiveModel> = counted
+        .iter()
+        .filter_map(|row| {
+            atom_of_node
+                .get(&row.node_id)
+                .map(|atom| retained_response::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    round_id: Set(round_id),
+                    atom_id: Set(*atom),
+                    answers: Set(row.answers.clone()),
+                })
+        })
+        .collect();
+    let mut kept_comments: Vec<retained_comment::ActiveModel> = comments
+        .iter()
+        .filter_map(|row| {
+            atom_of_node
+                .get(&row.node_id)
+                .map(|atom| retained_comment::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    round_id: Set(round_id),
+                    atom_id: Set(*atom),
+                    body: Set(row.body.clone()),
+                })
+        })
+        .collect();
+    let mut rng = rand::rng();
+    responses.shuffle(&mut rng);
+    kept_comments.shuffle(&mut rng);
+    insert_chunked(db, responses)
+    .await?;
+    insert_chunked(db, kept_comments)
+    .await?;
+    Ok(())
+}
+
+/// For each snapshot node, the score-family atom its direct answers fall into: the
+/// atom of its nearest released ancestor-or-self.
+async fn atoms_by_node(
+    db: &DatabaseTransaction,
+    round_id: Uuid,
+    released: &safepulse_anonymizer::RoundRelease,
+) -> Result<HashMap<Uuid, Uuid>, RoundError> {
+    let nodes = round_node::Entity::find()
+        .filter(round_node::Column::RoundId.eq(round_id))
+        .all(db)
+        .await?;
+    let parents: HashMap<Uuid, Option<Uuid>> = nodes
+        .iter()
+        .map(|node| (node.node_id, node.parent_node_id))
+        .collect();
+    let atom_of_released: HashMap<Uuid, Uuid> = released
+        .atoms
+        .iter()
+        .filter(|atom| atom.family == Family::Scores)
+        .map(|atom| (atom.node.0, atom.atom.0))
+        .collect();
+    Ok(parents
+        .keys()
+        .filter_map(|node| {
+            let mut current = Some(*node);
+            while let Some(id) = current {
+                if let Some(atom) = atom_of_released.get(&id) {
+                    return Some((*node, *atom));
+                }
+                current = parents.get(&id).copied().flatten();
+            }
+            None
+        })
+        .collect())
+}
+
+/// The digest a manager gets when a round closes, stored on its outbox row: the
+/// released headline figures of the teams they lead (already theirs to read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestPayload {
+    pub survey_name: String,
+    pub round_label: String,
+    pub report_link: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub teams: Vec<DigestPayloadTeam>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestPayloadTeam {
+    pub team_name: String,
+    /// `None` when the release is suppressed.
+    pub figures: Option<ReleasedFigures>,
+}
+
+async fn queue_digests(
+    db: &DatabaseTransaction,
+    round: &round::Model,
+    nodes: &[round_node::Model],
+    releases: &[safepulse_anonymizer::NodeRelease],
+    now: DateTime<Utc>,
+    report_base_url: &str,
+    mail_host: &str,
+) -> Result<(), RoundError> {
+    let survey = survey::Entity::find_by_id(round.survey_id)
+        .one(db)
+        .await?
+        .ok_or(RoundError::SurveyNotFound)?;
+    let team_nodes: HashMap<Uuid, &round_node::Model> = nodes
+        .iter()
+        .filter_map(|node| node.team_id.map(|team| (team, node)))
+        .collect();
+    let release_of: HashMap<Uuid, &Release> = releases
+        .iter()
+        .map(|release| (release.node.0, &release.release))
+        .collect();
+    let mut led: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for row in team_leader::Entity::find()
+        .filter(team_leader::Column::TeamId.is_in(team_nodes.keys().copied()))
+        .all(db)
+        .await?
+    {
+        led.entry(row.person_id).or_default().push(row.team_id);
+    }
+    if led.is_empty() {
+        return Ok(());
+    }
+    let managers = person::Entity::find()
+        .filter(person::Column::Id.is_in(led.keys().copied()))
+        .filter(person::Column::Active.eq(true))
+        .filter(person::Column::Undeliverable.eq(false))
+        .all(db)
+        .await?;
+    let round_label = round.opened_at.format("%-d %B %Y").to_string();
+    let mut rows = Vec::with_capacity(managers.len());
+    for manager in &managers {
+        let teams = led[&manager.id]
+            .iter()
+            .map(|team_id| {
+                let node = team_nodes[team_id];
+                DigestPayloadTeam {
+                    team_name: node.name.clone(),
+                    figures: match release_of.get(&node.node_id) {
+                        Some(Release::Released(figures)) => Some(figures.clone()),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        let time_zone = manager.time_zone.clone().unwrap_or_else(|| "UTC".into());
+        let payload = DigestPayload {
+            survey_name: survey.name.clone(),
+            round_label: round_label.clone(),
+            report_link: format!("{report_base_url}/reports"),
+            locale: Locale::parse(&manager.locale)
+                .unwrap_or(Locale::En)
+                .as_str()
+                .to_owned(),
+            time_zone,
+            teams,
+        };
+        rows.push(new_outbox_row(
+            "digest",
+            manager,
+            None,
+            Some(round.id),
+            serde_json::to_value(&payload).expect("digest payload serializes"),
+            now,
+            now,
+            mail_host,
+        )?);
+    }
+    insert_chunked(db, rows).await?
+        ;
+    Ok(())
+}
+
+/// After close: make the deleted rows' bytes unrecoverable from the database files.
+/// SQLite (with `secure_delete`) zeroes freed pages on commit; the truncating
+/// checkpoint folds the WAL — which still holds the old pages — into the main file
+/// and empties it. PostgreSQL's `VACUUM` frees the dead tuples of the open tables.
+/// Best effort: a failure is logged, and the next close tries again.
+async fn scrub_deleted_pages(store: &Store) {
+    let db = store.connection();
+    let statements: &[&str] = match store.db_backend() {
+        DbBackend::Postgres => &["VACUUM open_responses", "VACUUM open_comments"],
+        _ => &["PRAGMA wal_checkpoint(TRUNCATE)"],
+    };
+    for sql in statements {
+        if let Err(error) = db
+            .execute_raw(Statement::from_string(store.db_backend(), *sql))
+            .await
+        {
+            tracing::warn!(%error, "scrubbing freed pages after close failed");
+        }
+    }
+}
