@@ -2,4 +2,5 @@
 
 mod deploy_manifests;
 mod foundation;
+mod rounds;
 mod schema;

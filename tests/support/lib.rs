@@ -217,6 +217,183 @@ impl TestApp {
     }
 }
 
+/// A small organisation for round tests.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub department: uuid::Uuid,
+    pub teams: Vec<uuid::Uuid>,
+    /// Members of each team (not leaders), in team order.
+    pub members: Vec<Vec<uuid::Uuid>>,
+    /// The leader of each team, in team order.
+    pub leaders: Vec<uuid::Uuid>,
+}
+
+impl TestApp {
+    /// A department with `team_sizes.len()` teams; each team gets that many members
+    /// and one leader (who answers into the Leadership node).
+    pub async fn create_org(&self, team_sizes: &[usize]) -> Org {
+        let token = self.admin_token().await;
+        let department = self.create_team("Department", None).await;
+        let mut org = Org {
+            department,
+            teams: Vec::new(),
+            members: Vec::new(),
+            leaders: Vec::new(),
+        };
+        for (index, size) in team_sizes.iter().enumerate() {
+            let team = self
+                .create_team(&format!("Team {index}"), Some(department))
+                .await;
+            let members = futures_util::future::join_all((0..*size).map(|member| {
+                self.create_person_with_token(
+                    &token,
+                    format!("m{member}.t{index}@example.com"),
+                    team,
+                )
+            }))
+            .await;
+            let leader = self
+                .create_person_with_token(&token, format!("lead.t{index}@example.com"), team)
+                .await;
+            let response = self
+                .client
+                .put(self.url(&format!("/api/v1/teams/{team}/leaders/{leader}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("the request is sent");
+            assert!(
+                response.status().is_success(),
+                "making {leader} lead {team}"
+            );
+            org.teams.push(team);
+            org.members.push(members);
+            org.leaders.push(leader);
+        }
+        org
+    }
+
+    async fn create_person_with_token(
+        &self,
+        token: &str,
+        email: String,
+        team: uuid::Uuid,
+    ) -> uuid::Uuid {
+        let response = self
+            .post_json(
+                "/api/v1/people",
+                token,
+                &serde_json::json!({ "email": email, "name": email, "team_id": team }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "creating person {email}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id")
+    }
+
+    /// Creates a survey for `teams` with the defaults plus `extra` fields.
+    pub async fn create_survey(
+        &self,
+        teams: &[uuid::Uuid],
+        extra: serde_json::Value,
+    ) -> uuid::Uuid {
+        let token = self.admin_token().await;
+        let mut body = serde_json::json!({ "name": "Team pulse", "team_ids": teams });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let response = self.post_json("/api/v1/surveys", &token, &body).await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "creating a survey: {body}");
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id")
+    }
+
+    /// Opens a round of `survey` now, through the API.
+    pub async fn open_round(&self, survey: uuid::Uuid) -> uuid::Uuid {
+        let token = self.admin_token().await;
+        let response = self
+            .post_json(
+                &format!("/api/v1/surveys/{survey}/rounds"),
+                &token,
+                &serde_json::json!({}),
+            )
+            .await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "opening a round: {body}");
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id")
+    }
+
+    /// Closes a round through the API and returns the round as JSON.
+    pub async fn close_round(&self, round: uuid::Uuid) -> serde_json::Value {
+        let token = self.admin_token().await;
+        let response = self
+            .post_json(
+                &format!("/api/v1/rounds/{round}/close"),
+                &token,
+                &serde_json::json!({}),
+            )
+            .await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 200, "closing a round: {body}");
+        body
+    }
+
+    /// Every invitation's link token of an open round, by person — recomputed the
+    /// way the outbox worker does (master key, salt, invitation id), for tests that
+    /// answer without reading emails.
+    pub async fn link_tokens(
+        &self,
+        round: uuid::Uuid,
+    ) -> std::collections::HashMap<uuid::Uuid, safepulse_domain::keys::LinkToken> {
+        use safepulse_store::entities::{invitation, round as round_entity};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let db = self.state.store.connection();
+        let round_row = round_entity::Entity::find_by_id(round)
+            .one(db)
+            .await
+            .expect("query")
+            .expect("the round exists");
+        let salt: [u8; 32] = round_row
+            .salt
+            .expect("the round is open")
+            .try_into()
+            .expect("32 bytes");
+        let key = self
+            .state
+            .secrets
+            .master_keys
+            .iter()
+            .find(|key| key.id().as_str() == round_row.key_id)
+            .expect("the round's master key");
+        let round_key = key.round_key(safepulse_domain::RoundId(round), &salt);
+        invitation::Entity::find()
+            .filter(invitation::Column::RoundId.eq(round))
+            .all(db)
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|row| {
+                (
+                    row.person_id,
+                    round_key.link_token(safepulse_domain::InvitationId(row.id)),
+                )
+            })
+            .collect()
+    }
+}
+
 /// Runs a test body once on SQLite and once on PostgreSQL:
 ///
 /// ```text

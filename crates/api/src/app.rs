@@ -9,6 +9,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use safepulse_domain::Clock;
+use safepulse_mailer::ItemBank;
 use safepulse_store::Store;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -19,7 +20,7 @@ use crate::error::{ApiError, FieldError};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::request_context::request_context;
-use crate::routes::{health, people, teams};
+use crate::routes;
 use crate::secrets::Secrets;
 use crate::state::AppState;
 
@@ -52,12 +53,14 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         config.jwt_issuer.clone(),
         config.jwt_audience.clone(),
     );
+    let bank = ItemBank::builtin().context("the built-in item bank is invalid")?;
     Ok(AppState {
         store,
         tokens,
         secrets: Arc::new(secrets),
         clock,
         config: Arc::new(config),
+        bank: Arc::new(bank),
     })
 }
 
@@ -112,24 +115,7 @@ impl Application {
                         .add(("X-Frame-Options", "DENY"))
                         .add(("Referrer-Policy", "no-referrer")),
                 )
-                .service(health::healthz)
-                .service(health::readyz)
-                .service(health::metrics)
-                .service(teams::create_team)
-                .service(teams::list_teams)
-                .service(teams::get_team)
-                .service(teams::update_team)
-                .service(teams::delete_team)
-                .service(teams::list_leaders)
-                .service(teams::add_leader)
-                .service(teams::remove_leader)
-                .service(people::import_people)
-                .service(people::create_person)
-                .service(people::list_people)
-                .service(people::get_person)
-                .service(people::update_person)
-                .service(people::erase_person)
-                .service(people::grant_role)
+                .configure(routes::configure)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(not_found))
         })

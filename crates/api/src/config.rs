@@ -163,6 +163,32 @@ impl Config {
     pub fn public_url_trimmed(&self) -> &str {
         self.public_url.trim_end_matches('/')
     }
+
+    /// The host name in Message-IDs: the public URL's host.
+    pub fn mail_host(&self) -> String {
+        let without_scheme = self
+            .public_url
+            .split_once("://")
+            .map_or(self.public_url.as_str(), |(_, rest)| rest);
+        let authority = without_scheme.split('/').next().unwrap_or("localhost");
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host);
+        if host.is_empty() {
+            "localhost".to_owned()
+        } else {
+            host.to_owned()
+        }
+    }
+
+    /// Whether closing a round keeps raw answers (shuffled, with atom ids) for a while.
+    pub fn raw_retention(&self) -> safepulse_mailer::rounds::RawRetention {
+        match self.raw_retention_days {
+            Some(days) if days > 0 => safepulse_mailer::rounds::RawRetention::Keep,
+            _ => safepulse_mailer::rounds::RawRetention::Delete,
+        }
+    }
 }
 
 #[cfg(test)]

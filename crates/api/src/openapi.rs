@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{health, people, teams};
+use crate::routes::{health, people, surveys, teams};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -36,10 +36,22 @@ use crate::routes::{health, people, teams};
         people::erase_person,
         people::grant_role,
         people::import_people,
+        surveys::list_items,
+        surveys::create_survey,
+        surveys::list_surveys,
+        surveys::get_survey,
+        surveys::update_survey,
+        surveys::pause_survey,
+        surveys::resume_survey,
+        surveys::archive_survey,
+        surveys::open_round,
+        surveys::list_rounds,
+        surveys::close_round,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "organisation", description = "Teams, people and leaders (admin)"),
+        (name = "surveys", description = "Surveys, their rounds and the item bank (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use safepulse_domain::Clock;
+use safepulse_mailer::ItemBank;
 use safepulse_store::Store;
 
 use crate::auth::TokenAuthority;
@@ -16,4 +17,6 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
+    /// The built-in item bank, validated at start.
+    pub bank: Arc<ItemBank>,
 }

@@ -58,7 +58,9 @@ pub enum RoundError {
     SurveyNotActive(String),
     #[error("the survey already has an open round")]
     RoundAlreadyOpen,
-    #[error("nobody to invite: the survey's teams have no active people with a deliverable address")]
+    #[error(
+        "nobody to invite: the survey's teams have no active people with a deliverable address"
+    )]
     NoAudience,
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -255,11 +257,13 @@ pub async fn open_round(
             .nodes
             .iter()
             .flat_map(|node| {
-                node.viewers.iter().map(|person_id| round_viewer::ActiveModel {
-                    round_id: Set(round_id),
-                    node_id: Set(node.id),
-                    person_id: Set(*person_id),
-                })
+                node.viewers
+                    .iter()
+                    .map(|person_id| round_viewer::ActiveModel {
+                        round_id: Set(round_id),
+                        node_id: Set(node.id),
+                        person_id: Set(*person_id),
+                    })
             })
             .collect(),
     )
@@ -299,10 +303,8 @@ pub async fn open_round(
             mail_host,
         )?);
     }
-    insert_chunked(&transaction, invitations)
-    .await?;
-    insert_chunked(&transaction, outbox_rows)
-    .await?;
+    insert_chunked(&transaction, invitations).await?;
+    insert_chunked(&transaction, outbox_rows).await?;
 
     if !survey.privacy_locked {
         let mut locked: survey::ActiveModel = survey.clone().into();
@@ -375,7 +377,10 @@ struct Audience {
 }
 
 impl Audience {
-    async fn load(db: &DatabaseTransaction, survey: &survey::Model) -> Result<Audience, RoundError> {
+    async fn load(
+        db: &DatabaseTransaction,
+        survey: &survey::Model,
+    ) -> Result<Audience, RoundError> {
         let all_teams = org::all_teams(db).await?;
         let chosen: Vec<Uuid> = survey_team::Entity::find()
             .filter(survey_team::Column::SurveyId.eq(survey.id))
@@ -412,7 +417,10 @@ impl Audience {
         let mut leaders: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
         for row in team_leader::Entity::find().all(db).await? {
             if teams.contains_key(&row.team_id) {
-                leaders.entry(row.person_id).or_default().insert(row.team_id);
+                leaders
+                    .entry(row.person_id)
+                    .or_default()
+                    .insert(row.team_id);
             }
         }
         let hr = org::all_role_grants(db)
@@ -608,7 +616,9 @@ impl Snapshot {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseOutcome {
-    Closed { counted_responses: u32 },
+    Closed {
+        counted_responses: u32,
+    },
     /// Closed before: nothing changed.
     AlreadyClosed,
 }
@@ -751,7 +761,10 @@ pub async fn close_round(
     }
     answers::delete_open_rows(&transaction, round_id).await?;
     invitation::Entity::update_many()
-        .col_expr(invitation::Column::Lookup, Expr::value(Option::<Vec<u8>>::None))
+        .col_expr(
+            invitation::Column::Lookup,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
         .filter(invitation::Column::RoundId.eq(round_id))
         .exec(&transaction)
         .await?;
@@ -829,17 +842,19 @@ async fn store_release(
         .into_iter()
         .flat_map(|family| {
             family.releases.iter().flat_map(move |entry| {
-                entry.atoms.iter().map(move |atom| release_ledger::ActiveModel {
-                    round_id: Set(round_id),
-                    node_id: Set(entry.node.0),
-                    family: Set(family_name(family.family).into()),
-                    atom_id: Set(atom.0),
-                })
+                entry
+                    .atoms
+                    .iter()
+                    .map(move |atom| release_ledger::ActiveModel {
+                        round_id: Set(round_id),
+                        node_id: Set(entry.node.0),
+                        family: Set(family_name(family.family).into()),
+                        atom_id: Set(atom.0),
+                    })
             })
         })
         .collect();
-    insert_chunked(db, ledger_rows)
-    .await?;
+    insert_chunked(db, ledger_rows).await?;
 
     let atom_rows = released
         .atoms
@@ -852,8 +867,7 @@ async fn store_release(
             statistics: Set(serde_json::to_value(atom).expect("atom statistics serialize")),
         })
         .collect();
-    insert_chunked(db, atom_rows)
-    .await?;
+    insert_chunked(db, atom_rows).await?;
 
     let mut positions: HashMap<Uuid, i32> = HashMap::new();
     let comment_rows = released
@@ -871,8 +885,7 @@ async fn store_release(
             }
         })
         .collect();
-    insert_chunked(db, comment_rows)
-    .await?;
+    insert_chunked(db, comment_rows).await?;
 
     if let Some(org) = &released.org {
         round::Entity::update_many()
@@ -934,10 +947,8 @@ async fn retain_shuffled(
     let mut rng = rand::rng();
     responses.shuffle(&mut rng);
     kept_comments.shuffle(&mut rng);
-    insert_chunked(db, responses)
-    .await?;
-    insert_chunked(db, kept_comments)
-    .await?;
+    insert_chunked(db, responses).await?;
+    insert_chunked(db, kept_comments).await?;
     Ok(())
 }
 
@@ -1073,8 +1084,7 @@ async fn queue_digests(
             mail_host,
         )?);
     }
-    insert_chunked(db, rows).await?
-        ;
+    insert_chunked(db, rows).await?;
     Ok(())
 }
 

@@ -7,7 +7,9 @@ use chrono::{NaiveDate, NaiveTime, TimeDelta, Weekday};
 use safepulse_domain::ItemId;
 use serde::{Deserialize, Serialize};
 
-use crate::cadence::{Cadence, CadenceError, CadenceSpec, Every, MonthlyOn, QuietHours, WeekOfMonth};
+use crate::cadence::{
+    Cadence, CadenceError, CadenceSpec, Every, MonthlyOn, QuietHours, WeekOfMonth,
+};
 use crate::item_bank::ItemBank;
 use crate::rotation::{FixedItemList, RotatingPlan, RotationPlan, RotationPlanError};
 
@@ -259,7 +261,10 @@ pub enum SettingsError {
 
 impl SurveyPlan {
     /// Reads and validates stored settings.
-    pub fn from_stored(json: &serde_json::Value, bank: &ItemBank) -> Result<SurveyPlan, SettingsError> {
+    pub fn from_stored(
+        json: &serde_json::Value,
+        bank: &ItemBank,
+    ) -> Result<SurveyPlan, SettingsError> {
         let settings: SurveySettings = serde_json::from_value(json.clone())
             .map_err(|error| SettingsError::Unreadable(error.to_string()))?;
         settings.validate(bank)
@@ -288,7 +293,10 @@ mod tests {
         let mut settings = SurveySettings::default();
         settings.reminders.after_hours = vec![96];
         let error = settings.validate(&bank()).unwrap_err();
-        assert!(error.to_string().contains("outside the answer window"), "{error}");
+        assert!(
+            error.to_string().contains("outside the answer window"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -308,7 +316,9 @@ mod tests {
         settings.cadence.weekday = "saturday".into();
         assert!(matches!(
             settings.validate(&bank()),
-            Err(SettingsError::Cadence(CadenceError::WeekendNotAllowed { .. }))
+            Err(SettingsError::Cadence(
+                CadenceError::WeekendNotAllowed { .. }
+            ))
         ));
         settings.cadence.allow_weekends = true;
         settings.validate(&bank()).unwrap();
@@ -321,9 +331,11 @@ mod tests {
 
     #[test]
     fn unknown_fixed_items_are_named() {
-        let mut settings = SurveySettings::default();
-        settings.questions = QuestionSettings::Fixed {
-            items: vec!["nope-99".into()],
+        let settings = SurveySettings {
+            questions: QuestionSettings::Fixed {
+                items: vec!["nope-99".into()],
+            },
+            ..SurveySettings::default()
         };
         let error = settings.validate(&bank()).unwrap_err();
         assert!(error.to_string().contains("nope-99"), "{error}");

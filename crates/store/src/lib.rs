@@ -16,6 +16,7 @@ pub mod audit;
 pub mod entities;
 mod error;
 pub mod org;
+pub mod surveys;
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,7 +3,10 @@
 
 pub mod health;
 pub mod people;
+pub mod surveys;
 pub mod teams;
+
+use actix_web::web::ServiceConfig;
 
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
@@ -58,4 +61,39 @@ pub fn parse_name(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Strin
         ));
     }
     name.to_owned()
+}
+
+/// Every route of the API and the pages, in one list (the OpenAPI document lists
+/// the same handlers; a test checks none is missing).
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(teams::create_team)
+        .service(teams::list_teams)
+        .service(teams::get_team)
+        .service(teams::update_team)
+        .service(teams::delete_team)
+        .service(teams::list_leaders)
+        .service(teams::add_leader)
+        .service(teams::remove_leader)
+        .service(people::import_people)
+        .service(people::create_person)
+        .service(people::list_people)
+        .service(people::get_person)
+        .service(people::update_person)
+        .service(people::erase_person)
+        .service(people::grant_role)
+        .service(surveys::list_items)
+        .service(surveys::create_survey)
+        .service(surveys::list_surveys)
+        .service(surveys::get_survey)
+        .service(surveys::update_survey)
+        .service(surveys::pause_survey)
+        .service(surveys::resume_survey)
+        .service(surveys::archive_survey)
+        .service(surveys::open_round)
+        .service(surveys::list_rounds)
+        .service(surveys::close_round);
 }

@@ -1,0 +1,795 @@
+//! Surveys and their rounds (admin): what is asked of which teams, how often, under
+//! which privacy thresholds; opening a round now and closing one now.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use safepulse_anonymizer::Policy;
+use safepulse_domain::Role;
+use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RoundError};
+use safepulse_mailer::survey::{
+    CadenceSettings, Frequency, QuestionSettings, ReminderSettings, SurveySettings,
+    WeekOfMonthSetting,
+};
+use safepulse_store::audit::{self, AuditEvent};
+use safepulse_store::entities::round;
+use safepulse_store::surveys::{self, NewSurvey, SurveyChanges, SurveyWithTeams};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Page, PageQuery, parse_name};
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::state::AppState;
+
+/// Which items each round asks.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum QuestionsDto {
+    /// `items_per_round` agreement items (5–10, one fewer when the recommendation
+    /// item is asked), rotating so every dimension is asked every few rounds; the
+    /// 0–10 recommendation item every `recommendation_every_rounds` rounds (null: never).
+    Rotating {
+        items_per_round: u8,
+        recommendation_every_rounds: Option<u32>,
+    },
+    /// The same items every round (ids from `GET /api/v1/items`).
+    Fixed { items: Vec<String> },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FrequencyDto {
+    Weekly,
+    EveryNWeeks,
+    Monthly,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WeekOfMonthDto {
+    First,
+    Second,
+    Third,
+    Fourth,
+    Last,
+}
+
+/// When rounds open, evaluated in each team's IANA time zone (DST-correct).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CadenceDto {
+    pub frequency: FrequencyDto,
+    /// For `every_n_weeks`: 1–8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weeks: Option<u8>,
+    /// For `monthly`: which occurrence of the weekday (default `first`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub week_of_month: Option<WeekOfMonthDto>,
+    /// `monday` … `sunday`; weekends only with `allow_weekends`.
+    pub weekday: String,
+    /// Local time, `HH:MM`; never inside the quiet hours.
+    pub local_time: String,
+    #[serde(default)]
+    pub allow_weekends: bool,
+    /// `HH:MM`, default `20:00`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours_start: Option<String>,
+    /// `HH:MM`, default `07:00`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours_end: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersDto {
+    /// Hours after a team's opening; each inside the answer window; at most 3.
+    pub after_hours: Vec<u32>,
+    /// Remind only people who have not answered. Off by default, because computing
+    /// it lets the mail system see who had not answered yet; reminders to everyone
+    /// say "if you have already answered, thank you — no need to open this".
+    #[serde(default)]
+    pub non_responders_only: bool,
+}
+
+/// Minimum group sizes. They lock when the survey's first round opens.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyDto {
+    /// Minimum respondents for a team's scores (default 5, at least 4).
+    pub k: u32,
+    /// Minimum respondents for spread, agreement and comments (default 10, at least max(k, 7)).
+    pub k_detail: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSurvey {
+    pub name: String,
+    /// The teams invited; with `include_subteams` (default true) their sub-teams too.
+    pub team_ids: Vec<Uuid>,
+    pub include_subteams: Option<bool>,
+    /// Default: 8 rotating items, the recommendation item every 4th round.
+    pub questions: Option<QuestionsDto>,
+    /// Default: every 2 weeks, Monday 09:00 local time.
+    pub cadence: Option<CadenceDto>,
+    /// First local date a round may open on (default: today, UTC).
+    pub starts_on: Option<NaiveDate>,
+    /// How long a round stays open (24–336 hours, default 96).
+    pub window_hours: Option<u32>,
+    /// Default: one reminder after 48 hours, to everyone.
+    pub reminders: Option<RemindersDto>,
+    /// Default: k = 5, k_detail = 10.
+    pub privacy: Option<PrivacyDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSurvey {
+    pub name: Option<String>,
+    pub team_ids: Option<Vec<Uuid>>,
+    pub include_subteams: Option<bool>,
+    pub questions: Option<QuestionsDto>,
+    pub cadence: Option<CadenceDto>,
+    pub starts_on: Option<NaiveDate>,
+    pub window_hours: Option<u32>,
+    pub reminders: Option<RemindersDto>,
+    /// Refused with `privacy_locked` once a round has opened.
+    pub privacy: Option<PrivacyDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SurveyDto {
+    pub id: Uuid,
+    pub name: String,
+    /// `active`, `paused` or `archived`.
+    pub status: String,
+    pub team_ids: Vec<Uuid>,
+    pub include_subteams: bool,
+    pub questions: QuestionsDto,
+    pub cadence: CadenceDto,
+    pub starts_on: NaiveDate,
+    pub window_hours: u32,
+    pub reminders: RemindersDto,
+    pub privacy: PrivacyDto,
+    /// True once a round has opened: the thresholds can no longer change.
+    pub privacy_locked: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoundDto {
+    pub id: Uuid,
+    pub survey_id: Uuid,
+    /// The cadence period, e.g. `2026-W48` or `2026-11`; `manual-…` for an extra round.
+    pub period_key: String,
+    pub round_index: i32,
+    /// `open` or `closed`.
+    pub status: String,
+    pub opened_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub invited_count: i32,
+    /// Invitations the mail server refused permanently.
+    pub bounce_count: i32,
+    pub privacy: PrivacyDto,
+}
+
+impl From<round::Model> for RoundDto {
+    fn from(round: round::Model) -> Self {
+        RoundDto {
+            id: round.id,
+            survey_id: round.survey_id,
+            period_key: round.period_key,
+            round_index: round.round_index,
+            status: round.status,
+            opened_at: round.opened_at,
+            closes_at: round.closes_at,
+            closed_at: round.closed_at,
+            invited_count: round.invited_count,
+            bounce_count: round.bounce_count,
+            privacy: PrivacyDto {
+                k: round.k as u32,
+                k_detail: round.k_detail as u32,
+            },
+        }
+    }
+}
+
+impl QuestionsDto {
+    fn into_settings(self) -> QuestionSettings {
+        match self {
+            QuestionsDto::Rotating {
+                items_per_round,
+                recommendation_every_rounds,
+            } => QuestionSettings::Rotating {
+                items_per_round,
+                recommendation_every_rounds,
+            },
+            QuestionsDto::Fixed { items } => QuestionSettings::Fixed { items },
+        }
+    }
+
+    fn from_settings(settings: QuestionSettings) -> QuestionsDto {
+        match settings {
+            QuestionSettings::Rotating {
+                items_per_round,
+                recommendation_every_rounds,
+            } => QuestionsDto::Rotating {
+                items_per_round,
+                recommendation_every_rounds,
+            },
+            QuestionSettings::Fixed { items } => QuestionsDto::Fixed { items },
+        }
+    }
+}
+
+impl CadenceDto {
+    fn into_settings(self) -> CadenceSettings {
+        CadenceSettings {
+            frequency: match self.frequency {
+                FrequencyDto::Weekly => Frequency::Weekly,
+                FrequencyDto::EveryNWeeks => Frequency::EveryNWeeks,
+                FrequencyDto::Monthly => Frequency::Monthly,
+            },
+            weeks: self.weeks,
+            week_of_month: self.week_of_month.map(|week| match week {
+                WeekOfMonthDto::First => WeekOfMonthSetting::First,
+                WeekOfMonthDto::Second => WeekOfMonthSetting::Second,
+                WeekOfMonthDto::Third => WeekOfMonthSetting::Third,
+                WeekOfMonthDto::Fourth => WeekOfMonthSetting::Fourth,
+                WeekOfMonthDto::Last => WeekOfMonthSetting::Last,
+            }),
+            weekday: self.weekday.to_lowercase(),
+            local_time: self.local_time,
+            allow_weekends: self.allow_weekends,
+            quiet_hours_start: self.quiet_hours_start,
+            quiet_hours_end: self.quiet_hours_end,
+        }
+    }
+
+    fn from_settings(settings: CadenceSettings) -> CadenceDto {
+        CadenceDto {
+            frequency: match settings.frequency {
+                Frequency::Weekly => FrequencyDto::Weekly,
+                Frequency::EveryNWeeks => FrequencyDto::EveryNWeeks,
+                Frequency::Monthly => FrequencyDto::Monthly,
+            },
+            weeks: settings.weeks,
+            week_of_month: settings.week_of_month.map(|week| match week {
+                WeekOfMonthSetting::First => WeekOfMonthDto::First,
+                WeekOfMonthSetting::Second => WeekOfMonthDto::Second,
+                WeekOfMonthSetting::Third => WeekOfMonthDto::Third,
+                WeekOfMonthSetting::Fourth => WeekOfMonthDto::Fourth,
+                WeekOfMonthSetting::Last => WeekOfMonthDto::Last,
+            }),
+            weekday: settings.weekday,
+            local_time: settings.local_time,
+            allow_weekends: settings.allow_weekends,
+            quiet_hours_start: settings.quiet_hours_start,
+            quiet_hours_end: settings.quiet_hours_end,
+        }
+    }
+}
+
+fn survey_dto(stored: SurveyWithTeams) -> Result<SurveyDto, ApiError> {
+    let survey = stored.survey;
+    let settings: SurveySettings = serde_json::from_value(survey.settings)
+        .map_err(|error| ApiError::internal(anyhow::anyhow!("stored survey settings: {error}")))?;
+    Ok(SurveyDto {
+        id: survey.id,
+        name: survey.name,
+        status: survey.status,
+        team_ids: stored.team_ids,
+        include_subteams: survey.include_subteams,
+        questions: QuestionsDto::from_settings(settings.questions),
+        cadence: CadenceDto::from_settings(settings.cadence),
+        starts_on: settings.starts_on,
+        window_hours: settings.window_hours,
+        reminders: RemindersDto {
+            after_hours: settings.reminders.after_hours,
+            non_responders_only: settings.reminders.non_responders_only,
+        },
+        privacy: PrivacyDto {
+            k: survey.k as u32,
+            k_detail: survey.k_detail as u32,
+        },
+        privacy_locked: survey.privacy_locked,
+        created_at: survey.created_at,
+        updated_at: survey.updated_at,
+    })
+}
+
+/// The schedule and question fields of a create or update request.
+struct SettingsFields {
+    questions: Option<QuestionsDto>,
+    cadence: Option<CadenceDto>,
+    starts_on: Option<NaiveDate>,
+    window_hours: Option<u32>,
+    reminders: Option<RemindersDto>,
+}
+
+/// Settings with the request's changes applied, validated against the item bank.
+fn apply_settings(
+    state: &AppState,
+    mut settings: SurveySettings,
+    fields: SettingsFields,
+    errors: &mut Vec<FieldError>,
+) -> SurveySettings {
+    let SettingsFields {
+        questions,
+        cadence,
+        starts_on,
+        window_hours,
+        reminders,
+    } = fields;
+    if let Some(questions) = questions {
+        settings.questions = questions.into_settings();
+    }
+    if let Some(cadence) = cadence {
+        settings.cadence = cadence.into_settings();
+    }
+    if let Some(starts_on) = starts_on {
+        settings.starts_on = starts_on;
+    }
+    if let Some(window_hours) = window_hours {
+        settings.window_hours = window_hours;
+    }
+    if let Some(reminders) = reminders {
+        settings.reminders = ReminderSettings {
+            after_hours: reminders.after_hours,
+            non_responders_only: reminders.non_responders_only,
+        };
+    }
+    if let Err(error) = settings.validate(&state.bank) {
+        errors.push(FieldError::new("settings", error));
+    }
+    settings
+}
+
+fn parse_privacy(privacy: PrivacyDto, errors: &mut Vec<FieldError>) -> (u32, u32) {
+    if let Err(error) = Policy::new(privacy.k, privacy.k_detail) {
+        errors.push(FieldError::new("privacy", error));
+    }
+    (privacy.k, privacy.k_detail)
+}
+
+fn parse_team_ids(team_ids: Vec<Uuid>, errors: &mut Vec<FieldError>) -> Vec<Uuid> {
+    let mut unique = team_ids;
+    unique.sort();
+    unique.dedup();
+    if unique.is_empty() {
+        errors.push(FieldError::new("team_ids", "name at least one team"));
+    }
+    unique
+}
+
+fn round_error(error: RoundError) -> ApiError {
+    match error {
+        RoundError::SurveyNotFound | RoundError::RoundNotFound => ApiError::NotFound,
+        RoundError::SurveyNotActive(status) => ApiError::Conflict {
+            code: "survey_not_active",
+            detail: format!("the survey is {status}; resume it to open rounds"),
+        },
+        RoundError::RoundAlreadyOpen => ApiError::Conflict {
+            code: "round_already_open",
+            detail: "the survey already has an open round; close it first".into(),
+        },
+        RoundError::NoAudience => ApiError::Conflict {
+            code: "no_audience",
+            detail: error.to_string(),
+        },
+        RoundError::Store(error) => error.into(),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Creates a survey. Nothing is sent until a round opens (on its cadence, or now).
+#[utoipa::path(
+    post, path = "/api/v1/surveys", tag = "surveys", security(("bearer" = [])), request_body = CreateSurvey,
+    responses((status = 201, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/api/v1/surveys")]
+pub async fn create_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<CreateSurvey>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let body = body.into_inner();
+    let now = state.clock.now();
+    let mut errors = Vec::new();
+    let name = parse_name("name", &body.name, &mut errors);
+    let team_ids = parse_team_ids(body.team_ids, &mut errors);
+    let settings = apply_settings(
+        &state,
+        SurveySettings::starting_on(now.date_naive()),
+        SettingsFields {
+            questions: body.questions,
+            cadence: body.cadence,
+            starts_on: body.starts_on,
+            window_hours: body.window_hours,
+            reminders: body.reminders,
+        },
+        &mut errors,
+    );
+    let (k, k_detail) = parse_privacy(
+        body.privacy.unwrap_or(PrivacyDto { k: 5, k_detail: 10 }),
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let db = state.store.connection();
+    let created = surveys::create_survey(
+        db,
+        NewSurvey {
+            name,
+            team_ids,
+            include_subteams: body.include_subteams.unwrap_or(true),
+            settings: serde_json::to_value(&settings).map_err(ApiError::internal)?,
+            k,
+            k_detail,
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "survey.created",
+            team_id: None,
+            target: Some(created.survey.id.to_string()),
+            details: serde_json::json!({ "name": created.survey.name }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(survey_dto(created)?))
+}
+
+/// Lists surveys, ordered by id.
+#[utoipa::path(
+    get, path = "/api/v1/surveys", tag = "surveys", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<SurveyDto>), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/api/v1/surveys")]
+pub async fn list_surveys(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Hr])?;
+    let page =
+        surveys::list_surveys(state.store.connection(), query.cursor, query.limit()?).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(survey_dto)
+            .collect::<Result<Vec<_>, _>>()?,
+        next_cursor: page.next,
+    }))
+}
+
+/// One survey.
+#[utoipa::path(
+    get, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem))
+)]
+#[get("/api/v1/surveys/{id}")]
+pub async fn get_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Hr])?;
+    let survey = surveys::get_survey(state.store.connection(), id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(survey_dto(survey)?))
+}
+
+/// Changes a survey. The privacy thresholds cannot change once a round has opened.
+#[utoipa::path(
+    patch, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])), request_body = UpdateSurvey,
+    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/api/v1/surveys/{id}")]
+pub async fn update_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateSurvey>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let db = state.store.connection();
+    let current = surveys::get_survey(db, id).await?;
+    let stored: SurveySettings = serde_json::from_value(current.survey.settings.clone())
+        .map_err(|error| ApiError::internal(anyhow::anyhow!("stored survey settings: {error}")))?;
+    let mut errors = Vec::new();
+    let name = body
+        .name
+        .as_deref()
+        .map(|name| parse_name("name", name, &mut errors));
+    let team_ids = body
+        .team_ids
+        .map(|team_ids| parse_team_ids(team_ids, &mut errors));
+    let settings = apply_settings(
+        &state,
+        stored,
+        SettingsFields {
+            questions: body.questions,
+            cadence: body.cadence,
+            starts_on: body.starts_on,
+            window_hours: body.window_hours,
+            reminders: body.reminders,
+        },
+        &mut errors,
+    );
+    let thresholds = body
+        .privacy
+        .map(|privacy| parse_privacy(privacy, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let now = state.clock.now();
+    let updated = surveys::update_survey(
+        db,
+        id,
+        SurveyChanges {
+            name,
+            team_ids,
+            include_subteams: body.include_subteams,
+            settings: Some(serde_json::to_value(&settings).map_err(ApiError::internal)?),
+            thresholds,
+            status: None,
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "survey.updated",
+            team_id: None,
+            target: Some(id.to_string()),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(survey_dto(updated)?))
+}
+
+async fn set_status(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: Uuid,
+    status: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let db = state.store.connection();
+    let now = state.clock.now();
+    let updated = surveys::update_survey(
+        db,
+        id,
+        SurveyChanges {
+            status: Some(status),
+            ..SurveyChanges::default()
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "survey.status_changed",
+            team_id: None,
+            target: Some(id.to_string()),
+            details: serde_json::json!({ "status": status }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(survey_dto(updated)?))
+}
+
+/// Pauses a survey: no new rounds open until it is resumed; an open round runs to its end.
+#[utoipa::path(
+    post, path = "/api/v1/surveys/{id}/pause", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/api/v1/surveys/{id}/pause")]
+pub async fn pause_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_status(caller, state, id.into_inner(), "paused").await
+}
+
+/// Resumes a paused survey.
+#[utoipa::path(
+    post, path = "/api/v1/surveys/{id}/resume", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/api/v1/surveys/{id}/resume")]
+pub async fn resume_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_status(caller, state, id.into_inner(), "active").await
+}
+
+/// Archives a survey for good: no new rounds; its releases stay readable.
+#[utoipa::path(
+    post, path = "/api/v1/surveys/{id}/archive", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/api/v1/surveys/{id}/archive")]
+pub async fn archive_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_status(caller, state, id.into_inner(), "archived").await
+}
+
+/// Opens a round now: invitations are queued for everyone in the survey's teams.
+#[utoipa::path(
+    post, path = "/api/v1/surveys/{id}/rounds", tag = "surveys", security(("bearer" = [])),
+    responses((status = 201, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/api/v1/surveys/{id}/rounds")]
+pub async fn open_round(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let outcome = rounds::open_round(
+        &state.store,
+        &state.bank,
+        &state.secrets.master_keys,
+        id,
+        OpenRequest::Now,
+        now,
+        &state.config.mail_host(),
+    )
+    .await
+    .map_err(round_error)?;
+    let (OpenOutcome::Opened(round) | OpenOutcome::AlreadyOpened(round)) = outcome;
+    audit::record(
+        state.store.connection(),
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "round.opened",
+            team_id: None,
+            target: Some(round.id.to_string()),
+            details: serde_json::json!({ "survey_id": id, "invited": round.invited_count }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(RoundDto::from(round)))
+}
+
+/// The rounds of a survey, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/surveys/{id}/rounds", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = Vec<RoundDto>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem))
+)]
+#[get("/api/v1/surveys/{id}/rounds")]
+pub async fn list_rounds(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Hr])?;
+    let db = state.store.connection();
+    let survey = surveys::get_survey(db, id.into_inner()).await?;
+    let rounds = surveys::rounds_of(db, survey.survey.id).await?;
+    Ok(HttpResponse::Ok().json(rounds.into_iter().map(RoundDto::from).collect::<Vec<_>>()))
+}
+
+/// Closes a round now: its releases are computed and frozen, its keys destroyed.
+/// Closing a closed round changes nothing.
+#[utoipa::path(
+    post, path = "/api/v1/rounds/{id}/close", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem))
+)]
+#[post("/api/v1/rounds/{id}/close")]
+pub async fn close_round(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let outcome = rounds::close_round(
+        &state.store,
+        &state.bank,
+        &state.secrets.master_keys,
+        id,
+        now,
+        state.config.raw_retention(),
+        state.config.public_url_trimmed(),
+        &state.config.mail_host(),
+    )
+    .await
+    .map_err(round_error)?;
+    if let CloseOutcome::Closed { .. } = outcome {
+        audit::record(
+            state.store.connection(),
+            now,
+            AuditEvent {
+                actor: &caller.subject,
+                action: "round.closed",
+                team_id: None,
+                target: Some(id.to_string()),
+                details: serde_json::json!({}),
+            },
+        )
+        .await?;
+    }
+    let round = surveys::get_round(state.store.connection(), id).await?;
+    Ok(HttpResponse::Ok().json(RoundDto::from(round)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemDto {
+    pub id: String,
+    /// e.g. `psychological_safety`, `trust`, … or `recommendation` (0–10).
+    pub dimension: String,
+    pub reverse_keyed: bool,
+    pub scale_min: u8,
+    pub scale_max: u8,
+    pub text_en: String,
+    pub text_de: String,
+}
+
+/// The built-in item bank, for choosing a fixed item list.
+#[utoipa::path(
+    get, path = "/api/v1/items", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ItemDto>), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/api/v1/items")]
+pub async fn list_items(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Hr])?;
+    let items: Vec<ItemDto> = state
+        .bank
+        .items()
+        .iter()
+        .map(|item| ItemDto {
+            id: item.id().0.clone(),
+            dimension: item.dimension().as_str().to_owned(),
+            reverse_keyed: item.meta().reverse_keyed,
+            scale_min: item.meta().scale.min(),
+            scale_max: item.meta().scale.max(),
+            text_en: item.text(safepulse_domain::Locale::En).to_owned(),
+            text_de: item.text(safepulse_domain::Locale::De).to_owned(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
+}

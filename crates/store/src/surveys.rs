@@ -1,0 +1,203 @@
+//! Surveys (what is asked of which teams, how often) and reading their rounds.
+//! Opening and closing rounds is the mailer's job; this module only stores and lists.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entities::{round, survey, survey_team, team};
+use crate::org::Page;
+
+#[derive(Debug, Clone)]
+pub struct NewSurvey {
+    pub name: String,
+    pub team_ids: Vec<Uuid>,
+    pub include_subteams: bool,
+    pub settings: serde_json::Value,
+    pub k: u32,
+    pub k_detail: u32,
+}
+
+/// A survey with the teams it is sent to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyWithTeams {
+    pub survey: survey::Model,
+    pub team_ids: Vec<Uuid>,
+}
+
+pub async fn create_survey(
+    db: &impl ConnectionTrait,
+    new: NewSurvey,
+    now: DateTime<Utc>,
+) -> Result<SurveyWithTeams, StoreError> {
+    ensure_teams_exist(db, &new.team_ids).await?;
+    let id = Uuid::new_v4();
+    survey::ActiveModel {
+        id: Set(id),
+        name: Set(new.name),
+        status: Set("active".into()),
+        include_subteams: Set(new.include_subteams),
+        settings: Set(new.settings),
+        k: Set(new.k as i32),
+        k_detail: Set(new.k_detail as i32),
+        privacy_locked: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    replace_teams(db, id, &new.team_ids).await?;
+    get_survey(db, id).await
+}
+
+async fn ensure_teams_exist(
+    db: &impl ConnectionTrait,
+    team_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    let found = team::Entity::find()
+        .filter(team::Column::Id.is_in(team_ids.iter().copied()))
+        .count(db)
+        .await?;
+    if found != team_ids.len() as u64 {
+        return Err(StoreError::Conflict("team_not_found"));
+    }
+    Ok(())
+}
+
+async fn replace_teams(
+    db: &impl ConnectionTrait,
+    survey_id: Uuid,
+    team_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    survey_team::Entity::delete_many()
+        .filter(survey_team::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    for team_id in team_ids {
+        survey_team::ActiveModel {
+            survey_id: Set(survey_id),
+            team_id: Set(*team_id),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn get_survey(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<SurveyWithTeams, StoreError> {
+    let survey = survey::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let team_ids = survey_team::Entity::find()
+        .filter(survey_team::Column::SurveyId.eq(id))
+        .order_by_asc(survey_team::Column::TeamId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.team_id)
+        .collect();
+    Ok(SurveyWithTeams { survey, team_ids })
+}
+
+pub async fn list_surveys(
+    db: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Page<SurveyWithTeams>, StoreError> {
+    let mut query = survey::Entity::find()
+        .order_by_asc(survey::Column::Id)
+        .limit(limit + 1);
+    if let Some(after) = after {
+        query = query.filter(survey::Column::Id.gt(after));
+    }
+    let rows = query.all(db).await?;
+    let more = rows.len() as u64 > limit;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows.into_iter().take(limit as usize) {
+        items.push(get_survey(db, row.id).await?);
+    }
+    let next = more
+        .then(|| items.last().map(|item| item.survey.id))
+        .flatten();
+    Ok(Page { items, next })
+}
+
+/// What an admin may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SurveyChanges {
+    pub name: Option<String>,
+    pub team_ids: Option<Vec<Uuid>>,
+    pub include_subteams: Option<bool>,
+    pub settings: Option<serde_json::Value>,
+    /// `(k, k_detail)`: refused once the privacy settings are locked.
+    pub thresholds: Option<(u32, u32)>,
+    pub status: Option<&'static str>,
+}
+
+pub async fn update_survey(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    changes: SurveyChanges,
+    now: DateTime<Utc>,
+) -> Result<SurveyWithTeams, StoreError> {
+    let current = get_survey(db, id).await?.survey;
+    if current.status == "archived" {
+        return Err(StoreError::Conflict("survey_archived"));
+    }
+    if let Some((k, k_detail)) = changes.thresholds
+        && current.privacy_locked
+        && (k as i32 != current.k || k_detail as i32 != current.k_detail)
+    {
+        return Err(StoreError::Conflict("privacy_locked"));
+    }
+    if let Some(team_ids) = &changes.team_ids {
+        ensure_teams_exist(db, team_ids).await?;
+        replace_teams(db, id, team_ids).await?;
+    }
+    let mut model: survey::ActiveModel = current.into();
+    if let Some(name) = changes.name {
+        model.name = Set(name);
+    }
+    if let Some(include_subteams) = changes.include_subteams {
+        model.include_subteams = Set(include_subteams);
+    }
+    if let Some(settings) = changes.settings {
+        model.settings = Set(settings);
+    }
+    if let Some((k, k_detail)) = changes.thresholds {
+        model.k = Set(k as i32);
+        model.k_detail = Set(k_detail as i32);
+    }
+    if let Some(status) = changes.status {
+        model.status = Set(status.into());
+    }
+    model.updated_at = Set(now);
+    model.update(db).await?;
+    get_survey(db, id).await
+}
+
+pub async fn rounds_of(
+    db: &impl ConnectionTrait,
+    survey_id: Uuid,
+) -> Result<Vec<round::Model>, StoreError> {
+    Ok(round::Entity::find()
+        .filter(round::Column::SurveyId.eq(survey_id))
+        .order_by_asc(round::Column::RoundIndex)
+        .all(db)
+        .await?)
+}
+
+pub async fn get_round(db: &impl ConnectionTrait, id: Uuid) -> Result<round::Model, StoreError> {
+    round::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
