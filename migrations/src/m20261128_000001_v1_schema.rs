@@ -223,6 +223,9 @@ CREATE TABLE releases (
     CHECK ((status = 'released' AND figures IS NOT NULL) OR (status = 'suppressed' AND figures IS NULL)),
     UNIQUE (round_id, node_id)
 );
+-- A node's trend reads its releases by node: the cost stays flat however many rounds
+-- other nodes have.
+CREATE INDEX releases_by_node ON releases (node_id, round_id);
 
 -- Rule A: which atoms each release covers, per family (scores, detail).
 CREATE TABLE release_ledger (

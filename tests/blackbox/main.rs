@@ -2,5 +2,6 @@
 
 mod deploy_manifests;
 mod foundation;
+mod reports;
 mod rounds;
 mod schema;

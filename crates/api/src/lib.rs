@@ -3,6 +3,7 @@
 //! - [`app`]: builds the shared [`state::AppState`] and the actix-web [`app::Application`];
 //! - [`routes`]: REST handlers under `/api/v1` (documented in [`openapi::ApiDoc`]);
 //! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
+//! - [`access`]: who reads which release ([`access::Reader`], DESIGN §3);
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
 //! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
 //!   the key files of the secrets directory;
@@ -10,6 +11,7 @@
 //!
 //! This is the only crate that knows HTTP and JSON DTOs; nothing depends on it.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cli;

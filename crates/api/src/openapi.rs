@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{health, people, surveys, teams};
+use crate::routes::{health, people, reports, surveys, teams};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -47,10 +47,15 @@ use crate::routes::{health, people, surveys, teams};
         surveys::open_round,
         surveys::list_rounds,
         surveys::close_round,
+        reports::team_report,
+        reports::round_heatmap,
+        reports::list_releases,
+        reports::list_audit,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "organisation", description = "Teams, people and leaders (admin)"),
+        (name = "reports", description = "Released results (managers and hr) and the audit log"),
         (name = "surveys", description = "Surveys, their rounds and the item bank (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

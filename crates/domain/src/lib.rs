@@ -8,6 +8,7 @@
 //!
 //! This crate does no I/O.
 
+pub mod access;
 mod clock;
 mod ids;
 pub mod keys;

@@ -21,6 +21,7 @@ use safepulse_anonymizer::{
     AnonymizerError, Comment, Family, Policy, Release, ReleasedFigures, Response, RoundInput,
     RoundStatus, SnapshotNode, release_round,
 };
+use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads};
 use safepulse_domain::keys::{KEY_LEN, MasterKey, random_bytes};
 use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, RoundId, TimeZone};
 use safepulse_store::entities::{
@@ -243,7 +244,7 @@ pub async fn open_round(
                 node_id: Set(node.id),
                 parent_node_id: Set(node.parent),
                 team_id: Set(node.team_id),
-                kind: Set(node.kind.into()),
+                kind: Set(node.kind.as_str().into()),
                 name: Set(node.name.clone()),
                 invited: Set(node.invited as i32),
                 viewers: Set(node.viewers.len() as i32),
@@ -465,7 +466,7 @@ struct SnapshotNodeDraft {
     id: Uuid,
     parent: Option<Uuid>,
     team_id: Option<Uuid>,
-    kind: &'static str,
+    kind: NodeKind,
     name: String,
     invited: u32,
     /// Invited people in this node's subtree who may view it (DESIGN §3 `v`).
@@ -492,7 +493,7 @@ impl Snapshot {
                     .parent_id
                     .filter(|parent| audience.teams.contains_key(parent)),
                 team_id: Some(team.id),
-                kind: "team",
+                kind: NodeKind::Team,
                 name: team.name.clone(),
                 invited: 0,
                 viewers: BTreeSet::new(),
@@ -514,7 +515,7 @@ impl Snapshot {
                 id: root,
                 parent: None,
                 team_id: None,
-                kind: "root",
+                kind: NodeKind::Root,
                 name: survey_name.to_owned(),
                 invited: 0,
                 viewers: BTreeSet::new(),
@@ -532,7 +533,7 @@ impl Snapshot {
                 id,
                 parent: Some(root),
                 team_id: None,
-                kind: "leadership",
+                kind: NodeKind::Leadership,
                 name: "Leadership".into(),
                 invited: 0,
                 viewers: BTreeSet::new(),
@@ -575,9 +576,9 @@ impl Snapshot {
         &self.nodes[self.index[&id]]
     }
 
-    /// The nodes `person` may read (DESIGN §3 "Who reads what"): hr reads every node;
-    /// a manager the teams they lead, their sub-teams and the node directly above
-    /// each team they lead; the Leadership node is read by hr only.
+    /// The nodes `person` may read (DESIGN §3 "Who reads what"): hr reads every
+    /// node; a manager what [`nodes_a_manager_reads`] says — the same rule the
+    /// reports apply, so the viewers counted here are exactly the readers.
     fn viewable_by(&self, person: Uuid, audience: &Audience) -> HashSet<Uuid> {
         if audience.hr.contains(&person) {
             return self.nodes.iter().map(|node| node.id).collect();
@@ -585,32 +586,19 @@ impl Snapshot {
         let Some(led) = audience.leaders.get(&person) else {
             return HashSet::new();
         };
-        let mut viewable = HashSet::new();
-        for team_id in led {
-            let Some(&position) = self.index.get(team_id) else {
-                continue;
-            };
-            if let Some(parent) = self.nodes[position].parent {
-                viewable.insert(parent);
-            }
-            for node in &self.nodes {
-                if node.kind == "team" && self.is_within(node.id, *team_id) {
-                    viewable.insert(node.id);
-                }
-            }
-        }
-        viewable
+        let led: Vec<Uuid> = led.iter().copied().collect();
+        nodes_a_manager_reads(&self.access_nodes(), &led)
     }
 
-    fn is_within(&self, node: Uuid, ancestor: Uuid) -> bool {
-        let mut current = Some(node);
-        while let Some(id) = current {
-            if id == ancestor {
-                return true;
-            }
-            current = self.nodes[self.index[&id]].parent;
-        }
-        false
+    fn access_nodes(&self) -> Vec<AccessNode> {
+        self.nodes
+            .iter()
+            .map(|node| AccessNode {
+                id: node.id,
+                parent: node.parent,
+                kind: node.kind,
+            })
+            .collect()
     }
 }
 

@@ -36,3 +36,27 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// A page of the audit log by ascending id; the second value is the cursor of the
+/// next page.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<(Vec<audit_entry::Model>, Option<i64>), StoreError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut query = audit_entry::Entity::find()
+        .order_by_asc(audit_entry::Column::Id)
+        .limit(limit + 1);
+    if let Some(after) = after {
+        query = query.filter(audit_entry::Column::Id.gt(after));
+    }
+    let mut entries = query.all(db).await?;
+    let next = if entries.len() as u64 > limit {
+        entries.truncate(limit as usize);
+        entries.last().map(|entry| entry.id)
+    } else {
+        None
+    };
+    Ok((entries, next))
+}

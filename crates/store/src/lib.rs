@@ -16,6 +16,7 @@ pub mod audit;
 pub mod entities;
 mod error;
 pub mod org;
+pub mod reports;
 pub mod surveys;
 
 use std::path::Path;

@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod people;
+pub mod reports;
 pub mod surveys;
 pub mod teams;
 
@@ -95,5 +96,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(surveys::archive_survey)
         .service(surveys::open_round)
         .service(surveys::list_rounds)
-        .service(surveys::close_round);
+        .service(surveys::close_round)
+        .service(reports::team_report)
+        .service(reports::round_heatmap)
+        .service(reports::list_releases)
+        .service(reports::list_audit);
 }

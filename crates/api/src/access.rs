@@ -1,0 +1,111 @@
+//! Who may read which release (DESIGN §3 "Who reads what"), applied per round:
+//!
+//! - hr reads every node; admin reads results only when the same person also holds
+//!   the hr role;
+//! - a manager reads what [`nodes_a_manager_reads`] gives for the teams they lead
+//!   now, evaluated on each round's own snapshot;
+//! - nobody reads a node of a round in which their own invitation sat inside that
+//!   node's subtree without being counted as one of its viewers (promoted or given
+//!   hr after the round opened): the anonymizer did not subtract them there.
+
+use std::collections::HashSet;
+
+use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads};
+use safepulse_domain::{Email, Role};
+use safepulse_store::entities::round_node;
+use safepulse_store::{org, reports};
+use sea_orm::ConnectionTrait;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub subject: String,
+    person_id: Option<Uuid>,
+    scope: Scope,
+}
+
+#[derive(Debug, Clone)]
+enum Scope {
+    Everything,
+    LedTeams(Vec<Uuid>),
+}
+
+impl Reader {
+    /// The reader behind a verified token; 403 for an admin without the hr role.
+    pub async fn resolve(caller: &Caller, db: &impl ConnectionTrait) -> Result<Reader, ApiError> {
+        let person = match Email::parse(&caller.subject) {
+            Ok(email) => org::find_person_by_email(db, &email).await?,
+            Err(_) => None,
+        };
+        let person_id = person.as_ref().map(|person| person.id);
+        let scope = match caller.role {
+            Role::Hr => Scope::Everything,
+            Role::Admin => {
+                let holds_hr = match person_id {
+                    Some(id) => org::roles_of(db, id).await?.iter().any(|role| role == "hr"),
+                    None => false,
+                };
+                if !holds_hr {
+                    return Err(ApiError::Forbidden);
+                }
+                Scope::Everything
+            }
+            Role::Manager => match person_id {
+                Some(id) => Scope::LedTeams(org::teams_led_by(db, id).await?),
+                None => Scope::LedTeams(Vec::new()),
+            },
+        };
+        Ok(Reader {
+            subject: caller.subject.clone(),
+            person_id,
+            scope,
+        })
+    }
+
+    /// The teams of the current organisation a manager reads (hr: all of them).
+    pub fn led_teams_read(&self, teams: &[AccessNode]) -> HashSet<Uuid> {
+        match &self.scope {
+            Scope::Everything => teams.iter().map(|team| team.id).collect(),
+            Scope::LedTeams(led) => nodes_a_manager_reads(teams, led),
+        }
+    }
+
+    pub fn is_hr(&self) -> bool {
+        matches!(self.scope, Scope::Everything)
+    }
+
+    /// The nodes of one round this reader may read.
+    pub async fn readable_nodes(
+        &self,
+        db: &impl ConnectionTrait,
+        round_id: Uuid,
+        snapshot: &[round_node::Model],
+    ) -> Result<HashSet<Uuid>, ApiError> {
+        let nodes: Vec<AccessNode> = snapshot.iter().map(access_node).collect();
+        let mut readable: HashSet<Uuid> = match &self.scope {
+            Scope::Everything => nodes.iter().map(|node| node.id).collect(),
+            Scope::LedTeams(led) => nodes_a_manager_reads(&nodes, led),
+        };
+        if let Some(person_id) = self.person_id
+            && let Some(own_node) = reports::invitation_node(db, round_id, person_id).await?
+        {
+            let counted = reports::counted_viewer_nodes(db, round_id, person_id).await?;
+            readable.retain(|node| {
+                counted.contains(node)
+                    || !safepulse_domain::access::is_within(&nodes, own_node, *node)
+            });
+        }
+        Ok(readable)
+    }
+}
+
+pub fn access_node(node: &round_node::Model) -> AccessNode {
+    AccessNode {
+        id: node.node_id,
+        parent: node.parent_node_id,
+        kind: NodeKind::parse(&node.kind).unwrap_or(NodeKind::Team),
+    }
+}

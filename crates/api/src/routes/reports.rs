@@ -1,0 +1,657 @@
+//! Reports (managers and hr): a team's released figures per closed round with the
+//! change since the previous release and the trend, a round's heatmap, and the HR
+//! export. Everything here reads frozen releases; nothing reads an answer, and no
+//! figure is computed by summing releases into a new aggregate. Every view is
+//! written to the audit log.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Duration, Utc};
+use safepulse_anonymizer::{
+    DimensionChange, ReleasedFigures, Trend, compare_rounds, minimum_detectable_change, trend,
+};
+use safepulse_domain::{Dimension, Role};
+use safepulse_store::audit::{self, AuditEvent};
+use safepulse_store::entities::{release, round, round_node};
+use safepulse_store::reports::{self, NodeRelease, ReleaseFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{Page, PageQuery};
+use crate::access::Reader;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// One release as readers see it: figures, or only the public reason.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReleaseView {
+    Released {
+        /// Spread, distribution, agreement and comments were released too.
+        detail: bool,
+        /// The anonymizer's released figures: respondents, per item and dimension
+        /// the mean, its 95% CI (with the SD it used), favourability, eNPS; with
+        /// `detail` also SD, distribution and agreement (rwg(j)).
+        #[schema(value_type = Object)]
+        figures: serde_json::Value,
+    },
+    Suppressed {
+        /// Always `hidden_to_protect_anonymity`.
+        reason: String,
+    },
+}
+
+impl ReleaseView {
+    fn of(release: &release::Model) -> ReleaseView {
+        match &release.figures {
+            Some(figures) if release.status == "released" => ReleaseView::Released {
+                detail: release.detail,
+                figures: figures.clone(),
+            },
+            _ => ReleaseView::Suppressed {
+                reason: "hidden_to_protect_anonymity".into(),
+            },
+        }
+    }
+}
+
+/// The change since the previous released round of the same survey.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChangeView {
+    /// Per dimension asked in both rounds; `significant` only where both rounds
+    /// were detail-released (Welch's t-test, n ≥ 8, p < .05, |Δ| ≥ 0.5).
+    Compared {
+        previous_round_id: Uuid,
+        #[schema(value_type = Vec<Object>)]
+        dimensions: Vec<DimensionChange>,
+    },
+    /// Between 1 and k − 1 people joined or left the team between the two rounds.
+    NotComparable { previous_round_id: Uuid },
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoundReport {
+    pub round_id: Uuid,
+    pub survey_id: Uuid,
+    pub period_key: String,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub release: ReleaseView,
+    /// Absent for the first released round, and for a suppressed round.
+    pub change: Option<ChangeView>,
+    /// Someone joined or left the team in the 14 days before the round opened.
+    pub membership_changed_before: bool,
+    /// Comments of a detail release, shuffled, without dates.
+    pub comments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DimensionTrend {
+    pub dimension: String,
+    /// OLS slope per round over the released rounds, with its t-test.
+    #[schema(value_type = Object)]
+    pub trend: Trend,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DimensionNoise {
+    pub dimension: String,
+    /// The smallest change between two rounds of this size that a test would
+    /// detect (80% power, α = .05); smaller changes are within noise.
+    pub minimum_detectable_change: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TeamReport {
+    pub node_id: Uuid,
+    pub name: String,
+    /// Closed rounds this reader may see, oldest first.
+    pub rounds: Vec<RoundReport>,
+    /// Per dimension, when at least three rounds were released.
+    pub trends: Vec<DimensionTrend>,
+    /// From the latest detail release, per dimension.
+    pub noise: Vec<DimensionNoise>,
+}
+
+/// Snapshots and the reader's own invitations for a set of rounds, loaded once.
+struct RoundsContext {
+    snapshots: HashMap<Uuid, Vec<round_node::Model>>,
+}
+
+impl RoundsContext {
+    async fn load(state: &AppState, round_ids: &[Uuid]) -> Result<RoundsContext, ApiError> {
+        let db = state.store.connection();
+        let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
+        for node in reports::snapshots_of_rounds(db, round_ids).await? {
+            snapshots.entry(node.round_id).or_default().push(node);
+        }
+        Ok(RoundsContext { snapshots })
+    }
+
+    fn snapshot(&self, round_id: Uuid) -> &[round_node::Model] {
+        self.snapshots.get(&round_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A team's report: every closed round the caller may read, with figures exactly
+/// as released; suppressed rounds carry no figures at all.
+#[utoipa::path(
+    get, path = "/api/v1/reports/teams/{id}", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, body = TeamReport), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem))
+)]
+#[get("/api/v1/reports/teams/{id}")]
+pub async fn team_report(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let reader = Reader::resolve(&caller, state.store.connection()).await?;
+    let report = build_team_report(&state, &reader, id.into_inner()).await?;
+    audit::record(
+        state.store.connection(),
+        state.clock.now(),
+        AuditEvent {
+            actor: &reader.subject,
+            action: "report.viewed",
+            team_id: Some(report.node_id),
+            target: Some(report.node_id.to_string()),
+            details: serde_json::json!({
+                "rounds": report.rounds.iter().map(|round| round.round_id).collect::<Vec<_>>()
+            }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+pub async fn build_team_report(
+    state: &AppState,
+    reader: &Reader,
+    node_id: Uuid,
+) -> Result<TeamReport, ApiError> {
+    let db = state.store.connection();
+    let history = reports::releases_of_node(db, node_id).await?;
+    let round_ids: Vec<Uuid> = history.iter().map(|entry| entry.round.id).collect();
+    let context = RoundsContext::load(state, &round_ids).await?;
+    let mut visible: Vec<&NodeRelease> = Vec::new();
+    for entry in &history {
+        let readable = reader
+            .readable_nodes(db, entry.round.id, context.snapshot(entry.round.id))
+            .await?;
+        if readable.contains(&node_id) {
+            visible.push(entry);
+        }
+    }
+    let name = match history.last() {
+        Some(entry) => context
+            .snapshot(entry.round.id)
+            .iter()
+            .find(|node| node.node_id == node_id)
+            .map(|node| node.name.clone())
+            .unwrap_or_default(),
+        None => match safepulse_store::org::get_team(db, node_id).await {
+            Ok(team) => team.name,
+            Err(_) => return Err(ApiError::NotFound),
+        },
+    };
+    if visible.is_empty()
+        && !reader.is_hr()
+        && !manager_reads_team_now(state, reader, node_id).await?
+    {
+        return Err(ApiError::Forbidden);
+    }
+
+    let membership_changes = membership_windows(state, node_id, &visible).await?;
+    let mut rounds = Vec::with_capacity(visible.len());
+    let mut previous_released: HashMap<Uuid, (&NodeRelease, ReleasedFigures)> = HashMap::new();
+    let mut trend_points: HashMap<Dimension, Vec<(f64, f64)>> = HashMap::new();
+    let mut latest_detail: Option<ReleasedFigures> = None;
+    for entry in &visible {
+        let release = ReleaseView::of(&entry.release);
+        let figures: Option<ReleasedFigures> = entry
+            .release
+            .figures
+            .as_ref()
+            .filter(|_| entry.release.status == "released")
+            .and_then(|figures| serde_json::from_value(figures.clone()).ok());
+        let mut change = None;
+        let mut comments = Vec::new();
+        if let Some(figures) = &figures {
+            if let Some((previous, previous_figures)) =
+                previous_released.get(&entry.round.survey_id)
+            {
+                change = Some(
+                    compare(state, node_id, previous, previous_figures, entry, figures).await?,
+                );
+            }
+            for dimension in &figures.dimensions {
+                trend_points
+                    .entry(dimension.dimension)
+                    .or_default()
+                    .push((f64::from(entry.round.round_index), dimension.mean));
+            }
+            if figures.detail {
+                comments = reports::comments_of_release(db, entry.round.id, node_id).await?;
+                latest_detail = Some(figures.clone());
+            }
+            previous_released.insert(entry.round.survey_id, (entry, figures.clone()));
+        }
+        rounds.push(RoundReport {
+            round_id: entry.round.id,
+            survey_id: entry.round.survey_id,
+            period_key: entry.round.period_key.clone(),
+            opened_at: entry.round.opened_at,
+            closed_at: entry.round.closed_at,
+            release,
+            change,
+            membership_changed_before: membership_changes.contains(&entry.round.id),
+            comments,
+        });
+    }
+    let mut trends: Vec<DimensionTrend> = trend_points
+        .into_iter()
+        .filter(|(_, points)| points.len() >= 3)
+        .filter_map(|(dimension, points)| {
+            trend(&points).map(|trend| DimensionTrend {
+                dimension: dimension.as_str().to_owned(),
+                trend,
+            })
+        })
+        .collect();
+    trends.sort_by(|a, b| a.dimension.cmp(&b.dimension));
+    let noise = latest_detail
+        .map(|figures| {
+            figures
+                .dimensions
+                .iter()
+                .filter_map(|dimension| {
+                    let sd = dimension.detail.as_ref()?.sd;
+                    Some(DimensionNoise {
+                        dimension: dimension.dimension.as_str().to_owned(),
+                        minimum_detectable_change: minimum_detectable_change(
+                            figures.respondents,
+                            sd,
+                        )?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TeamReport {
+        node_id,
+        name,
+        rounds,
+        trends,
+        noise,
+    })
+}
+
+/// A manager may ask for a team they read today even before it has a release.
+async fn manager_reads_team_now(
+    state: &AppState,
+    reader: &Reader,
+    team_id: Uuid,
+) -> Result<bool, ApiError> {
+    let db = state.store.connection();
+    let teams = safepulse_store::org::all_teams(db).await?;
+    let nodes: Vec<safepulse_domain::access::AccessNode> = teams
+        .iter()
+        .map(|team| safepulse_domain::access::AccessNode {
+            id: team.id,
+            parent: team.parent_id,
+            kind: safepulse_domain::access::NodeKind::Team,
+        })
+        .collect();
+    Ok(reader.led_teams_read(&nodes).contains(&team_id))
+}
+
+/// "Team changed, not comparable" when 1 to k − 1 people joined or left.
+async fn compare(
+    state: &AppState,
+    node_id: Uuid,
+    previous: &NodeRelease,
+    previous_figures: &ReleasedFigures,
+    current: &NodeRelease,
+    current_figures: &ReleasedFigures,
+) -> Result<ChangeView, ApiError> {
+    let db = state.store.connection();
+    let before = reports::people_invited_in_subtree(db, previous.round.id, node_id).await?;
+    let after = reports::people_invited_in_subtree(db, current.round.id, node_id).await?;
+    let k = current.round.k as usize;
+    let joined = after.difference(&before).count();
+    let left = before.difference(&after).count();
+    if (1..k).contains(&joined) || (1..k).contains(&left) {
+        return Ok(ChangeView::NotComparable {
+            previous_round_id: previous.round.id,
+        });
+    }
+    Ok(ChangeView::Compared {
+        previous_round_id: previous.round.id,
+        dimensions: compare_rounds(previous_figures, current_figures, current.round.k as u32),
+    })
+}
+
+async fn membership_windows(
+    state: &AppState,
+    team_id: Uuid,
+    rounds: &[&NodeRelease],
+) -> Result<HashSet<Uuid>, ApiError> {
+    let mut changed = HashSet::new();
+    for entry in rounds {
+        let opened = entry.round.opened_at;
+        if reports::membership_changed(
+            state.store.connection(),
+            team_id,
+            opened - Duration::days(14),
+            opened,
+        )
+        .await?
+        {
+            changed.insert(entry.round.id);
+        }
+    }
+    Ok(changed)
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HeatmapCell {
+    pub dimension: String,
+    pub mean: f64,
+    pub favourability_percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HeatmapRow {
+    pub node_id: Uuid,
+    pub name: String,
+    /// `team`, `leadership` or `root`.
+    pub kind: String,
+    pub parent_node_id: Option<Uuid>,
+    /// `released` or `suppressed`; suppressed rows have no cells.
+    pub status: String,
+    pub cells: Vec<HeatmapCell>,
+}
+
+/// A closed round's teams × dimensions, for the nodes the caller may read.
+#[utoipa::path(
+    get, path = "/api/v1/reports/rounds/{id}/heatmap", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, body = Vec<HeatmapRow>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem))
+)]
+#[get("/api/v1/reports/rounds/{id}/heatmap")]
+pub async fn round_heatmap(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.store.connection();
+    let reader = Reader::resolve(&caller, db).await?;
+    let round_id = id.into_inner();
+    let rows = build_heatmap(&state, &reader, round_id).await?;
+    audit::record(
+        db,
+        state.clock.now(),
+        AuditEvent {
+            actor: &reader.subject,
+            action: "report.heatmap_viewed",
+            team_id: None,
+            target: Some(round_id.to_string()),
+            details: serde_json::json!({ "nodes": rows.len() }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+pub async fn build_heatmap(
+    state: &AppState,
+    reader: &Reader,
+    round_id: Uuid,
+) -> Result<Vec<HeatmapRow>, ApiError> {
+    let db = state.store.connection();
+    let round = safepulse_store::surveys::get_round(db, round_id).await?;
+    if round.status != "closed" {
+        return Err(ApiError::Conflict {
+            code: "round_not_closed",
+            detail: "a round's results appear when it closes".into(),
+        });
+    }
+    let snapshot = reports::round_snapshot(db, round_id).await?;
+    let readable = reader.readable_nodes(db, round_id, &snapshot).await?;
+    if readable.is_empty() {
+        return Err(ApiError::Forbidden);
+    }
+    let releases: HashMap<Uuid, release::Model> = reports::releases_of_round(db, round_id)
+        .await?
+        .into_iter()
+        .map(|release| (release.node_id, release))
+        .collect();
+    let mut rows: Vec<HeatmapRow> = snapshot
+        .iter()
+        .filter(|node| readable.contains(&node.node_id))
+        .filter_map(|node| {
+            let release = releases.get(&node.node_id)?;
+            let figures: Option<ReleasedFigures> = release
+                .figures
+                .as_ref()
+                .filter(|_| release.status == "released")
+                .and_then(|figures| serde_json::from_value(figures.clone()).ok());
+            Some(HeatmapRow {
+                node_id: node.node_id,
+                name: node.name.clone(),
+                kind: node.kind.clone(),
+                parent_node_id: node.parent_node_id,
+                status: if figures.is_some() {
+                    "released"
+                } else {
+                    "suppressed"
+                }
+                .into(),
+                cells: figures
+                    .map(|figures| {
+                        figures
+                            .dimensions
+                            .iter()
+                            .map(|dimension| HeatmapCell {
+                                dimension: dimension.dimension.as_str().to_owned(),
+                                mean: dimension.mean,
+                                favourability_percent: dimension.favourability_percent,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rows)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseQuery {
+    pub cursor: Option<Uuid>,
+    /// 1–200, default 50.
+    pub limit: Option<u64>,
+    pub round_id: Option<Uuid>,
+    /// e.g. `2026-W48`.
+    pub period_key: Option<String>,
+    /// A team's id (or a synthetic node's).
+    pub team_id: Option<Uuid>,
+}
+
+/// One row of the HR export. Stable schema: fields are only ever added.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReleaseRow {
+    pub id: Uuid,
+    pub round_id: Uuid,
+    pub survey_id: Uuid,
+    pub period_key: String,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub node_id: Uuid,
+    /// Present for team nodes.
+    pub team_id: Option<Uuid>,
+    pub node_name: String,
+    /// `team`, `leadership` or `root`.
+    pub node_kind: String,
+    pub release: ReleaseView,
+}
+
+/// Every release of every closed round, org-wide (hr), by cursor.
+#[utoipa::path(
+    get, path = "/api/v1/releases", tag = "reports", security(("bearer" = [])), params(ReleaseQuery),
+    responses((status = 200, body = Page<ReleaseRow>), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/api/v1/releases")]
+pub async fn list_releases(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<ReleaseQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.store.connection();
+    let reader = Reader::resolve(&caller, db).await?;
+    if !reader.is_hr() {
+        return Err(ApiError::Forbidden);
+    }
+    let query = query.into_inner();
+    let limit = PageQuery {
+        cursor: query.cursor,
+        limit: query.limit,
+    }
+    .limit()?;
+    let page = reports::list_releases(
+        db,
+        &ReleaseFilter {
+            round_id: query.round_id,
+            period_key: query.period_key,
+            node_id: query.team_id,
+        },
+        query.cursor,
+        limit,
+    )
+    .await?;
+    let round_ids: Vec<Uuid> = page
+        .items
+        .iter()
+        .map(|entry| entry.round.id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let context = RoundsContext::load(&state, &round_ids).await?;
+    let items: Vec<ReleaseRow> = page
+        .items
+        .iter()
+        .map(|entry| {
+            let node = context
+                .snapshot(entry.round.id)
+                .iter()
+                .find(|node| node.node_id == entry.release.node_id);
+            release_row(&entry.round, &entry.release, node)
+        })
+        .collect();
+    audit::record(
+        db,
+        state.clock.now(),
+        AuditEvent {
+            actor: &reader.subject,
+            action: "report.exported",
+            team_id: None,
+            target: None,
+            details: serde_json::json!({
+                "releases": items.iter().map(|row| row.id).collect::<Vec<_>>()
+            }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next_cursor: page.next,
+    }))
+}
+
+fn release_row(
+    round: &round::Model,
+    release: &release::Model,
+    node: Option<&round_node::Model>,
+) -> ReleaseRow {
+    ReleaseRow {
+        id: release.id,
+        round_id: round.id,
+        survey_id: round.survey_id,
+        period_key: round.period_key.clone(),
+        closed_at: round.closed_at,
+        node_id: release.node_id,
+        team_id: node.and_then(|node| node.team_id),
+        node_name: node.map(|node| node.name.clone()).unwrap_or_default(),
+        node_kind: node.map(|node| node.kind.clone()).unwrap_or_default(),
+        release: ReleaseView::of(release),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// The last `id` of the previous page.
+    pub after: Option<i64>,
+    /// 1–200, default 50.
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryDto {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub team_id: Option<Uuid>,
+    pub target: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntryDto>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+/// The audit log (admin): organisation changes and every report view.
+#[utoipa::path(
+    get, path = "/api/v1/audit", tag = "reports", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/api/v1/audit")]
+pub async fn list_audit(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
+    let (entries, next_after) = audit::list(state.store.connection(), query.after, limit).await?;
+    Ok(HttpResponse::Ok().json(AuditPage {
+        items: entries
+            .into_iter()
+            .map(|entry| AuditEntryDto {
+                id: entry.id,
+                at: entry.at,
+                actor: entry.actor,
+                action: entry.action,
+                team_id: entry.team_id,
+                target: entry.target,
+                details: entry.details,
+            })
+            .collect(),
+        next_after,
+    }))
+}

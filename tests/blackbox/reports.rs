@@ -1,0 +1,178 @@
+//! Reports (issue 6): JSON reports equal the stored releases, suppressed rounds
+//! carry no figures anywhere, managers read only their subtree and the node above,
+//! a reader promoted after a round opened does not see it, the HR export pages
+//! through everything without sums of squares, and every view is audited.
+
+use safepulse_domain::Role;
+use safepulse_domain::keys::{LinkToken, MasterKey};
+use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
+use safepulse_store::entities::{release, round_item};
+use safepulse_tests::{Org, TestApp, on_both_databases};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// A closed round in which everyone answered: department with two teams of six
+/// members and their two leaders.
+async fn closed_round(app: &TestApp) -> (Org, Uuid) {
+    let org = app.create_org(&[6, 6]).await;
+    let survey = app.create_survey(&[org.department], json!({})).await;
+    let round_id = app.open_round(survey).await;
+    let items = round_item::Entity::find()
+        .filter(round_item::Column::RoundId.eq(round_id))
+        .count(app.state.store.connection())
+        .await
+        .unwrap() as usize;
+    let tokens: Vec<LinkToken> = app.link_tokens(round_id).await.into_values().collect();
+    for (index, token) in tokens.iter().enumerate() {
+        let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
+        let value = 3 + (index % 4) as i64;
+        let outcome = answers::submit(
+            &app.state.store,
+            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+            token,
+            ValidAnswer {
+                answers_json: serde_json::to_string(&vec![value; items]).unwrap(),
+                comment: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome, SubmitOutcome::Accepted);
+    }
+    app.close_round(round_id).await;
+    (org, round_id)
+}
+
+async fn get_json(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let response = app.get(path, token).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+on_both_databases! {
+    async fn an_hr_report_equals_the_stored_releases_and_hidden_rounds_carry_no_figures(app) {
+        let (org, round_id) = closed_round(&app).await;
+        let hr = app.token(Role::Hr, "people@example.com").await;
+        let stored = release::Entity::find()
+            .filter(release::Column::RoundId.eq(round_id))
+            .all(app.state.store.connection())
+            .await
+            .unwrap();
+        let mut suppressed_seen = false;
+        for node in [org.department, org.teams[0], org.teams[1]] {
+            let (status, report) = get_json(&app, &format!("/api/v1/reports/teams/{node}"), &hr).await;
+            assert_eq!(status, 200, "{report}");
+            let rounds = report["rounds"].as_array().unwrap();
+            assert_eq!(rounds.len(), 1);
+            let shown = &rounds[0]["release"];
+            let stored = stored.iter().find(|row| row.node_id == node).unwrap();
+            assert_eq!(shown["status"], stored.status.as_str());
+            match &stored.figures {
+                Some(figures) => assert_eq!(&shown["figures"], figures, "figures exactly as released"),
+                None => {
+                    suppressed_seen = true;
+                    assert_eq!(shown, &json!({ "status": "suppressed", "reason": "hidden_to_protect_anonymity" }));
+                }
+            }
+        }
+        assert!(suppressed_seen, "Rule B hides one of the two teams (the leaders' residual)");
+
+        let (status, heatmap) = get_json(&app, &format!("/api/v1/reports/rounds/{round_id}/heatmap"), &hr).await;
+        assert_eq!(status, 200);
+        let rows = heatmap.as_array().unwrap();
+        assert_eq!(rows.len(), 4, "hr reads every node, the Leadership node included");
+        for row in rows {
+            assert_eq!(row["status"] == "suppressed", row["cells"].as_array().unwrap().is_empty());
+        }
+    }
+
+    async fn a_manager_reads_their_team_and_the_department_but_not_a_sibling_team(app) {
+        let (org, round_id) = closed_round(&app).await;
+        let manager = app.token(Role::Manager, "lead.t0@example.com").await;
+        let (status, _) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &manager).await;
+        assert_eq!(status, 200);
+        let (status, department) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.department), &manager).await;
+        assert_eq!(status, 200);
+        assert_eq!(department["rounds"].as_array().unwrap().len(), 1, "counted as a viewer of the department");
+        let (status, problem) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[1]), &manager).await;
+        assert_eq!(status, 403);
+        assert_eq!(problem["code"], "forbidden");
+        let (status, heatmap) = get_json(&app, &format!("/api/v1/reports/rounds/{round_id}/heatmap"), &manager).await;
+        assert_eq!(status, 200);
+        let mut nodes: Vec<Uuid> = heatmap
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["node_id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        nodes.sort();
+        let mut expected = vec![org.department, org.teams[0]];
+        expected.sort();
+        assert_eq!(nodes, expected, "no sibling team, no Leadership node");
+        let (status, _) = get_json(&app, "/api/v1/releases", &manager).await;
+        assert_eq!(status, 403, "the export is for hr");
+    }
+
+    async fn a_reader_promoted_after_a_round_opened_does_not_see_that_round(app) {
+        let (org, _round_id) = closed_round(&app).await;
+        let admin = app.admin_token().await;
+        let promoted = org.members[1][0];
+        let response = app
+            .client
+            .put(app.url(&format!("/api/v1/teams/{}/leaders/{promoted}", org.teams[1])))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let manager = app.token(Role::Manager, "m0.t1@example.com").await;
+        let (status, report) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[1]), &manager).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["rounds"], json!([]), "their own answer sat in that team uncounted as a viewer");
+    }
+
+    async fn the_hr_export_pages_through_every_release_and_every_view_is_audited(app) {
+        let (_org, round_id) = closed_round(&app).await;
+        let hr = app.token(Role::Hr, "people@example.com").await;
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/api/v1/releases?limit=3&round_id={round_id}&cursor={cursor}"),
+                None => format!("/api/v1/releases?limit=3&round_id={round_id}"),
+            };
+            let response = app.get(&path, &hr).await;
+            assert_eq!(response.status(), 200);
+            let text = response.text().await.unwrap();
+            assert!(!text.contains("sum_of_squares"), "sums of squares never leave the store");
+            let page: Value = serde_json::from_str(&text).unwrap();
+            for row in page["items"].as_array().unwrap() {
+                seen.push(row["id"].as_str().unwrap().to_owned());
+                if row["release"]["status"] == "suppressed" {
+                    assert!(row["release"].get("figures").is_none());
+                }
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 4);
+
+        let admin = app.admin_token().await;
+        let (status, _) = get_json(&app, &format!("/api/v1/reports/rounds/{round_id}/heatmap"), &admin).await;
+        assert_eq!(status, 403, "admin reads results only with the hr role");
+        let (status, audit) = get_json(&app, "/api/v1/audit?limit=200", &admin).await;
+        assert_eq!(status, 200);
+        let exported = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["action"] == "report.exported" && entry["actor"] == "people@example.com")
+            .count();
+        assert_eq!(exported, 2, "each export page is audited");
+    }
+}
