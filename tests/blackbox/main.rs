@@ -1,5 +1,6 @@
 //! The black-box tests: one binary, one module per area, tests named as sentences.
 
+mod demo;
 mod deploy_manifests;
 mod foundation;
 mod reports;

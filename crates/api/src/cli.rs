@@ -12,7 +12,7 @@ use safepulse_domain::{Email, Role, SystemClock};
 use crate::app::{Application, build_state};
 use crate::auth::parse_ttl;
 use crate::config::Config;
-use crate::{import, openapi, telemetry};
+use crate::{demo, import, openapi, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +63,8 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Fill an empty database with a demo organisation and a year of pulse history.
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +195,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.updated,
                 report.rejected.len()
             );
+        }
+        Command::Demo => {
+            let state = build_state(config, clock.clone()).await?;
+            let summary = demo::build_demo(&state, chrono::Utc::now()).await?;
+            let token = state
+                .tokens
+                .issue(
+                    state.store.connection(),
+                    &summary.hr_email,
+                    Role::Hr,
+                    chrono::Duration::days(30),
+                    chrono::Utc::now(),
+                )
+                .await?;
+            eprintln!(
+                "safepulse: demo ready: {} teams, {} people, {} closed rounds, {} answers.\n\
+                 Start the server (`safepulse serve`) and sign in at {}/sign-in as {} (hr) or {} (manager);\n\
+                 the sign-in email lands in {}. An hr API token for {} follows:",
+                summary.teams,
+                summary.people,
+                summary.rounds,
+                summary.answers,
+                state.config.public_url_trimmed(),
+                summary.hr_email,
+                summary.manager_email,
+                state.config.mail_dir().display(),
+                summary.hr_email,
+            );
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{token}");
+            }
         }
         Command::Openapi => {
             #[allow(clippy::print_stdout)]

@@ -7,7 +7,7 @@
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
 //! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
 //!   the key files of the secrets directory;
-//! - [`cli`]: the `safepulse` commands.
+//! - [`cli`]: the `safepulse` commands; [`demo`]: the demo organisation and its history.
 //!
 //! This is the only crate that knows HTTP and JSON DTOs; nothing depends on it.
 
@@ -16,6 +16,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod import;
 pub mod metrics;

@@ -1,0 +1,351 @@
+//! `safepulse demo`: a demo organisation with a year of pulse history, made through
+//! the real path — rounds opened by the round opener, answers stored by the submit
+//! transaction with real link tokens, rounds closed by the close transaction and
+//! released by the anonymizer — so the dashboard a newcomer sees is exactly what
+//! the product would show.
+//!
+//! The organisation: 25 teams on 4 levels in four time zones, about 200 people, one
+//! survey every two weeks, 12 closed rounds. The synthetic climate has stories: a
+//! struggling team (Payments, falling), a recovering one (Reliability, rising), a
+//! steady majority, and a team of three (Recruiting) that is always hidden.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use safepulse_domain::keys::MasterKey;
+use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, RoundId, TimeZone};
+use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest};
+use safepulse_mailer::survey::SurveySettings;
+use safepulse_store::answers::{self, ValidAnswer};
+use safepulse_store::entities::{invitation, outbox, round, round_item};
+use safepulse_store::org::{self, NewPerson, NewTeam};
+use safepulse_store::surveys::{self, NewSurvey};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+const ROUNDS: i64 = 12;
+const DAYS_BETWEEN_ROUNDS: i64 = 14;
+
+/// One team of the demo organisation: name, parent (index), time zone, members.
+struct DemoTeam {
+    name: &'static str,
+    parent: Option<usize>,
+    time_zone: &'static str,
+    members: usize,
+    /// The team's climate: baseline on the 1–7 scale and change per round.
+    baseline: f64,
+    drift_per_round: f64,
+}
+
+const fn team(
+    name: &'static str,
+    parent: Option<usize>,
+    time_zone: &'static str,
+    members: usize,
+    baseline: f64,
+    drift_per_round: f64,
+) -> DemoTeam {
+    DemoTeam {
+        name,
+        parent,
+        time_zone,
+        members,
+        baseline,
+        drift_per_round,
+    }
+}
+
+const BERLIN: &str = "Europe/Berlin";
+const NEW_YORK: &str = "America/New_York";
+const LOS_ANGELES: &str = "America/Los_Angeles";
+const SYDNEY: &str = "Australia/Sydney";
+
+/// Index order matters: parents come before children.
+const TEAMS: [DemoTeam; 25] = [
+    team("Acme", None, BERLIN, 2, 5.2, 0.0),
+    team("Engineering", Some(0), BERLIN, 2, 5.3, 0.0),
+    team("Go-to-market", Some(0), NEW_YORK, 2, 5.0, 0.0),
+    team("Operations", Some(0), BERLIN, 2, 5.1, 0.0),
+    team("Platform", Some(1), BERLIN, 2, 5.3, 0.0),
+    team("Product", Some(1), BERLIN, 2, 5.2, 0.0),
+    team("Data", Some(1), SYDNEY, 2, 5.4, 0.0),
+    team("Sales EMEA", Some(2), BERLIN, 2, 4.9, 0.0),
+    team("Sales Americas", Some(2), NEW_YORK, 2, 5.0, 0.0),
+    team("Marketing", Some(2), NEW_YORK, 8, 5.1, 0.0),
+    team("People", Some(3), BERLIN, 6, 5.5, 0.0),
+    team("Finance", Some(3), BERLIN, 8, 5.0, 0.02),
+    team("Infrastructure", Some(4), BERLIN, 11, 5.4, 0.0),
+    team("Reliability", Some(4), BERLIN, 10, 4.3, 0.09),
+    team("Developer Tools", Some(4), BERLIN, 9, 5.6, 0.0),
+    team("Web", Some(5), BERLIN, 12, 5.3, 0.01),
+    team("Mobile", Some(5), BERLIN, 11, 5.1, 0.0),
+    team("Payments", Some(5), BERLIN, 12, 5.5, -0.12),
+    team("Analytics", Some(6), SYDNEY, 9, 5.4, 0.0),
+    team("Machine Learning", Some(6), SYDNEY, 8, 5.6, -0.02),
+    team("DACH", Some(7), BERLIN, 10, 4.9, 0.03),
+    team("Nordics", Some(7), BERLIN, 9, 5.2, 0.0),
+    team("East", Some(8), NEW_YORK, 11, 4.8, 0.0),
+    team("West", Some(8), LOS_ANGELES, 10, 5.0, 0.04),
+    team("Recruiting", Some(10), BERLIN, 3, 5.0, 0.0),
+];
+
+const COMMENTS: [&str; 10] = [
+    "Planning meetings run long and the decisions get lost afterwards.",
+    "I appreciate that mistakes are discussed without blame.",
+    "Too many priorities at once this sprint; hard to say no.",
+    "Our retro actually changed something this time, thank you.",
+    "I would like more honest feedback on my work, not just praise.",
+    "The on-call weeks are draining and nobody talks about it.",
+    "It feels safer to ask questions in the team chat than in meetings.",
+    "Good collaboration with the other teams lately.",
+    "Not always clear who decides what.",
+    "The team lunches help a lot with getting to know each other.",
+];
+
+/// What `safepulse demo` prints when it is done.
+#[derive(Debug)]
+pub struct DemoSummary {
+    pub teams: usize,
+    pub people: usize,
+    pub rounds: usize,
+    pub answers: usize,
+    pub hr_email: String,
+    pub manager_email: String,
+}
+
+pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<DemoSummary> {
+    let db = state.store.connection();
+    if !org::all_teams(db).await?.is_empty() {
+        bail!(
+            "the database already holds an organisation; run the demo on an empty data directory (--data-dir)"
+        );
+    }
+    let mut rng = StdRng::seed_from_u64(2026);
+    let first_opening = now - Duration::days(ROUNDS * DAYS_BETWEEN_ROUNDS);
+
+    let mut team_ids: Vec<Uuid> = Vec::with_capacity(TEAMS.len());
+    let mut people_of_team: Vec<Vec<Uuid>> = Vec::with_capacity(TEAMS.len());
+    let mut person_offset: HashMap<Uuid, f64> = HashMap::new();
+    let mut team_of_person: HashMap<Uuid, usize> = HashMap::new();
+    let mut people = 0;
+    for (index, demo) in TEAMS.iter().enumerate() {
+        let team = org::create_team(
+            db,
+            NewTeam {
+                name: demo.name.to_owned(),
+                parent_id: demo.parent.map(|parent| team_ids[parent]),
+                time_zone: TimeZone::parse(demo.time_zone).map_err(anyhow::Error::msg)?,
+            },
+            first_opening,
+        )
+        .await?;
+        team_ids.push(team.id);
+        let slug = demo.name.to_lowercase().replace(' ', "-");
+        let mut members = Vec::with_capacity(demo.members + 1);
+        for member in 0..=demo.members {
+            let is_leader = member == demo.members;
+            let email = if is_leader {
+                format!("lead.{slug}@demo.example")
+            } else {
+                format!("{slug}.{}@demo.example", member + 1)
+            };
+            let person = org::create_person(
+                db,
+                NewPerson {
+                    email: Email::parse(&email).map_err(anyhow::Error::msg)?,
+                    name: if is_leader {
+                        format!("Lead of {}", demo.name)
+                    } else {
+                        format!("{} member {}", demo.name, member + 1)
+                    },
+                    team_id: team.id,
+                    locale: if demo.time_zone == BERLIN && member % 3 == 0 {
+                        Locale::De
+                    } else {
+                        Locale::En
+                    },
+                    time_zone: None,
+                },
+                first_opening,
+            )
+            .await?;
+            if is_leader {
+                org::add_leader(db, team.id, person.id).await?;
+            }
+            person_offset.insert(person.id, rng.random_range(-0.6..0.6));
+            team_of_person.insert(person.id, index);
+            members.push(person.id);
+            people += 1;
+        }
+        people_of_team.push(members);
+    }
+    let people_team = team_ids[10];
+    let hr = org::create_person(
+        db,
+        NewPerson {
+            email: Email::parse("hr@demo.example").map_err(anyhow::Error::msg)?,
+            name: "People partner".into(),
+            team_id: people_team,
+            locale: Locale::En,
+            time_zone: None,
+        },
+        first_opening,
+    )
+    .await?;
+    org::grant_role(db, hr.id, "hr", first_opening).await?;
+    person_offset.insert(hr.id, 0.3);
+    team_of_person.insert(hr.id, 10);
+    people += 1;
+
+    let settings = SurveySettings::starting_on(first_opening.date_naive());
+    let survey = surveys::create_survey(
+        db,
+        NewSurvey {
+            name: "Acme team pulse".into(),
+            team_ids: vec![team_ids[0]],
+            include_subteams: true,
+            settings: serde_json::to_value(&settings)?,
+            k: 5,
+            k_detail: 10,
+        },
+        first_opening,
+    )
+    .await?;
+
+    let mut answers_stored = 0;
+    let host = state.config.mail_host();
+    for round_index in 0..ROUNDS {
+        let opened_at = first_opening + Duration::days(round_index * DAYS_BETWEEN_ROUNDS);
+        let outcome = rounds::open_round(
+            &state.store,
+            &state.bank,
+            &state.secrets.master_keys,
+            survey.survey.id,
+            OpenRequest::Now,
+            opened_at,
+            &host,
+        )
+        .await
+        .context("opening a demo round")?;
+        let (OpenOutcome::Opened(round) | OpenOutcome::AlreadyOpened(round)) = outcome;
+        answers_stored += answer_round(
+            state,
+            &round,
+            &mut rng,
+            &person_offset,
+            &team_of_person,
+            round_index,
+        )
+        .await?;
+        rounds::close_round(
+            &state.store,
+            &state.bank,
+            &state.secrets.master_keys,
+            round.id,
+            opened_at + Duration::days(4),
+            state.config.raw_retention(),
+            state.config.public_url_trimmed(),
+            &host,
+        )
+        .await
+        .context("closing a demo round")?;
+    }
+    // The history is synthetic: nobody should get a year of digests at once.
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::Kind.eq("digest"))
+        .exec(db)
+        .await?;
+
+    Ok(DemoSummary {
+        teams: TEAMS.len(),
+        people,
+        rounds: ROUNDS as usize,
+        answers: answers_stored,
+        hr_email: "hr@demo.example".into(),
+        manager_email: "lead.payments@demo.example".into(),
+    })
+}
+
+/// Everyone answers with probability 0.7–0.95, through the real submit path.
+async fn answer_round(
+    state: &AppState,
+    round: &round::Model,
+    rng: &mut StdRng,
+    person_offset: &HashMap<Uuid, f64>,
+    team_of_person: &HashMap<Uuid, usize>,
+    round_index: i64,
+) -> anyhow::Result<usize> {
+    let db = state.store.connection();
+    let items: Vec<ItemId> = round_item::Entity::find()
+        .filter(round_item::Column::RoundId.eq(round.id))
+        .order_by_asc(round_item::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| ItemId(row.item_id))
+        .collect();
+    let salt: [u8; 32] = round
+        .salt
+        .clone()
+        .and_then(|salt| salt.try_into().ok())
+        .context("a fresh round has its salt")?;
+    let master: &MasterKey = rounds::key_for(&state.secrets.master_keys, &round.key_id)?;
+    let round_key = master.round_key(RoundId(round.id), &salt);
+    let invitations = invitation::Entity::find()
+        .filter(invitation::Column::RoundId.eq(round.id))
+        .all(db)
+        .await?;
+    let participation = rng.random_range(0.7..0.95);
+    let mut stored = 0;
+    for invitation in invitations {
+        if !rng.random_bool(participation) {
+            continue;
+        }
+        let team = &TEAMS[team_of_person[&invitation.person_id]];
+        let climate = (team.baseline + team.drift_per_round * round_index as f64)
+            + person_offset[&invitation.person_id];
+        let mut values = Vec::with_capacity(items.len());
+        for item in &items {
+            let meta = state
+                .bank
+                .meta(item)
+                .context("round items come from the bank")?;
+            let noise: f64 = rng.random_range(-1.0..1.0);
+            let value = if meta.dimension == Dimension::Recommendation {
+                ((climate - 1.0) / 6.0 * 10.0 + noise * 1.5)
+                    .round()
+                    .clamp(0.0, 10.0)
+            } else {
+                let agreement = (climate + noise).round().clamp(1.0, 7.0);
+                if meta.reverse_keyed {
+                    8.0 - agreement
+                } else {
+                    agreement
+                }
+            };
+            values.push(value as i64);
+        }
+        let comment = rng
+            .random_bool(0.15)
+            .then(|| COMMENTS[rng.random_range(0..COMMENTS.len())].to_owned());
+        let token = round_key.link_token(InvitationId(invitation.id));
+        let keys = state.secrets.master_keys.clone();
+        answers::submit(
+            &state.store,
+            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+            &token,
+            ValidAnswer {
+                answers_json: serde_json::to_string(&values)?,
+                comment,
+            },
+        )
+        .await?;
+        stored += 1;
+    }
+    Ok(stored)
+}
