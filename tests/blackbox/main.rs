@@ -3,6 +3,7 @@
 mod demo;
 mod deploy_manifests;
 mod foundation;
+mod operations;
 mod reports;
 mod rounds;
 mod schema;

@@ -209,3 +209,31 @@ pub async fn round_is_open(db: &impl ConnectionTrait, round_id: Uuid) -> Result<
         .await?
         .is_some_and(|round| round.status == "open"))
 }
+
+/// Raw retention: deletes retained answers and comments of rounds that closed
+/// before `closed_before`. Returns how many rows went.
+pub async fn purge_retained(
+    db: &impl ConnectionTrait,
+    closed_before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    use crate::entities::{retained_comment, retained_response};
+    let rounds: Vec<Uuid> = round::Entity::find()
+        .filter(round::Column::ClosedAt.lt(closed_before))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|round| round.id)
+        .collect();
+    if rounds.is_empty() {
+        return Ok(0);
+    }
+    let responses = retained_response::Entity::delete_many()
+        .filter(retained_response::Column::RoundId.is_in(rounds.iter().copied()))
+        .exec(db)
+        .await?;
+    let comments = retained_comment::Entity::delete_many()
+        .filter(retained_comment::Column::RoundId.is_in(rounds))
+        .exec(db)
+        .await?;
+    Ok(responses.rows_affected + comments.rows_affected)
+}
