@@ -7,6 +7,7 @@ mod answer_logs;
 mod demo;
 mod deploy_manifests;
 mod foundation;
+mod operations;
 mod reports;
 mod rounds;
 mod schema;

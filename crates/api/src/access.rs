@@ -8,7 +8,7 @@
 //!   node's subtree without being counted as one of its viewers (promoted or given
 //!   hr after the round opened): the anonymizer did not subtract them there.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads};
 use safepulse_domain::{Email, Role};
@@ -77,29 +77,50 @@ impl Reader {
         matches!(self.scope, Scope::Everything)
     }
 
-    /// The nodes of one round this reader may read.
-    pub async fn readable_nodes(
+    /// What the reader's own invitations say about a set of rounds, loaded once.
+    pub async fn own_rounds(
         &self,
         db: &impl ConnectionTrait,
+        round_ids: &[Uuid],
+    ) -> Result<OwnRounds, ApiError> {
+        let Some(person_id) = self.person_id else {
+            return Ok(OwnRounds::default());
+        };
+        Ok(OwnRounds {
+            invitation_nodes: reports::invitation_nodes_in_rounds(db, person_id, round_ids).await?,
+            counted_as_viewer: reports::counted_viewer_nodes_in_rounds(db, person_id, round_ids)
+                .await?,
+        })
+    }
+
+    /// The nodes of one round this reader may read.
+    pub fn readable_in(
+        &self,
         round_id: Uuid,
         snapshot: &[round_node::Model],
-    ) -> Result<HashSet<Uuid>, ApiError> {
+        own: &OwnRounds,
+    ) -> HashSet<Uuid> {
         let nodes: Vec<AccessNode> = snapshot.iter().map(access_node).collect();
         let mut readable: HashSet<Uuid> = match &self.scope {
             Scope::Everything => nodes.iter().map(|node| node.id).collect(),
             Scope::LedTeams(led) => nodes_a_manager_reads(&nodes, led),
         };
-        if let Some(person_id) = self.person_id
-            && let Some(own_node) = reports::invitation_node(db, round_id, person_id).await?
-        {
-            let counted = reports::counted_viewer_nodes(db, round_id, person_id).await?;
+        if let Some(own_node) = own.invitation_nodes.get(&round_id) {
+            let counted = own.counted_as_viewer.get(&round_id);
             readable.retain(|node| {
-                counted.contains(node)
-                    || !safepulse_domain::access::is_within(&nodes, own_node, *node)
+                counted.is_some_and(|counted| counted.contains(node))
+                    || !safepulse_domain::access::is_within(&nodes, *own_node, *node)
             });
         }
-        Ok(readable)
+        readable
     }
+}
+
+/// The reader's invitation node and counted-viewer nodes per round.
+#[derive(Debug, Clone, Default)]
+pub struct OwnRounds {
+    invitation_nodes: HashMap<Uuid, Uuid>,
+    counted_as_viewer: HashMap<Uuid, HashSet<Uuid>>,
 }
 
 pub fn access_node(node: &round_node::Model) -> AccessNode {

@@ -54,6 +54,26 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         config.jwt_audience.clone(),
     );
     let bank = ItemBank::builtin().context("the built-in item bank is invalid")?;
+    let problems = safepulse_store::hygiene::postgres_recording_settings(&store)
+        .await
+        .context("cannot read PostgreSQL's logging settings")?;
+    let round_opening_blocked = if problems.is_empty() {
+        None
+    } else if config.allow_logging_postgres {
+        tracing::warn!(
+            problems = %problems.join("; "),
+            "PostgreSQL records statements or timing; rounds open anyway because allow_logging_postgres is set"
+        );
+        None
+    } else {
+        let reason = problems.join("; ");
+        tracing::error!(
+            problems = %reason,
+            "PostgreSQL would record answers or their timing: no round will open until this is fixed \
+             (or allow_logging_postgres is set)"
+        );
+        Some(Arc::from(reason))
+    };
     Ok(AppState {
         store,
         tokens,
@@ -61,6 +81,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         clock,
         config: Arc::new(config),
         bank: Arc::new(bank),
+        round_opening_blocked,
     })
 }
 

@@ -19,4 +19,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The built-in item bank, validated at start.
     pub bank: Arc<ItemBank>,
+    /// Why rounds must not open (PostgreSQL would record answers or their timing),
+    /// found at start; `None` when all is well or the operator overrode it.
+    pub round_opening_blocked: Option<Arc<str>>,
 }

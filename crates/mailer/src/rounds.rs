@@ -976,6 +976,43 @@ async fn atoms_by_node(
         .collect())
 }
 
+/// Erasure while a round is open: deletes the person's answer in every open round
+/// where they answered, found by recomputing their ballot (nothing stored links
+/// them). Their comment cannot be found — nothing links it to them — and is
+/// released or deleted with the round. Call it in the erasure's transaction.
+pub async fn erase_open_answers(
+    db: &DatabaseTransaction,
+    keys: &[MasterKey],
+    person_id: Uuid,
+) -> Result<u32, RoundError> {
+    let invitations = invitation::Entity::find()
+        .filter(invitation::Column::PersonId.eq(person_id))
+        .all(db)
+        .await?;
+    let mut erased = 0;
+    for invitation in invitations {
+        let Some(round) = round::Entity::find_by_id(invitation.round_id)
+            .one(db)
+            .await?
+        else {
+            continue;
+        };
+        let Some(salt) = round
+            .salt
+            .as_deref()
+            .and_then(|salt| <[u8; KEY_LEN]>::try_from(salt).ok())
+        else {
+            continue;
+        };
+        let round_key = key_for(keys, &round.key_id)?.round_key(RoundId(round.id), &salt);
+        let ballot = round_key.ballot(&round_key.link_token(InvitationId(invitation.id)));
+        if answers::delete_open_answer(db, &ballot.0).await? {
+            erased += 1;
+        }
+    }
+    Ok(erased)
+}
+
 /// The digest a manager gets when a round closes, stored on its outbox row: the
 /// released headline figures of the teams they lead (already theirs to read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

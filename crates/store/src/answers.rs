@@ -18,7 +18,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entities::{invitation, open_comment, open_response, round_item};
+use crate::entities::{invitation, open_comment, open_response, round, round_item};
 use crate::{Store, StoreError};
 
 /// What a link leads to, read without touching anything.
@@ -305,4 +305,32 @@ pub async fn delete_open_rows(db: &impl ConnectionTrait, round_id: Uuid) -> Resu
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Raw retention: deletes retained answers and comments of rounds that closed
+/// before `closed_before`. Returns how many rows went.
+pub async fn purge_retained(
+    db: &impl ConnectionTrait,
+    closed_before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    use crate::entities::{retained_comment, retained_response};
+    let rounds: Vec<Uuid> = round::Entity::find()
+        .filter(round::Column::ClosedAt.lt(closed_before))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|round| round.id)
+        .collect();
+    if rounds.is_empty() {
+        return Ok(0);
+    }
+    let responses = retained_response::Entity::delete_many()
+        .filter(retained_response::Column::RoundId.is_in(rounds.iter().copied()))
+        .exec(db)
+        .await?;
+    let comments = retained_comment::Entity::delete_many()
+        .filter(retained_comment::Column::RoundId.is_in(rounds))
+        .exec(db)
+        .await?;
+    Ok(responses.rows_affected + comments.rows_affected)
 }

@@ -15,6 +15,7 @@ pub mod answers;
 pub mod audit;
 pub mod entities;
 mod error;
+pub mod hygiene;
 pub mod org;
 pub mod reports;
 pub mod surveys;

@@ -6,9 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -86,52 +84,110 @@ pub async fn releases_of_round(
         .await?)
 }
 
-/// The node a person's invitation of a round sat in, if they were invited.
-pub async fn invitation_node(
+/// A reader's own invitations in several rounds: round → the node it sat in.
+pub async fn invitation_nodes_in_rounds(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
     person_id: Uuid,
-) -> Result<Option<Uuid>, StoreError> {
+    round_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Uuid>, StoreError> {
     Ok(invitation::Entity::find()
-        .filter(invitation::Column::RoundId.eq(round_id))
         .filter(invitation::Column::PersonId.eq(person_id))
-        .one(db)
-        .await?
-        .map(|row| row.node_id))
-}
-
-/// The nodes of a round at which `person_id` was counted as a viewer (`v`).
-pub async fn counted_viewer_nodes(
-    db: &impl ConnectionTrait,
-    round_id: Uuid,
-    person_id: Uuid,
-) -> Result<HashSet<Uuid>, StoreError> {
-    Ok(round_viewer::Entity::find()
-        .filter(round_viewer::Column::RoundId.eq(round_id))
-        .filter(round_viewer::Column::PersonId.eq(person_id))
+        .filter(invitation::Column::RoundId.is_in(round_ids.iter().copied()))
         .all(db)
         .await?
         .into_iter()
-        .map(|row| row.node_id)
+        .map(|row| (row.round_id, row.node_id))
         .collect())
 }
 
-/// The people invited anywhere in `node_id`'s subtree in a round (for "team
-/// changed, not comparable": who joined or left between two rounds).
-pub async fn people_invited_in_subtree(
+/// The nodes at which `person_id` was counted as a viewer, per round, for several rounds.
+pub async fn counted_viewer_nodes_in_rounds(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    person_id: Uuid,
+    round_ids: &[Uuid],
+) -> Result<HashMap<Uuid, HashSet<Uuid>>, StoreError> {
+    let mut counted: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
+    for row in round_viewer::Entity::find()
+        .filter(round_viewer::Column::PersonId.eq(person_id))
+        .filter(round_viewer::Column::RoundId.is_in(round_ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        counted.entry(row.round_id).or_default().insert(row.node_id);
+    }
+    Ok(counted)
+}
+
+/// Everyone invited in the given nodes of the given rounds: round → people.
+pub async fn people_invited_in_nodes(
+    db: &impl ConnectionTrait,
+    round_ids: &[Uuid],
+    node_ids: &HashSet<Uuid>,
+) -> Result<HashMap<Uuid, Vec<(Uuid, Uuid)>>, StoreError> {
+    let mut people: HashMap<Uuid, Vec<(Uuid, Uuid)>> = HashMap::new();
+    for row in invitation::Entity::find()
+        .filter(invitation::Column::RoundId.is_in(round_ids.iter().copied()))
+        .filter(invitation::Column::NodeId.is_in(node_ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        people
+            .entry(row.round_id)
+            .or_default()
+            .push((row.node_id, row.person_id));
+    }
+    Ok(people)
+}
+
+/// The released comments of one node's detail releases in several rounds, in
+/// their stored (shuffled) order: round → comments.
+pub async fn comments_of_node_in_rounds(
+    db: &impl ConnectionTrait,
     node_id: Uuid,
-) -> Result<HashSet<Uuid>, StoreError> {
-    let nodes = round_snapshot(db, round_id).await?;
-    let subtree = subtree_of(&nodes, node_id);
-    Ok(invitation::Entity::find()
-        .filter(invitation::Column::RoundId.eq(round_id))
-        .filter(invitation::Column::NodeId.is_in(subtree.iter().copied()))
+    round_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
+    let atoms: Vec<Uuid> = release_ledger::Entity::find()
+        .filter(release_ledger::Column::NodeId.eq(node_id))
+        .filter(release_ledger::Column::RoundId.is_in(round_ids.iter().copied()))
+        .filter(release_ledger::Column::Family.eq("detail"))
         .all(db)
         .await?
         .into_iter()
-        .map(|row| row.person_id)
+        .map(|row| row.atom_id)
+        .collect();
+    let mut comments: HashMap<Uuid, Vec<String>> = HashMap::new();
+    if atoms.is_empty() {
+        return Ok(comments);
+    }
+    for row in released_comment::Entity::find()
+        .filter(released_comment::Column::RoundId.is_in(round_ids.iter().copied()))
+        .filter(released_comment::Column::AtomId.is_in(atoms))
+        .order_by_asc(released_comment::Column::AtomId)
+        .order_by_asc(released_comment::Column::Position)
+        .all(db)
+        .await?
+    {
+        comments.entry(row.round_id).or_default().push(row.body);
+    }
+    Ok(comments)
+}
+
+/// When people joined or left `team_id` (audit log), within a window.
+pub async fn membership_changes(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, StoreError> {
+    Ok(audit_entry::Entity::find()
+        .filter(audit_entry::Column::TeamId.eq(team_id))
+        .filter(audit_entry::Column::Action.starts_with("membership."))
+        .filter(audit_entry::Column::At.gte(from))
+        .filter(audit_entry::Column::At.lte(to))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|entry| entry.at)
         .collect())
 }
 
@@ -151,53 +207,6 @@ pub fn subtree_of(nodes: &[round_node::Model], node_id: Uuid) -> HashSet<Uuid> {
         }
     }
     subtree
-}
-
-/// The released comments of a node's detail release, in their stored (shuffled) order.
-pub async fn comments_of_release(
-    db: &impl ConnectionTrait,
-    round_id: Uuid,
-    node_id: Uuid,
-) -> Result<Vec<String>, StoreError> {
-    let atoms: Vec<Uuid> = release_ledger::Entity::find()
-        .filter(release_ledger::Column::RoundId.eq(round_id))
-        .filter(release_ledger::Column::NodeId.eq(node_id))
-        .filter(release_ledger::Column::Family.eq("detail"))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.atom_id)
-        .collect();
-    if atoms.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(released_comment::Entity::find()
-        .filter(released_comment::Column::RoundId.eq(round_id))
-        .filter(released_comment::Column::AtomId.is_in(atoms))
-        .order_by_asc(released_comment::Column::AtomId)
-        .order_by_asc(released_comment::Column::Position)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.body)
-        .collect())
-}
-
-/// Whether anyone joined or left `team_id` in the window (audit log).
-pub async fn membership_changed(
-    db: &impl ConnectionTrait,
-    team_id: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let changes = audit_entry::Entity::find()
-        .filter(audit_entry::Column::TeamId.eq(team_id))
-        .filter(audit_entry::Column::Action.starts_with("membership."))
-        .filter(audit_entry::Column::At.gte(from))
-        .filter(audit_entry::Column::At.lte(to))
-        .count(db)
-        .await?;
-    Ok(changes > 0)
 }
 
 /// Filters of the HR export.

@@ -296,8 +296,9 @@ pub async fn update_person(
     Ok(web::Json(person.into()))
 }
 
-/// Erases a person (GDPR): their record, leaderships, roles, invitations and queued
-/// emails. Released aggregates are unaffected: they never held anything personal.
+/// Erases a person (GDPR): their record, leaderships, roles, invitations, queued
+/// emails and, in a round still open, their answer. Released aggregates are
+/// unaffected: they never held anything personal.
 #[utoipa::path(
     delete, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Person id")),
@@ -312,6 +313,9 @@ pub async fn erase_person(
     caller.require(Role::Admin)?;
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
+    safepulse_mailer::rounds::erase_open_answers(&db, &state.secrets.master_keys, *id)
+        .await
+        .map_err(ApiError::internal)?;
     let person = org::erase_person(&db, *id).await?;
     record_membership(
         &db,

@@ -178,15 +178,20 @@ pub async fn build_team_report(
     let history = reports::releases_of_node(db, node_id).await?;
     let round_ids: Vec<Uuid> = history.iter().map(|entry| entry.round.id).collect();
     let context = RoundsContext::load(state, &round_ids).await?;
-    let mut visible: Vec<&NodeRelease> = Vec::new();
-    for entry in &history {
-        let readable = reader
-            .readable_nodes(db, entry.round.id, context.snapshot(entry.round.id))
-            .await?;
-        if readable.contains(&node_id) {
-            visible.push(entry);
-        }
-    }
+    let own = reader.own_rounds(db, &round_ids).await?;
+    let visible: Vec<&NodeRelease> = history
+        .iter()
+        .filter(|entry| {
+            reader
+                .readable_in(entry.round.id, context.snapshot(entry.round.id), &own)
+                .contains(&node_id)
+        })
+        .collect();
+    let visible_ids: Vec<Uuid> = visible.iter().map(|entry| entry.round.id).collect();
+    let membership_changes = membership_windows(state, node_id, &visible).await?;
+    let invited = InvitedPeople::load(state, node_id, &context, &visible_ids).await?;
+    let mut comments_by_round =
+        reports::comments_of_node_in_rounds(db, node_id, &visible_ids).await?;
     let name = match history.last() {
         Some(entry) => context
             .snapshot(entry.round.id)
@@ -206,7 +211,6 @@ pub async fn build_team_report(
         return Err(ApiError::Forbidden);
     }
 
-    let membership_changes = membership_windows(state, node_id, &visible).await?;
     let mut rounds = Vec::with_capacity(visible.len());
     let mut previous_released: HashMap<Uuid, (&NodeRelease, ReleasedFigures)> = HashMap::new();
     let mut trend_points: HashMap<Dimension, Vec<(f64, f64)>> = HashMap::new();
@@ -218,16 +222,20 @@ pub async fn build_team_report(
             .figures
             .as_ref()
             .filter(|_| entry.release.status == "released")
-            .and_then(|figures| serde_json::from_value(figures.clone()).ok());
+            .and_then(|figures| ReleasedFigures::deserialize(figures).ok());
         let mut change = None;
         let mut comments = Vec::new();
         if let Some(figures) = &figures {
             if let Some((previous, previous_figures)) =
                 previous_released.get(&entry.round.survey_id)
             {
-                change = Some(
-                    compare(state, node_id, previous, previous_figures, entry, figures).await?,
-                );
+                change = Some(compare(
+                    &invited,
+                    previous,
+                    previous_figures,
+                    entry,
+                    figures,
+                ));
             }
             for dimension in &figures.dimensions {
                 trend_points
@@ -236,7 +244,9 @@ pub async fn build_team_report(
                     .push((f64::from(entry.round.round_index), dimension.mean));
             }
             if figures.detail {
-                comments = reports::comments_of_release(db, entry.round.id, node_id).await?;
+                comments = comments_by_round
+                    .remove(&entry.round.id)
+                    .unwrap_or_default();
                 latest_detail = Some(figures.clone());
             }
             previous_released.insert(entry.round.survey_id, (entry, figures.clone()));
@@ -310,52 +320,102 @@ async fn manager_reads_team_now(
     Ok(reader.led_teams_read(&nodes).contains(&team_id))
 }
 
+/// Who was invited in the team's subtree, per round (for "not comparable").
+struct InvitedPeople {
+    by_round: HashMap<Uuid, HashSet<Uuid>>,
+}
+
+impl InvitedPeople {
+    async fn load(
+        state: &AppState,
+        node_id: Uuid,
+        context: &RoundsContext,
+        round_ids: &[Uuid],
+    ) -> Result<InvitedPeople, ApiError> {
+        let subtrees: HashMap<Uuid, HashSet<Uuid>> = round_ids
+            .iter()
+            .map(|round_id| {
+                (
+                    *round_id,
+                    reports::subtree_of(context.snapshot(*round_id), node_id),
+                )
+            })
+            .collect();
+        let all_nodes: HashSet<Uuid> = subtrees.values().flatten().copied().collect();
+        let invitations =
+            reports::people_invited_in_nodes(state.store.connection(), round_ids, &all_nodes)
+                .await?;
+        let by_round = invitations
+            .into_iter()
+            .map(|(round_id, rows)| {
+                let subtree = &subtrees[&round_id];
+                let people = rows
+                    .into_iter()
+                    .filter(|(node, _)| subtree.contains(node))
+                    .map(|(_, person)| person)
+                    .collect();
+                (round_id, people)
+            })
+            .collect();
+        Ok(InvitedPeople { by_round })
+    }
+
+    fn of(&self, round_id: Uuid) -> HashSet<Uuid> {
+        self.by_round.get(&round_id).cloned().unwrap_or_default()
+    }
+}
+
 /// "Team changed, not comparable" when 1 to k − 1 people joined or left.
-async fn compare(
-    state: &AppState,
-    node_id: Uuid,
+fn compare(
+    invited: &InvitedPeople,
     previous: &NodeRelease,
     previous_figures: &ReleasedFigures,
     current: &NodeRelease,
     current_figures: &ReleasedFigures,
-) -> Result<ChangeView, ApiError> {
-    let db = state.store.connection();
-    let before = reports::people_invited_in_subtree(db, previous.round.id, node_id).await?;
-    let after = reports::people_invited_in_subtree(db, current.round.id, node_id).await?;
+) -> ChangeView {
+    let before = invited.of(previous.round.id);
+    let after = invited.of(current.round.id);
     let k = current.round.k as usize;
     let joined = after.difference(&before).count();
     let left = before.difference(&after).count();
     if (1..k).contains(&joined) || (1..k).contains(&left) {
-        return Ok(ChangeView::NotComparable {
+        return ChangeView::NotComparable {
             previous_round_id: previous.round.id,
-        });
+        };
     }
-    Ok(ChangeView::Compared {
+    ChangeView::Compared {
         previous_round_id: previous.round.id,
         dimensions: compare_rounds(previous_figures, current_figures, current.round.k as u32),
-    })
+    }
 }
 
+/// The rounds with a membership change in the 14 days before they opened.
 async fn membership_windows(
     state: &AppState,
     team_id: Uuid,
     rounds: &[&NodeRelease],
 ) -> Result<HashSet<Uuid>, ApiError> {
-    let mut changed = HashSet::new();
-    for entry in rounds {
-        let opened = entry.round.opened_at;
-        if reports::membership_changed(
-            state.store.connection(),
-            team_id,
-            opened - Duration::days(14),
-            opened,
-        )
-        .await?
-        {
-            changed.insert(entry.round.id);
-        }
-    }
-    Ok(changed)
+    let (Some(first), Some(last)) = (rounds.first(), rounds.last()) else {
+        return Ok(HashSet::new());
+    };
+    let window = Duration::days(14);
+    let changes = reports::membership_changes(
+        state.store.connection(),
+        team_id,
+        first.round.opened_at - window,
+        last.round.opened_at,
+    )
+    .await?;
+    Ok(rounds
+        .iter()
+        .filter(|entry| {
+            let opened = entry.round.opened_at;
+            changes
+                .iter()
+                .any(|at| *at >= opened - window && *at <= opened)
+        })
+        .map(|entry| entry.round.id)
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -422,7 +482,8 @@ pub async fn build_heatmap(
         });
     }
     let snapshot = reports::round_snapshot(db, round_id).await?;
-    let readable = reader.readable_nodes(db, round_id, &snapshot).await?;
+    let own = reader.own_rounds(db, &[round_id]).await?;
+    let readable = reader.readable_in(round_id, &snapshot, &own);
     if readable.is_empty() {
         return Err(ApiError::Forbidden);
     }
@@ -440,7 +501,7 @@ pub async fn build_heatmap(
                 .figures
                 .as_ref()
                 .filter(|_| release.status == "released")
-                .and_then(|figures| serde_json::from_value(figures.clone()).ok());
+                .and_then(|figures| ReleasedFigures::deserialize(figures).ok());
             Some(HeatmapRow {
                 node_id: node.node_id,
                 name: node.name.clone(),

@@ -660,6 +660,12 @@ pub async fn open_round(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
+    if let Some(reason) = &state.round_opening_blocked {
+        return Err(ApiError::Conflict {
+            code: "database_records_answers",
+            detail: format!("rounds cannot open: {reason}"),
+        });
+    }
     let id = id.into_inner();
     let now = state.clock.now();
     let outcome = rounds::open_round(

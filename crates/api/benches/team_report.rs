@@ -1,0 +1,272 @@
+//! A team's 52-round report (server time: `build_team_report`, what the handler
+//! runs), with 10 thousand and with 10 million raw answers retained in the database,
+//! next to the raw ceiling: one indexed `SELECT` of the team's 52 release rows.
+//! SQLite always; PostgreSQL when `SAFEPULSE_BENCH_POSTGRES_URL` names a server
+//! (a fresh database is created there). Run with `cargo bench -p safepulse-api`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use safepulse_api::access::Reader;
+use safepulse_api::app::build_state;
+use safepulse_api::auth::Caller;
+use safepulse_api::config::Config;
+use safepulse_api::routes::reports::build_team_report;
+use safepulse_api::state::AppState;
+use safepulse_domain::keys::MasterKey;
+use safepulse_domain::{Email, Locale, Role, SystemClock, TimeZone};
+use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest, RawRetention};
+use safepulse_mailer::survey::SurveySettings;
+use safepulse_store::answers::{self, ValidAnswer};
+use safepulse_store::entities::round_item;
+use safepulse_store::org::{self, NewPerson, NewTeam};
+use safepulse_store::surveys::{self, NewSurvey};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
+};
+use uuid::Uuid;
+
+const ROUNDS: i64 = 52;
+const MEMBERS: usize = 12;
+const SMALL: u64 = 10_000;
+const LARGE: u64 = 10_000_000;
+
+struct Fixture {
+    state: AppState,
+    team: Uuid,
+    reader: Reader,
+    _dirs: tempfile::TempDir,
+}
+
+async fn fixture(database_url: Option<String>) -> Fixture {
+    let dirs = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dirs.path().join("data"),
+        secrets_dir: dirs.path().join("secrets"),
+        database_url,
+        raw_retention_days: Some(3650),
+        ..Config::default()
+    };
+    let state = build_state(config, Arc::new(SystemClock)).await.unwrap();
+    let db = state.store.connection();
+    let start = chrono::Utc::now() - chrono::Duration::weeks(ROUNDS);
+    let team = org::create_team(
+        db,
+        NewTeam {
+            name: "Bench".into(),
+            parent_id: None,
+            time_zone: TimeZone::default(),
+        },
+        start,
+    )
+    .await
+    .unwrap();
+    for member in 0..MEMBERS {
+        org::create_person(
+            db,
+            NewPerson {
+                email: Email::parse(&format!("m{member}@bench.example")).unwrap(),
+                name: format!("Member {member}"),
+                team_id: team.id,
+                locale: Locale::En,
+                time_zone: None,
+            },
+            start,
+        )
+        .await
+        .unwrap();
+    }
+    let survey = surveys::create_survey(
+        db,
+        NewSurvey {
+            name: "Bench pulse".into(),
+            team_ids: vec![team.id],
+            include_subteams: true,
+            settings: serde_json::to_value(SurveySettings::starting_on(start.date_naive()))
+                .unwrap(),
+            k: 5,
+            k_detail: 10,
+        },
+        start,
+    )
+    .await
+    .unwrap();
+    for index in 0..ROUNDS {
+        let opened = start + chrono::Duration::weeks(index);
+        let OpenOutcome::Opened(round) = rounds::open_round(
+            &state.store,
+            &state.bank,
+            &state.secrets.master_keys,
+            survey.survey.id,
+            OpenRequest::Now,
+            opened,
+            "bench.example",
+        )
+        .await
+        .unwrap() else {
+            panic!("a new round")
+        };
+        let items = round_item::Entity::find()
+            .filter(round_item::Column::RoundId.eq(round.id))
+            .count(db)
+            .await
+            .unwrap() as usize;
+        let salt: [u8; 32] = round.salt.clone().unwrap().try_into().unwrap();
+        let round_key =
+            state.secrets.master_keys[0].round_key(safepulse_domain::RoundId(round.id), &salt);
+        let tokens: Vec<_> = safepulse_store::entities::invitation::Entity::find()
+            .filter(safepulse_store::entities::invitation::Column::RoundId.eq(round.id))
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| round_key.link_token(safepulse_domain::InvitationId(row.id)))
+            .collect();
+        for (position, token) in tokens.iter().enumerate() {
+            let keys: Vec<MasterKey> = state.secrets.master_keys.clone();
+            answers::submit(
+                &state.store,
+                move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+                token,
+                ValidAnswer {
+                    answers_json: serde_json::to_string(&vec![3 + (position % 5) as i64; items])
+                        .unwrap(),
+                    comment: None,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        rounds::close_round(
+            &state.store,
+            &state.bank,
+            &state.secrets.master_keys,
+            round.id,
+            opened + chrono::Duration::days(4),
+            RawRetention::Keep,
+            "http://bench",
+            "bench.example",
+        )
+        .await
+        .unwrap();
+    }
+    let caller = Caller {
+        subject: "hr@bench.example".into(),
+        role: Role::Hr,
+        jti: Uuid::new_v4(),
+    };
+    let reader = Reader::resolve(&caller, db).await.unwrap();
+    Fixture {
+        state,
+        team: team.id,
+        reader,
+        _dirs: dirs,
+    }
+}
+
+/// Fills the retention table up to `total` rows of other rounds' raw answers.
+async fn retain_answers_up_to(state: &AppState, total: u64) {
+    let db = state.store.connection();
+    let backend = db.get_database_backend();
+    let current: u64 = safepulse_store::entities::retained_response::Entity::find()
+        .count(db)
+        .await
+        .unwrap();
+    if current >= total {
+        return;
+    }
+    let missing = total - current;
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "INSERT INTO responses (id, round_id, atom_id, answers) \
+             SELECT gen_random_uuid(), (SELECT id FROM rounds LIMIT 1), gen_random_uuid(), '[4,5,3,6,2,5,4,6]' \
+             FROM generate_series(1, {missing})"
+        ),
+        _ => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {missing}) \
+             INSERT INTO responses (id, round_id, atom_id, answers) \
+             SELECT randomblob(16), (SELECT id FROM rounds LIMIT 1), randomblob(16), '[4,5,3,6,2,5,4,6]' FROM n"
+        ),
+    };
+    db.execute_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    if backend == DbBackend::Postgres {
+        db.execute_raw(Statement::from_string(backend, "VACUUM ANALYZE"))
+            .await
+            .unwrap();
+    }
+}
+
+async fn raw_ceiling(state: &AppState, team: Uuid) -> usize {
+    let db = state.store.connection();
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT figures FROM releases WHERE node_id = $1",
+        _ => "SELECT figures FROM releases WHERE node_id = ?",
+    };
+    db.query_all_raw(Statement::from_sql_and_values(backend, sql, [team.into()]))
+        .await
+        .unwrap()
+        .len()
+}
+
+fn bench_backend(criterion: &mut Criterion, label: &str, database_url: Option<String>) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fixture = runtime.block_on(fixture(database_url));
+    let mut group = criterion.benchmark_group(format!("team_report_{label}"));
+    group
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(50);
+    for (name, total) in [("10k", SMALL), ("10M", LARGE)] {
+        runtime.block_on(retain_answers_up_to(&fixture.state, total));
+        let report = runtime
+            .block_on(build_team_report(
+                &fixture.state,
+                &fixture.reader,
+                fixture.team,
+            ))
+            .unwrap();
+        assert_eq!(report.rounds.len(), ROUNDS as usize);
+        group.bench_function(format!("report_52_rounds_{name}_answers"), |bencher| {
+            bencher.iter(|| {
+                runtime.block_on(build_team_report(
+                    &fixture.state,
+                    &fixture.reader,
+                    fixture.team,
+                ))
+            });
+        });
+        group.bench_function(
+            format!("raw_select_52_releases_{name}_answers"),
+            |bencher| {
+                bencher.iter(|| runtime.block_on(raw_ceiling(&fixture.state, fixture.team)));
+            },
+        );
+    }
+    group.finish();
+}
+
+fn team_report(criterion: &mut Criterion) {
+    bench_backend(criterion, "sqlite", None);
+    if let Ok(base) = std::env::var("SAFEPULSE_BENCH_POSTGRES_URL") {
+        let name = format!("safepulse_bench_{}", Uuid::new_v4().simple());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let admin = sea_orm::Database::connect(&base).await.unwrap();
+            admin
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("CREATE DATABASE {name}"),
+                ))
+                .await
+                .unwrap();
+        });
+        let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+        bench_backend(criterion, "postgres", Some(url));
+    }
+}
+
+criterion_group!(benches, team_report);
+criterion_main!(benches);
