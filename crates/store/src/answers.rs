@@ -13,12 +13,12 @@ use chrono::{DateTime, Utc};
 use safepulse_domain::ItemId;
 use safepulse_domain::keys::{KEY_LEN, LinkToken, MasterKey};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
+    Statement, TryInsertResult,
 };
 use uuid::Uuid;
 
-use crate::entities::{invitation, open_comment, open_response, round, round_item};
+use crate::entities::{invitation, open_comment, open_response, round};
 use crate::{Store, StoreError};
 
 /// What a link leads to, read without touching anything.
@@ -67,43 +67,38 @@ pub struct AnswerPageRound {
 
 /// The round behind a link, if the link is known and its round is open. Read only,
 /// so a mail scanner opening the link changes nothing. `None` for an unknown token
-/// and for a closed round alike (the page must not tell them apart).
+/// and for a closed round alike (the page must not tell them apart). One statement
+/// (a row per item), because every POST asks before it submits.
 pub async fn answer_page_round(
     db: &impl ConnectionTrait,
     token: &LinkToken,
 ) -> Result<Option<AnswerPageRound>, StoreError> {
     let backend = db.get_database_backend();
-    let Some(row) = db
-        .query_one_raw(Statement::from_sql_and_values(
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
             backend,
             "SELECT i.round_id, r.k, r.k_detail, r.closes_at, s.name AS survey_name, \
-                    n.name AS node_name, n.kind AS node_kind, n.invited AS node_invited \
+                    n.name AS node_name, n.kind AS node_kind, n.invited AS node_invited, \
+                    ri.item_id \
              FROM invitations i \
              JOIN rounds r ON r.id = i.round_id \
              JOIN surveys s ON s.id = r.survey_id \
              JOIN round_nodes n ON n.round_id = i.round_id AND n.node_id = i.node_id \
-             WHERE i.lookup = $1 AND r.status = 'open'",
+             JOIN round_items ri ON ri.round_id = i.round_id \
+             WHERE i.lookup = $1 AND r.status = 'open' \
+             ORDER BY ri.position",
             [token.lookup().0.to_vec().into()],
         ))
-        .await?
-    else {
+        .await?;
+    let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let round_id: Uuid = row.try_get("", "round_id")?;
-    let item_ids = round_item::Entity::find()
-        .filter(round_item::Column::RoundId.eq(round_id))
-        .order_by_asc(round_item::Column::Position)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|item| ItemId(item.item_id))
-        .collect();
     let count = |column: &str| -> Result<u32, StoreError> {
         let value: i32 = row.try_get("", column)?;
         Ok(u32::try_from(value).unwrap_or(0))
     };
     Ok(Some(AnswerPageRound {
-        round_id,
+        round_id: row.try_get("", "round_id")?,
         survey_name: row.try_get("", "survey_name")?,
         k: count("k")?,
         k_detail: count("k_detail")?,
@@ -111,7 +106,10 @@ pub async fn answer_page_round(
         node_name: row.try_get("", "node_name")?,
         node_kind: row.try_get("", "node_kind")?,
         node_invited: count("node_invited")?,
-        item_ids,
+        item_ids: rows
+            .iter()
+            .map(|item| item.try_get("", "item_id").map(ItemId))
+            .collect::<Result<_, _>>()?,
     }))
 }
 
