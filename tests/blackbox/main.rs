@@ -1,5 +1,9 @@
 //! The black-box tests: one binary, one module per area, tests named as sentences.
 
+mod answer;
+mod answer_browser;
+mod answer_linkage;
+mod answer_logs;
 mod demo;
 mod deploy_manifests;
 mod foundation;

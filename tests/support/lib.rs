@@ -7,6 +7,11 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`). Tests fail, never skip, when it is
 //! unreachable.
 
+pub mod answer_form;
+pub mod database_dump;
+pub mod server_process;
+pub mod webdriver;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -357,41 +362,52 @@ impl TestApp {
         &self,
         round: uuid::Uuid,
     ) -> std::collections::HashMap<uuid::Uuid, safepulse_domain::keys::LinkToken> {
-        use safepulse_store::entities::{invitation, round as round_entity};
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let db = self.state.store.connection();
-        let round_row = round_entity::Entity::find_by_id(round)
-            .one(db)
-            .await
-            .expect("query")
-            .expect("the round exists");
-        let salt: [u8; 32] = round_row
-            .salt
-            .expect("the round is open")
-            .try_into()
-            .expect("32 bytes");
-        let key = self
-            .state
-            .secrets
-            .master_keys
-            .iter()
-            .find(|key| key.id().as_str() == round_row.key_id)
-            .expect("the round's master key");
-        let round_key = key.round_key(safepulse_domain::RoundId(round), &salt);
-        invitation::Entity::find()
-            .filter(invitation::Column::RoundId.eq(round))
-            .all(db)
-            .await
-            .expect("query")
-            .into_iter()
-            .map(|row| {
-                (
-                    row.person_id,
-                    round_key.link_token(safepulse_domain::InvitationId(row.id)),
-                )
-            })
-            .collect()
+        link_tokens_of(
+            self.state.store.connection(),
+            &self.state.secrets.master_keys,
+            round,
+        )
+        .await
     }
+}
+
+/// The link tokens of an open round's invitations, by person, from the database
+/// and the master keys (what the emails of the round carry).
+pub async fn link_tokens_of(
+    db: &sea_orm::DatabaseConnection,
+    master_keys: &[safepulse_domain::keys::MasterKey],
+    round: uuid::Uuid,
+) -> std::collections::HashMap<uuid::Uuid, safepulse_domain::keys::LinkToken> {
+    use safepulse_store::entities::{invitation, round as round_entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let round_row = round_entity::Entity::find_by_id(round)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("the round exists");
+    let salt: [u8; 32] = round_row
+        .salt
+        .expect("the round is open")
+        .try_into()
+        .expect("32 bytes");
+    let key = master_keys
+        .iter()
+        .find(|key| key.id().as_str() == round_row.key_id)
+        .expect("the round's master key");
+    let round_key = key.round_key(safepulse_domain::RoundId(round), &salt);
+    invitation::Entity::find()
+        .filter(invitation::Column::RoundId.eq(round))
+        .all(db)
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|row| {
+            (
+                row.person_id,
+                round_key.link_token(safepulse_domain::InvitationId(row.id)),
+            )
+        })
+        .collect()
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL:

@@ -20,9 +20,9 @@ use crate::error::{ApiError, FieldError};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::request_context::request_context;
-use crate::routes;
 use crate::secrets::Secrets;
 use crate::state::AppState;
+use crate::{pages, routes};
 
 /// Everything the server and the worker share, built once at start.
 pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
@@ -137,6 +137,7 @@ impl Application {
                         .add(("Referrer-Policy", "no-referrer")),
                 )
                 .configure(routes::configure)
+                .configure(pages::configure)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(not_found))
         })

@@ -2,6 +2,7 @@
 //!
 //! - [`app`]: builds the shared [`state::AppState`] and the actix-web [`app::Application`];
 //! - [`routes`]: REST handlers under `/api/v1` (documented in [`openapi::ApiDoc`]);
+//! - [`pages`]: server-rendered HTML for people, such as the answer page `/r/{token}`;
 //! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
 //! - [`access`]: who reads which release ([`access::Reader`], DESIGN §3);
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod import;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod request_context;
 pub mod routes;
 pub mod secrets;

@@ -553,8 +553,9 @@ fn readable_body(text: String) -> Body {
 
 /// E.g. "Friday, 20 November 2026, 17:00 (Europe/Berlin)" or
 /// "Freitag, 20. November 2026, 17:00 Uhr (Europe/Berlin)". Month and day names
-/// are spelled out so no reader mistakes 03/04 for the wrong day.
-fn local_date_time(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
+/// are spelled out so no reader mistakes 03/04 for the wrong day. The answer page
+/// uses it too, so the page and the email name the closing time the same way.
+pub fn local_date_time(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
     let local = at.with_timezone(&time_zone.tz());
     let month_index = local.month0() as usize;
     let hours_minutes = local.format("%H:%M");

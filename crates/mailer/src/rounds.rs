@@ -1121,7 +1121,12 @@ async fn queue_digests(
 async fn scrub_deleted_pages(store: &Store) {
     let db = store.connection();
     let statements: &[&str] = match store.db_backend() {
-        DbBackend::Postgres => &["VACUUM open_responses", "VACUUM open_comments"],
+        DbBackend::Postgres => &[
+            "VACUUM open_responses",
+            "VACUUM open_comments",
+            // The nulled lookups would otherwise linger as dead tuples until autovacuum.
+            "VACUUM invitations",
+        ],
         _ => &["PRAGMA wal_checkpoint(TRUNCATE)"],
     };
     for sql in statements {

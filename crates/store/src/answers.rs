@@ -9,6 +9,8 @@
 //! - let a uniqueness violation reach a log: a second answer is `ON CONFLICT DO
 //!   NOTHING` and reported as [`SubmitOutcome::AlreadyAnswered`].
 
+use chrono::{DateTime, Utc};
+use safepulse_domain::ItemId;
 use safepulse_domain::keys::{KEY_LEN, LinkToken, MasterKey};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
@@ -42,6 +44,107 @@ pub async fn find_invitation(
             round_id: row.round_id,
             node_id: row.node_id,
         }))
+}
+
+/// What the answer page shows for a link of an open round: the survey, the
+/// thresholds it promises, when it closes, the snapshot node the answer will count
+/// in, and the round's items in order. Nothing about the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerPageRound {
+    pub round_id: Uuid,
+    pub survey_name: String,
+    pub k: u32,
+    pub k_detail: u32,
+    pub closes_at: DateTime<Utc>,
+    pub node_name: String,
+    /// `team`, `leadership` or `root` (`round_nodes.kind`).
+    pub node_kind: String,
+    /// People invited directly into the node ("sent to N people in ⟨team⟩").
+    pub node_invited: u32,
+    /// Item ids in the round's order: the order of the stored answers.
+    pub item_ids: Vec<ItemId>,
+}
+
+/// The round behind a link, if the link is known and its round is open. Read only,
+/// so a mail scanner opening the link changes nothing. `None` for an unknown token
+/// and for a closed round alike (the page must not tell them apart). One statement
+/// (a row per item), because every POST asks before it submits.
+pub async fn answer_page_round(
+    db: &impl ConnectionTrait,
+    token: &LinkToken,
+) -> Result<Option<AnswerPageRound>, StoreError> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT i.round_id, r.k, r.k_detail, r.closes_at, s.name AS survey_name, \
+                    n.name AS node_name, n.kind AS node_kind, n.invited AS node_invited, \
+                    ri.item_id \
+             FROM invitations i \
+             JOIN rounds r ON r.id = i.round_id \
+             JOIN surveys s ON s.id = r.survey_id \
+             JOIN round_nodes n ON n.round_id = i.round_id AND n.node_id = i.node_id \
+             JOIN round_items ri ON ri.round_id = i.round_id \
+             WHERE i.lookup = $1 AND r.status = 'open' \
+             ORDER BY ri.position",
+            [token.lookup().0.to_vec().into()],
+        ))
+        .await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let count = |column: &str| -> Result<u32, StoreError> {
+        let value: i32 = row.try_get("", column)?;
+        Ok(u32::try_from(value).unwrap_or(0))
+    };
+    Ok(Some(AnswerPageRound {
+        round_id: row.try_get("", "round_id")?,
+        survey_name: row.try_get("", "survey_name")?,
+        k: count("k")?,
+        k_detail: count("k_detail")?,
+        closes_at: row.try_get("", "closes_at")?,
+        node_name: row.try_get("", "node_name")?,
+        node_kind: row.try_get("", "node_kind")?,
+        node_invited: count("node_invited")?,
+        item_ids: rows
+            .iter()
+            .map(|item| item.try_get("", "item_id").map(ItemId))
+            .collect::<Result<_, _>>()?,
+    }))
+}
+
+/// How the invited person reads: their locale and time zone (their own, else their
+/// team's). Only the form (GET) asks, to speak the person's language; the submit
+/// path never reads the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespondentLanguage {
+    pub locale: String,
+    pub time_zone: String,
+}
+
+pub async fn respondent_language(
+    db: &impl ConnectionTrait,
+    token: &LinkToken,
+) -> Result<Option<RespondentLanguage>, StoreError> {
+    let backend = db.get_database_backend();
+    let Some(row) = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT p.locale, COALESCE(p.time_zone, t.time_zone) AS time_zone \
+             FROM invitations i \
+             JOIN people p ON p.id = i.person_id \
+             JOIN teams t ON t.id = p.team_id \
+             WHERE i.lookup = $1",
+            [token.lookup().0.to_vec().into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(RespondentLanguage {
+        locale: row.try_get("", "locale")?,
+        time_zone: row.try_get("", "time_zone")?,
+    }))
 }
 
 /// How a submit ended. None of these is an error for the respondent.
@@ -200,14 +303,6 @@ pub async fn delete_open_rows(db: &impl ConnectionTrait, round_id: Uuid) -> Resu
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// Whether a round is open (for pages that must not reveal more than that).
-pub async fn round_is_open(db: &impl ConnectionTrait, round_id: Uuid) -> Result<bool, StoreError> {
-    Ok(round::Entity::find_by_id(round_id)
-        .one(db)
-        .await?
-        .is_some_and(|round| round.status == "open"))
 }
 
 /// Raw retention: deletes retained answers and comments of rounds that closed
