@@ -3,6 +3,9 @@
 mod demo;
 mod deploy_manifests;
 mod foundation;
+mod outbox;
 mod reports;
 mod rounds;
+mod scheduler;
 mod schema;
+mod worker_process;
