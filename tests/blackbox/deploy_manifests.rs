@@ -1276,10 +1276,6 @@ fn assert_the_binary_knows(command: &str) {
     );
 }
 
-/// Commands the deployment files run before the binary has them (issue 7 adds
-/// `safepulse worker`); checked by the ignored test below until then.
-const AWAITED_COMMANDS: &[&str] = &["worker"];
-
 #[test]
 fn the_commands_the_deployment_files_run_exist_in_the_safepulse_binary() {
     let commands = commands_run_by_the_deployment_files();
@@ -1289,18 +1285,7 @@ fn the_commands_the_deployment_files_run_exist_in_the_safepulse_binary() {
             "no deployment file runs `safepulse {expected}`: {commands:?}"
         );
     }
-    for command in commands
-        .iter()
-        .filter(|command| !AWAITED_COMMANDS.contains(&command.as_str()))
-    {
-        assert_the_binary_knows(command);
-    }
-}
-
-#[test]
-#[ignore = "`safepulse worker` is not in the binary yet: when it lands, empty AWAITED_COMMANDS and remove this test"]
-fn the_awaited_commands_exist_in_the_safepulse_binary() {
-    for command in AWAITED_COMMANDS {
+    for command in &commands {
         assert_the_binary_knows(command);
     }
 }

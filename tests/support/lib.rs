@@ -10,6 +10,7 @@
 pub mod answer_form;
 pub mod database_dump;
 pub mod server_process;
+pub mod smtp_sink;
 pub mod webdriver;
 
 use std::path::PathBuf;
@@ -408,6 +409,68 @@ pub async fn link_tokens_of(
             )
         })
         .collect()
+}
+
+/// SMTP settings for the test sink on `port`: plain text, no login, `pool_size`
+/// connections, a short timeout so a test with a silent server fails fast.
+pub fn smtp_to_sink(port: u16, pool_size: u32) -> safepulse_mailer::SmtpConfig {
+    safepulse_mailer::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: safepulse_mailer::SmtpTls::None,
+        username: None,
+        password: None,
+        pool_size,
+        timeout_seconds: 5,
+        from: None,
+    }
+}
+
+impl TestApp {
+    /// The outbox worker the binary would run over this app's database, keys and
+    /// (manual) clock, sending through `transport`.
+    pub fn outbox_worker(
+        &self,
+        transport: safepulse_mailer::MailTransport,
+    ) -> safepulse_mailer::OutboxWorker {
+        safepulse_api::worker::outbox_worker(&self.state, transport)
+            .expect("the outbox worker starts")
+    }
+
+    /// An outbox worker sending to the SMTP sink on `port`.
+    pub fn outbox_worker_to_sink(&self, port: u16) -> safepulse_mailer::OutboxWorker {
+        self.outbox_worker(
+            safepulse_mailer::MailTransport::smtp(&smtp_to_sink(port, 4))
+                .expect("an SMTP transport"),
+        )
+    }
+
+    /// The scheduler the binary would run over this app's database and keys.
+    pub fn scheduler(&self) -> safepulse_mailer::Scheduler {
+        safepulse_api::worker::scheduler(&self.state)
+    }
+
+    /// Delivers batches until nothing is due; returns the summed report.
+    pub async fn deliver_all(
+        &self,
+        worker: &safepulse_mailer::OutboxWorker,
+    ) -> safepulse_mailer::DeliveryReport {
+        let mut total = safepulse_mailer::DeliveryReport::default();
+        loop {
+            let report = worker
+                .deliver_batch(64)
+                .await
+                .expect("a batch is delivered");
+            if report.queue_was_empty() {
+                return total;
+            }
+            total.claimed += report.claimed;
+            total.delivered += report.delivered;
+            total.retried += report.retried;
+            total.failed += report.failed;
+            total.discarded += report.discarded;
+        }
+    }
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL:

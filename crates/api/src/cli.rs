@@ -12,6 +12,7 @@ use safepulse_domain::{Email, Role, SystemClock};
 use crate::app::{Application, build_state};
 use crate::auth::parse_ttl;
 use crate::config::Config;
+use crate::worker::BackgroundWork;
 use crate::{demo, import, openapi, telemetry};
 
 #[derive(Debug, Parser)]
@@ -47,6 +48,9 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Run the scheduler and email worker alone, without HTTP (for running them as
+    /// separate processes on PostgreSQL); stops on SIGTERM or SIGINT.
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Manage API tokens.
@@ -136,14 +140,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let state = build_state(config, clock).await?;
             let application = Application::build(state.clone())?;
+            let background = if state.config.in_process_worker {
+                Some(BackgroundWork::start(&state)?)
+            } else {
+                None
+            };
             tracing::info!(port = application.port(), "safepulse is listening");
-            if state.config.smtp.is_none() {
-                tracing::warn!(
-                    mail_dir = %state.config.mail_dir().display(),
-                    "emails are written as .eml files: fine for trying safepulse, production needs SMTP"
-                );
+            // actix stops on SIGTERM/SIGINT after draining requests; then the
+            // scheduler and email worker finish their batch in flight.
+            let served = application.run_until_stopped().await;
+            if let Some(background) = background {
+                background.stop().await;
             }
-            application.run_until_stopped().await?;
+            served?;
+        }
+        Command::Worker => {
+            let state = build_state(config, clock).await?;
+            let background = BackgroundWork::start(&state)?;
+            tracing::info!("safepulse worker is running");
+            stop_requested().await?;
+            tracing::info!("stopping: finishing the batch in flight");
+            background.stop().await;
         }
         Command::Migrate => {
             build_state(config, clock).await?;
@@ -235,5 +252,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Waits for SIGTERM (what orchestrators send) or SIGINT (Ctrl-C).
+async fn stop_requested() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            _ = terminate.recv() => {}
+            interrupted = tokio::signal::ctrl_c() => interrupted.context("cannot listen for SIGINT")?,
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
     Ok(())
 }

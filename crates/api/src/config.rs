@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use safepulse_mailer::SmtpConfig;
 use serde::{Deserialize, Serialize};
 
 /// How strict the server is about its surroundings.
@@ -26,25 +27,6 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmtpTls {
-    None,
-    Starttls,
-    Tls,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub pool_size: u32,
-    pub from: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     pub mode: Mode,
@@ -61,8 +43,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info` or `safepulse=debug`.
     pub log_level: String,
-    /// Email is written as `.eml` files when SMTP is not configured.
-    pub smtp: Option<SmtpSettings>,
+    /// Email is written as `.eml` files when SMTP is not configured. The mailer's
+    /// own settings type, so the file and the transport cannot disagree.
+    pub smtp: Option<SmtpConfig>,
     pub mail_from: String,
     pub jwt_issuer: String,
     pub jwt_audience: String,
@@ -216,6 +199,28 @@ mod tests {
                 Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
             assert_eq!(config.port, 9100);
             assert_eq!(config.log_level, "debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_smtp_section_reads_into_the_mailer_s_settings_with_its_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "safepulse.toml",
+                "[smtp]\nhost = \"smtp.example.com\"\nport = 587\ntls = \"starttls\"",
+            )?;
+            jail.set_env("SAFEPULSE_SMTP__FROM", "safepulse <bounces@example.com>");
+            let config =
+                Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
+            let smtp = config.smtp.expect("the [smtp] section");
+            assert_eq!(smtp.tls, safepulse_mailer::SmtpTls::StartTls);
+            assert_eq!(smtp.pool_size, safepulse_mailer::DEFAULT_POOL_SIZE);
+            assert_eq!(
+                smtp.from.as_deref(),
+                Some("safepulse <bounces@example.com>")
+            );
+            assert_eq!(smtp.username, None);
             Ok(())
         });
     }

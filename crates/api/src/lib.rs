@@ -8,7 +8,8 @@
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
 //! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
 //!   the key files of the secrets directory;
-//! - [`cli`]: the `safepulse` commands; [`demo`]: the demo organisation and its history.
+//! - [`cli`]: the `safepulse` commands; [`demo`]: the demo organisation and its history;
+//! - [`worker`]: the scheduler and outbox worker as `serve` and `safepulse worker` run them.
 //!
 //! This is the only crate that knows HTTP and JSON DTOs; nothing depends on it.
 
@@ -28,3 +29,4 @@ pub mod routes;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod worker;

@@ -10,16 +10,23 @@
 //!   multipart lettre messages in the recipient's language ([`InvitationEmail`], …).
 //! - [`transport`]: [`MailTransport`] (pooled SMTP or `.eml` files), [`SendError`]
 //!   (transient or permanent) and [`retry_delay`].
+//! - [`survey`]: a survey's stored settings and validated plan ([`SurveyPlan`]).
+//! - [`rounds`]: the transactions that open and close a round.
+//! - [`outbox`]: the [`OutboxWorker`], which claims queued emails and sends them.
+//! - [`scheduler`]: the [`Scheduler`] (closes due rounds, opens due periods, queues
+//!   reminders) and [`run`], the loop of `serve` and `safepulse worker`.
 //!
-//! Nothing here touches the database: the round opener and the outbox worker, which
-//! do, build on these pieces. Nothing here logs a token, an email body, or a
+//! `rounds`, `outbox` and `scheduler` use the database through `safepulse-store`;
+//! the others are pure building blocks. Nothing here logs a token, an email body, or a
 //! recipient next to survey data.
 
 pub mod cadence;
 pub mod item_bank;
 pub mod messages;
+pub mod outbox;
 pub mod rotation;
 pub mod rounds;
+pub mod scheduler;
 pub mod survey;
 pub mod transport;
 
@@ -32,7 +39,11 @@ pub use messages::{
     MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
     SignInEmail,
 };
+pub use outbox::{DeliveryReport, OutboxError, OutboxSettings, OutboxWorker};
 pub use rotation::{FixedItemList, RotatingPlan, RotationPlan, RotationPlanError, items_for_round};
+pub use scheduler::{LoopSettings, Scheduler, SchedulerSettings, TickReport, run};
+pub use survey::SurveyPlan;
 pub use transport::{
-    MailTransport, SendError, SmtpConfig, SmtpTls, TransportConfigError, retry_delay,
+    DEFAULT_POOL_SIZE, MailTransport, SendError, SmtpConfig, SmtpTls, TransportConfigError,
+    retry_delay,
 };

@@ -932,9 +932,13 @@ async fn retain_shuffled(
                 })
         })
         .collect();
-    let mut rng = rand::rng();
-    responses.shuffle(&mut rng);
-    kept_comments.shuffle(&mut rng);
+    {
+        // The thread-local generator must be gone before the next `.await`: the
+        // scheduler runs this close in a spawned (`Send`) task.
+        let mut rng = rand::rng();
+        responses.shuffle(&mut rng);
+        kept_comments.shuffle(&mut rng);
+    }
     insert_chunked(db, responses).await?;
     insert_chunked(db, kept_comments).await?;
     Ok(())

@@ -7,13 +7,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use lettre::address::Envelope;
+use lettre::message::Mailbox;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::response::Severity;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// First retry after about this long.
 pub const RETRY_BASE_DELAY: Duration = Duration::from_secs(5);
@@ -21,42 +23,59 @@ pub const RETRY_BASE_DELAY: Duration = Duration::from_secs(5);
 pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(30 * 60);
 /// Retries are spread ±20% so that rows which failed together do not retry together.
 const RETRY_JITTER: f64 = 0.2;
+/// `.eml` files written at once: enough to overlap their fsyncs.
+const PARALLEL_FILE_WRITES: usize = 8;
 
-/// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// How the connection to the SMTP server is protected. Spelled `none`, `starttls`
+/// and `tls` in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpTls {
     /// Plain text: only for a relay on the same host or a trusted network.
     None,
     /// Connect in plain text, then require `STARTTLS` (never fall back to plain text).
+    #[serde(rename = "starttls")]
     StartTls,
     /// TLS from the first byte ("SMTPS", usually port 465).
     Tls,
 }
 
+/// lettre waits on Nagle's algorithm once per message, so one connection manages
+/// only a few dozen messages a second; 32 connections reach about 1,400 a second
+/// to a local relay (BENCHMARKS.md).
+pub const DEFAULT_POOL_SIZE: u32 = 32;
+
 fn default_pool_size() -> u32 {
-    16
+    DEFAULT_POOL_SIZE
 }
 
 fn default_timeout_seconds() -> u64 {
     30
 }
 
-/// SMTP settings, as read by the binary's configuration.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+/// SMTP settings: the binary's `[smtp]` configuration section deserializes into
+/// this type directly, so the configuration and the transport cannot disagree.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
+    #[serde(default)]
     pub username: Option<String>,
+    #[serde(default)]
     pub password: Option<String>,
-    /// Connections kept open and used in parallel. One connection manages a few
-    /// dozen messages a second; a pool of 16–32 reaches well over a thousand.
+    /// Connections kept open and used in parallel; the outbox worker sends this many
+    /// messages at once. See [`DEFAULT_POOL_SIZE`].
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
     /// Per connection and per command; a slow server counts as a transient failure.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// The envelope sender (`MAIL FROM`), where bounces go, e.g.
+    /// `bounces@example.com` or `safepulse <pulse@example.com>`. Unset: the address
+    /// of the emails' `From` header.
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 impl fmt::Debug for SmtpConfig {
@@ -69,6 +88,7 @@ impl fmt::Debug for SmtpConfig {
             .field("password", &self.password.as_ref().map(|_| "(hidden)"))
             .field("pool_size", &self.pool_size)
             .field("timeout_seconds", &self.timeout_seconds)
+            .field("from", &self.from)
             .finish()
     }
 }
@@ -79,6 +99,8 @@ pub enum TransportConfigError {
     IncompleteCredentials,
     #[error("the SMTP pool needs at least one connection")]
     EmptyPool,
+    #[error("smtp.from must be an email address, optionally with a name: \"name <address>\"")]
+    MalformedEnvelopeSender,
     #[error("TLS setup for the SMTP host failed: {0}")]
     Tls(#[source] lettre::transport::smtp::Error),
     #[error(
@@ -123,7 +145,12 @@ impl SendError {
 #[derive(Clone)]
 pub enum MailTransport {
     /// A pooled async SMTP client: production.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// Overrides the envelope sender derived from the `From` header.
+        envelope_sender: Option<Address>,
+        pool_size: u32,
+    },
     /// One `.eml` file per message in this directory: the embedded default for
     /// trying safepulse (open the files with any mail client).
     File(PathBuf),
@@ -132,7 +159,10 @@ pub enum MailTransport {
 impl fmt::Debug for MailTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MailTransport::Smtp(_) => f.write_str("MailTransport::Smtp"),
+            MailTransport::Smtp { pool_size, .. } => f
+                .debug_struct("MailTransport::Smtp")
+                .field("pool_size", pool_size)
+                .finish_non_exhaustive(),
             MailTransport::File(directory) => f
                 .debug_tuple("MailTransport::File")
                 .field(directory)
@@ -174,7 +204,20 @@ impl MailTransport {
             (None, None) => {}
             _ => return Err(TransportConfigError::IncompleteCredentials),
         }
-        Ok(MailTransport::Smtp(builder.build()))
+        let envelope_sender = config
+            .from
+            .as_deref()
+            .map(|from| {
+                from.parse::<Mailbox>()
+                    .map(|mailbox| mailbox.email)
+                    .map_err(|_| TransportConfigError::MalformedEnvelopeSender)
+            })
+            .transpose()?;
+        Ok(MailTransport::Smtp {
+            transport: builder.build(),
+            envelope_sender,
+            pool_size: config.pool_size,
+        })
     }
 
     /// The file transport writing into `<data dir>/mail`, created if missing.
@@ -189,15 +232,40 @@ impl MailTransport {
         Ok(MailTransport::File(directory))
     }
 
+    /// How many messages to hand over at once: the SMTP pool's size, or a few
+    /// parallel `.eml` writes (each waits for its fsync).
+    pub fn parallel_sends(&self) -> usize {
+        match self {
+            MailTransport::Smtp { pool_size, .. } => *pool_size as usize,
+            MailTransport::File(_) => PARALLEL_FILE_WRITES,
+        }
+    }
+
     /// Sends one message. `Ok` means the SMTP server accepted it (250 after DATA),
     /// or its `.eml` file is completely on disk.
     pub async fn send(&self, message: &Message) -> Result<(), SendError> {
         match self {
-            MailTransport::Smtp(transport) => transport
-                .send_raw(message.envelope(), &message.formatted())
-                .await
-                .map(|_accepted| ())
-                .map_err(classify_smtp_error),
+            MailTransport::Smtp {
+                transport,
+                envelope_sender,
+                ..
+            } => {
+                let envelope = match envelope_sender {
+                    None => message.envelope().clone(),
+                    Some(sender) => {
+                        Envelope::new(Some(sender.clone()), message.envelope().to().to_vec())
+                            .map_err(|error| SendError::Transient {
+                                smtp_code: None,
+                                reason: error.to_string(),
+                            })?
+                    }
+                };
+                transport
+                    .send_raw(&envelope, &message.formatted())
+                    .await
+                    .map(|_accepted| ())
+                    .map_err(classify_smtp_error)
+            }
             MailTransport::File(directory) => {
                 let directory = directory.clone();
                 let bytes = message.formatted();
@@ -357,6 +425,7 @@ mod tests {
             password: Some("hunter2-secret".into()),
             pool_size: 4,
             timeout_seconds: 30,
+            from: None,
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
@@ -373,6 +442,7 @@ mod tests {
             password: None,
             pool_size: 4,
             timeout_seconds: 30,
+            from: None,
         };
         assert!(matches!(
             MailTransport::smtp(&config),
@@ -393,7 +463,7 @@ mod tests {
         };
         assert!(matches!(
             MailTransport::smtp(&fine),
-            Ok(MailTransport::Smtp(_))
+            Ok(MailTransport::Smtp { pool_size: 4, .. })
         ));
     }
 
@@ -407,6 +477,7 @@ mod tests {
             password: None,
             pool_size: 4,
             timeout_seconds: 30,
+            from: None,
         };
         assert!(matches!(
             MailTransport::smtp(&config),
@@ -421,9 +492,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.tls, SmtpTls::Tls);
-        assert_eq!(config.pool_size, 16);
+        assert_eq!(config.pool_size, 32);
         assert_eq!(config.timeout_seconds, 30);
-        let start_tls: SmtpTls = serde_json::from_str(r#""start_tls""#).unwrap();
+        assert_eq!(config.from, None);
+        let start_tls: SmtpTls = serde_json::from_str(r#""starttls""#).unwrap();
         assert_eq!(start_tls, SmtpTls::StartTls);
     }
 }

@@ -13,7 +13,7 @@ use safepulse_domain::keys::{KeyId, MasterKey};
 use safepulse_domain::{Email, InvitationId, Locale, RoundId, TimeZone};
 use safepulse_mailer::{
     InvitationEmail, MailTransport, MessageHeaders, MessageId, PublicBaseUrl, Recipient, SendError,
-    SmtpConfig, SmtpTls,
+    SmtpConfig, SmtpTls, TransportConfigError,
 };
 use smtp_sink::{Reply, Script, SmtpSink, Transaction};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -30,6 +30,7 @@ fn transport_to(port: u16, pool_size: u32) -> MailTransport {
         password: None,
         pool_size,
         timeout_seconds: 5,
+        from: None,
     })
     .unwrap()
 }
@@ -65,6 +66,53 @@ fn invitation(recipient: &str, message_id: &MessageId) -> Message {
 
 fn new_message_id() -> MessageId {
     MessageId::random("example.org").unwrap()
+}
+
+#[tokio::test]
+async fn a_configured_envelope_sender_takes_the_bounces_and_the_from_header_stays() {
+    let sink = SmtpSink::start(Script::accept_all()).await;
+    let transport = MailTransport::smtp(&SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: sink.port(),
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        pool_size: 1,
+        timeout_seconds: 5,
+        from: Some("safepulse bounces <bounces@example.org>".into()),
+    })
+    .unwrap();
+
+    transport
+        .send(&invitation("ada@example.com", &new_message_id()))
+        .await
+        .unwrap();
+
+    let received = sink.wait_for(1, PATIENCE).await.unwrap();
+    assert_eq!(received[0].mail_from, "bounces@example.org");
+    assert_eq!(received[0].recipients, ["ada@example.com"]);
+    assert_eq!(
+        received[0].header("From").as_deref(),
+        Some("safepulse <pulse@example.org>")
+    );
+}
+
+#[tokio::test]
+async fn an_envelope_sender_that_is_not_an_address_is_refused_when_the_transport_is_built() {
+    let refused = MailTransport::smtp(&SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: 25,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        pool_size: 1,
+        timeout_seconds: 5,
+        from: Some("not an address".into()),
+    });
+    assert!(matches!(
+        refused,
+        Err(TransportConfigError::MalformedEnvelopeSender)
+    ));
 }
 
 #[tokio::test]

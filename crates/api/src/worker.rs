@@ -1,0 +1,117 @@
+//! The scheduler and the outbox worker as the binary runs them: inside `serve`
+//! (unless `in_process_worker = false`) or alone in `safepulse worker`. This module
+//! only assembles the mailer's pieces from the configuration and the shared state;
+//! the work itself is `safepulse_mailer::run`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use safepulse_domain::keys::MasterKey;
+use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
+use safepulse_mailer::{
+    LoopSettings, MailTransport, OutboxSettings, OutboxWorker, Scheduler, SchedulerSettings,
+};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Outbox rows claimed per batch: at 1,000+ emails a second a batch takes a
+/// fraction of a second, so a shutdown never waits long for the batch in flight.
+pub const BATCH_SIZE: usize = 256;
+/// How long the loop sleeps once nothing is due: the scheduler's resolution.
+pub const IDLE_SLEEP: Duration = Duration::from_secs(1);
+
+/// SMTP when `[smtp]` is configured; otherwise `.eml` files in `<data_dir>/mail`,
+/// with a warning, because nobody receives those.
+pub fn mail_transport(config: &Config) -> anyhow::Result<MailTransport> {
+    match &config.smtp {
+        Some(smtp) => MailTransport::smtp(smtp).context("smtp"),
+        None => {
+            let transport = MailTransport::file_in_data_dir(&config.data_dir)?;
+            tracing::warn!(
+                mail_dir = %config.mail_dir().display(),
+                "emails are written as .eml files: fine for trying safepulse, production needs SMTP"
+            );
+            Ok(transport)
+        }
+    }
+}
+
+fn master_keys(state: &AppState) -> Arc<[MasterKey]> {
+    Arc::from(state.secrets.master_keys.clone())
+}
+
+/// The outbox worker over the application's database, keys and clock.
+pub fn outbox_worker(state: &AppState, transport: MailTransport) -> anyhow::Result<OutboxWorker> {
+    OutboxWorker::new(
+        state.store.clone(),
+        transport,
+        master_keys(state),
+        Arc::clone(&state.bank),
+        Arc::clone(&state.clock),
+        OutboxSettings {
+            from: state.config.mail_from.clone(),
+            public_base_url: state.config.public_url.clone(),
+            claim_lease: DEFAULT_CLAIM_LEASE,
+        },
+    )
+    .context("cannot start the email worker")
+}
+
+/// The scheduler over the application's database and keys.
+pub fn scheduler(state: &AppState) -> Scheduler {
+    Scheduler::new(
+        state.store.clone(),
+        Arc::clone(&state.bank),
+        master_keys(state),
+        SchedulerSettings {
+            raw_retention: state.config.raw_retention(),
+            report_base_url: state.config.public_url_trimmed().to_owned(),
+            mail_host: state.config.mail_host(),
+        },
+    )
+}
+
+/// The scheduler and outbox worker running in a background task.
+#[derive(Debug)]
+pub struct BackgroundWork {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl BackgroundWork {
+    /// Starts the loop: fails only when the mail transport or sender cannot be set up.
+    pub fn start(state: &AppState) -> anyhow::Result<BackgroundWork> {
+        let outbox = outbox_worker(state, mail_transport(&state.config)?)?;
+        let scheduler = scheduler(state);
+        let clock = Arc::clone(&state.clock);
+        let (shutdown, stop_requested) = watch::channel(false);
+        let settings = LoopSettings {
+            batch_size: BATCH_SIZE,
+            idle_sleep: IDLE_SLEEP,
+        };
+        let task = tokio::spawn(async move {
+            safepulse_mailer::run(
+                &scheduler,
+                &outbox,
+                clock.as_ref(),
+                &settings,
+                stop_requested,
+            )
+            .await;
+        });
+        Ok(BackgroundWork { shutdown, task })
+    }
+
+    /// Asks the loop to stop and waits until the batch in flight is recorded.
+    pub async fn stop(self) {
+        // An error means the loop already ended: nothing left to stop.
+        let _ = self.shutdown.send(true);
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "the scheduler and email worker ended abnormally");
+        }
+    }
+}
