@@ -138,12 +138,26 @@ async fn retention_is_kept_then_purged(db: Db) {
     let purged = answers::purge_retained(store, closed_at - chrono::Duration::seconds(5))
         .await
         .unwrap();
-    assert_eq!(purged, 0, "kept while younger than the retention period");
-    let purged = answers::purge_retained(store, closed_at + chrono::Duration::seconds(5))
+    assert_eq!(purged, 0, "nothing of a round that closed later goes");
+    let scheduler = app.scheduler();
+    scheduler
+        .tick(closed_at + chrono::Duration::days(29))
         .await
         .unwrap();
-    assert_eq!(purged, 18, "nine answers and nine comments");
-    assert_eq!(retained_rows(&app).await, 0);
+    assert_eq!(
+        retained_rows(&app).await,
+        9,
+        "kept while younger than 30 days"
+    );
+    scheduler
+        .tick(closed_at + chrono::Duration::days(31))
+        .await
+        .unwrap();
+    assert_eq!(
+        retained_rows(&app).await,
+        0,
+        "the scheduler purges them after 30 days"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,6 +198,13 @@ async fn postgres_that_logs_statements_keeps_rounds_from_opening_unless_overridd
     assert_eq!(refused.status(), 409);
     let problem: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(problem["code"], "database_records_answers");
+
+    let report = app
+        .scheduler()
+        .tick(app.clock.now() + chrono::Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(report.opened, 0, "the scheduler opens no round either");
 
     let overridden = spawn_app_with(Db::Postgres, |config| {
         logging(config);

@@ -71,6 +71,12 @@ pub fn scheduler(state: &AppState) -> Scheduler {
             raw_retention: state.config.raw_retention(),
             report_base_url: state.config.public_url_trimmed().to_owned(),
             mail_host: state.config.mail_host(),
+            rounds_may_open: state.round_opening_blocked.is_none(),
+            retained_answers_kept_for: state
+                .config
+                .raw_retention_days
+                .filter(|days| *days > 0)
+                .map(|days| chrono::Duration::days(i64::from(days))),
         },
     )
 }

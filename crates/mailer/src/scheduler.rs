@@ -62,6 +62,12 @@ pub struct SchedulerSettings {
     pub report_base_url: String,
     /// The host name in Message-IDs.
     pub mail_host: String,
+    /// False while PostgreSQL would record answers or their timing (checked at
+    /// start, see `safepulse_store::hygiene`): due rounds then stay unopened.
+    pub rounds_may_open: bool,
+    /// With raw retention: how long retained answers are kept after their round
+    /// closed before the scheduler purges them.
+    pub retained_answers_kept_for: Option<chrono::Duration>,
 }
 
 /// What one [`Scheduler::tick`] did.
@@ -104,11 +110,27 @@ impl Scheduler {
     /// docs). A round or survey that fails is logged and skipped, so one bad survey
     /// cannot stop the others; an error means the database could not be read.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
-        Ok(TickReport {
+        let report = TickReport {
             closed: self.close_due_rounds(now).await?,
-            opened: self.open_due_rounds(now).await?,
+            opened: if self.settings.rounds_may_open {
+                self.open_due_rounds(now).await?
+            } else {
+                0
+            },
             reminders_queued: self.queue_due_reminders(now).await?,
-        })
+        };
+        if let Some(kept_for) = self.settings.retained_answers_kept_for {
+            let purged =
+                safepulse_store::answers::purge_retained(self.store.connection(), now - kept_for)
+                    .await?;
+            if purged > 0 {
+                tracing::info!(
+                    purged,
+                    "retained raw answers purged after the retention period"
+                );
+            }
+        }
+        Ok(report)
     }
 
     async fn close_due_rounds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
