@@ -11,6 +11,7 @@ mod operations;
 mod outbox;
 mod reports;
 mod rounds;
+mod scale_out;
 mod scheduler;
 mod schema;
 mod worker_process;

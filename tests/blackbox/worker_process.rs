@@ -5,17 +5,18 @@
 //! runs them in-process and writes `.eml` files.
 
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
 use safepulse_store::entities::outbox;
 use safepulse_tests::smtp_sink::{Script, SmtpSink};
-use safepulse_tests::{Db, TestApp, spawn_app};
+use safepulse_tests::{Db, TestApp, spawn_app, terminate};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
-use tokio::process::{Child, Command};
+use std::path::Path;
+
+use tokio::process::Child;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -23,23 +24,16 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// the sink through two pooled connections (slow enough to be killed mid-batch:
 /// lettre manages a few dozen messages a second per connection).
 fn start_worker(app: &TestApp, sink: &SmtpSink) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_safepulse-under-test"))
-        .arg("--config")
-        .arg(app.data_dir.join("no-such-config.toml"))
-        .arg("worker")
-        .env("SAFEPULSE_DATA_DIR", &app.data_dir)
-        .env("SAFEPULSE_SECRETS_DIR", &app.secrets_dir)
-        .env("SAFEPULSE_DATABASE_URL", &app.database_url)
-        .env("SAFEPULSE_PUBLIC_URL", &app.address)
-        .env("SAFEPULSE_SMTP__HOST", "127.0.0.1")
-        .env("SAFEPULSE_SMTP__PORT", sink.port().to_string())
-        .env("SAFEPULSE_SMTP__TLS", "none")
-        .env("SAFEPULSE_SMTP__POOL_SIZE", "2")
-        .env("SAFEPULSE_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the safepulse binary starts")
+    app.safepulse_command(
+        Path::new(env!("CARGO_BIN_EXE_safepulse-under-test")),
+        &["worker"],
+    )
+    .env("SAFEPULSE_SMTP__HOST", "127.0.0.1")
+    .env("SAFEPULSE_SMTP__PORT", sink.port().to_string())
+    .env("SAFEPULSE_SMTP__TLS", "none")
+    .env("SAFEPULSE_SMTP__POOL_SIZE", "2")
+    .spawn()
+    .expect("the safepulse binary starts")
 }
 
 async fn pending_rows(app: &TestApp) -> u64 {
@@ -129,20 +123,6 @@ async fn the_worker_killed_mid_batch_and_restarted_delivers_every_invitation_on_
     body(spawn_app(Db::Postgres).await).await;
 }
 
-/// Sends SIGTERM and expects a clean exit.
-async fn terminate(mut child: Child) {
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().expect("running").to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let exit = tokio::time::timeout(PATIENCE, child.wait())
-        .await
-        .expect("the process stops on SIGTERM")
-        .unwrap();
-    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_on_the_embedded_default_writes_one_eml_file_per_invitation() {
     let app = spawn_app(Db::Sqlite).await;
@@ -161,16 +141,12 @@ async fn serve_on_the_embedded_default_writes_one_eml_file_per_invitation() {
         .collect();
 
     // No [smtp], in_process_worker left at its default (true).
-    let server = Command::new(env!("CARGO_BIN_EXE_safepulse-under-test"))
-        .arg("--config")
-        .arg(app.data_dir.join("no-such-config.toml"))
-        .args(["serve", "--port", "0"])
-        .env("SAFEPULSE_DATA_DIR", &app.data_dir)
-        .env("SAFEPULSE_SECRETS_DIR", &app.secrets_dir)
-        .env("SAFEPULSE_PUBLIC_URL", &app.address)
-        .env("SAFEPULSE_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
+    let server = app
+        .safepulse_command(
+            Path::new(env!("CARGO_BIN_EXE_safepulse-under-test")),
+            &["serve", "--port", "0"],
+        )
+        .env_remove("SAFEPULSE_DATABASE_URL")
         .spawn()
         .expect("the safepulse binary starts");
     let mail_dir = app.data_dir.join("mail");

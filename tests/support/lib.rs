@@ -473,6 +473,68 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The real `safepulse` binary (`binary`: the test's
+    /// `env!("CARGO_BIN_EXE_safepulse-under-test")`) over this app's database,
+    /// secrets and public URL, with no configuration file and quiet logs.
+    pub fn safepulse_command(
+        &self,
+        binary: &std::path::Path,
+        args: &[&str],
+    ) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(binary);
+        command
+            .arg("--config")
+            .arg(self.data_dir.join("no-such-config.toml"))
+            .args(args)
+            .env("SAFEPULSE_DATA_DIR", &self.data_dir)
+            .env("SAFEPULSE_SECRETS_DIR", &self.secrets_dir)
+            .env("SAFEPULSE_DATABASE_URL", &self.database_url)
+            .env("SAFEPULSE_PUBLIC_URL", &self.address)
+            .env("SAFEPULSE_LOG_LEVEL", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+}
+
+/// A free loopback port (bound and released: a child process binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Sends SIGTERM to a child and waits (up to a minute) for a clean exit.
+pub async fn terminate(mut child: tokio::process::Child) {
+    let pid = child.id().expect("the process is running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
+        .await
+        .expect("the process stops on SIGTERM")
+        .expect("the exit status");
+    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
+}
+
+/// Waits until `url` answers `/healthz` (a child server is up), for up to a minute.
+pub async fn wait_until_healthy(client: &reqwest::Client, base: &str) {
+    for _ in 0..600 {
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{base} did not become healthy");
+}
+
 /// Runs a test body once on SQLite and once on PostgreSQL:
 ///
 /// ```text

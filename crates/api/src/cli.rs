@@ -155,10 +155,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             served?;
         }
         Command::Worker => {
+            let stop = listen_for_stop()?;
             let state = build_state(config, clock).await?;
             let background = BackgroundWork::start(&state)?;
             tracing::info!("safepulse worker is running");
-            stop_requested().await?;
+            stop.await;
             tracing::info!("stopping: finishing the batch in flight");
             background.stop().await;
         }
@@ -255,20 +256,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for SIGTERM (what orchestrators send) or SIGINT (Ctrl-C).
-async fn stop_requested() -> anyhow::Result<()> {
+/// Starts listening for SIGTERM (what orchestrators send) and SIGINT (Ctrl-C) and
+/// returns a future that completes at the first of them. Listening starts at the
+/// call, not at the first poll: a signal that arrives while the worker starts up
+/// must stop it gracefully rather than kill it with the default action.
+fn listen_for_stop() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            _ = terminate.recv() => {}
-            interrupted = tokio::signal::ctrl_c() => interrupted.context("cannot listen for SIGINT")?,
-        }
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok(())
+    {
+        Ok(async {
+            // Without a handler Ctrl-C stops the process anyway.
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
