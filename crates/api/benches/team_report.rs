@@ -1,6 +1,8 @@
 //! A team's 52-round report (server time: `build_team_report`, what the handler
 //! runs), with 10 thousand and with 10 million raw answers retained in the database,
 //! next to the raw ceiling: one indexed `SELECT` of the team's 52 release rows.
+//! Also the HR export (`build_release_page`, pages of 200) over every release,
+//! next to a plain `SELECT` of every release row.
 //! SQLite always; PostgreSQL when `SAFEPULSE_BENCH_POSTGRES_URL` names a server
 //! (a fresh database is created there). Run with `cargo bench -p safepulse-api`.
 
@@ -12,7 +14,7 @@ use safepulse_api::access::Reader;
 use safepulse_api::app::build_state;
 use safepulse_api::auth::Caller;
 use safepulse_api::config::Config;
-use safepulse_api::routes::reports::build_team_report;
+use safepulse_api::routes::reports::{ReleaseQuery, build_release_page, build_team_report};
 use safepulse_api::state::AppState;
 use safepulse_domain::keys::MasterKey;
 use safepulse_domain::{Email, Locale, Role, SystemClock, TimeZone};
@@ -24,6 +26,7 @@ use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::surveys::{self, NewSurvey};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -189,9 +192,23 @@ async fn retain_answers_up_to(state: &AppState, total: u64) {
              SELECT randomblob(16), (SELECT id FROM rounds LIMIT 1), randomblob(16), '[4,5,3,6,2,5,4,6]' FROM n"
         ),
     };
-    db.execute_raw(Statement::from_string(backend, sql))
+    // One transaction on one connection: on SQLite a page cache large enough for
+    // the whole table, or ten million random-key inserts take hours.
+    let transaction = db.begin().await.unwrap();
+    if backend == DbBackend::Sqlite {
+        transaction
+            .execute_raw(Statement::from_string(
+                backend,
+                "PRAGMA cache_size = -3000000",
+            ))
+            .await
+            .unwrap();
+    }
+    transaction
+        .execute_raw(Statement::from_string(backend, sql))
         .await
         .unwrap();
+    transaction.commit().await.unwrap();
     if backend == DbBackend::Postgres {
         db.execute_raw(Statement::from_string(backend, "VACUUM ANALYZE"))
             .await
@@ -210,6 +227,42 @@ async fn raw_ceiling(state: &AppState, team: Uuid) -> usize {
         .await
         .unwrap()
         .len()
+}
+
+/// Every release through the HR export, page by page; returns the rows read.
+async fn export_everything(state: &AppState) -> usize {
+    let mut rows = 0;
+    let mut cursor = None;
+    loop {
+        let page = build_release_page(
+            state,
+            ReleaseQuery {
+                cursor,
+                limit: Some(200),
+                round_id: None,
+                period_key: None,
+                team_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        rows += page.items.len();
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return rows,
+        }
+    }
+}
+
+async fn select_every_release(state: &AppState) -> usize {
+    let db = state.store.connection();
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT * FROM releases",
+    ))
+    .await
+    .unwrap()
+    .len()
 }
 
 fn bench_backend(criterion: &mut Criterion, label: &str, database_url: Option<String>) {
@@ -246,6 +299,24 @@ fn bench_backend(criterion: &mut Criterion, label: &str, database_url: Option<St
         );
     }
     group.finish();
+
+    let exported = runtime.block_on(export_everything(&fixture.state));
+    assert_eq!(
+        exported,
+        runtime.block_on(select_every_release(&fixture.state))
+    );
+    let mut export = criterion.benchmark_group(format!("hr_export_{label}"));
+    export
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(50)
+        .throughput(criterion::Throughput::Elements(exported as u64));
+    export.bench_function(format!("export_{exported}_releases"), |bencher| {
+        bencher.iter(|| runtime.block_on(export_everything(&fixture.state)));
+    });
+    export.bench_function(format!("raw_select_{exported}_releases"), |bencher| {
+        bencher.iter(|| runtime.block_on(select_every_release(&fixture.state)));
+    });
+    export.finish();
 }
 
 fn team_report(criterion: &mut Criterion) {

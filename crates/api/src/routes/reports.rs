@@ -579,7 +579,35 @@ pub async fn list_releases(
     if !reader.is_hr() {
         return Err(ApiError::Forbidden);
     }
-    let query = query.into_inner();
+    let page = build_release_page(&state, query.into_inner()).await?;
+    let items = page.items;
+    audit::record(
+        db,
+        state.clock.now(),
+        AuditEvent {
+            actor: &reader.subject,
+            action: "report.exported",
+            team_id: None,
+            target: None,
+            details: serde_json::json!({
+                "releases": items.iter().map(|row| row.id).collect::<Vec<_>>()
+            }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One page of the HR export (what `GET /api/v1/releases` answers, without the
+/// caller check and the audit entry).
+pub async fn build_release_page(
+    state: &AppState,
+    query: ReleaseQuery,
+) -> Result<Page<ReleaseRow>, ApiError> {
+    let db = state.store.connection();
     let limit = PageQuery {
         cursor: query.cursor,
         limit: query.limit,
@@ -603,7 +631,7 @@ pub async fn list_releases(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let context = RoundsContext::load(&state, &round_ids).await?;
+    let context = RoundsContext::load(state, &round_ids).await?;
     let items: Vec<ReleaseRow> = page
         .items
         .iter()
@@ -615,24 +643,10 @@ pub async fn list_releases(
             release_row(&entry.round, &entry.release, node)
         })
         .collect();
-    audit::record(
-        db,
-        state.clock.now(),
-        AuditEvent {
-            actor: &reader.subject,
-            action: "report.exported",
-            team_id: None,
-            target: None,
-            details: serde_json::json!({
-                "releases": items.iter().map(|row| row.id).collect::<Vec<_>>()
-            }),
-        },
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(Page {
+    Ok(Page {
         items,
         next_cursor: page.next,
-    }))
+    })
 }
 
 fn release_row(
