@@ -30,6 +30,9 @@ pub enum PointValue {
 pub struct Tick {
     pub position: f64,
     pub label: String,
+    /// SVG `text-anchor`: the latest round's label ends at its point, so it stays
+    /// inside the chart.
+    pub anchor: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +166,7 @@ pub fn trend_chart(
         .map(|value| Tick {
             position: y_of(value as f64),
             label: value.to_string(),
+            anchor: "end",
         })
         .collect();
     let every = count.div_ceil(MAX_X_LABELS).max(1);
@@ -170,8 +174,9 @@ pub fn trend_chart(
     if let Some(&last_labelled) = labelled.last()
         && last_labelled + 1 != count
     {
-        // The latest round is always labelled; a regular label too close to it goes.
-        if count - 1 - last_labelled < every.div_ceil(2) {
+        // The latest round is always labelled; a regular label too close to it goes
+        // (labels are about 55 units wide, the latest one ends at its point).
+        if (count - 1 - last_labelled) as f64 * step < 90.0 {
             labelled.pop();
         }
         labelled.push(count - 1);
@@ -181,6 +186,11 @@ pub fn trend_chart(
         .map(|index| Tick {
             position: x_of(index),
             label: points[index].label.clone(),
+            anchor: if index + 1 == count && count > 1 {
+                "end"
+            } else {
+                "middle"
+            },
         })
         .collect();
     TrendChart {

@@ -714,9 +714,15 @@ fn change_text(report: &TeamReport, dimension: Dimension) -> String {
                     } else {
                         "significance not tested at this size"
                     };
+                    // Rounded to a tenth, a tiny fall would read "-0.0".
+                    let difference = if change.difference.abs() < 0.05 {
+                        0.0
+                    } else {
+                        change.difference
+                    };
                     format!(
-                        "Change since the previous round: {:+.1} (from {:.1} to {:.1}), {verdict}.",
-                        change.difference, change.previous_mean, change.current_mean
+                        "Change since the previous round: {difference:+.1} (from {:.1} to {:.1}), {verdict}.",
+                        change.previous_mean, change.current_mean
                     )
                 }
                 None => "Change: not asked in both rounds.".to_owned(),
