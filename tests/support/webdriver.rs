@@ -160,6 +160,16 @@ impl Browser {
             .expect("base64 PNG")
     }
 
+    /// A PNG of what the viewport shows (W3C "Take Screenshot").
+    pub async fn viewport_screenshot(&self) -> Vec<u8> {
+        let value = self
+            .command(reqwest::Method::GET, "/screenshot", json!({}))
+            .await;
+        STANDARD
+            .decode(value.as_str().expect("screenshot data"))
+            .expect("base64 PNG")
+    }
+
     /// Ends the session and the driver.
     pub async fn quit(mut self) {
         let _ = self.http.delete(&self.session).send().await;

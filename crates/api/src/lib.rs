@@ -2,7 +2,8 @@
 //!
 //! - [`app`]: builds the shared [`state::AppState`] and the actix-web [`app::Application`];
 //! - [`routes`]: REST handlers under `/api/v1` (documented in [`openapi::ApiDoc`]);
-//! - [`pages`]: server-rendered HTML for people, such as the answer page `/r/{token}`;
+//! - [`pages`]: server-rendered HTML for people: the answer page `/r/{token}`, the
+//!   magic-link sign-in and the dashboard of managers and HR;
 //! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
 //! - [`access`]: who reads which release ([`access::Reader`], DESIGN §3);
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;

@@ -13,10 +13,12 @@
 //! - [`survey`]: a survey's stored settings and validated plan ([`SurveyPlan`]).
 //! - [`rounds`]: the transactions that open and close a round.
 //! - [`outbox`]: the [`OutboxWorker`], which claims queued emails and sends them.
+//! - [`sign_in`]: magic sign-in links — asking for one, the token derived at send
+//!   time ([`SignInToken`]), using it once.
 //! - [`scheduler`]: the [`Scheduler`] (closes due rounds, opens due periods, queues
 //!   reminders) and [`run`], the loop of `serve` and `safepulse worker`.
 //!
-//! `rounds`, `outbox` and `scheduler` use the database through `safepulse-store`;
+//! `rounds`, `outbox`, `scheduler` and `sign_in` use the database through `safepulse-store`;
 //! the others are pure building blocks. Nothing here logs a token, an email body, or a
 //! recipient next to survey data.
 
@@ -27,6 +29,7 @@ pub mod outbox;
 pub mod rotation;
 pub mod rounds;
 pub mod scheduler;
+pub mod sign_in;
 pub mod survey;
 pub mod transport;
 
@@ -42,6 +45,7 @@ pub use messages::{
 pub use outbox::{DeliveryReport, OutboxError, OutboxSettings, OutboxWorker};
 pub use rotation::{FixedItemList, RotatingPlan, RotationPlan, RotationPlanError, items_for_round};
 pub use scheduler::{LoopSettings, Scheduler, SchedulerSettings, TickReport, run};
+pub use sign_in::SignInToken;
 pub use survey::SurveyPlan;
 pub use transport::{
     DEFAULT_POOL_SIZE, MailTransport, SendError, SmtpConfig, SmtpTls, TransportConfigError,

@@ -25,6 +25,7 @@ use safepulse_domain::keys::LinkToken;
 use safepulse_domain::{Dimension, Email, Locale, TimeZone};
 
 use crate::cadence::english_weekday_name;
+use crate::sign_in::SignInToken;
 
 /// How long a sign-in link works. The API enforces it; the email states it.
 pub const SIGN_IN_LINK_VALID_MINUTES: u32 = 15;
@@ -135,6 +136,11 @@ impl PublicBaseUrl {
     /// `<base>/r/{token}`: the respondent's personal answer link.
     pub fn answer_link(&self, token: &LinkToken) -> SecretLink {
         SecretLink(format!("{}/r/{}", self.0, token.encode()))
+    }
+
+    /// `<base>/sign-in/{token}`: a manager's or HR's one-time sign-in link.
+    pub fn sign_in_link(&self, token: &SignInToken) -> SecretLink {
+        SecretLink(format!("{}/sign-in/{}", self.0, token.encode()))
     }
 }
 

@@ -15,7 +15,9 @@
 //! 2. **Render** each row. Invitation and reminder links are derived now, from the
 //!    round's salt and master key and the invitation id — a token is never stored.
 //!    A row whose round has lost its salt (closed meanwhile) is deleted unsent:
-//!    its link could never work.
+//!    its link could never work. Sign-in links are derived from their `magic_links`
+//!    row and the magic-link purpose key ([`crate::sign_in`]); a row whose link was
+//!    used or expired meanwhile is deleted unsent too.
 //! 3. **Send** concurrently, as many at once as the transport allows (the SMTP pool
 //!    size), each with the Message-ID stored on its row, so a retried email is
 //!    recognisably the same email.
@@ -41,7 +43,7 @@ use lettre::Message;
 use lettre::message::Mailbox;
 use safepulse_domain::keys::{KEY_LEN, MasterKey};
 use safepulse_domain::{Clock, Dimension, Email, InvitationId, Locale, RoundId, TimeZone};
-use safepulse_store::entities::{outbox, round};
+use safepulse_store::entities::{magic_link, outbox, round};
 use safepulse_store::{Backend, Store, StoreError, org};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Statement};
@@ -50,10 +52,11 @@ use uuid::Uuid;
 use crate::item_bank::ItemBank;
 use crate::messages::{
     DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
-    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail,
+    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SignInEmail,
     dimension_label,
 };
 use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload, key_for};
+use crate::sign_in::{SignInPayload, SignInToken};
 use crate::transport::{MailTransport, SendError, retry_delay};
 
 /// How long a claim lasts by default. Longer than a batch can take even when every
@@ -104,7 +107,8 @@ pub struct DeliveryReport {
     pub retried: usize,
     /// Given up on; kept with status `failed` and the reason.
     pub failed: usize,
-    /// Invitations and reminders of rounds closed meanwhile, deleted unsent.
+    /// Invitations and reminders of rounds closed meanwhile, and sign-in links used
+    /// or expired meanwhile, deleted unsent.
     pub discarded: usize,
 }
 
@@ -181,10 +185,11 @@ impl OutboxWorker {
             return Ok(DeliveryReport::default());
         }
         let rounds = self.rounds_of(&rows).await?;
+        let magic_links = self.magic_links_of(&rows).await?;
         let now = self.clock.now();
         let prepared: Vec<Result<Message, RowOutcome>> = rows
             .iter()
-            .map(|row| self.render(row, &rounds, now))
+            .map(|row| self.render(row, &rounds, &magic_links, now))
             .collect();
         let transport = &self.transport;
         // `buffered` keeps the outcomes in row order while sending in parallel.
@@ -256,11 +261,35 @@ impl OutboxWorker {
             .collect())
     }
 
+    /// The `magic_links` rows of the claimed sign-in emails, by id.
+    async fn magic_links_of(
+        &self,
+        rows: &[outbox::Model],
+    ) -> Result<HashMap<Uuid, magic_link::Model>, OutboxError> {
+        let ids: Vec<Uuid> = rows
+            .iter()
+            .filter(|row| row.kind == "sign_in")
+            .filter_map(|row| serde_json::from_value::<SignInPayload>(row.payload.clone()).ok())
+            .map(|payload| payload.magic_link_id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(magic_link::Entity::find()
+            .filter(magic_link::Column::Id.is_in(ids))
+            .all(self.store.connection())
+            .await?
+            .into_iter()
+            .map(|link| (link.id, link))
+            .collect())
+    }
+
     /// The email of one row, or what to do with a row that cannot become one.
     fn render(
         &self,
         row: &outbox::Model,
         rounds: &HashMap<Uuid, round::Model>,
+        magic_links: &HashMap<Uuid, magic_link::Model>,
         now: DateTime<Utc>,
     ) -> Result<Message, RowOutcome> {
         let message_id = MessageId::parse(&row.message_id)
@@ -338,9 +367,25 @@ impl OutboxWorker {
                 digest_email(payload, headers.to.locale, &self.bank).to_message(&headers)
             }
             "sign_in" => {
-                return Err(unsendable(
-                    "sign-in emails are not sent through the outbox yet",
-                ));
+                let payload: SignInPayload = serde_json::from_value(row.payload.clone())
+                    .map_err(|_| unsendable("the stored payload cannot be read"))?;
+                let live = magic_links
+                    .get(&payload.magic_link_id)
+                    .is_some_and(|link| link.used_at.is_none() && link.expires_at > now);
+                if !live {
+                    return Err(RowOutcome::Discarded);
+                }
+                // The active key signs; the sign-in page accepts every key it holds.
+                let key = self
+                    .keys
+                    .last()
+                    .ok_or_else(|| unsendable("no master key to sign the link with"))?;
+                let token = SignInToken::derive(key, payload.magic_link_id);
+                let headers = headers(&payload.locale, "UTC")?;
+                SignInEmail {
+                    sign_in_link: self.public_base_url.sign_in_link(&token),
+                }
+                .to_message(&headers)
             }
             _ => return Err(unsendable("unknown kind of email")),
         };

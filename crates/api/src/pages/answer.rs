@@ -286,7 +286,7 @@ fn accepted_locale(request: &HttpRequest) -> Locale {
 /// first (every current browser sends it); else an `Origin` other than `null` must
 /// be this server's public origin. Clients sending neither (old browsers, scripts)
 /// are left to the CSRF field.
-fn is_cross_site(request: &HttpRequest, public_url: &str) -> bool {
+pub(super) fn is_cross_site(request: &HttpRequest, public_url: &str) -> bool {
     let headers = request.headers();
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.to_str(), Ok("same-origin" | "none"));
@@ -307,7 +307,7 @@ fn public_origin(public_url: &str) -> &str {
     }
 }
 
-fn is_form_content_type(request: &HttpRequest) -> bool {
+pub(super) fn is_form_content_type(request: &HttpRequest) -> bool {
     request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -319,7 +319,7 @@ fn is_form_content_type(request: &HttpRequest) -> bool {
         })
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, StatusCode> {
+pub(super) async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, StatusCode> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| StatusCode::BAD_REQUEST)?;
@@ -377,7 +377,7 @@ impl SubmittedForm {
 
 /// `application/x-www-form-urlencoded` decoding that refuses what lossy decoders
 /// would quietly repair: a malformed `%` escape or bytes that are not UTF-8.
-fn decode_form_component(raw: &[u8]) -> Option<String> {
+pub(super) fn decode_form_component(raw: &[u8]) -> Option<String> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut index = 0;
     while index < raw.len() {

@@ -4,16 +4,47 @@
 //!
 //! - [`answer`]: `/r/{token}`, the one-time answer page a team member opens from
 //!   the pulse email.
+//! - [`sign_in`]: `/sign-in`, `/sign-in/{token}` and `/sign-out`, the magic-link
+//!   sign-in of managers and HR.
+//! - [`dashboard`]: `/dashboard`, `/dashboard/teams/{id}` and
+//!   `/dashboard/rounds/{id}/heatmap`, their released results; drawn with
+//!   [`chart`] and explained with [`guides`].
+//! - [`session`]: the session cookie, CSRF fields and response headers the sign-in
+//!   and dashboard pages share.
 
 pub mod answer;
+pub mod chart;
+pub mod dashboard;
+pub mod guides;
+pub mod session;
+pub mod sign_in;
 
 use actix_web::web::{self, ServiceConfig};
 
 /// Registers every page.
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(
-        web::resource("/r/{token}")
-            .route(web::get().to(answer::show_form))
-            .route(web::post().to(answer::submit_answers)),
-    );
+    config
+        .service(
+            web::resource("/r/{token}")
+                .route(web::get().to(answer::show_form))
+                .route(web::post().to(answer::submit_answers)),
+        )
+        .service(
+            web::resource("/sign-in")
+                .route(web::get().to(sign_in::show_form))
+                .route(web::post().to(sign_in::request_link)),
+        )
+        .service(
+            web::resource("/sign-in/{token}")
+                .route(web::get().to(sign_in::show_confirm))
+                .route(web::post().to(sign_in::sign_in)),
+        )
+        .service(web::resource("/sign-out").route(web::post().to(sign_in::sign_out)))
+        .service(web::resource("/dashboard").route(web::get().to(dashboard::overview)))
+        .service(web::resource("/dashboard/teams/{id}").route(web::get().to(dashboard::team_page)))
+        .service(
+            web::resource("/dashboard/rounds/{id}/heatmap")
+                .route(web::get().to(dashboard::heatmap_page)),
+        )
+        .service(web::resource("/reports").route(web::get().to(dashboard::reports_redirect)));
 }

@@ -1,0 +1,361 @@
+//! The geometry of a dimension's trend chart: the released mean per round as a
+//! line with its 95% confidence band, drawn as inline SVG by the team template (no
+//! script, nothing fetched). Only released figures are plotted; a hidden round is a
+//! gap in line and band, marked by a grey column labelled "hidden", so a reader sees
+//! that a round happened without anything about its answers. A line never bridges a
+//! gap: joining the points on either side would suggest a value nobody released.
+//!
+//! Every chart also gets a sentence describing it ([`TrendChart::description`]);
+//! the page adds a data table with every figure.
+
+/// One round on the chart, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPoint {
+    /// What the round is called (its period, e.g. `2026-W48`).
+    pub label: String,
+    pub value: PointValue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PointValue {
+    /// Released: the mean and, when the release has one, its 95% interval.
+    Figure { mean: f64, band: Option<(f64, f64)> },
+    /// The round was suppressed to protect anonymity.
+    Hidden,
+    /// The round was released but did not ask about this dimension.
+    NotAsked,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    pub position: f64,
+    pub label: String,
+    /// SVG `text-anchor`: the latest round's label ends at its point, so it stays
+    /// inside the chart.
+    pub anchor: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dot {
+    pub x: f64,
+    pub y: f64,
+    /// Read by pointer hover and some screen readers: "2026-W48: 5.3 (4.9–5.7)".
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HiddenColumn {
+    pub x: f64,
+    pub width: f64,
+    /// Centre of the column, where the rotated "hidden" label sits.
+    pub centre: f64,
+    pub title: String,
+}
+
+/// Everything the template draws, in the SVG's own coordinates ([`WIDTH`]×[`HEIGHT`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendChart {
+    pub y_ticks: Vec<Tick>,
+    pub x_labels: Vec<Tick>,
+    /// `points` attributes of one polygon per run of released rounds with a band.
+    pub bands: Vec<String>,
+    /// `points` attributes of one polyline per run of released rounds.
+    pub lines: Vec<String>,
+    pub dots: Vec<Dot>,
+    pub hidden: Vec<HiddenColumn>,
+    pub description: String,
+}
+
+/// A released round inside a run drawn as one line: x, y and the band's ends.
+type RunPoint = (f64, f64, Option<(f64, f64)>);
+
+pub const WIDTH: f64 = 400.0;
+pub const HEIGHT: f64 = 210.0;
+pub const PLOT_LEFT: f64 = 34.0;
+pub const PLOT_RIGHT: f64 = 390.0;
+pub const PLOT_TOP: f64 = 12.0;
+pub const PLOT_BOTTOM: f64 = 180.0;
+/// Below this many labels the x axis stays readable on a phone.
+const MAX_X_LABELS: usize = 4;
+
+/// The chart of one dimension on a scale from `scale_min` to `scale_max`.
+pub fn trend_chart(
+    dimension_label: &str,
+    points: &[ChartPoint],
+    scale_min: f64,
+    scale_max: f64,
+) -> TrendChart {
+    let count = points.len();
+    let step = if count > 1 {
+        (PLOT_RIGHT - PLOT_LEFT - 24.0) / (count - 1) as f64
+    } else {
+        0.0
+    };
+    let x_of = |index: usize| {
+        tenths(if count > 1 {
+            PLOT_LEFT + 12.0 + index as f64 * step
+        } else {
+            (PLOT_LEFT + PLOT_RIGHT) / 2.0
+        })
+    };
+    let y_of = |value: f64| {
+        let clamped = value.clamp(scale_min, scale_max);
+        tenths(
+            PLOT_TOP + (scale_max - clamped) / (scale_max - scale_min) * (PLOT_BOTTOM - PLOT_TOP),
+        )
+    };
+
+    let mut bands = Vec::new();
+    let mut lines = Vec::new();
+    let mut dots = Vec::new();
+    let mut hidden = Vec::new();
+    let mut run: Vec<RunPoint> = Vec::new();
+    let mut finish_run = |run: &mut Vec<RunPoint>| {
+        if run.len() > 1 {
+            lines.push(
+                run.iter()
+                    .map(|(x, y, _)| format!("{x:.1},{y:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        if run.len() > 1 && run.iter().all(|(_, _, band)| band.is_some()) {
+            let upper = run.iter().filter_map(|(x, _, band)| {
+                band.map(|(_, high)| format!("{x:.1},{:.1}", y_of(high)))
+            });
+            let lower = run
+                .iter()
+                .rev()
+                .filter_map(|(x, _, band)| band.map(|(low, _)| format!("{x:.1},{:.1}", y_of(low))));
+            bands.push(upper.chain(lower).collect::<Vec<_>>().join(" "));
+        }
+        run.clear();
+    };
+    for (index, point) in points.iter().enumerate() {
+        let x = x_of(index);
+        match point.value {
+            PointValue::Figure { mean, band } => {
+                run.push((x, y_of(mean), band));
+                dots.push(Dot {
+                    x,
+                    y: y_of(mean),
+                    title: format!("{}: {}", point.label, figure_text(mean, band)),
+                });
+            }
+            PointValue::Hidden => {
+                finish_run(&mut run);
+                let width = tenths(if count > 1 {
+                    (step * 0.7).min(28.0)
+                } else {
+                    28.0
+                });
+                hidden.push(HiddenColumn {
+                    x: tenths(x - width / 2.0),
+                    width,
+                    centre: x,
+                    title: format!("{}: hidden to protect anonymity", point.label),
+                });
+            }
+            PointValue::NotAsked => finish_run(&mut run),
+        }
+    }
+    finish_run(&mut run);
+
+    let y_ticks = (scale_min as i64..=scale_max as i64)
+        .filter(|value| scale_max - scale_min <= 7.0 || value % 2 == 0)
+        .map(|value| Tick {
+            position: y_of(value as f64),
+            label: value.to_string(),
+            anchor: "end",
+        })
+        .collect();
+    let every = count.div_ceil(MAX_X_LABELS).max(1);
+    let mut labelled: Vec<usize> = (0..count).step_by(every).collect();
+    if let Some(&last_labelled) = labelled.last()
+        && last_labelled + 1 != count
+    {
+        // The latest round is always labelled; a regular label too close to it goes
+        // (labels are about 55 units wide, the latest one ends at its point).
+        if (count - 1 - last_labelled) as f64 * step < 90.0 {
+            labelled.pop();
+        }
+        labelled.push(count - 1);
+    }
+    let x_labels = labelled
+        .into_iter()
+        .map(|index| Tick {
+            position: x_of(index),
+            label: points[index].label.clone(),
+            anchor: if index + 1 == count && count > 1 {
+                "end"
+            } else {
+                "middle"
+            },
+        })
+        .collect();
+    TrendChart {
+        y_ticks,
+        x_labels,
+        bands,
+        lines,
+        dots,
+        hidden,
+        description: describe(dimension_label, points, scale_min, scale_max),
+    }
+}
+
+/// Coordinates to a tenth of a unit: finer than any screen shows, and short markup.
+fn tenths(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+/// "5.3 (95% interval 4.9–5.7)", or just the mean without a band.
+pub fn figure_text(mean: f64, band: Option<(f64, f64)>) -> String {
+    match band {
+        Some((low, high)) => format!("{mean:.1} (95% interval {low:.1}–{high:.1})"),
+        None => format!("{mean:.1}"),
+    }
+}
+
+/// The chart in words, for screen readers and for anyone who prefers text.
+fn describe(
+    dimension_label: &str,
+    points: &[ChartPoint],
+    scale_min: f64,
+    scale_max: f64,
+) -> String {
+    let mut text = format!(
+        "{dimension_label}: mean per round on a scale from {scale_min} to {scale_max}, {} round{}",
+        points.len(),
+        if points.len() == 1 { "" } else { "s" }
+    );
+    if let (Some(first), Some(last)) = (points.first(), points.last())
+        && points.len() > 1
+    {
+        text.push_str(&format!(" from {} to {}", first.label, last.label));
+    }
+    text.push('.');
+    let released: Vec<(&str, f64)> = points
+        .iter()
+        .filter_map(|point| match point.value {
+            PointValue::Figure { mean, .. } => Some((point.label.as_str(), mean)),
+            _ => None,
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (released.first(), released.last()) {
+        let lowest = released
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("not empty");
+        let highest = released
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("not empty");
+        text.push_str(&format!(
+            " Released in {} round{}: {:.1} in {}, {:.1} in {}; lowest {:.1} in {}, highest {:.1} in {}.",
+            released.len(),
+            if released.len() == 1 { "" } else { "s" },
+            first.1,
+            first.0,
+            last.1,
+            last.0,
+            lowest.1,
+            lowest.0,
+            highest.1,
+            highest.0,
+        ));
+    }
+    let hidden: Vec<&str> = points
+        .iter()
+        .filter(|point| point.value == PointValue::Hidden)
+        .map(|point| point.label.as_str())
+        .collect();
+    if !hidden.is_empty() {
+        text.push_str(&format!(
+            " Hidden to protect anonymity: {}.",
+            hidden.join(", ")
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(label: &str, mean: f64) -> ChartPoint {
+        ChartPoint {
+            label: label.to_owned(),
+            value: PointValue::Figure {
+                mean,
+                band: Some((mean - 0.5, mean + 0.5)),
+            },
+        }
+    }
+
+    fn hidden(label: &str) -> ChartPoint {
+        ChartPoint {
+            label: label.to_owned(),
+            value: PointValue::Hidden,
+        }
+    }
+
+    #[test]
+    fn a_hidden_round_breaks_line_and_band_and_gets_a_column() {
+        let points = [
+            figure("R1", 5.0),
+            figure("R2", 5.5),
+            hidden("R3"),
+            figure("R4", 4.0),
+            figure("R5", 4.5),
+        ];
+        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        assert_eq!(chart.lines.len(), 2, "no line bridges the hidden round");
+        assert_eq!(chart.bands.len(), 2);
+        assert_eq!(chart.dots.len(), 4);
+        assert_eq!(chart.hidden.len(), 1);
+        assert_eq!(chart.hidden[0].title, "R3: hidden to protect anonymity");
+        assert!(
+            chart
+                .description
+                .contains("Hidden to protect anonymity: R3.")
+        );
+        assert!(
+            chart
+                .description
+                .contains("lowest 4.0 in R4, highest 5.5 in R2")
+        );
+    }
+
+    #[test]
+    fn higher_means_are_drawn_higher_and_bands_stay_inside_the_scale() {
+        let points = [figure("A", 2.0), figure("B", 6.8)];
+        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        assert!(chart.dots[1].y < chart.dots[0].y);
+        for corner in chart.bands[0].split(' ') {
+            let y: f64 = corner.split(',').nth(1).unwrap().parse().unwrap();
+            assert!((PLOT_TOP..=PLOT_BOTTOM).contains(&y), "{corner}");
+        }
+    }
+
+    #[test]
+    fn a_single_released_round_is_a_dot_without_a_line() {
+        let chart = trend_chart("Trust", &[figure("A", 4.0)], 1.0, 7.0);
+        assert!(chart.lines.is_empty());
+        assert_eq!(chart.dots.len(), 1);
+        assert_eq!(chart.y_ticks.len(), 7);
+    }
+
+    #[test]
+    fn long_histories_label_few_rounds_but_always_the_last() {
+        let points: Vec<ChartPoint> = (1..=12).map(|n| figure(&format!("R{n}"), 4.0)).collect();
+        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        assert!(
+            chart.x_labels.len() <= MAX_X_LABELS + 1,
+            "{:?}",
+            chart.x_labels
+        );
+        assert_eq!(chart.x_labels.last().unwrap().label, "R12");
+        assert_eq!(chart.x_labels[0].label, "R1");
+    }
+}

@@ -1,0 +1,258 @@
+//! What the sign-in and dashboard pages share: the session cookie, the CSRF field
+//! of signed-in forms, small-form parsing, and one way to answer with HTML.
+//!
+//! - **The session is a JWT in a cookie** ([`SESSION_COOKIE`]): `HttpOnly` (no script
+//!   reads it), `SameSite=Strict` (no other site's page sends it), `Path=/`, and
+//!   `Secure` when the public URL is https. It is issued and verified by
+//!   [`crate::auth::TokenAuthority`], so an operator can revoke it like any token.
+//! - **CSRF:** every POST first passes [`answer::is_cross_site`] (fetch metadata or
+//!   `Origin`); forms of a signed-in person also carry `HMAC(SessionCsrf key, jti)`
+//!   ([`Session::csrf`]), which a page of another site cannot know.
+//! - **Headers:** like the answer page, every response is `no-store`, sends
+//!   `Referrer-Policy: no-referrer`, and a Content-Security-Policy allowing only the
+//!   dashboard's own inline style sheet (by hash) and forms posting to this origin.
+//!   Charts are inline SVG, drawn without scripts.
+
+use std::sync::LazyLock;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use safepulse_domain::Role;
+use safepulse_domain::keys::Purpose;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::answer;
+use crate::auth::{Caller, SESSION_COOKIE, TokenError};
+use crate::request_context::current_request_id;
+use crate::state::AppState;
+
+/// The dashboard's only style sheet, inlined into every sign-in and dashboard page.
+pub const STYLE: &str = include_str!("../../templates/dashboard/dashboard.css");
+
+static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    let style_hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{style_hash}'; form-action 'self'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    )
+});
+
+/// A signed-in manager or HR person, from a verified, unrevoked session cookie.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub caller: Caller,
+    /// The CSRF field of this session's forms (sign-out).
+    pub csrf: String,
+}
+
+impl Session {
+    /// The session of this request; `Ok(None)` when there is none or it does not
+    /// verify (expired, revoked, tampered with).
+    pub async fn of(
+        request: &HttpRequest,
+        state: &AppState,
+    ) -> Result<Option<Session>, safepulse_store::StoreError> {
+        let Some(cookie) = request.cookie(SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        match state
+            .tokens
+            .verify(state.store.connection(), cookie.value())
+            .await
+        {
+            Ok(claims) => Ok(Some(Session {
+                csrf: session_csrf(state, claims.jti),
+                caller: Caller {
+                    subject: claims.sub,
+                    role: claims.role,
+                    jti: claims.jti,
+                },
+            })),
+            Err(TokenError::Invalid | TokenError::Revoked) => Ok(None),
+            Err(TokenError::Store(error)) => Err(error),
+        }
+    }
+
+    /// Whether a submitted CSRF field belongs to this session (any master key).
+    pub fn csrf_is_valid(&self, state: &AppState, given: &str) -> bool {
+        state.secrets.master_keys.iter().any(|key| {
+            key.purpose_key(Purpose::SessionCsrf)
+                .verify(self.caller.jti.as_bytes(), given)
+        })
+    }
+
+    pub fn role_label(&self) -> &'static str {
+        match self.caller.role {
+            Role::Hr => "HR",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+fn session_csrf(state: &AppState, jti: Uuid) -> String {
+    state
+        .secrets
+        .active_master_key()
+        .purpose_key(Purpose::SessionCsrf)
+        .sign(jti.as_bytes())
+}
+
+/// The cookie carrying a freshly issued session token.
+pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    let minutes = i64::from(state.config.session_minutes);
+    Cookie::build(SESSION_COOKIE, token)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .secure(state.config.public_url.starts_with("https://"))
+        .max_age(CookieDuration::minutes(minutes))
+        .finish()
+}
+
+/// A cookie that makes the browser forget the session.
+pub fn expired_session_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = session_cookie(state, String::new());
+    cookie.make_removal();
+    cookie
+}
+
+/// Where a request without a session goes.
+pub fn redirect_to_sign_in() -> HttpResponse {
+    see_other("/sign-in")
+}
+
+/// `303 See Other`: after a POST, or to send a visitor somewhere else.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// The fields of a small urlencoded form, or `None` when it is not one (wrong
+/// content type, too big, malformed, a field twice).
+pub async fn read_form(
+    request: &HttpRequest,
+    payload: actix_web::web::Payload,
+) -> Option<Vec<(String, String)>> {
+    if !answer::is_form_content_type(request) {
+        return None;
+    }
+    let body = answer::read_body(payload).await.ok()?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for pair in body
+        .split(|byte| *byte == b'&')
+        .filter(|pair| !pair.is_empty())
+    {
+        let (name, value) = match pair.iter().position(|byte| *byte == b'=') {
+            Some(equals) => (&pair[..equals], &pair[equals + 1..]),
+            None => (pair, &[][..]),
+        };
+        let name = answer::decode_form_component(name)?;
+        if fields.iter().any(|(seen, _)| *seen == name) {
+            return None;
+        }
+        fields.push((name, answer::decode_form_component(value)?));
+    }
+    Some(fields)
+}
+
+/// The value of field `name` of a form read by [`read_form`].
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(field, _)| field == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Whether a POST comes from another site (see [`answer::is_cross_site`]).
+pub fn is_cross_site(request: &HttpRequest, state: &AppState) -> bool {
+    answer::is_cross_site(request, state.config.public_url_trimmed())
+}
+
+/// Pages that only say something: errors, "check your email", "signed out".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    CheckYourEmail,
+    /// Unknown, used and expired sign-in links: one page for all three.
+    LinkUnavailable,
+    SignedOut,
+    /// A cross-site POST, or a form whose CSRF field does not verify.
+    Unverified,
+    Unreadable,
+    NotFound,
+    Forbidden,
+    /// An admin without the hr role: signed in, with nothing to read.
+    NothingToRead,
+    ServerError,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "dashboard/notice.html")]
+struct NoticePage<'a> {
+    notice: Notice,
+    session: Option<&'a Session>,
+}
+
+pub fn notice_page(status: StatusCode, notice: Notice, session: Option<&Session>) -> HttpResponse {
+    html_response(status, NoticePage { notice, session }.render())
+}
+
+/// Logs a database failure with the request id only (never an address, a token or
+/// a figure) and shows the "our fault" page.
+pub fn server_error(error: &dyn std::fmt::Display, session: Option<&Session>) -> HttpResponse {
+    tracing::error!(
+        request_id = %current_request_id(),
+        error = %error,
+        "a dashboard page failed"
+    );
+    notice_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Notice::ServerError,
+        session,
+    )
+}
+
+/// A rendered page with the dashboard's headers.
+pub fn html_response(status: StatusCode, rendered: askama::Result<String>) -> HttpResponse {
+    let (status, body) = match rendered {
+        Ok(body) => (status, body),
+        Err(error) => {
+            tracing::error!(error = %error, "rendering a dashboard page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<!DOCTYPE html><title>safepulse</title><p>Something went wrong.</p>".to_owned(),
+            )
+        }
+    };
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY.as_str(),
+        ))
+        .insert_header(("X-Robots-Tag", "noindex, nofollow"))
+        .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_policy_allows_exactly_its_inline_style_sheet() {
+        let policy = CONTENT_SECURITY_POLICY.as_str();
+        assert!(policy.starts_with("default-src 'none'; style-src 'sha256-"));
+        assert!(!policy.contains("unsafe-inline"));
+        assert!(!policy.contains("script-src"));
+    }
+}

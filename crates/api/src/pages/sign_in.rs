@@ -1,0 +1,265 @@
+//! Magic-link sign-in for managers and HR (DESIGN §6 "Auth"):
+//!
+//! - `GET /sign-in`: a form asking for an email address.
+//! - `POST /sign-in`: answers the same "check your email" page for every well-formed
+//!   address, known or not, so the page cannot be used to find out who works here.
+//!   For a person who holds a role or leads a team, [`sign_in::request_link`] queues
+//!   the link in one transaction; the outbox worker sends it.
+//! - `GET /sign-in/{token}`: a page with a "Sign in" button. It writes nothing,
+//!   because mail scanners open links: opening must not burn the link.
+//! - `POST /sign-in/{token}`: consumes the link once (one atomic `UPDATE`) and, in the
+//!   same transaction, issues a session token for the role the person holds now (hr
+//!   wins over manager; admin only when neither applies), set as the session cookie.
+//!   Unknown, used and expired links get one page.
+//! - `POST /sign-out`: revokes the session token and clears the cookie.
+//!
+//! The email form is protected against cross-site posts by fetch metadata and
+//! `Origin` only: it carries no secret worth a CSRF token (anybody may ask for a
+//! link), and the worst a forged post can do is what a direct one does. The link's
+//! form also carries `HMAC(SessionCsrf key, "sign-in" ‖ token)`, the sign-out form
+//! the session's CSRF field (see [`super::session`]).
+//!
+//! English only, like the rest of the dashboard; the sign-in email itself follows the
+//! person's language.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Duration;
+use safepulse_domain::keys::Purpose;
+use safepulse_domain::{Email, Role};
+use safepulse_mailer::SignInToken;
+use safepulse_mailer::sign_in;
+use safepulse_store::org;
+use sea_orm::ConnectionTrait;
+
+use super::session::{
+    Notice, Session, expired_session_cookie, field, html_response, is_cross_site, notice_page,
+    read_form, see_other, server_error, session_cookie,
+};
+use crate::state::AppState;
+
+#[derive(Debug, Template)]
+#[template(path = "dashboard/sign_in.html")]
+struct SignInPage<'a> {
+    email: &'a str,
+    error: Option<&'static str>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "dashboard/sign_in_confirm.html")]
+struct ConfirmPage {
+    csrf: String,
+}
+
+/// `GET /sign-in`. A visitor who is already signed in goes to the dashboard.
+pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match Session::of(&request, &state).await {
+        Ok(Some(_)) => see_other("/dashboard"),
+        Ok(None) => html_response(
+            StatusCode::OK,
+            SignInPage {
+                email: "",
+                error: None,
+            }
+            .render(),
+        ),
+        Err(error) => server_error(&error, None),
+    }
+}
+
+/// `POST /sign-in`: "check your email", whoever asked.
+pub async fn request_link(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if is_cross_site(&request, &state) {
+        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+    }
+    let Some(fields) = read_form(&request, payload).await else {
+        return notice_page(StatusCode::BAD_REQUEST, Notice::Unreadable, None);
+    };
+    let typed = field(&fields, "email").unwrap_or_default().trim();
+    let Ok(email) = Email::parse(typed) else {
+        // Saying "this is not an address" reveals nothing about who is known.
+        return html_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            SignInPage {
+                email: typed,
+                error: Some("Please enter an email address, like name@example.com."),
+            }
+            .render(),
+        );
+    };
+    if let Err(error) = sign_in::request_link(
+        &state.store,
+        &email,
+        state.clock.now(),
+        &state.config.mail_host(),
+    )
+    .await
+    {
+        return server_error(&error, None);
+    }
+    notice_page(StatusCode::OK, Notice::CheckYourEmail, None)
+}
+
+/// The token from the path, if it is shaped like one and one of our keys signed it.
+fn verified_token(request: &HttpRequest, state: &AppState) -> Option<(String, uuid::Uuid)> {
+    let raw = request.match_info().get("token")?;
+    let token = SignInToken::parse(raw)?;
+    let id = token.verify(&state.secrets.master_keys)?;
+    Some((token.encode(), id))
+}
+
+fn link_csrf(state: &AppState, token: &str) -> String {
+    state
+        .secrets
+        .active_master_key()
+        .purpose_key(Purpose::SessionCsrf)
+        .sign(format!("sign-in/{token}").as_bytes())
+}
+
+fn link_csrf_is_valid(state: &AppState, token: &str, given: &str) -> bool {
+    let message = format!("sign-in/{token}");
+    state.secrets.master_keys.iter().any(|key| {
+        key.purpose_key(Purpose::SessionCsrf)
+            .verify(message.as_bytes(), given)
+    })
+}
+
+/// `GET /sign-in/{token}`: the button. Reads nothing from the database and writes
+/// nothing, so a prefetching scanner neither burns the link nor learns whether it
+/// still works; a forged token gets the one "unavailable" page.
+pub async fn show_confirm(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match verified_token(&request, &state) {
+        Some((token, _)) => html_response(
+            StatusCode::OK,
+            ConfirmPage {
+                csrf: link_csrf(&state, &token),
+            }
+            .render(),
+        ),
+        None => notice_page(StatusCode::GONE, Notice::LinkUnavailable, None),
+    }
+}
+
+/// `POST /sign-in/{token}`: consume the link, issue the session, go to the dashboard.
+pub async fn sign_in(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if is_cross_site(&request, &state) {
+        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+    }
+    let Some((token, magic_link_id)) = verified_token(&request, &state) else {
+        return notice_page(StatusCode::GONE, Notice::LinkUnavailable, None);
+    };
+    let Some(fields) = read_form(&request, payload).await else {
+        return notice_page(StatusCode::BAD_REQUEST, Notice::Unreadable, None);
+    };
+    let csrf_ok =
+        field(&fields, "csrf").is_some_and(|given| link_csrf_is_valid(&state, &token, given));
+    if !csrf_ok {
+        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+    }
+    match consume_and_issue(&state, magic_link_id).await {
+        Ok(Some(session_token)) => {
+            let mut response = see_other("/dashboard");
+            if let Err(error) = response.add_cookie(&session_cookie(&state, session_token)) {
+                return server_error(&error, None);
+            }
+            response
+        }
+        Ok(None) => notice_page(StatusCode::GONE, Notice::LinkUnavailable, None),
+        Err(error) => server_error(&error, None),
+    }
+}
+
+/// One transaction: the link is used only if the session is issued too.
+async fn consume_and_issue(
+    state: &AppState,
+    magic_link_id: uuid::Uuid,
+) -> anyhow::Result<Option<String>> {
+    let now = state.clock.now();
+    let transaction = state.store.begin_write().await?;
+    let Some(address) = sign_in::consume(&transaction, magic_link_id, now).await? else {
+        return Ok(None);
+    };
+    let Some(role) = role_now(&transaction, &address).await? else {
+        // The grant or the leadership ended after the link was sent.
+        return Ok(None);
+    };
+    let ttl = Duration::minutes(i64::from(state.config.session_minutes));
+    let token = state
+        .tokens
+        .issue(&transaction, &address, role, ttl, now)
+        .await?;
+    transaction.commit().await?;
+    Ok(Some(token))
+}
+
+/// The role a person signs in with: hr wins, then manager (leads a team), then
+/// admin; `None` when they hold none of them any more.
+async fn role_now(db: &impl ConnectionTrait, address: &str) -> anyhow::Result<Option<Role>> {
+    let Ok(email) = Email::parse(address) else {
+        return Ok(None);
+    };
+    let Some(person) = org::find_person_by_email(db, &email).await? else {
+        return Ok(None);
+    };
+    if !person.active {
+        return Ok(None);
+    }
+    let roles = org::roles_of(db, person.id).await?;
+    if roles.iter().any(|role| role == "hr") {
+        return Ok(Some(Role::Hr));
+    }
+    if !org::teams_led_by(db, person.id).await?.is_empty() {
+        return Ok(Some(Role::Manager));
+    }
+    Ok(roles
+        .iter()
+        .any(|role| role == "admin")
+        .then_some(Role::Admin))
+}
+
+/// `POST /sign-out`: revoke the token, forget the cookie.
+pub async fn sign_out(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if is_cross_site(&request, &state) {
+        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+    }
+    let session = match Session::of(&request, &state).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return see_other("/sign-in"),
+        Err(error) => return server_error(&error, None),
+    };
+    let Some(fields) = read_form(&request, payload).await else {
+        return notice_page(StatusCode::BAD_REQUEST, Notice::Unreadable, Some(&session));
+    };
+    if !field(&fields, "csrf").is_some_and(|given| session.csrf_is_valid(&state, given)) {
+        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, Some(&session));
+    }
+    if let Err(error) = state
+        .tokens
+        .revoke(
+            state.store.connection(),
+            session.caller.jti,
+            state.clock.now(),
+        )
+        .await
+    {
+        return server_error(&error, Some(&session));
+    }
+    let mut response = notice_page(StatusCode::OK, Notice::SignedOut, None);
+    if let Err(error) = response.add_cookie(&expired_session_cookie(&state)) {
+        return server_error(&error, None);
+    }
+    response
+}
