@@ -3,7 +3,8 @@
 //! addresses are known; pages that keep managers inside their subtree and show no
 //! figure of a hidden round; and, in headless Chromium at phone width, the whole
 //! path from the emailed link to a team's trend charts on the demo organisation,
-//! with the screenshots the README shows (`docs/screenshots/`).
+//! keeping screenshots in `target/tmp/dashboard/` (the README's
+//! `docs/screenshots/` are copies of them: a test never rewrites tracked files).
 
 use std::path::{Path, PathBuf};
 
@@ -415,7 +416,7 @@ const PHONE_WIDTH: u32 = 375;
 const PHONE_HEIGHT: u32 = 812;
 
 fn keep_screenshot(name: &str, png: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
 }
