@@ -3,8 +3,8 @@
 //! a reader promoted after a round opened does not see it, the HR export pages
 //! through everything without sums of squares, and every view is audited.
 
-use safepulse_domain::Role;
 use safepulse_domain::keys::{LinkToken, MasterKey};
+use safepulse_domain::{Clock, Role};
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
 use safepulse_store::entities::{release, round_item};
 use safepulse_tests::{Org, TestApp, on_both_databases};
@@ -25,23 +25,32 @@ async fn closed_round(app: &TestApp) -> (Org, Uuid) {
         .unwrap() as usize;
     let tokens: Vec<LinkToken> = app.link_tokens(round_id).await.into_values().collect();
     for (index, token) in tokens.iter().enumerate() {
-        let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
-        let value = 3 + (index % 4) as i64;
-        let outcome = answers::submit(
-            &app.state.store,
-            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
-            token,
-            ValidAnswer {
-                answers_json: serde_json::to_string(&vec![value; items]).unwrap(),
-                comment: None,
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(outcome, SubmitOutcome::Accepted);
+        submit(app, token, 3 + (index % 4) as i64, items).await;
     }
     app.close_round(round_id).await;
     (org, round_id)
+}
+
+/// Submits `value` for every one of `items` items through the store's submit path.
+async fn submit(app: &TestApp, token: &LinkToken, value: i64, items: usize) {
+    let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
+    let outcome = answers::submit(
+        &app.state.store,
+        move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+        token,
+        ValidAnswer {
+            answers_json: serde_json::to_string(&vec![value; items]).unwrap(),
+            comment: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, SubmitOutcome::Accepted);
+}
+
+async fn tick_at(app: &TestApp, at: chrono::DateTime<chrono::Utc>) {
+    app.clock.set(at);
+    app.scheduler().tick(at).await.expect("the tick runs");
 }
 
 async fn get_json(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
@@ -51,6 +60,58 @@ async fn get_json(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
 }
 
 on_both_databases! {
+    async fn an_open_round_shows_participation_rounded_to_k_for_large_teams_only_and_at_most_daily(app) {
+        let org = app.create_org(&[12, 4]).await;
+        let survey = app.create_survey(&[org.department], json!({})).await;
+        let round_id = app.open_round(survey).await;
+        let items = round_item::Entity::find()
+            .filter(round_item::Column::RoundId.eq(round_id))
+            .count(app.state.store.connection())
+            .await
+            .unwrap() as usize;
+        let tokens = app.link_tokens(round_id).await;
+        let large_team = &org.members[0];
+        let opened = app.clock.now();
+        let hr = app.token(Role::Hr, "people@example.com").await;
+        let shown = |report: &Value| -> Option<u64> {
+            report["open_rounds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|entry| entry["round_id"] == round_id.to_string())
+                .map(|entry| entry["respondents_at_least"].as_u64().unwrap())
+        };
+
+        for member in &large_team[..7] {
+            submit(&app, &tokens[member], 4, items).await;
+        }
+        tick_at(&app, opened + chrono::Duration::minutes(1)).await;
+        let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
+        assert_eq!(shown(&team), Some(5), "7 answers of 12 show as 5 (k = 5)");
+        let (_, department) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.department), &hr).await;
+        assert_eq!(shown(&department), Some(5));
+        let (_, small) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[1]), &hr).await;
+        assert_eq!(shown(&small), None, "4 invitees are fewer than 2k: nothing is shown");
+
+        for member in &large_team[7..11] {
+            submit(&app, &tokens[member], 4, items).await;
+        }
+        tick_at(&app, opened + chrono::Duration::hours(2)).await;
+        let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
+        assert_eq!(shown(&team), Some(5), "not recomputed within a day");
+        tick_at(&app, opened + chrono::Duration::hours(25)).await;
+        let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
+        assert_eq!(shown(&team), Some(10), "11 answers show as 10 a day later");
+
+        let manager = app.token(Role::Manager, "lead.t1@example.com").await;
+        let (status, _) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &manager).await;
+        assert_eq!(status, 403, "a sibling team's participation is not the manager's to read");
+
+        app.close_round(round_id).await;
+        let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
+        assert_eq!(shown(&team), None, "a closed round shows its release instead");
+    }
+
     async fn an_hr_report_equals_the_stored_releases_and_hidden_rounds_carry_no_figures(app) {
         let (org, round_id) = closed_round(&app).await;
         let hr = app.token(Role::Hr, "people@example.com").await;

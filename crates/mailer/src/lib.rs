@@ -16,9 +16,11 @@
 //! - [`sign_in`]: magic sign-in links — asking for one, the token derived at send
 //!   time ([`SignInToken`]), using it once.
 //! - [`scheduler`]: the [`Scheduler`] (closes due rounds, opens due periods, queues
-//!   reminders) and [`run`], the loop of `serve` and `safepulse worker`.
+//!   reminders, refreshes participation) and [`run`], the loop of `serve` and
+//!   `safepulse worker`.
+//! - [`participation`]: the rounded, daily participation figure of open rounds.
 //!
-//! `rounds`, `outbox`, `scheduler` and `sign_in` use the database through `safepulse-store`;
+//! `rounds`, `outbox`, `scheduler`, `participation` and `sign_in` use the database through `safepulse-store`;
 //! the others are pure building blocks. Nothing here logs a token, an email body, or a
 //! recipient next to survey data.
 
@@ -26,6 +28,7 @@ pub mod cadence;
 pub mod item_bank;
 pub mod messages;
 pub mod outbox;
+pub mod participation;
 pub mod rotation;
 pub mod rounds;
 pub mod scheduler;

@@ -12,7 +12,9 @@
 //! 3. queues each reminder of each open round once its offset has passed: a
 //!    `round_reminders` row (round, index), inserted `ON CONFLICT DO NOTHING`, and
 //!    only when it was inserted, one outbox row per invitation — in the same
-//!    transaction, so a reminder is queued exactly once.
+//!    transaction, so a reminder is queued exactly once;
+//! 4. refreshes the rounded participation of open rounds once a day
+//!    ([`crate::participation`]).
 //!
 //! Every step is idempotent and safe with several schedulers at once (replicas of
 //! `safepulse worker` on PostgreSQL): rounds are `UNIQUE(survey_id, period_key)`,
@@ -119,6 +121,7 @@ impl Scheduler {
             },
             reminders_queued: self.queue_due_reminders(now).await?,
         };
+        crate::participation::refresh_due(&self.store, now).await?;
         if let Some(kept_for) = self.settings.retained_answers_kept_for {
             let purged =
                 safepulse_store::answers::purge_retained(self.store.connection(), now - kept_for)

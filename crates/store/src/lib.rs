@@ -17,6 +17,7 @@ pub mod entities;
 mod error;
 pub mod hygiene;
 pub mod org;
+pub mod participation;
 pub mod reports;
 pub mod surveys;
 

@@ -89,6 +89,24 @@ pub struct RoundReport {
     pub comments: Vec<String>,
 }
 
+/// How many people have answered a round that is still open: shown only for a node
+/// with at least 2k invitees, rounded down to a multiple of k, recomputed at most
+/// once a day (DESIGN §3).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OpenRoundParticipation {
+    pub round_id: Uuid,
+    pub survey_id: Uuid,
+    pub period_key: String,
+    pub opened_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    /// At least this many have answered (a multiple of k).
+    pub respondents_at_least: u32,
+    /// The round's k: the step in which `respondents_at_least` moves.
+    pub rounded_to: u32,
+    /// When the figure was computed.
+    pub as_of: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DimensionTrend {
     pub dimension: String,
@@ -115,6 +133,9 @@ pub struct TeamReport {
     pub trends: Vec<DimensionTrend>,
     /// From the latest detail release, per dimension.
     pub noise: Vec<DimensionNoise>,
+    /// Rounds still open, with their rounded participation where the team is large
+    /// enough to show it.
+    pub open_rounds: Vec<OpenRoundParticipation>,
 }
 
 /// Snapshots and the reader's own invitations for a set of rounds, loaded once.
@@ -298,7 +319,39 @@ pub async fn build_team_report(
         rounds,
         trends,
         noise,
+        open_rounds: open_round_participation(state, reader, node_id).await?,
     })
+}
+
+/// The node's rounded participation in open rounds the reader may read.
+async fn open_round_participation(
+    state: &AppState,
+    reader: &Reader,
+    node_id: Uuid,
+) -> Result<Vec<OpenRoundParticipation>, ApiError> {
+    let db = state.store.connection();
+    let open = safepulse_store::participation::open_rounds_of_node(db, node_id).await?;
+    let round_ids: Vec<Uuid> = open.iter().map(|(round, _)| round.id).collect();
+    let context = RoundsContext::load(state, &round_ids).await?;
+    let own = reader.own_rounds(db, &round_ids).await?;
+    Ok(open
+        .into_iter()
+        .filter(|(round, _)| {
+            reader
+                .readable_in(round.id, context.snapshot(round.id), &own)
+                .contains(&node_id)
+        })
+        .map(|(round, row)| OpenRoundParticipation {
+            round_id: round.id,
+            survey_id: round.survey_id,
+            period_key: round.period_key,
+            opened_at: round.opened_at,
+            closes_at: round.closes_at,
+            respondents_at_least: u32::try_from(row.respondents).unwrap_or(0),
+            rounded_to: u32::try_from(round.k).unwrap_or(0),
+            as_of: row.computed_at,
+        })
+        .collect())
 }
 
 /// A manager may ask for a team they read today even before it has a release.

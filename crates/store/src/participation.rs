@@ -1,0 +1,101 @@
+//! Participation while a round is open (DESIGN §3, Rule C's one exception): how
+//! many people of a large node have answered so far, rounded down to a multiple of
+//! `k` and refreshed at most daily. The scheduler computes it from the open tables
+//! ([`respondents_per_node`]) and stores only the rounded figure
+//! ([`replace_for_round`]); reports read the stored figure
+//! ([`open_rounds_of_node`]) and never the open tables.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entities::{open_response, round, round_participation};
+use crate::{Store, StoreError};
+
+/// Answers stored so far per snapshot node of an open round (not per subtree).
+pub async fn respondents_per_node(
+    db: &impl ConnectionTrait,
+    round_id: Uuid,
+) -> Result<HashMap<Uuid, u64>, StoreError> {
+    let counts: Vec<(Uuid, i64)> = open_response::Entity::find()
+        .select_only()
+        .column(open_response::Column::NodeId)
+        .column_as(open_response::Column::Id.count(), "respondents")
+        .filter(open_response::Column::RoundId.eq(round_id))
+        .group_by(open_response::Column::NodeId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(counts
+        .into_iter()
+        .map(|(node, count)| (node, u64::try_from(count).unwrap_or(0)))
+        .collect())
+}
+
+/// The stored participation rows of some rounds.
+pub async fn of_rounds(
+    db: &impl ConnectionTrait,
+    round_ids: &[Uuid],
+) -> Result<Vec<round_participation::Model>, StoreError> {
+    Ok(round_participation::Entity::find()
+        .filter(round_participation::Column::RoundId.is_in(round_ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// Replaces a round's participation figures (already rounded) in one transaction.
+pub async fn replace_for_round(
+    store: &Store,
+    round_id: Uuid,
+    rounded: &[(Uuid, u32)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let transaction = store.begin_write().await?;
+    round_participation::Entity::delete_many()
+        .filter(round_participation::Column::RoundId.eq(round_id))
+        .exec(&transaction)
+        .await?;
+    if !rounded.is_empty() {
+        round_participation::Entity::insert_many(rounded.iter().map(|&(node_id, respondents)| {
+            round_participation::ActiveModel {
+                round_id: Set(round_id),
+                node_id: Set(node_id),
+                respondents: Set(i32::try_from(respondents).unwrap_or(i32::MAX)),
+                computed_at: Set(now),
+            }
+        }))
+        .exec(&transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// The open rounds in which `node_id` shows participation, with its figure.
+pub async fn open_rounds_of_node(
+    db: &impl ConnectionTrait,
+    node_id: Uuid,
+) -> Result<Vec<(round::Model, round_participation::Model)>, StoreError> {
+    let rows = round_participation::Entity::find()
+        .filter(round_participation::Column::NodeId.eq(node_id))
+        .all(db)
+        .await?;
+    let open: HashMap<Uuid, round::Model> = round::Entity::find()
+        .filter(round::Column::Id.is_in(rows.iter().map(|row| row.round_id)))
+        .filter(round::Column::Status.eq("open"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|round| (round.id, round))
+        .collect();
+    let mut found: Vec<(round::Model, round_participation::Model)> = rows
+        .into_iter()
+        .filter_map(|row| Some((open.get(&row.round_id)?.clone(), row)))
+        .collect();
+    found.sort_by_key(|(round, _)| round.opened_at);
+    Ok(found)
+}
