@@ -9,6 +9,7 @@
 //!
 //! Run: `cargo bench -p safepulse-mailer --bench outbox_throughput`. PostgreSQL is
 //! measured too when `SAFEPULSE_TEST_POSTGRES_URL` (or the local default) answers.
+//! `SAFEPULSE_BENCH_POOL_SIZE` overrides the SMTP pool size (default 32).
 
 #[path = "../../../tests/support/smtp_sink.rs"]
 #[allow(
@@ -38,9 +39,16 @@ use sea_orm::ConnectionTrait;
 use smtp_sink::{Script, SmtpSink};
 
 const EMAILS: usize = 5_000;
-const POOL_SIZE: u32 = 32;
+const DEFAULT_POOL_SIZE: u32 = 32;
 const BATCH_SIZE: usize = 256;
 const REPETITIONS: usize = 3;
+
+fn pool_size() -> u32 {
+    std::env::var("SAFEPULSE_BENCH_POOL_SIZE")
+        .ok()
+        .and_then(|size| size.parse().ok())
+        .unwrap_or(DEFAULT_POOL_SIZE)
+}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -77,7 +85,7 @@ async fn measure(database: &str, url: &str) {
         tls: SmtpTls::None,
         username: None,
         password: None,
-        pool_size: POOL_SIZE,
+        pool_size: pool_size(),
         timeout_seconds: 30,
         from: None,
     })
@@ -97,7 +105,7 @@ async fn measure(database: &str, url: &str) {
     .expect("a worker");
     let messages = prebuilt_messages(EMAILS);
     // Warm-up: open the pool's connections.
-    send_plain(&transport, &messages[..POOL_SIZE as usize * 2]).await;
+    send_plain(&transport, &messages[..pool_size() as usize * 2]).await;
 
     let mut raw = Vec::new();
     let mut through_outbox = Vec::new();
@@ -120,9 +128,10 @@ async fn measure(database: &str, url: &str) {
         through_outbox.push(rate(started.elapsed()));
     }
     println!(
-        "{database}: {EMAILS} emails, pool {POOL_SIZE}, batch {BATCH_SIZE}\n  \
+        "{database}: {EMAILS} emails, pool {}, batch {BATCH_SIZE}\n  \
          plain lettre loop (raw ceiling): median {:.0}/s  runs {}\n  \
          outbox worker:                   median {:.0}/s  runs {}  ({:.0}% of raw)",
+        pool_size(),
         median(&raw),
         runs(&raw),
         median(&through_outbox),
