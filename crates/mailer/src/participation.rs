@@ -75,7 +75,7 @@ pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, Sto
                 Some((node, shown))
             })
             .collect();
-        participation::replace_for_round(store, round.id, &rounded, now).await?;
+        participation::store_for_round(store, round.id, &rounded, now).await?;
         refreshed += 1;
     }
     Ok(refreshed)

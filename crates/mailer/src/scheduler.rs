@@ -121,7 +121,9 @@ impl Scheduler {
             },
             reminders_queued: self.queue_due_reminders(now).await?,
         };
-        crate::participation::refresh_due(&self.store, now).await?;
+        if let Err(error) = crate::participation::refresh_due(&self.store, now).await {
+            tracing::warn!(%error, "refreshing participation failed; the next tick tries again");
+        }
         if let Some(kept_for) = self.settings.retained_answers_kept_for {
             let purged =
                 safepulse_store::answers::purge_retained(self.store.connection(), now - kept_for)

@@ -2,12 +2,13 @@
 //! many people of a large node have answered so far, rounded down to a multiple of
 //! `k` and refreshed at most daily. The scheduler computes it from the open tables
 //! ([`respondents_per_node`]) and stores only the rounded figure
-//! ([`replace_for_round`]); reports read the stored figure
+//! ([`store_for_round`]); reports read the stored figure
 //! ([`open_rounds_of_node`]) and never the open tables.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -47,30 +48,40 @@ pub async fn of_rounds(
         .await?)
 }
 
-/// Replaces a round's participation figures (already rounded) in one transaction.
-pub async fn replace_for_round(
+/// Stores a round's participation figures (already rounded). An upsert, because
+/// several schedulers (replicas of `safepulse worker`) may refresh the same round
+/// at the same moment; the set of nodes is fixed by the round's snapshot.
+pub async fn store_for_round(
     store: &Store,
     round_id: Uuid,
     rounded: &[(Uuid, u32)],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let transaction = store.begin_write().await?;
-    round_participation::Entity::delete_many()
-        .filter(round_participation::Column::RoundId.eq(round_id))
-        .exec(&transaction)
-        .await?;
-    if !rounded.is_empty() {
-        round_participation::Entity::insert_many(rounded.iter().map(|&(node_id, respondents)| {
-            round_participation::ActiveModel {
-                round_id: Set(round_id),
-                node_id: Set(node_id),
-                respondents: Set(i32::try_from(respondents).unwrap_or(i32::MAX)),
-                computed_at: Set(now),
-            }
-        }))
-        .exec(&transaction)
-        .await?;
+    if rounded.is_empty() {
+        return Ok(());
     }
+    let transaction = store.begin_write().await?;
+    round_participation::Entity::insert_many(rounded.iter().map(|&(node_id, respondents)| {
+        round_participation::ActiveModel {
+            round_id: Set(round_id),
+            node_id: Set(node_id),
+            respondents: Set(i32::try_from(respondents).unwrap_or(i32::MAX)),
+            computed_at: Set(now),
+        }
+    }))
+    .on_conflict(
+        OnConflict::columns([
+            round_participation::Column::RoundId,
+            round_participation::Column::NodeId,
+        ])
+        .update_columns([
+            round_participation::Column::Respondents,
+            round_participation::Column::ComputedAt,
+        ])
+        .to_owned(),
+    )
+    .exec(&transaction)
+    .await?;
     transaction.commit().await?;
     Ok(())
 }
