@@ -37,7 +37,8 @@ use super::session::{
 use crate::access::Reader;
 use crate::error::ApiError;
 use crate::routes::reports::{
-    ChangeView, HeatmapRow, ReleaseView, RoundReport, TeamReport, build_heatmap, build_team_report,
+    ChangeView, HeatmapRow, ReadVia, ReleaseView, RoundReport, TeamReport, build_heatmap,
+    build_team_report, record_heatmap_view, record_team_report_view,
 };
 use crate::state::AppState;
 
@@ -392,21 +393,7 @@ pub async fn team_page(
         Err(error) => return api_error_page(&error, &session),
     };
     let db = state.store.connection();
-    if let Err(error) = audit::record(
-        db,
-        state.clock.now(),
-        AuditEvent {
-            actor: &reader.subject,
-            action: "report.viewed",
-            team_id: Some(report.node_id),
-            target: Some(report.node_id.to_string()),
-            details: serde_json::json!({
-                "rounds": report.rounds.iter().map(|round| round.round_id).collect::<Vec<_>>(),
-                "via": "dashboard",
-            }),
-        },
-    )
-    .await
+    if let Err(error) = record_team_report_view(&state, &reader, &report, ReadVia::Dashboard).await
     {
         return server_error(&error, Some(&session));
     }
@@ -774,19 +761,8 @@ pub async fn heatmap_page(
         Ok(rows) => rows,
         Err(error) => return api_error_page(&error, &session),
     };
-    let db = state.store.connection();
-    if let Err(error) = audit::record(
-        db,
-        state.clock.now(),
-        AuditEvent {
-            actor: &reader.subject,
-            action: "report.heatmap_viewed",
-            team_id: None,
-            target: Some(round_id.to_string()),
-            details: serde_json::json!({ "nodes": rows.len(), "via": "dashboard" }),
-        },
-    )
-    .await
+    if let Err(error) =
+        record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Dashboard).await
     {
         return server_error(&error, Some(&session));
     }

@@ -19,6 +19,9 @@ pub mod guides;
 pub mod session;
 pub mod sign_in;
 
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
 
 /// Registers every page.
@@ -47,4 +50,31 @@ pub fn configure(config: &mut ServiceConfig) {
                 .route(web::get().to(dashboard::heatmap_page)),
         )
         .service(web::resource("/reports").route(web::get().to(dashboard::reports_redirect)));
+}
+
+/// A rendered page with the headers every page sends: never cached, no referrer,
+/// not indexed, and the page family's own Content-Security-Policy. A template that
+/// fails to render becomes a bare 500 page (logged), never a panic.
+fn html_page(
+    status: StatusCode,
+    rendered: askama::Result<String>,
+    content_security_policy: &str,
+) -> HttpResponse {
+    let (status, body) = match rendered {
+        Ok(body) => (status, body),
+        Err(error) => {
+            tracing::error!(error = %error, "rendering a page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<!DOCTYPE html><title>safepulse</title><p>Something went wrong.</p>".to_owned(),
+            )
+        }
+    };
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, content_security_policy))
+        .insert_header(("X-Robots-Tag", "noindex, nofollow"))
+        .body(body)
 }

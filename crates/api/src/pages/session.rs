@@ -222,26 +222,7 @@ pub fn server_error(error: &dyn std::fmt::Display, session: Option<&Session>) ->
 
 /// A rendered page with the dashboard's headers.
 pub fn html_response(status: StatusCode, rendered: askama::Result<String>) -> HttpResponse {
-    let (status, body) = match rendered {
-        Ok(body) => (status, body),
-        Err(error) => {
-            tracing::error!(error = %error, "rendering a dashboard page failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "<!DOCTYPE html><title>safepulse</title><p>Something went wrong.</p>".to_owned(),
-            )
-        }
-    };
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY.as_str(),
-        ))
-        .insert_header(("X-Robots-Tag", "noindex, nofollow"))
-        .body(body)
+    super::html_page(status, rendered, CONTENT_SECURITY_POLICY.as_str())
 }
 
 #[cfg(test)]

@@ -173,6 +173,33 @@ pub async fn team_report(
 ) -> Result<HttpResponse, ApiError> {
     let reader = Reader::resolve(&caller, state.store.connection()).await?;
     let report = build_team_report(&state, &reader, id.into_inner()).await?;
+    record_team_report_view(&state, &reader, &report, ReadVia::Api).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Where a report was read, as the audit log records it.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadVia {
+    Api,
+    Dashboard,
+}
+
+impl ReadVia {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReadVia::Api => "api",
+            ReadVia::Dashboard => "dashboard",
+        }
+    }
+}
+
+/// Writes the audit entry of a team report view (who, which rounds, when).
+pub async fn record_team_report_view(
+    state: &AppState,
+    reader: &Reader,
+    report: &TeamReport,
+    via: ReadVia,
+) -> Result<(), ApiError> {
     audit::record(
         state.store.connection(),
         state.clock.now(),
@@ -182,12 +209,36 @@ pub async fn team_report(
             team_id: Some(report.node_id),
             target: Some(report.node_id.to_string()),
             details: serde_json::json!({
-                "rounds": report.rounds.iter().map(|round| round.round_id).collect::<Vec<_>>()
+                "rounds": report.rounds.iter().map(|round| round.round_id).collect::<Vec<_>>(),
+                "via": via.as_str(),
             }),
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(())
+}
+
+/// Writes the audit entry of a heatmap view.
+pub async fn record_heatmap_view(
+    state: &AppState,
+    reader: &Reader,
+    round_id: Uuid,
+    rows: &[HeatmapRow],
+    via: ReadVia,
+) -> Result<(), ApiError> {
+    audit::record(
+        state.store.connection(),
+        state.clock.now(),
+        AuditEvent {
+            actor: &reader.subject,
+            action: "report.heatmap_viewed",
+            team_id: None,
+            target: Some(round_id.to_string()),
+            details: serde_json::json!({ "nodes": rows.len(), "via": via.as_str() }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn build_team_report(
@@ -506,18 +557,7 @@ pub async fn round_heatmap(
     let reader = Reader::resolve(&caller, db).await?;
     let round_id = id.into_inner();
     let rows = build_heatmap(&state, &reader, round_id).await?;
-    audit::record(
-        db,
-        state.clock.now(),
-        AuditEvent {
-            actor: &reader.subject,
-            action: "report.heatmap_viewed",
-            team_id: None,
-            target: Some(round_id.to_string()),
-            details: serde_json::json!({ "nodes": rows.len() }),
-        },
-    )
-    .await?;
+    record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Api).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
 
