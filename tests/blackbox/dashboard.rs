@@ -8,15 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use safepulse_domain::keys::{LinkToken, MasterKey};
 use safepulse_domain::{Clock, Email, Role};
 use safepulse_mailer::MailTransport;
-use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
-use safepulse_store::entities::{issued_token, magic_link, outbox, release, round_item};
+use safepulse_store::entities::{issued_token, magic_link, outbox, release};
 use safepulse_store::org;
 use safepulse_tests::database_dump::dump_database;
 use safepulse_tests::webdriver::{Browser, keys};
-use safepulse_tests::{Db, Org, TestApp, on_both_databases, spawn_app};
+use safepulse_tests::{Db, TestApp, on_both_databases, spawn_app};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
@@ -147,36 +145,6 @@ async fn new_hr_person(app: &TestApp, email: &str, team: Uuid) {
         .unwrap();
 }
 
-/// A closed round of a department with two teams of six, everyone answering.
-async fn closed_round(app: &TestApp) -> (Org, Uuid) {
-    let org = app.create_org(&[6, 6]).await;
-    let survey = app.create_survey(&[org.department], json!({})).await;
-    let round_id = app.open_round(survey).await;
-    let items = round_item::Entity::find()
-        .filter(round_item::Column::RoundId.eq(round_id))
-        .count(app.state.store.connection())
-        .await
-        .unwrap() as usize;
-    let tokens: Vec<LinkToken> = app.link_tokens(round_id).await.into_values().collect();
-    for (index, token) in tokens.iter().enumerate() {
-        let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
-        let outcome = answers::submit(
-            &app.state.store,
-            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
-            token,
-            ValidAnswer {
-                answers_json: serde_json::to_string(&vec![3 + (index % 4) as i64; items]).unwrap(),
-                comment: None,
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(outcome, SubmitOutcome::Accepted);
-    }
-    app.close_round(round_id).await;
-    (org, round_id)
-}
-
 on_both_databases! {
     async fn a_sign_in_link_works_once_and_yields_a_strict_http_only_manager_session(app) {
         let org = app.create_org(&[5]).await;
@@ -268,7 +236,7 @@ on_both_databases! {
     }
 
     async fn pages_need_a_session_and_a_manager_stays_inside_their_subtree(app) {
-        let (org, round_id) = closed_round(&app).await;
+        let (org, round_id) = app.closed_round_of_two_teams().await;
         let (status, _) = page(&app, &format!("/dashboard/teams/{}", org.teams[0]), "").await;
         assert_eq!(status, 303, "no session: off to the sign-in page");
         let forged = "safepulse_session=eyJhbGciOiJIUzI1NiJ9.e30.x";
@@ -308,7 +276,7 @@ on_both_databases! {
     }
 
     async fn a_hidden_round_shows_no_figures_and_points_to_the_department(app) {
-        let (org, round_id) = closed_round(&app).await;
+        let (org, round_id) = app.closed_round_of_two_teams().await;
         let releases = release::Entity::find()
             .filter(release::Column::RoundId.eq(round_id))
             .all(app.state.store.connection())

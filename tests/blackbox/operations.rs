@@ -6,7 +6,6 @@ use safepulse_domain::keys::{LinkToken, MasterKey};
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
 use safepulse_store::entities::{
     atom_statistics, invitation, open_response, outbox, release, release_ledger, retained_response,
-    round_item,
 };
 use safepulse_tests::{Db, TestApp, on_both_databases, spawn_app_with};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -17,11 +16,7 @@ async fn answer_everyone(
     app: &TestApp,
     round_id: Uuid,
 ) -> std::collections::HashMap<Uuid, LinkToken> {
-    let items = round_item::Entity::find()
-        .filter(round_item::Column::RoundId.eq(round_id))
-        .count(app.state.store.connection())
-        .await
-        .unwrap() as usize;
+    let items = app.item_count(round_id).await;
     let tokens = app.link_tokens(round_id).await;
     for token in tokens.values() {
         let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();

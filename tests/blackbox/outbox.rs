@@ -12,11 +12,11 @@ use safepulse_domain::keys::{LinkToken, MasterKey};
 use safepulse_domain::{Clock, ManualClock};
 use safepulse_mailer::{DeliveryReport, MailTransport, OutboxWorker};
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
-use safepulse_store::entities::{outbox, person, round, round_item};
+use safepulse_store::entities::{outbox, person, round};
 use safepulse_tests::smtp_sink::{Reply, Script, SmtpSink};
 use safepulse_tests::{Db, TestApp, on_both_databases, smtp_to_sink, spawn_app};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -173,11 +173,7 @@ on_both_databases! {
             .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
             .collect();
         assert_eq!(files.len(), 3, "one .eml per person");
-        let items = round_item::Entity::find()
-            .filter(round_item::Column::RoundId.eq(round_id))
-            .count(app.state.store.connection())
-            .await
-            .unwrap() as usize;
+        let items = app.item_count(round_id).await;
         let mut tokens = HashSet::new();
         for file in &files {
             assert!(file.contains(&format!("{}/r/", app.address)), "the link points at the server");
@@ -229,11 +225,7 @@ on_both_databases! {
         let round_id = app.open_round(survey).await;
         let worker = app.outbox_worker_to_sink(sink.port());
         assert_eq!(app.deliver_all(&worker).await.delivered, 11);
-        let items = round_item::Entity::find()
-            .filter(round_item::Column::RoundId.eq(round_id))
-            .count(app.state.store.connection())
-            .await
-            .unwrap() as usize;
+        let items = app.item_count(round_id).await;
         let tokens = app.link_tokens(round_id).await;
         for member in &members {
             assert_eq!(submit(&app, &tokens[member], items).await, SubmitOutcome::Accepted);

@@ -3,50 +3,13 @@
 //! a reader promoted after a round opened does not see it, the HR export pages
 //! through everything without sums of squares, and every view is audited.
 
-use safepulse_domain::keys::{LinkToken, MasterKey};
 use safepulse_domain::{Clock, Role};
-use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
-use safepulse_store::entities::{release, round_item};
-use safepulse_tests::{Org, TestApp, on_both_databases};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use safepulse_store::answers::SubmitOutcome;
+use safepulse_store::entities::release;
+use safepulse_tests::{TestApp, on_both_databases};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// A closed round in which everyone answered: department with two teams of six
-/// members and their two leaders.
-async fn closed_round(app: &TestApp) -> (Org, Uuid) {
-    let org = app.create_org(&[6, 6]).await;
-    let survey = app.create_survey(&[org.department], json!({})).await;
-    let round_id = app.open_round(survey).await;
-    let items = round_item::Entity::find()
-        .filter(round_item::Column::RoundId.eq(round_id))
-        .count(app.state.store.connection())
-        .await
-        .unwrap() as usize;
-    let tokens: Vec<LinkToken> = app.link_tokens(round_id).await.into_values().collect();
-    for (index, token) in tokens.iter().enumerate() {
-        submit(app, token, 3 + (index % 4) as i64, items).await;
-    }
-    app.close_round(round_id).await;
-    (org, round_id)
-}
-
-/// Submits `value` for every one of `items` items through the store's submit path.
-async fn submit(app: &TestApp, token: &LinkToken, value: i64, items: usize) {
-    let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
-    let outcome = answers::submit(
-        &app.state.store,
-        move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
-        token,
-        ValidAnswer {
-            answers_json: serde_json::to_string(&vec![value; items]).unwrap(),
-            comment: None,
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome, SubmitOutcome::Accepted);
-}
 
 async fn tick_at(app: &TestApp, at: chrono::DateTime<chrono::Utc>) {
     app.clock.set(at);
@@ -64,11 +27,7 @@ on_both_databases! {
         let org = app.create_org(&[12, 4]).await;
         let survey = app.create_survey(&[org.department], json!({})).await;
         let round_id = app.open_round(survey).await;
-        let items = round_item::Entity::find()
-            .filter(round_item::Column::RoundId.eq(round_id))
-            .count(app.state.store.connection())
-            .await
-            .unwrap() as usize;
+        let items = app.item_count(round_id).await;
         let tokens = app.link_tokens(round_id).await;
         let large_team = &org.members[0];
         let opened = app.clock.now();
@@ -83,7 +42,7 @@ on_both_databases! {
         };
 
         for member in &large_team[..7] {
-            submit(&app, &tokens[member], 4, items).await;
+            assert_eq!(app.submit_directly(&tokens[member], 4, items).await, SubmitOutcome::Accepted);
         }
         tick_at(&app, opened + chrono::Duration::minutes(1)).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
@@ -94,7 +53,7 @@ on_both_databases! {
         assert_eq!(shown(&small), None, "4 invitees are fewer than 2k: nothing is shown");
 
         for member in &large_team[7..11] {
-            submit(&app, &tokens[member], 4, items).await;
+            assert_eq!(app.submit_directly(&tokens[member], 4, items).await, SubmitOutcome::Accepted);
         }
         tick_at(&app, opened + chrono::Duration::hours(2)).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
@@ -113,7 +72,7 @@ on_both_databases! {
     }
 
     async fn an_hr_report_equals_the_stored_releases_and_hidden_rounds_carry_no_figures(app) {
-        let (org, round_id) = closed_round(&app).await;
+        let (org, round_id) = app.closed_round_of_two_teams().await;
         let hr = app.token(Role::Hr, "people@example.com").await;
         let stored = release::Entity::find()
             .filter(release::Column::RoundId.eq(round_id))
@@ -149,7 +108,7 @@ on_both_databases! {
     }
 
     async fn a_manager_reads_their_team_and_the_department_but_not_a_sibling_team(app) {
-        let (org, round_id) = closed_round(&app).await;
+        let (org, round_id) = app.closed_round_of_two_teams().await;
         let manager = app.token(Role::Manager, "lead.t0@example.com").await;
         let (status, _) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &manager).await;
         assert_eq!(status, 200);
@@ -176,7 +135,7 @@ on_both_databases! {
     }
 
     async fn a_reader_promoted_after_a_round_opened_does_not_see_that_round(app) {
-        let (org, _round_id) = closed_round(&app).await;
+        let (org, _round_id) = app.closed_round_of_two_teams().await;
         let admin = app.admin_token().await;
         let promoted = org.members[1][0];
         let response = app
@@ -194,7 +153,7 @@ on_both_databases! {
     }
 
     async fn the_hr_export_pages_through_every_release_and_every_view_is_audited(app) {
-        let (_org, round_id) = closed_round(&app).await;
+        let (_org, round_id) = app.closed_round_of_two_teams().await;
         let hr = app.token(Role::Hr, "people@example.com").await;
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;

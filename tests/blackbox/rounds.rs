@@ -9,7 +9,7 @@ use safepulse_domain::keys::{LinkToken, MasterKey};
 use safepulse_mailer::rounds::{self, CloseOutcome, RawRetention};
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
 use safepulse_store::entities::{
-    invitation, open_comment, open_response, outbox, release, round, round_item, round_node,
+    invitation, open_comment, open_response, outbox, release, round, round_node,
 };
 use safepulse_tests::{TestApp, on_both_databases};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -17,11 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 async fn item_count(app: &TestApp, round_id: Uuid) -> usize {
-    round_item::Entity::find()
-        .filter(round_item::Column::RoundId.eq(round_id))
-        .count(app.state.store.connection())
-        .await
-        .unwrap() as usize
+    app.item_count(round_id).await
 }
 
 /// Answers with the same mid-scale value on every item (valid on 1–7 and 0–10).

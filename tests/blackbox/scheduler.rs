@@ -11,7 +11,7 @@ use safepulse_api::app::build_state;
 use safepulse_domain::{Clock, ManualClock};
 use safepulse_mailer::{MailTransport, TickReport};
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
-use safepulse_store::entities::{invitation, outbox, round, round_item, round_reminder};
+use safepulse_store::entities::{invitation, outbox, round, round_reminder};
 use safepulse_tests::smtp_sink::{Script, SmtpSink};
 use safepulse_tests::{Db, TestApp, on_both_databases, spawn_app};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -239,11 +239,7 @@ on_both_databases! {
         assert_eq!(tick_at(&app, utc(2027, 3, 1, 9, 0)).await.opened, 1);
         let round_id = rounds_of(&app, survey).await[0].id;
         let tokens = app.link_tokens(round_id).await;
-        let items = round_item::Entity::find()
-            .filter(round_item::Column::RoundId.eq(round_id))
-            .count(app.state.store.connection())
-            .await
-            .unwrap() as usize;
+        let items = app.item_count(round_id).await;
         for person in &people[..2] {
             assert_eq!(submit(&app, &tokens[person], items).await, SubmitOutcome::Accepted);
         }

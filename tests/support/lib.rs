@@ -499,6 +499,63 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Stores an answer of `value` to each of a round's `items` items through the
+    /// store's submit path (no HTTP), as the answer page would.
+    pub async fn submit_directly(
+        &self,
+        token: &safepulse_domain::keys::LinkToken,
+        value: i64,
+        items: usize,
+    ) -> safepulse_store::answers::SubmitOutcome {
+        let keys: Vec<safepulse_domain::keys::MasterKey> = self.state.secrets.master_keys.clone();
+        safepulse_store::answers::submit(
+            &self.state.store,
+            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+            token,
+            safepulse_store::answers::ValidAnswer {
+                answers_json: serde_json::to_string(&vec![value; items]).expect("answers encode"),
+                comment: None,
+            },
+        )
+        .await
+        .expect("submit runs")
+    }
+
+    /// A closed round of a department with two teams of six members and their two
+    /// leaders, everyone answering (values 3–6 in turn).
+    pub async fn closed_round_of_two_teams(&self) -> (Org, uuid::Uuid) {
+        let org = self.create_org(&[6, 6]).await;
+        let survey = self
+            .create_survey(&[org.department], serde_json::json!({}))
+            .await;
+        let round_id = self.open_round(survey).await;
+        let items = self.item_count(round_id).await;
+        let tokens = self.link_tokens(round_id).await;
+        for (index, token) in tokens.values().enumerate() {
+            let outcome = self
+                .submit_directly(token, 3 + (index % 4) as i64, items)
+                .await;
+            assert_eq!(outcome, safepulse_store::answers::SubmitOutcome::Accepted);
+        }
+        self.close_round(round_id).await;
+        (org, round_id)
+    }
+}
+
+impl TestApp {
+    /// How many items a round asks.
+    pub async fn item_count(&self, round_id: uuid::Uuid) -> usize {
+        use safepulse_store::entities::round_item;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        round_item::Entity::find()
+            .filter(round_item::Column::RoundId.eq(round_id))
+            .count(self.state.store.connection())
+            .await
+            .expect("the round's items") as usize
+    }
+}
+
 /// A free loopback port (bound and released: a child process binds it next).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
