@@ -69,6 +69,15 @@ on_both_databases! {
         app.close_round(round_id).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
         assert_eq!(shown(&team), None, "a closed round shows its release instead");
+        let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[round_id])
+            .await
+            .unwrap();
+        assert!(kept.is_empty(), "closing deletes the participation figures");
+        tick_at(&app, opened + chrono::Duration::hours(50)).await;
+        let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[round_id])
+            .await
+            .unwrap();
+        assert!(kept.is_empty(), "and no refresh brings them back");
     }
 
     async fn an_hr_report_equals_the_stored_releases_and_hidden_rounds_carry_no_figures(app) {

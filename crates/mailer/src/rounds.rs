@@ -748,6 +748,7 @@ pub async fn close_round(
         retain_shuffled(&transaction, round_id, &counted, &open_comments, &released).await?;
     }
     answers::delete_open_rows(&transaction, round_id).await?;
+    safepulse_store::participation::delete_for_round(&transaction, round_id).await?;
     invitation::Entity::update_many()
         .col_expr(
             invitation::Column::Lookup,

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -61,6 +62,27 @@ pub async fn store_for_round(
         return Ok(());
     }
     let transaction = store.begin_write().await?;
+    // Read the round as submit does (shared lock on PostgreSQL, IMMEDIATE on
+    // SQLite): a close that has committed, or commits while we wait, wins, and a
+    // closed round gets no figure back after the close deleted it.
+    let backend = transaction.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT status FROM rounds WHERE id = $1 FOR SHARE",
+        _ => "SELECT status FROM rounds WHERE id = ?",
+    };
+    let open = transaction
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [round_id.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<String>("", "status"))
+        .transpose()?
+        .is_some_and(|status| status == "open");
+    if !open {
+        return Ok(());
+    }
     round_participation::Entity::insert_many(rounded.iter().map(|&(node_id, respondents)| {
         round_participation::ActiveModel {
             round_id: Set(round_id),
@@ -83,6 +105,16 @@ pub async fn store_for_round(
     .exec(&transaction)
     .await?;
     transaction.commit().await?;
+    Ok(())
+}
+
+/// Deletes a round's participation figures: the close transaction calls it, so
+/// nothing about a round's progress outlives the round being open.
+pub async fn delete_for_round(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(), StoreError> {
+    round_participation::Entity::delete_many()
+        .filter(round_participation::Column::RoundId.eq(round_id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
