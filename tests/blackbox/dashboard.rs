@@ -253,6 +253,11 @@ on_both_databases! {
         assert_eq!(status, 403, "a sibling team");
         assert!(body.contains("This report is not yours to read"));
         assert!(!body.contains("Team 1"), "not even the sibling's name");
+        for mistyped in ["/dashboard/teams/not-a-team", "/dashboard/rounds/42/heatmap"] {
+            let (status, body) = page(&app, mistyped, &manager).await;
+            assert_eq!(status, 404, "{mistyped}");
+            assert!(body.starts_with("<!DOCTYPE html>"), "a page, not problem+json: {body}");
+        }
         let (status, body) = page(&app, "/dashboard", &manager).await;
         assert_eq!(status, 200);
         assert!(!body.contains(&org.teams[1].to_string()), "the sibling is not listed");

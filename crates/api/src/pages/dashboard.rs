@@ -381,13 +381,17 @@ struct TeamPage<'a> {
 pub async fn team_page(
     request: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
 ) -> HttpResponse {
     let (session, reader) = match reader_of(&request, &state).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let node_id = id.into_inner();
+    // Parsed here, not by the extractor, so a mistyped address gets this page and
+    // not the API's problem+json.
+    let Ok(node_id) = id.parse::<Uuid>() else {
+        return api_error_page(&ApiError::NotFound, &session);
+    };
     let report = match build_team_report(&state, &reader, node_id).await {
         Ok(report) => report,
         Err(error) => return api_error_page(&error, &session),
@@ -750,13 +754,17 @@ struct HeatmapPage<'a> {
 pub async fn heatmap_page(
     request: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
 ) -> HttpResponse {
     let (session, reader) = match reader_of(&request, &state).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let round_id = id.into_inner();
+    // Parsed here, not by the extractor, so a mistyped address gets this page and
+    // not the API's problem+json.
+    let Ok(round_id) = id.parse::<Uuid>() else {
+        return api_error_page(&ApiError::NotFound, &session);
+    };
     let rows = match build_heatmap(&state, &reader, round_id).await {
         Ok(rows) => rows,
         Err(error) => return api_error_page(&error, &session),
