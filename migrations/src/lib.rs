@@ -7,13 +7,15 @@
 //! The schema carries the privacy design (DESIGN §2) from the first migration:
 //! the tables that hold answers (`open_responses`, `open_comments`, `responses`,
 //! `comments`) have no column that refers to a person, an invitation, a time or a
-//! locale, use random ids, and are `WITHOUT ROWID` on SQLite so that their physical
-//! order is the order of those random ids rather than the order of submission.
+//! locale and use random ids. Their physical order follows the order of
+//! submission on both databases, which is why open answers and comments are
+//! stored sealed (m20261207_000001_round_keyring).
 
 pub use sea_orm_migration::prelude::*;
 
 mod dialect;
 mod m20261128_000001_v1_schema;
+mod m20261207_000001_round_keyring;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -21,6 +23,9 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_v1_schema::Migration)]
+        vec![
+            Box::new(m20261128_000001_v1_schema::Migration),
+            Box::new(m20261207_000001_round_keyring::Migration),
+        ]
     }
 }

@@ -52,7 +52,6 @@ async fn main() {
         let (round_id, tokens) = open_a_large_round(&app).await;
         let item_ids = item_ids(&app, round_id).await;
         let values: Vec<u8> = item_ids.iter().map(|_| 5).collect();
-        let answers_json = serde_json::to_string(&values).unwrap();
         let name = match db {
             Db::Sqlite => "SQLite (WAL, synchronous=FULL)",
             Db::Postgres => "PostgreSQL 15 (durable commits)",
@@ -63,7 +62,7 @@ async fn main() {
         let mut http_rates = Vec::new();
         for (run, links) in tokens.chunks(tokens.len() / 4).take(4).enumerate() {
             let (path, measurement) = if run == 0 || run == 3 {
-                let measurement = raw_submits(&app, links.to_vec(), answers_json.clone()).await;
+                let measurement = raw_submits(&app, links.to_vec(), values.clone()).await;
                 raw_rates.push(measurement.per_second);
                 ("raw: `answers::submit` directly, 8 tasks", measurement)
             } else {
@@ -147,7 +146,7 @@ async fn item_ids(app: &TestApp, round_id: uuid::Uuid) -> Vec<String> {
 
 /// The raw ceiling: `CLIENTS` tasks calling the submit transaction for fresh links
 /// until `MEASURE_FOR` has passed.
-async fn raw_submits(app: &TestApp, tokens: Vec<LinkToken>, answers_json: String) -> Measurement {
+async fn raw_submits(app: &TestApp, tokens: Vec<LinkToken>, values: Vec<u8>) -> Measurement {
     let tokens = Arc::new(tokens);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -157,22 +156,21 @@ async fn raw_submits(app: &TestApp, tokens: Vec<LinkToken>, answers_json: String
         let tokens = tokens.clone();
         let next = next.clone();
         let store = app.state.store.clone();
-        let secrets = app.state.secrets.clone();
-        let answers_json = answers_json.clone();
+        let keys = app.state.keys.clone();
+        let values = values.clone();
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let Some(token) = tokens.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
-                let secrets = secrets.clone();
                 let begun = Instant::now();
                 let outcome = answers::submit(
                     &store,
-                    move |key_id| secrets.master_key(key_id).cloned(),
+                    &keys,
                     token,
                     ValidAnswer {
-                        answers_json: answers_json.clone(),
+                        values: values.clone(),
                         comment: None,
                     },
                 )

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use safepulse_domain::keys::LinkToken;
 use safepulse_domain::{Locale, TimeZone};
 use safepulse_mailer::messages::local_date_time;
-use safepulse_store::entities::{open_comment, open_response, round, round_item};
+use safepulse_store::entities::{round, round_item};
 use safepulse_tests::answer_form::{AnswerForm, form_urlencode};
 use safepulse_tests::database_dump::dump_database;
 use safepulse_tests::{Org, TestApp, on_both_databases};
@@ -44,23 +44,12 @@ async fn item_ids(app: &TestApp, round_id: Uuid) -> Vec<String> {
         .collect()
 }
 
-async fn stored_answers(app: &TestApp, round_id: Uuid) -> Vec<open_response::Model> {
-    open_response::Entity::find()
-        .filter(open_response::Column::RoundId.eq(round_id))
-        .all(app.state.store.connection())
-        .await
-        .unwrap()
+async fn stored_answers(app: &TestApp, round_id: Uuid) -> Vec<(Uuid, Vec<u8>)> {
+    app.unsealed_answers(round_id).await
 }
 
 async fn stored_comments(app: &TestApp, round_id: Uuid) -> Vec<String> {
-    open_comment::Entity::find()
-        .filter(open_comment::Column::RoundId.eq(round_id))
-        .all(app.state.store.connection())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|row| row.body)
-        .collect()
+    app.unsealed_comments(round_id).await
 }
 
 /// The scale's middle option on every item.
@@ -184,8 +173,8 @@ on_both_databases! {
 
         let answers = stored_answers(&app, round_id).await;
         assert_eq!(answers.len(), 1);
-        assert_eq!(answers[0].answers, serde_json::to_string(&expected).unwrap(), "in the round's item order");
-        assert_eq!(answers[0].node_id, org.teams[0], "counted in the person's team");
+        assert_eq!(answers[0].1, expected, "in the round's item order");
+        assert_eq!(answers[0].0, org.teams[0], "counted in the person's team");
         assert_eq!(stored_comments(&app, round_id).await, ["Deadlines are tight.\nBut fair."]);
 
         let again = app
@@ -399,7 +388,7 @@ on_both_databases! {
         for person in [org.leaders[0], head, org.members[0][0], hr] {
             assert_eq!(app.answer(&tokens[&person], middle, None).await.status(), 200);
         }
-        let mut landed: Vec<Uuid> = stored_answers(&app, round_id).await.iter().map(|row| row.node_id).collect();
+        let mut landed: Vec<Uuid> = stored_answers(&app, round_id).await.iter().map(|row| row.0).collect();
         landed.sort();
         assert_eq!(landed, sorted(vec![leadership, leadership, org.teams[0], org.teams[0]]), "leaders in Leadership, hr in their team");
     }

@@ -4,7 +4,7 @@
 //! screenshots of the form and the thank-you page are kept under
 //! `<target>/tmp/answer-page/`.
 
-use safepulse_store::entities::{open_comment, open_response, round_item};
+use safepulse_store::entities::round_item;
 use safepulse_tests::webdriver::{Browser, keys};
 use safepulse_tests::{Db, TestApp, spawn_app};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -138,18 +138,11 @@ async fn a_keyboard_only_respondent_answers_on_a_phone_and_sees_the_thank_you_pa
     keep_screenshot("phone-thanks.png", &browser.full_page_screenshot().await);
     browser.quit().await;
 
-    let stored = open_response::Entity::find()
-        .filter(open_response::Column::RoundId.eq(round_id))
-        .all(db)
-        .await
-        .unwrap();
+    let stored = app.unsealed_answers(round_id).await;
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].answers, serde_json::to_string(&expected).unwrap());
-    let comments = open_comment::Entity::find()
-        .filter(open_comment::Column::RoundId.eq(round_id))
-        .all(db)
-        .await
-        .unwrap();
-    assert_eq!(comments.len(), 1);
-    assert_eq!(comments[0].body, "Typed without a mouse.");
+    assert_eq!(stored[0].1, expected);
+    assert_eq!(
+        app.unsealed_comments(round_id).await,
+        ["Typed without a mouse."]
+    );
 }

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use safepulse_domain::RoundId;
 use safepulse_domain::keys::LinkToken;
 use safepulse_store::entities::{person, round, round_item, team};
 use safepulse_tests::answer_form::form_urlencode;
@@ -56,8 +55,8 @@ async fn a_full_round_logs_nothing_that_links_or_reveals_an_answer(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let salt: [u8; 32] = round_row.salt.clone().unwrap().try_into().unwrap();
-    let round_key = app.state.secrets.master_keys[0].round_key(RoundId(round_id), &salt);
+    let salt: [u8; 32] = app.state.keys.keyring().read(round_id).unwrap().unwrap();
+    let round_key = app.round_key(&round_row);
 
     let mut secrets: Vec<String> = forms_of(&salt);
     let mut answer_texts = Vec::new();

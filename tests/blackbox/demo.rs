@@ -15,7 +15,8 @@ on_both_databases! {
         let db = app.state.store.connection();
         let rounds = round::Entity::find().all(db).await.unwrap();
         assert_eq!(rounds.len(), 12);
-        assert!(rounds.iter().all(|round| round.status == "closed" && round.salt.is_none()));
+        assert!(rounds.iter().all(|round| round.status == "closed" && round.scrubbed_at.is_some()));
+        assert!(app.state.keys.keyring().rounds().unwrap().is_empty(), "no round key survives");
 
         let team_named = |name: &'static str| async move {
             team::Entity::find()

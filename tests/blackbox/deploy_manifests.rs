@@ -574,6 +574,7 @@ fn every_yaml_file_under_deploy_parses_and_the_kubernetes_objects_are_all_there(
         "PodDisruptionBudget",
         "Ingress",
         "Job",
+        "PersistentVolumeClaim",
     ] {
         assert!(
             !objects_of_kind(&objects, kind).is_empty(),
@@ -915,6 +916,79 @@ fn the_keys_come_from_a_secret_mounted_read_only_outside_the_data_directory() {
         secret_file.contains("head -c 32 /dev/urandom | base64"),
         "secret.yaml must say how to generate a key"
     );
+}
+
+/// Every API replica and the worker read and write one round keyring: a writable
+/// ReadWriteMany volume, outside the data directory and the secrets, so that a
+/// salt written by the pod that opened a round is there for the pods that take its
+/// answers and the one that closes it.
+#[test]
+fn every_pod_shares_one_writable_round_keyring_outside_the_data_and_the_secrets() {
+    let objects = kubernetes_objects();
+    let mut claims = BTreeSet::new();
+    for deployment in [api_deployment(&objects), worker_deployment(&objects)] {
+        let pod = deployment.pod_spec().unwrap();
+        for container in deployment.containers() {
+            let environment = container_environment(&objects, container);
+            let keyring = environment
+                .get("SAFEPULSE_ROUND_KEYRING_DIR")
+                .expect("SAFEPULSE_ROUND_KEYRING_DIR is set")
+                .clone();
+            for other in ["SAFEPULSE_DATA_DIR", "SAFEPULSE_SECRETS_DIR"] {
+                let dir = &environment[other];
+                assert!(
+                    !is_within(&keyring, dir) && !is_within(dir, &keyring),
+                    "{}: the keyring {keyring} and {other} {dir} must not nest",
+                    deployment.describe()
+                );
+            }
+            let mount = sequence(&container["volumeMounts"])
+                .into_iter()
+                .find(|mount| mount["mountPath"].as_str() == Some(keyring.as_str()))
+                .unwrap_or_else(|| {
+                    panic!("{}: nothing is mounted at {keyring}", deployment.describe())
+                });
+            assert_ne!(
+                mount["readOnly"].as_bool(),
+                Some(true),
+                "the keyring is written at open and close"
+            );
+            let volume_name = mount["name"].as_str().unwrap();
+            let volume = sequence(&pod["volumes"])
+                .into_iter()
+                .find(|volume| volume["name"].as_str() == Some(volume_name))
+                .unwrap();
+            let claim = volume["persistentVolumeClaim"]["claimName"]
+                .as_str()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: the keyring must be a shared claim",
+                        deployment.describe()
+                    )
+                });
+            claims.insert(claim.to_owned());
+        }
+    }
+    assert_eq!(claims.len(), 1, "one keyring for every pod: {claims:?}");
+    let claim = object(&objects, "PersistentVolumeClaim", claims.first().unwrap())
+        .expect("the claim is defined");
+    assert!(
+        strings(&claim.value["spec"]["accessModes"]).contains(&"ReadWriteMany".to_owned()),
+        "pods on several nodes share it"
+    );
+    let compose = compose();
+    let mut sources = BTreeSet::new();
+    for name in ["api", "worker"] {
+        let service = compose_service(&compose, name);
+        let keyring = compose_environment(service)["SAFEPULSE_ROUND_KEYRING_DIR"].clone();
+        let mount = compose_mounts(service)
+            .into_iter()
+            .find(|mount| mount.target == keyring)
+            .unwrap_or_else(|| panic!("compose {name}: nothing is mounted at {keyring}"));
+        assert!(!mount.read_only, "compose {name}: the keyring is writable");
+        sources.insert(mount.source.clone());
+    }
+    assert_eq!(sources.len(), 1, "api and worker share one keyring volume");
 }
 
 #[test]

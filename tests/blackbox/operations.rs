@@ -2,8 +2,8 @@
 //! the PostgreSQL logging check that keeps rounds from opening.
 
 use safepulse_domain::Clock;
-use safepulse_domain::keys::{LinkToken, MasterKey};
-use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
+use safepulse_domain::keys::LinkToken;
+use safepulse_store::answers::{self, SubmitOutcome};
 use safepulse_store::entities::{
     atom_statistics, invitation, open_response, outbox, release, release_ledger, retained_response,
 };
@@ -19,18 +19,9 @@ async fn answer_everyone(
     let items = app.item_count(round_id).await;
     let tokens = app.link_tokens(round_id).await;
     for token in tokens.values() {
-        let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
-        let outcome = answers::submit(
-            &app.state.store,
-            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
-            token,
-            ValidAnswer {
-                answers_json: serde_json::to_string(&vec![5; items]).unwrap(),
-                comment: Some("Fine.".into()),
-            },
-        )
-        .await
-        .unwrap();
+        let outcome = app
+            .submit_with_comment(token, 5, items, Some("Fine."))
+            .await;
         assert_eq!(outcome, SubmitOutcome::Accepted);
     }
     tokens

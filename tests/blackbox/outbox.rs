@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use safepulse_api::app::build_state;
-use safepulse_domain::keys::{LinkToken, MasterKey};
+use safepulse_domain::keys::LinkToken;
 use safepulse_domain::{Clock, ManualClock};
 use safepulse_mailer::{DeliveryReport, MailTransport, OutboxWorker};
-use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
+use safepulse_store::answers::SubmitOutcome;
 use safepulse_store::entities::{outbox, person, round};
 use safepulse_tests::smtp_sink::{Reply, Script, SmtpSink};
 use safepulse_tests::{Db, TestApp, on_both_databases, smtp_to_sink, spawn_app};
@@ -184,13 +184,13 @@ on_both_databases! {
         assert_eq!(tokens.len(), 3, "three different links");
     }
 
-    async fn an_invitation_whose_round_lost_its_salt_is_deleted_unsent(app) {
+    async fn an_invitation_whose_round_closed_meanwhile_is_deleted_unsent(app) {
         let sink = SmtpSink::start(Script::accept_all()).await;
         let round_id = round_for_a_team_of(&app, 2).await;
         // What a worker sees when a close commits between its claim and its render:
-        // the round's salt is gone, so no link of the round can ever work again.
+        // the round is closed, so no link of the round can ever work again.
         round::Entity::update_many()
-            .col_expr(round::Column::Salt, Expr::value(Option::<Vec<u8>>::None))
+            .col_expr(round::Column::Status, Expr::value("closed"))
             .filter(round::Column::Id.eq(round_id))
             .exec(app.state.store.connection())
             .await
@@ -201,6 +201,25 @@ on_both_databases! {
         assert_eq!(report, DeliveryReport { claimed: 2, discarded: 2, ..DeliveryReport::default() });
         assert!(outbox_rows(&app, round_id).await.is_empty());
         assert!(sink.attempts().is_empty(), "nothing was sent");
+    }
+
+    async fn an_invitation_whose_round_key_is_lost_waits_and_is_sent_once_the_keyring_is_back(app) {
+        let sink = SmtpSink::start(Script::accept_all()).await;
+        let round_id = round_for_a_team_of(&app, 2).await;
+        let salt_file = app.state.keys.keyring().dir().join(format!("{round_id}.salt"));
+        let salt = std::fs::read(&salt_file).unwrap();
+        std::fs::remove_file(&salt_file).unwrap();
+
+        let report = app.outbox_worker_to_sink(sink.port()).deliver_batch(10).await.unwrap();
+        assert_eq!(report.delivered, 0);
+        assert_eq!(report.discarded, 0, "a lost key can come back: nothing is thrown away");
+        assert_eq!(outbox_rows(&app, round_id).await.len(), 2, "both stay queued");
+        assert!(sink.attempts().is_empty(), "no email without a working link");
+
+        std::fs::write(&salt_file, salt).unwrap();
+        app.clock.advance(chrono::Duration::hours(1));
+        let delivered = app.deliver_all(&app.outbox_worker_to_sink(sink.port())).await.delivered;
+        assert_eq!(delivered, 2, "the restored keyring sends both");
     }
 
     async fn a_team_s_leader_gets_a_digest_with_its_released_figures_when_the_round_closes(app) {
@@ -248,18 +267,7 @@ on_both_databases! {
 
 /// Answers with the same mid-scale value on every item (valid on 1–7 and 0–10).
 async fn submit(app: &TestApp, token: &LinkToken, items: usize) -> SubmitOutcome {
-    let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
-    answers::submit(
-        &app.state.store,
-        move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
-        token,
-        ValidAnswer {
-            answers_json: serde_json::to_string(&vec![4; items]).unwrap(),
-            comment: None,
-        },
-    )
-    .await
-    .expect("submit runs")
+    app.submit_with_comment(token, 4, items, None).await
 }
 
 /// Delivers in small batches until nothing is due, so two such loops interleave.

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 
 use safepulse_domain::Clock;
-use safepulse_domain::keys::{LinkToken, MasterKey};
+use safepulse_domain::keys::LinkToken;
 use safepulse_mailer::rounds::{self, CloseOutcome, RawRetention};
-use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
+use safepulse_store::answers::SubmitOutcome;
 use safepulse_store::entities::{
     invitation, open_comment, open_response, outbox, release, round, round_node,
 };
@@ -27,18 +27,7 @@ async fn submit(
     items: usize,
     comment: Option<&str>,
 ) -> SubmitOutcome {
-    let keys: Vec<MasterKey> = app.state.secrets.master_keys.clone();
-    answers::submit(
-        &app.state.store,
-        move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
-        token,
-        ValidAnswer {
-            answers_json: serde_json::to_string(&vec![4; items]).unwrap(),
-            comment: comment.map(str::to_owned),
-        },
-    )
-    .await
-    .expect("submit runs")
+    app.submit_with_comment(token, 4, items, comment).await
 }
 
 async fn round_row(app: &TestApp, round_id: Uuid) -> round::Model {
@@ -188,7 +177,8 @@ on_both_databases! {
         assert_eq!(closed["status"], "closed");
         let db = app.state.store.connection();
         let round = round_row(&app, round_id).await;
-        assert!(round.salt.is_none(), "the salt is destroyed");
+        assert!(app.state.keys.keyring().read(round_id).unwrap().is_none(), "the round's key is destroyed");
+        assert!(round.scrubbed_at.is_some(), "the shredding is recorded");
         let lookups = invitation::Entity::find()
             .filter(invitation::Column::RoundId.eq(round_id))
             .filter(invitation::Column::Lookup.is_not_null())
@@ -253,7 +243,7 @@ on_both_databases! {
         let outcome = rounds::close_round(
             &app.state.store,
             &app.state.bank,
-            &app.state.secrets.master_keys,
+            &app.state.keys,
             round_id,
             app.clock.now(),
             RawRetention::Delete,
@@ -286,9 +276,8 @@ async fn after_close_the_sqlite_files_hold_no_ballot_or_lookup_of_the_round() {
     let items = item_count(&app, round_id).await;
     let tokens: Vec<LinkToken> = app.link_tokens(round_id).await.into_values().collect();
     let round = round_row(&app, round_id).await;
-    let salt: [u8; 32] = round.salt.clone().unwrap().try_into().unwrap();
-    let round_key =
-        app.state.secrets.master_keys[0].round_key(safepulse_domain::RoundId(round_id), &salt);
+    let salt: [u8; 32] = app.state.keys.keyring().read(round_id).unwrap().unwrap();
+    let round_key = app.round_key(&round);
     let mut secrets: Vec<[u8; 32]> = Vec::new();
     for token in &tokens {
         assert_eq!(

@@ -196,6 +196,11 @@ async fn two_apis_and_two_workers_on_postgres_run_a_round_exactly_like_one_proce
         .await
         .unwrap();
     assert_eq!(stored, 500, "every answer stored once");
+    // One round keyring, shared by every process (here the secrets directory's
+    // `rounds/`, as in compose and Kubernetes a shared volume): the API that
+    // opened the round wrote the salt, the workers derived links from it, both
+    // APIs sealed answers with it, and the API that closes destroys it.
+    assert!(app.state.keys.keyring().read(round_id).unwrap().is_some());
 
     let closed = client
         .post(format!("{second_base}/api/v1/rounds/{round_id}/close"))
@@ -204,6 +209,10 @@ async fn two_apis_and_two_workers_on_postgres_run_a_round_exactly_like_one_proce
         .await
         .unwrap();
     assert_eq!(closed.status(), 200);
+    assert!(
+        app.state.keys.keyring().read(round_id).unwrap().is_none(),
+        "the close destroyed the salt in the shared keyring"
+    );
     let distributed = releases_by_name(&app, round_id).await;
     for worker in workers {
         terminate(worker).await;

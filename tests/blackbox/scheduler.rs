@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use safepulse_api::app::build_state;
 use safepulse_domain::{Clock, ManualClock};
 use safepulse_mailer::{MailTransport, TickReport};
-use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
+use safepulse_store::answers::SubmitOutcome;
 use safepulse_store::entities::{invitation, outbox, round, round_reminder};
 use safepulse_tests::smtp_sink::{Script, SmtpSink};
 use safepulse_tests::{Db, TestApp, on_both_databases, spawn_app};
@@ -292,18 +292,7 @@ async fn submit(
     token: &safepulse_domain::keys::LinkToken,
     items: usize,
 ) -> SubmitOutcome {
-    let keys = app.state.secrets.master_keys.clone();
-    answers::submit(
-        &app.state.store,
-        move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
-        token,
-        ValidAnswer {
-            answers_json: serde_json::to_string(&vec![4; items]).unwrap(),
-            comment: None,
-        },
-    )
-    .await
-    .expect("submit runs")
+    app.submit_with_comment(token, 4, items, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -363,20 +363,15 @@ impl TestApp {
         &self,
         round: uuid::Uuid,
     ) -> std::collections::HashMap<uuid::Uuid, safepulse_domain::keys::LinkToken> {
-        link_tokens_of(
-            self.state.store.connection(),
-            &self.state.secrets.master_keys,
-            round,
-        )
-        .await
+        link_tokens_of(self.state.store.connection(), &self.state.keys, round).await
     }
 }
 
-/// The link tokens of an open round's invitations, by person, from the database
-/// and the master keys (what the emails of the round carry).
+/// The link tokens of an open round's invitations, by person, from the database,
+/// the master keys and the round keyring (what the emails of the round carry).
 pub async fn link_tokens_of(
     db: &sea_orm::DatabaseConnection,
-    master_keys: &[safepulse_domain::keys::MasterKey],
+    keys: &safepulse_store::keyring::KeyChain,
     round: uuid::Uuid,
 ) -> std::collections::HashMap<uuid::Uuid, safepulse_domain::keys::LinkToken> {
     use safepulse_store::entities::{invitation, round as round_entity};
@@ -386,16 +381,9 @@ pub async fn link_tokens_of(
         .await
         .expect("query")
         .expect("the round exists");
-    let salt: [u8; 32] = round_row
-        .salt
-        .expect("the round is open")
-        .try_into()
-        .expect("32 bytes");
-    let key = master_keys
-        .iter()
-        .find(|key| key.id().as_str() == round_row.key_id)
-        .expect("the round's master key");
-    let round_key = key.round_key(safepulse_domain::RoundId(round), &salt);
+    let round_key = keys
+        .round_key(round, &round_row.key_id)
+        .expect("the round is open and its key is in the keyring");
     invitation::Entity::find()
         .filter(invitation::Column::RoundId.eq(round))
         .all(db)
@@ -505,21 +493,96 @@ impl TestApp {
     pub async fn submit_directly(
         &self,
         token: &safepulse_domain::keys::LinkToken,
-        value: i64,
+        value: u8,
         items: usize,
     ) -> safepulse_store::answers::SubmitOutcome {
-        let keys: Vec<safepulse_domain::keys::MasterKey> = self.state.secrets.master_keys.clone();
+        self.submit_with_comment(token, value, items, None).await
+    }
+
+    /// [`TestApp::submit_directly`] with an optional comment.
+    pub async fn submit_with_comment(
+        &self,
+        token: &safepulse_domain::keys::LinkToken,
+        value: u8,
+        items: usize,
+        comment: Option<&str>,
+    ) -> safepulse_store::answers::SubmitOutcome {
         safepulse_store::answers::submit(
             &self.state.store,
-            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+            &self.state.keys,
             token,
             safepulse_store::answers::ValidAnswer {
-                answers_json: serde_json::to_string(&vec![value; items]).expect("answers encode"),
-                comment: None,
+                values: vec![value; items],
+                comment: comment.map(str::to_owned),
             },
         )
         .await
         .expect("submit runs")
+    }
+
+    /// An open round's stored answers, by node, opened with the round key (what
+    /// the close sees; the database holds them sealed).
+    pub async fn unsealed_answers(&self, round_id: uuid::Uuid) -> Vec<(uuid::Uuid, Vec<u8>)> {
+        use safepulse_store::entities::open_response;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let seal = self
+            .round_key(&self.round_row(round_id).await)
+            .answer_seal();
+        open_response::Entity::find()
+            .filter(open_response::Column::RoundId.eq(round_id))
+            .all(self.state.store.connection())
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|row| {
+                let node = safepulse_domain::NodeId(row.node_id);
+                let values = seal
+                    .open_answers(node, &row.sealed)
+                    .expect("the answer opens");
+                (row.node_id, values)
+            })
+            .collect()
+    }
+
+    /// An open round's stored comments, opened with the round key.
+    pub async fn unsealed_comments(&self, round_id: uuid::Uuid) -> Vec<String> {
+        use safepulse_store::entities::open_comment;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let seal = self
+            .round_key(&self.round_row(round_id).await)
+            .answer_seal();
+        open_comment::Entity::find()
+            .filter(open_comment::Column::RoundId.eq(round_id))
+            .all(self.state.store.connection())
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|row| {
+                seal.open_comment(safepulse_domain::NodeId(row.node_id), &row.sealed)
+                    .expect("the comment opens")
+            })
+            .collect()
+    }
+
+    /// The round's row.
+    pub async fn round_row(&self, round_id: uuid::Uuid) -> safepulse_store::entities::round::Model {
+        use sea_orm::EntityTrait;
+        safepulse_store::entities::round::Entity::find_by_id(round_id)
+            .one(self.state.store.connection())
+            .await
+            .expect("query")
+            .expect("the round exists")
+    }
+
+    /// The key of an open round, from the master keys and the round keyring.
+    pub fn round_key(
+        &self,
+        round: &safepulse_store::entities::round::Model,
+    ) -> safepulse_domain::keys::RoundKey {
+        self.state
+            .keys
+            .round_key(round.id, &round.key_id)
+            .expect("the round is open and its key is in the keyring")
     }
 
     /// A closed round of a department with two teams of six members and their two
@@ -534,7 +597,7 @@ impl TestApp {
         let tokens = self.link_tokens(round_id).await;
         for (index, token) in tokens.values().enumerate() {
             let outcome = self
-                .submit_directly(token, 3 + (index % 4) as i64, items)
+                .submit_directly(token, 3 + (index % 4) as u8, items)
                 .await;
             assert_eq!(outcome, safepulse_store::answers::SubmitOutcome::Accepted);
         }

@@ -16,7 +16,6 @@ use safepulse_api::auth::Caller;
 use safepulse_api::config::Config;
 use safepulse_api::routes::reports::{ReleaseQuery, build_release_page, build_team_report};
 use safepulse_api::state::AppState;
-use safepulse_domain::keys::MasterKey;
 use safepulse_domain::{Email, Locale, Role, SystemClock, TimeZone};
 use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest, RawRetention};
 use safepulse_mailer::survey::SurveySettings;
@@ -100,11 +99,12 @@ async fn fixture(database_url: Option<String>) -> Fixture {
         let OpenOutcome::Opened(round) = rounds::open_round(
             &state.store,
             &state.bank,
-            &state.secrets.master_keys,
+            &state.keys,
             survey.survey.id,
             OpenRequest::Now,
             opened,
             "bench.example",
+            rounds::RecordingCheck::Enforce,
         )
         .await
         .unwrap() else {
@@ -115,9 +115,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
             .count(db)
             .await
             .unwrap() as usize;
-        let salt: [u8; 32] = round.salt.clone().unwrap().try_into().unwrap();
-        let round_key =
-            state.secrets.master_keys[0].round_key(safepulse_domain::RoundId(round.id), &salt);
+        let round_key = state.keys.round_key(round.id, &round.key_id).unwrap();
         let tokens: Vec<_> = safepulse_store::entities::invitation::Entity::find()
             .filter(safepulse_store::entities::invitation::Column::RoundId.eq(round.id))
             .all(db)
@@ -127,14 +125,12 @@ async fn fixture(database_url: Option<String>) -> Fixture {
             .map(|row| round_key.link_token(safepulse_domain::InvitationId(row.id)))
             .collect();
         for (position, token) in tokens.iter().enumerate() {
-            let keys: Vec<MasterKey> = state.secrets.master_keys.clone();
             answers::submit(
                 &state.store,
-                move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+                &state.keys,
                 token,
                 ValidAnswer {
-                    answers_json: serde_json::to_string(&vec![3 + (position % 5) as i64; items])
-                        .unwrap(),
+                    values: vec![3 + (position % 5) as u8; items],
                     comment: None,
                 },
             )
@@ -144,7 +140,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
         rounds::close_round(
             &state.store,
             &state.bank,
-            &state.secrets.master_keys,
+            &state.keys,
             round.id,
             opened + chrono::Duration::days(4),
             RawRetention::Keep,

@@ -10,7 +10,9 @@ use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use safepulse_domain::Clock;
 use safepulse_mailer::ItemBank;
+use safepulse_mailer::rounds::shred_closed_rounds;
 use safepulse_store::Store;
+use safepulse_store::keyring::{KeyChain, RoundKeyring};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -41,6 +43,12 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
             )
         })?;
     }
+    let keyring_dir = config.round_keyring_dir();
+    crate::secrets::refuse_inside_data_dir(&keyring_dir, &config.data_dir)?;
+    let keys = KeyChain::new(
+        secrets.master_keys.clone(),
+        RoundKeyring::open(&keyring_dir).context("cannot open the round keyring")?,
+    );
     let store = Store::connect(&config.database_url())
         .await
         .context("cannot connect to the database")?;
@@ -48,13 +56,18 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         .migrate()
         .await
         .context("cannot apply the database migrations")?;
+    // A close that crashed before destroying its round's key, or a round that
+    // never committed its opening, leaves a key behind: finish that first.
+    if let Err(error) = shred_closed_rounds(&store, &keys, clock.now()).await {
+        tracing::warn!(%error, "shredding closed rounds failed; the scheduler retries");
+    }
     let tokens = TokenAuthority::new(
         secrets.jwt_keys.clone(),
         config.jwt_issuer.clone(),
         config.jwt_audience.clone(),
     );
     let bank = ItemBank::builtin().context("the built-in item bank is invalid")?;
-    let problems = safepulse_store::hygiene::postgres_recording_settings(&store)
+    let problems = safepulse_store::hygiene::postgres_recording_settings(store.connection())
         .await
         .context("cannot read PostgreSQL's logging settings")?;
     let round_opening_blocked = if problems.is_empty() {
@@ -78,6 +91,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         store,
         tokens,
         secrets: Arc::new(secrets),
+        keys,
         clock,
         config: Arc::new(config),
         bank: Arc::new(bank),

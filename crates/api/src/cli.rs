@@ -12,6 +12,7 @@ use safepulse_domain::{Email, Role, SystemClock};
 use crate::app::{Application, build_state};
 use crate::auth::parse_ttl;
 use crate::config::Config;
+use crate::state::AppState;
 use crate::worker::BackgroundWork;
 use crate::{demo, import, openapi, telemetry};
 
@@ -152,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(background) = background {
                 background.stop().await;
             }
+            checkpoint_on_stop(&state).await;
             served?;
         }
         Command::Worker => {
@@ -162,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             stop.await;
             tracing::info!("stopping: finishing the batch in flight");
             background.stop().await;
+            checkpoint_on_stop(&state).await;
         }
         Command::Migrate => {
             build_state(config, clock).await?;
@@ -260,6 +263,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// returns a future that completes at the first of them. Listening starts at the
 /// call, not at the first poll: a signal that arrives while the worker starts up
 /// must stop it gracefully rather than kill it with the default action.
+async fn checkpoint_on_stop(state: &AppState) {
+    if let Err(error) = state.store.checkpoint().await {
+        tracing::warn!(%error, "folding the WAL into the database file at stop failed");
+    }
+}
+
 fn listen_for_stop() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {

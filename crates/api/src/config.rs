@@ -34,6 +34,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where the master key and JWT keys live; never inside `data_dir`.
     pub secrets_dir: PathBuf,
+    /// The round keyring: open rounds' salts, shared by every process, never backed
+    /// up, never inside `data_dir`. Defaults to `<secrets_dir>/rounds`.
+    pub round_keyring_dir: Option<PathBuf>,
     /// `sqlite://…` or `postgres://…`; defaults to `<data_dir>/safepulse.db`.
     pub database_url: Option<String>,
     pub bind: IpAddr,
@@ -67,6 +70,7 @@ impl Default for Config {
             mode: Mode::Embedded,
             data_dir: PathBuf::from("./data"),
             secrets_dir: default_secrets_dir(),
+            round_keyring_dir: None,
             database_url: None,
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
@@ -137,6 +141,12 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| safepulse_store::Store::sqlite_url_for_data_dir(&self.data_dir))
+    }
+
+    pub fn round_keyring_dir(&self) -> PathBuf {
+        self.round_keyring_dir
+            .clone()
+            .unwrap_or_else(|| self.secrets_dir.join("rounds"))
     }
 
     pub fn mail_dir(&self) -> PathBuf {

@@ -15,8 +15,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use safepulse_domain::keys::MasterKey;
-use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, RoundId, TimeZone};
+use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, TimeZone};
 use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
@@ -224,11 +223,12 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         let outcome = rounds::open_round(
             &state.store,
             &state.bank,
-            &state.secrets.master_keys,
+            &state.keys,
             survey.survey.id,
             OpenRequest::Now,
             opened_at,
             &host,
+            state.recording_check(),
         )
         .await
         .context("opening a demo round")?;
@@ -245,7 +245,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         rounds::close_round(
             &state.store,
             &state.bank,
-            &state.secrets.master_keys,
+            &state.keys,
             round.id,
             opened_at + Duration::days(4),
             state.config.raw_retention(),
@@ -289,13 +289,7 @@ async fn answer_round(
         .into_iter()
         .map(|row| ItemId(row.item_id))
         .collect();
-    let salt: [u8; 32] = round
-        .salt
-        .clone()
-        .and_then(|salt| salt.try_into().ok())
-        .context("a fresh round has its salt")?;
-    let master: &MasterKey = rounds::key_for(&state.secrets.master_keys, &round.key_id)?;
-    let round_key = master.round_key(RoundId(round.id), &salt);
+    let round_key = state.keys.round_key(round.id, &round.key_id)?;
     let invitations = invitation::Entity::find()
         .filter(invitation::Column::RoundId.eq(round.id))
         .all(db)
@@ -328,21 +322,17 @@ async fn answer_round(
                     agreement
                 }
             };
-            values.push(value as i64);
+            values.push(value as u8);
         }
         let comment = rng
             .random_bool(0.15)
             .then(|| COMMENTS[rng.random_range(0..COMMENTS.len())].to_owned());
         let token = round_key.link_token(InvitationId(invitation.id));
-        let keys = state.secrets.master_keys.clone();
         answers::submit(
             &state.store,
-            move |id| keys.iter().find(|key| key.id().as_str() == id).cloned(),
+            &state.keys,
             &token,
-            ValidAnswer {
-                answers_json: serde_json::to_string(&values)?,
-                comment,
-            },
+            ValidAnswer { values, comment },
         )
         .await?;
         stored += 1;

@@ -122,7 +122,7 @@ impl From<StoreError> for ApiError {
                 code,
                 detail: conflict_detail(code).to_owned(),
             },
-            StoreError::UnsupportedUrl | StoreError::Database(_) => {
+            StoreError::UnsupportedUrl | StoreError::Database(_) | StoreError::Keyring(_) => {
                 ApiError::Internal(error.into())
             }
         }

@@ -47,6 +47,7 @@ use crate::routes::{health, people, reports, surveys, teams};
         surveys::open_round,
         surveys::list_rounds,
         surveys::close_round,
+        surveys::discard_round,
         reports::team_report,
         reports::round_heatmap,
         reports::list_releases,

@@ -19,7 +19,7 @@ use safepulse_domain::keys::{KEY_LEN, KeyId, MasterKey, random_bytes};
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     #[error(
-        "the secrets directory {0} is inside the data directory; move it out so a copy of the data is never a key to it"
+        "the key directory {0} is inside the data directory; move it out so a copy of the data is never a key to it"
     )]
     InsideDataDir(PathBuf),
     #[error("no {kind} key in {dir} (expected a file named {kind}-<id>.key)")]
@@ -133,7 +133,12 @@ impl Secrets {
     }
 }
 
-fn refuse_inside_data_dir(secrets_dir: &Path, data_dir: &Path) -> Result<(), SecretsError> {
+/// Refuses a key directory (secrets, round keyring) inside the data directory:
+/// a copy of the data must never be a key to it.
+pub(crate) fn refuse_inside_data_dir(
+    secrets_dir: &Path,
+    data_dir: &Path,
+) -> Result<(), SecretsError> {
     let absolute = |path: &Path| {
         fs::canonicalize(path)
             .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(path))

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use safepulse_domain::Clock;
 use safepulse_mailer::ItemBank;
+use safepulse_mailer::rounds::RecordingCheck;
 use safepulse_store::Store;
+use safepulse_store::keyring::KeyChain;
 
 use crate::auth::TokenAuthority;
 use crate::config::Config;
@@ -15,6 +17,8 @@ pub struct AppState {
     pub store: Store,
     pub tokens: TokenAuthority,
     pub secrets: Arc<Secrets>,
+    /// The master keys and the round keyring: how rounds get their keys.
+    pub keys: KeyChain,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     /// The built-in item bank, validated at start.
@@ -22,4 +26,16 @@ pub struct AppState {
     /// Why rounds must not open (PostgreSQL would record answers or their timing),
     /// found at start; `None` when all is well or the operator overrode it.
     pub round_opening_blocked: Option<Arc<str>>,
+}
+
+impl AppState {
+    /// Whether opening a round checks PostgreSQL's logging settings (in the
+    /// opening transaction) or the operator overrode the check.
+    pub fn recording_check(&self) -> RecordingCheck {
+        if self.config.allow_logging_postgres {
+            RecordingCheck::Overridden
+        } else {
+            RecordingCheck::Enforce
+        }
+    }
 }

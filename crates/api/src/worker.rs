@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use safepulse_domain::keys::MasterKey;
 use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
 use safepulse_mailer::{
     LoopSettings, MailTransport, OutboxSettings, OutboxWorker, Scheduler, SchedulerSettings,
@@ -40,16 +39,12 @@ pub fn mail_transport(config: &Config) -> anyhow::Result<MailTransport> {
     }
 }
 
-fn master_keys(state: &AppState) -> Arc<[MasterKey]> {
-    Arc::from(state.secrets.master_keys.clone())
-}
-
 /// The outbox worker over the application's database, keys and clock.
 pub fn outbox_worker(state: &AppState, transport: MailTransport) -> anyhow::Result<OutboxWorker> {
     OutboxWorker::new(
         state.store.clone(),
         transport,
-        master_keys(state),
+        state.keys.clone(),
         Arc::clone(&state.bank),
         Arc::clone(&state.clock),
         OutboxSettings {
@@ -66,12 +61,13 @@ pub fn scheduler(state: &AppState) -> Scheduler {
     Scheduler::new(
         state.store.clone(),
         Arc::clone(&state.bank),
-        master_keys(state),
+        state.keys.clone(),
         SchedulerSettings {
             raw_retention: state.config.raw_retention(),
             report_base_url: state.config.public_url_trimmed().to_owned(),
             mail_host: state.config.mail_host(),
             rounds_may_open: state.round_opening_blocked.is_none(),
+            recording_check: state.recording_check(),
             retained_answers_kept_for: state
                 .config
                 .raw_retention_days

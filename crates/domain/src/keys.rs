@@ -11,8 +11,13 @@
 //! - purpose keys (`HMAC(master, "safepulse/v1/purpose/" ‖ name)`) for CSRF and
 //!   magic links: the master key itself never signs anything.
 //!
-//! Closing a round deletes its salt, which makes `K_r` — and with it every ballot
-//! and token of the round — impossible to recompute, even with the master key.
+//! - `K_seal = HMAC(K_r, "seal")` — the [`AnswerSeal`] of the round's open answers and
+//!   comments ([`crate::sealed`]).
+//!
+//! The salt never enters the database: it lives in the round keyring outside it
+//! (written when the round opens). Closing a round destroys it, which makes `K_r` —
+//! and with it every ballot, token and sealed answer of the round — impossible to
+//! recompute or open, even with the master key and every copy of the database.
 
 use std::fmt;
 
@@ -23,6 +28,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::sealed::AnswerSeal;
 use crate::{InvitationId, RoundId};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -110,7 +116,7 @@ impl MasterKey {
         &self.id
     }
 
-    /// The key of one round; `salt` is stored on the round until it closes.
+    /// The key of one round; `salt` lives in the round keyring until the round closes.
     pub fn round_key(&self, round: RoundId, salt: &[u8; KEY_LEN]) -> RoundKey {
         RoundKey(hmac(
             &self.bytes,
@@ -176,7 +182,7 @@ impl PurposeKey {
     }
 }
 
-/// `K_r`: the key of one round. Exists only while the round's salt does.
+/// `K_r`: the key of one round. Exists only while the round's keyring entry does.
 #[derive(Clone)]
 pub struct RoundKey([u8; KEY_LEN]);
 
@@ -196,6 +202,11 @@ impl RoundKey {
     /// The ballot of a token: the only thing an answer stores about where it came from.
     pub fn ballot(&self, token: &LinkToken) -> Ballot {
         Ballot(hmac(&self.0, &[b"ballot", &token.0]))
+    }
+
+    /// The key that seals this round's open answers and comments.
+    pub fn answer_seal(&self) -> AnswerSeal {
+        AnswerSeal::new(&hmac(&self.0, &[b"seal"]))
     }
 }
 

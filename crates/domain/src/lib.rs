@@ -12,6 +12,7 @@ pub mod access;
 mod clock;
 mod ids;
 pub mod keys;
+pub mod sealed;
 mod survey;
 mod values;
 

@@ -27,12 +27,13 @@ use lettre::Message;
 use safepulse_domain::keys::{KeyId, MasterKey, random_bytes};
 use safepulse_domain::{Clock, Email, Locale, SystemClock, TimeZone};
 use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
-use safepulse_mailer::rounds::{OpenRequest, open_round};
+use safepulse_mailer::rounds::{OpenRequest, RecordingCheck, open_round};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_mailer::{
     InvitationEmail, ItemBank, MailTransport, MessageHeaders, MessageId, OutboxSettings,
     OutboxWorker, PublicBaseUrl, Recipient, SmtpConfig, SmtpTls,
 };
+use safepulse_store::keyring::{KeyChain, RoundKeyring};
 use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::{Store, surveys};
 use sea_orm::ConnectionTrait;
@@ -74,9 +75,12 @@ async fn measure(database: &str, url: &str) {
     let store = Store::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let bank = Arc::new(ItemBank::builtin().expect("the item bank"));
-    let keys: Arc<[MasterKey]> = Arc::from(vec![
-        MasterKey::new(KeyId::parse("bench").unwrap(), random_bytes().to_vec()).unwrap(),
-    ]);
+    let keyring_dir =
+        std::env::temp_dir().join(format!("safepulse-bench-keyring-{}", uuid::Uuid::new_v4()));
+    let keys = KeyChain::new(
+        vec![MasterKey::new(KeyId::parse("bench").unwrap(), random_bytes().to_vec()).unwrap()],
+        RoundKeyring::open(&keyring_dir).expect("a keyring"),
+    );
     let team = create_team_of(&store, EMAILS).await;
     let sink = SmtpSink::start(Script::accept_all()).await;
     let transport = MailTransport::smtp(&SmtpConfig {
@@ -93,7 +97,7 @@ async fn measure(database: &str, url: &str) {
     let worker = OutboxWorker::new(
         store.clone(),
         transport.clone(),
-        Arc::clone(&keys),
+        keys.clone(),
         Arc::clone(&bank),
         Arc::new(SystemClock),
         OutboxSettings {
@@ -233,7 +237,7 @@ async fn create_team_of(store: &Store, size: usize) -> uuid::Uuid {
 }
 
 /// A new survey of the team with a round opened now: `EMAILS` outbox rows.
-async fn queue_a_round(store: &Store, bank: &ItemBank, keys: &[MasterKey], team: uuid::Uuid) {
+async fn queue_a_round(store: &Store, bank: &ItemBank, keys: &KeyChain, team: uuid::Uuid) {
     let survey = surveys::create_survey(
         store.connection(),
         surveys::NewSurvey {
@@ -256,6 +260,7 @@ async fn queue_a_round(store: &Store, bank: &ItemBank, keys: &[MasterKey], team:
         OpenRequest::Now,
         SystemClock.now(),
         "example.org",
+        RecordingCheck::Enforce,
     )
     .await
     .unwrap();

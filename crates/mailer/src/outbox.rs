@@ -41,9 +41,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use lettre::Message;
 use lettre::message::Mailbox;
-use safepulse_domain::keys::{KEY_LEN, MasterKey};
-use safepulse_domain::{Clock, Dimension, Email, InvitationId, Locale, RoundId, TimeZone};
+use safepulse_domain::{Clock, Dimension, Email, InvitationId, Locale, TimeZone};
 use safepulse_store::entities::{magic_link, outbox, round};
+use safepulse_store::keyring::KeyChain;
 use safepulse_store::{Backend, Store, StoreError, org};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Statement};
@@ -55,7 +55,7 @@ use crate::messages::{
     MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SignInEmail,
     dimension_label,
 };
-use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload, key_for};
+use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload};
 use crate::sign_in::{SignInPayload, SignInToken};
 use crate::transport::{MailTransport, SendError, retry_delay};
 
@@ -124,7 +124,7 @@ impl DeliveryReport {
 pub struct OutboxWorker {
     store: Store,
     transport: MailTransport,
-    keys: Arc<[MasterKey]>,
+    keys: KeyChain,
     bank: Arc<ItemBank>,
     clock: Arc<dyn Clock>,
     from: Mailbox,
@@ -153,7 +153,7 @@ impl OutboxWorker {
     pub fn new(
         store: Store,
         transport: MailTransport,
-        keys: Arc<[MasterKey]>,
+        keys: KeyChain,
         bank: Arc<ItemBank>,
         clock: Arc<dyn Clock>,
         settings: OutboxSettings,
@@ -314,27 +314,23 @@ impl OutboxWorker {
                 let Some(round) = round else {
                     return Err(RowOutcome::Discarded);
                 };
-                let Some(salt) = round.salt.as_deref() else {
+                if round.status != "open" {
                     return Err(RowOutcome::Discarded);
-                };
-                let salt: &[u8; KEY_LEN] = salt
-                    .try_into()
-                    .map_err(|_| unsendable("the round's salt has the wrong length"))?;
+                }
                 let invitation_id = row
                     .invitation_id
                     .ok_or_else(|| unsendable("the row names no invitation"))?;
                 // A missing key can come back (an operator restores the secrets
-                // directory), so this is worth retrying rather than giving up.
-                let master = key_for(&self.keys, &round.key_id).map_err(|_| RowOutcome::Retry {
-                    error: format!(
-                        "master key {:?} is missing from the secrets directory",
-                        round.key_id
-                    ),
-                    smtp_code: None,
-                })?;
-                let token = master
-                    .round_key(RoundId(round.id), salt)
-                    .link_token(InvitationId(invitation_id));
+                // directory or the keyring), so this is worth retrying rather than
+                // giving up; readiness reports the round meanwhile.
+                let round_key = self
+                    .keys
+                    .round_key(round.id, &round.key_id)
+                    .map_err(|error| RowOutcome::Retry {
+                        error: error.to_string(),
+                        smtp_code: None,
+                    })?;
+                let token = round_key.link_token(InvitationId(invitation_id));
                 let answer_link = self.public_base_url.answer_link(&token);
                 let payload: InvitationPayload = serde_json::from_value(row.payload.clone())
                     .map_err(|_| unsendable("the stored payload cannot be read"))?;
@@ -378,6 +374,7 @@ impl OutboxWorker {
                 // The active key signs; the sign-in page accepts every key it holds.
                 let key = self
                     .keys
+                    .master_keys()
                     .last()
                     .ok_or_else(|| unsendable("no master key to sign the link with"))?;
                 let token = SignInToken::derive(key, payload.magic_link_id);

@@ -1,6 +1,7 @@
 //! Opening and closing rounds (DESIGN §2 "Keys and tokens", "Close"; §3 viewers).
 //!
-//! [`open_round`] writes, in one transaction, the round (salt, key id), its items,
+//! [`open_round`] writes the round's salt into the round keyring (outside the
+//! database), then, in one transaction, the round (with its key id), its items,
 //! its hierarchy snapshot with viewer counts, one invitation per person (only the
 //! token's lookup hash is stored) and one outbox row per invitation. It is
 //! idempotent per survey and period: the round row is inserted `ON CONFLICT
@@ -10,8 +11,11 @@
 //! [`close_round`] is the single idempotent close transaction: status first (it
 //! waits for in-flight submits, which hold the round row shared), ballots checked
 //! against the round's invitations, the anonymizer's releases stored, open rows
-//! deleted (or copied shuffled into the retention tables), lookups and salt nulled,
-//! digests queued; then a truncating WAL checkpoint (SQLite) or `VACUUM` (PostgreSQL).
+//! deleted (or copied shuffled into the retention tables), lookups nulled, digests
+//! queued. After it commits, [`shred_closed_rounds`] destroys the round's keyring
+//! entry and scrubs freed pages (truncating WAL checkpoint on SQLite, `VACUUM` on
+//! PostgreSQL), and records that it did; it runs again at start and on every
+//! scheduler tick until every closed round is shredded.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -22,13 +26,13 @@ use safepulse_anonymizer::{
     RoundStatus, SnapshotNode, release_round,
 };
 use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads};
-use safepulse_domain::keys::{KEY_LEN, MasterKey, random_bytes};
-use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, RoundId, TimeZone};
+use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
 use safepulse_store::entities::{
-    atom_statistics, invitation, open_comment, open_response, outbox, person, release,
-    release_ledger, released_comment, retained_comment, retained_response, round, round_item,
-    round_node, round_viewer, survey, survey_team, team, team_leader,
+    atom_statistics, invitation, outbox, person, release, release_ledger, released_comment,
+    retained_comment, retained_response, round, round_item, round_node, round_viewer, survey,
+    survey_team, team, team_leader,
 };
+use safepulse_store::keyring::{KeyChain, KeyringError};
 use safepulse_store::{Store, StoreError, answers, org};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -67,12 +71,23 @@ pub enum RoundError {
     Settings(#[from] SettingsError),
     #[error("item {0} of the round is not in the item bank")]
     UnknownItem(String),
-    #[error("master key {0:?} is missing from the secrets directory")]
-    MasterKeyMissing(String),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error("PostgreSQL would record answers or their timing: {0}")]
+    DatabaseRecords(String),
     #[error("the round's stored data is inconsistent: {0}")]
     Inconsistent(String),
     #[error(transparent)]
     Anonymizer(#[from] AnonymizerError),
+    #[error("the WAL checkpoint could not finish while readers were active; it is retried")]
+    CheckpointBusy,
+    #[error("only an open round can be discarded")]
+    RoundNotOpen,
+    #[error(
+        "the round's key is in the keyring: close the round instead (only a round whose key \
+         is lost can be discarded)"
+    )]
+    RoundKeyPresent,
 }
 
 impl From<sea_orm::DbErr> for RoundError {
@@ -97,13 +112,6 @@ pub enum OpenOutcome {
     AlreadyOpened(round::Model),
 }
 
-/// The master keys a round can be opened or closed with; the last one opens new rounds.
-pub fn key_for<'a>(keys: &'a [MasterKey], key_id: &str) -> Result<&'a MasterKey, RoundError> {
-    keys.iter()
-        .find(|key| key.id().as_str() == key_id)
-        .ok_or_else(|| RoundError::MasterKeyMissing(key_id.to_owned()))
-}
-
 /// What the invitation and reminder emails of a round say, stored on their outbox
 /// rows. The link token is not here: it is derived at send time from the round key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,20 +125,34 @@ pub struct InvitationPayload {
     pub time_zone: String,
 }
 
+/// Whether PostgreSQL's statement logging and timing settings are checked when a
+/// round opens (DESIGN §2), or overridden by the operator (`allow_logging_postgres`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingCheck {
+    Enforce,
+    Overridden,
+}
+
 /// Opens a round for `survey_id` (see the module docs).
+#[allow(clippy::too_many_arguments)]
 pub async fn open_round(
     store: &Store,
     bank: &ItemBank,
-    keys: &[MasterKey],
+    keys: &KeyChain,
     survey_id: Uuid,
     request: OpenRequest,
     now: DateTime<Utc>,
     mail_host: &str,
+    recording: RecordingCheck,
 ) -> Result<OpenOutcome, RoundError> {
-    let master = keys
-        .last()
-        .ok_or_else(|| RoundError::MasterKeyMissing("(none)".into()))?;
     let transaction = store.begin_write().await?;
+    if recording == RecordingCheck::Enforce {
+        // In the opening transaction, so a setting changed since start is seen too.
+        let problems = safepulse_store::hygiene::postgres_recording_settings(&transaction).await?;
+        if !problems.is_empty() {
+            return Err(RoundError::DatabaseRecords(problems.join("; ")));
+        }
+    }
     let survey = survey::Entity::find_by_id(survey_id)
         .one(&transaction)
         .await?
@@ -175,8 +197,6 @@ pub async fn open_round(
     };
 
     let round_id = Uuid::new_v4();
-    let salt = random_bytes();
-    let round_key = master.round_key(RoundId(round_id), &salt);
     let items = items_for_round(bank, &plan.questions, previous_rounds.len() as u32);
     let snapshot = Snapshot::build(&audience, &survey.name);
     let send_at = |person: &person::Model| -> DateTime<Utc> {
@@ -191,14 +211,84 @@ pub async fn open_round(
     let last_opening = audience.people.iter().map(send_at).max().unwrap_or(now);
     let closes_at = last_opening + plan.window;
 
+    // The salt is on disk before anything refers to the round; if the transaction
+    // does not commit, the key is destroyed here or, after a crash, by the sweep
+    // in `shred_closed_rounds` (a keyring entry with no round).
+    let (key_id, round_key) = keys.create_round_key(round_id)?;
+    let opened = write_opened_round(
+        transaction,
+        OpenedRound {
+            round_id,
+            key_id: key_id.as_str(),
+            round_key: &round_key,
+            survey: &survey,
+            period_key,
+            round_index: previous_rounds.len() as i32,
+            items: &items,
+            snapshot: &snapshot,
+            audience: &audience,
+            send_at: &send_at,
+            closes_at,
+            now,
+            mail_host,
+        },
+    )
+    .await;
+    if !matches!(opened, Ok(OpenOutcome::Opened(_))) {
+        if let Err(error) = keys.keyring().destroy(round_id) {
+            tracing::warn!(%error, "could not destroy the key of a round that did not open");
+        }
+    }
+    opened
+}
+
+/// The rows of a round being opened, for [`write_opened_round`].
+struct OpenedRound<'a> {
+    round_id: Uuid,
+    key_id: &'a str,
+    round_key: &'a safepulse_domain::keys::RoundKey,
+    survey: &'a survey::Model,
+    period_key: String,
+    round_index: i32,
+    items: &'a [ItemId],
+    snapshot: &'a Snapshot,
+    audience: &'a Audience,
+    send_at: &'a (dyn Fn(&person::Model) -> DateTime<Utc> + Sync),
+    closes_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    mail_host: &'a str,
+}
+
+/// Writes an opening round and commits: round, items, snapshot, viewers,
+/// invitations and their outbox rows.
+async fn write_opened_round(
+    transaction: DatabaseTransaction,
+    opening: OpenedRound<'_>,
+) -> Result<OpenOutcome, RoundError> {
+    let OpenedRound {
+        round_id,
+        key_id,
+        round_key,
+        survey,
+        period_key,
+        round_index,
+        items,
+        snapshot,
+        audience,
+        send_at,
+        closes_at,
+        now,
+        mail_host,
+    } = opening;
+    let survey_id = survey.id;
+
     let inserted = round::Entity::insert(round::ActiveModel {
         id: Set(round_id),
         survey_id: Set(survey_id),
         period_key: Set(period_key.clone()),
-        round_index: Set(previous_rounds.len() as i32),
+        round_index: Set(round_index),
         status: Set("open".into()),
-        key_id: Set(master.id().as_str().to_owned()),
-        salt: Set(Some(salt.to_vec())),
+        key_id: Set(key_id.to_owned()),
         k: Set(survey.k),
         k_detail: Set(survey.k_detail),
         opened_at: Set(now),
@@ -207,6 +297,7 @@ pub async fn open_round(
         invited_count: Set(audience.people.len() as i32),
         bounce_count: Set(0),
         org_figures: Set(None),
+        scrubbed_at: Set(None),
     })
     .on_conflict_do_nothing_on([round::Column::SurveyId, round::Column::PeriodKey])
     .exec(&transaction)
@@ -626,7 +717,7 @@ pub enum RawRetention {
 pub async fn close_round(
     store: &Store,
     bank: &ItemBank,
-    keys: &[MasterKey],
+    keys: &KeyChain,
     round_id: Uuid,
     now: DateTime<Utc>,
     retention: RawRetention,
@@ -656,12 +747,8 @@ pub async fn close_round(
         .one(&transaction)
         .await?
         .ok_or(RoundError::RoundNotFound)?;
-    let salt: [u8; KEY_LEN] = round
-        .salt
-        .as_deref()
-        .and_then(|salt| salt.try_into().ok())
-        .ok_or_else(|| RoundError::Inconsistent("an open round without salt".into()))?;
-    let round_key = key_for(keys, &round.key_id)?.round_key(RoundId(round_id), &salt);
+    let round_key = keys.round_key(round_id, &round.key_id)?;
+    let seal = round_key.answer_seal();
 
     let invitations = invitation::Entity::find()
         .filter(invitation::Column::RoundId.eq(round_id))
@@ -705,22 +792,24 @@ pub async fn close_round(
         if expected_ballots.get(&row.ballot) != Some(&row.node_id) {
             continue;
         }
-        let Some(answers) = parse_answers(&row.answers, &metas) else {
+        let node = NodeId(row.node_id);
+        let Some(answers) = seal
+            .open_answers(node, &row.sealed)
+            .and_then(|values| parse_answers(&values, &metas))
+        else {
             continue;
         };
-        responses.push(Response {
-            node: NodeId(row.node_id),
-            answers,
-        });
-        counted.push(row);
+        counted.push((node, answers.clone()));
+        responses.push(Response { node, answers });
     }
     drop(expected_ballots);
     let comments: Vec<Comment> = open_comments
         .iter()
         .filter(|comment| node_ids.contains(&comment.node_id))
-        .map(|comment| Comment {
-            node: NodeId(comment.node_id),
-            text: comment.body.clone(),
+        .filter_map(|comment| {
+            let node = NodeId(comment.node_id);
+            seal.open_comment(node, &comment.sealed)
+                .map(|text| Comment { node, text })
         })
         .collect();
 
@@ -745,7 +834,7 @@ pub async fn close_round(
     store_release(&transaction, round_id, &released).await?;
 
     if retention == RawRetention::Keep {
-        retain_shuffled(&transaction, round_id, &counted, &open_comments, &released).await?;
+        retain_shuffled(&transaction, round_id, &counted, &input.comments, &released).await?;
     }
     answers::delete_open_rows(&transaction, round_id).await?;
     safepulse_store::participation::delete_for_round(&transaction, round_id).await?;
@@ -755,11 +844,6 @@ pub async fn close_round(
             Expr::value(Option::<Vec<u8>>::None),
         )
         .filter(invitation::Column::RoundId.eq(round_id))
-        .exec(&transaction)
-        .await?;
-    round::Entity::update_many()
-        .col_expr(round::Column::Salt, Expr::value(Option::<Vec<u8>>::None))
-        .filter(round::Column::Id.eq(round_id))
         .exec(&transaction)
         .await?;
     // Invitations and reminders not sent by now would carry a dead link.
@@ -782,19 +866,22 @@ pub async fn close_round(
     let counted_responses = input.responses.len() as u32;
     tracing::info!(round = %round_id, counted_responses, "round closed");
 
-    scrub_deleted_pages(store).await;
+    if let Err(error) = shred_closed_rounds(store, keys, now).await {
+        // Retried at start and on every scheduler tick until it succeeds.
+        tracing::warn!(%error, "destroying the closed round's key or scrubbing failed; will retry");
+    }
     Ok(CloseOutcome::Closed { counted_responses })
 }
 
-fn parse_answers(stored: &str, metas: &[safepulse_domain::ItemMeta]) -> Option<Vec<Answer>> {
-    let values: Vec<i64> = serde_json::from_str(stored).ok()?;
+/// Answers as sealed at submit: one byte per item, in the round's item order.
+fn parse_answers(values: &[u8], metas: &[safepulse_domain::ItemMeta]) -> Option<Vec<Answer>> {
     if values.len() != metas.len() {
         return None;
     }
     values
         .iter()
         .zip(metas)
-        .map(|(value, meta)| Answer::parse(*value, meta.scale).ok())
+        .map(|(value, meta)| Answer::parse(i64::from(*value), meta.scale).ok())
         .collect()
 }
 
@@ -902,34 +989,35 @@ fn family_name(family: Family) -> &'static str {
 async fn retain_shuffled(
     db: &DatabaseTransaction,
     round_id: Uuid,
-    counted: &[&open_response::Model],
-    comments: &[open_comment::Model],
+    counted: &[(NodeId, Vec<Answer>)],
+    comments: &[Comment],
     released: &safepulse_anonymizer::RoundRelease,
 ) -> Result<(), RoundError> {
     let atom_of_node = atoms_by_node(db, round_id, released).await?;
     let mut responses: Vec<retained_response::ActiveModel> = counted
         .iter()
-        .filter_map(|row| {
+        .filter_map(|(node, answers)| {
+            let values: Vec<u8> = answers.iter().map(|answer| answer.value()).collect();
             atom_of_node
-                .get(&row.node_id)
+                .get(&node.0)
                 .map(|atom| retained_response::ActiveModel {
                     id: Set(Uuid::new_v4()),
                     round_id: Set(round_id),
                     atom_id: Set(*atom),
-                    answers: Set(row.answers.clone()),
+                    answers: Set(serde_json::to_string(&values).expect("numbers serialize")),
                 })
         })
         .collect();
     let mut kept_comments: Vec<retained_comment::ActiveModel> = comments
         .iter()
-        .filter_map(|row| {
+        .filter_map(|comment| {
             atom_of_node
-                .get(&row.node_id)
+                .get(&comment.node.0)
                 .map(|atom| retained_comment::ActiveModel {
                     id: Set(Uuid::new_v4()),
                     round_id: Set(round_id),
                     atom_id: Set(*atom),
-                    body: Set(row.body.clone()),
+                    body: Set(comment.text.clone()),
                 })
         })
         .collect();
@@ -987,7 +1075,7 @@ async fn atoms_by_node(
 /// released or deleted with the round. Call it in the erasure's transaction.
 pub async fn erase_open_answers(
     db: &DatabaseTransaction,
-    keys: &[MasterKey],
+    keys: &KeyChain,
     person_id: Uuid,
 ) -> Result<u32, RoundError> {
     let invitations = invitation::Entity::find()
@@ -1002,14 +1090,16 @@ pub async fn erase_open_answers(
         else {
             continue;
         };
-        let Some(salt) = round
-            .salt
-            .as_deref()
-            .and_then(|salt| <[u8; KEY_LEN]>::try_from(salt).ok())
-        else {
+        if round.status != "open" {
             continue;
+        }
+        let round_key = match keys.round_key(round.id, &round.key_id) {
+            Ok(key) => key,
+            // Without the round key nobody can ever open or count that answer: it
+            // is already as gone as erasure would make it.
+            Err(KeyringError::RoundKeyMissing(_)) => continue,
+            Err(error) => return Err(error.into()),
         };
-        let round_key = key_for(keys, &round.key_id)?.round_key(RoundId(round.id), &salt);
         let ballot = round_key.ballot(&round_key.link_token(InvitationId(invitation.id)));
         if answers::delete_open_answer(db, &ballot.0).await? {
             erased += 1;
@@ -1118,28 +1208,139 @@ async fn queue_digests(
     Ok(())
 }
 
-/// After close: make the deleted rows' bytes unrecoverable from the database files.
-/// SQLite (with `secure_delete`) zeroes freed pages on commit; the truncating
-/// checkpoint folds the WAL — which still holds the old pages — into the main file
-/// and empties it. PostgreSQL's `VACUUM` frees the dead tuples of the open tables.
-/// Best effort: a failure is logged, and the next close tries again.
-async fn scrub_deleted_pages(store: &Store) {
+/// The way out when an open round's key is lost (the keyring was not restored):
+/// its answers can never be opened or counted, and its links can never be sent
+/// again. Deletes the round with everything that refers to it — invitations,
+/// snapshot, unsent emails and the sealed answers — in one transaction, so an
+/// admin can open a new round with new links. Refused while the key exists.
+pub async fn discard_round(
+    store: &Store,
+    keys: &KeyChain,
+    round_id: Uuid,
+) -> Result<round::Model, RoundError> {
+    let transaction = store.begin_write().await?;
+    let round = round::Entity::find_by_id(round_id)
+        .one(&transaction)
+        .await?
+        .ok_or(RoundError::RoundNotFound)?;
+    if round.status != "open" {
+        return Err(RoundError::RoundNotOpen);
+    }
+    match keys.round_key(round_id, &round.key_id) {
+        Err(KeyringError::RoundKeyMissing(_)) => {}
+        Ok(_) => return Err(RoundError::RoundKeyPresent),
+        Err(error) => return Err(error.into()),
+    }
+    answers::delete_open_rows(&transaction, round_id).await?;
+    // Invitations, snapshot, viewers, items, reminders, participation and outbox
+    // rows go with the round (ON DELETE CASCADE).
+    round::Entity::delete_by_id(round_id)
+        .exec(&transaction)
+        .await?;
+    transaction.commit().await?;
+    tracing::warn!(round = %round_id, "an open round whose key was lost was discarded");
+    Ok(round)
+}
+
+/// How long a keyring entry without a round is left alone: the round's opening
+/// transaction may still be running in another process.
+const ORPHAN_KEY_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Crypto-shredding after close, recorded and retried until done: destroys the
+/// keyring entry of every closed round not yet shredded (and of rounds that never
+/// committed), then scrubs the database's freed pages — SQLite (with
+/// `secure_delete`) zeroes freed pages on commit and a truncating checkpoint folds
+/// the WAL, which still holds the old pages, into the main file and empties it;
+/// PostgreSQL's `VACUUM` frees the open tables' dead tuples — and only then sets
+/// `scrubbed_at`. Called after every close, at start and on every scheduler tick;
+/// returns how many rounds it finished.
+pub async fn shred_closed_rounds(
+    store: &Store,
+    keys: &KeyChain,
+    now: DateTime<Utc>,
+) -> Result<usize, RoundError> {
     let db = store.connection();
-    let statements: &[&str] = match store.db_backend() {
-        DbBackend::Postgres => &[
-            "VACUUM open_responses",
-            "VACUUM open_comments",
-            // The nulled lookups would otherwise linger as dead tuples until autovacuum.
-            "VACUUM invitations",
-        ],
-        _ => &["PRAGMA wal_checkpoint(TRUNCATE)"],
-    };
-    for sql in statements {
-        if let Err(error) = db
-            .execute_raw(Statement::from_string(store.db_backend(), *sql))
-            .await
-        {
-            tracing::warn!(%error, "scrubbing freed pages after close failed");
+    let pending: Vec<Uuid> = round::Entity::find()
+        .filter(round::Column::Status.eq("closed"))
+        .filter(round::Column::ScrubbedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|round| round.id)
+        .collect();
+    for round_id in &pending {
+        keys.keyring().destroy(*round_id)?;
+    }
+    destroy_keys_without_open_round(store, keys).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    scrub_freed_pages(store).await?;
+    round::Entity::update_many()
+        .col_expr(round::Column::ScrubbedAt, Expr::value(now))
+        .filter(round::Column::Id.is_in(pending.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(pending.len())
+}
+
+/// Keyring entries whose round is closed, or was never written (an opening that
+/// failed or crashed before it committed), are destroyed.
+async fn destroy_keys_without_open_round(store: &Store, keys: &KeyChain) -> Result<(), RoundError> {
+    let entries = keys.keyring().rounds()?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let status: HashMap<Uuid, String> = round::Entity::find()
+        .filter(round::Column::Id.is_in(entries.iter().map(|(id, _)| *id)))
+        .all(store.connection())
+        .await?
+        .into_iter()
+        .map(|round| (round.id, round.status))
+        .collect();
+    for (round_id, written) in entries {
+        let stale = written.elapsed().is_ok_and(|age| age > ORPHAN_KEY_GRACE);
+        let destroy = match status.get(&round_id).map(String::as_str) {
+            Some("open") => false,
+            Some(_) => true,
+            None => stale,
+        };
+        if destroy {
+            keys.keyring().destroy(round_id)?;
         }
     }
+    Ok(())
+}
+
+async fn scrub_freed_pages(store: &Store) -> Result<(), RoundError> {
+    let db = store.connection();
+    match store.db_backend() {
+        DbBackend::Postgres => {
+            for table in ["open_responses", "open_comments", "invitations"] {
+                // The nulled lookups would otherwise linger as dead tuples too.
+                db.execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("VACUUM {table}"),
+                ))
+                .await?;
+            }
+        }
+        backend => {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    "PRAGMA wal_checkpoint(TRUNCATE)",
+                ))
+                .await?;
+            // `busy` = 1: a reader kept the checkpoint from finishing; try again later.
+            let busy: i32 = match row {
+                Some(row) => row.try_get_by_index(0)?,
+                None => 0,
+            };
+            if busy != 0 {
+                return Err(RoundError::CheckpointBusy);
+            }
+        }
+    }
+    Ok(())
 }

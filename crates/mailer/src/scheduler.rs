@@ -28,12 +28,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::keys::{KEY_LEN, MasterKey};
-use safepulse_domain::{Clock, InvitationId, RoundId, TimeZone};
+use safepulse_domain::{Clock, InvitationId, TimeZone};
 use safepulse_store::entities::{
     invitation, outbox, person, round, round_item, round_node, round_reminder, survey, survey_team,
     team,
 };
+use safepulse_store::keyring::KeyChain;
 use safepulse_store::{Store, StoreError, answers, org};
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -47,8 +47,8 @@ use crate::cadence::Period;
 use crate::item_bank::ItemBank;
 use crate::outbox::OutboxWorker;
 use crate::rounds::{
-    CloseOutcome, InvitationPayload, OpenOutcome, OpenRequest, RawRetention, RoundError,
-    close_round, key_for, new_outbox_row, open_round,
+    CloseOutcome, InvitationPayload, OpenOutcome, OpenRequest, RawRetention, RecordingCheck,
+    RoundError, close_round, new_outbox_row, open_round, shred_closed_rounds,
 };
 use crate::survey::SurveyPlan;
 
@@ -67,6 +67,9 @@ pub struct SchedulerSettings {
     /// False while PostgreSQL would record answers or their timing (checked at
     /// start, see `safepulse_store::hygiene`): due rounds then stay unopened.
     pub rounds_may_open: bool,
+    /// Whether opening a round checks PostgreSQL's logging settings again, in the
+    /// opening transaction.
+    pub recording_check: RecordingCheck,
     /// With raw retention: how long retained answers are kept after their round
     /// closed before the scheduler purges them.
     pub retained_answers_kept_for: Option<chrono::Duration>,
@@ -85,7 +88,7 @@ pub struct TickReport {
 pub struct Scheduler {
     store: Store,
     bank: Arc<ItemBank>,
-    keys: Arc<[MasterKey]>,
+    keys: KeyChain,
     settings: SchedulerSettings,
     /// Surveys already reported as having nobody to invite: reported once, not
     /// every second.
@@ -96,7 +99,7 @@ impl Scheduler {
     pub fn new(
         store: Store,
         bank: Arc<ItemBank>,
-        keys: Arc<[MasterKey]>,
+        keys: KeyChain,
         settings: SchedulerSettings,
     ) -> Scheduler {
         Scheduler {
@@ -121,6 +124,9 @@ impl Scheduler {
             },
             reminders_queued: self.queue_due_reminders(now).await?,
         };
+        if let Err(error) = shred_closed_rounds(&self.store, &self.keys, now).await {
+            tracing::warn!(%error, "shredding closed rounds failed; the next tick tries again");
+        }
         if let Err(error) = crate::participation::refresh_due(&self.store, now).await {
             tracing::warn!(%error, "refreshing participation failed; the next tick tries again");
         }
@@ -240,6 +246,7 @@ impl Scheduler {
             OpenRequest::Scheduled(period),
             now,
             &self.settings.mail_host,
+            self.settings.recording_check,
         )
         .await;
         match outcome {
@@ -353,19 +360,16 @@ impl Scheduler {
         if matches!(inserted, TryInsertResult::Conflicted) {
             return Ok(false);
         }
-        // Read again under the write lock: a close that committed since the first
-        // read has destroyed the salt, and a reminder would carry a dead link.
-        let Some(salt) = round::Entity::find_by_id(round.id)
+        // Read again under the write lock: a round closed since the first read
+        // has lost its key, and a reminder would carry a dead link.
+        if round::Entity::find_by_id(round.id)
             .one(&transaction)
             .await?
-            .filter(|current| current.status == "open")
-            .and_then(|current| current.salt)
-        else {
+            .is_none_or(|current| current.status != "open")
+        {
             return Ok(false);
-        };
-        let rows = self
-            .reminder_rows(&transaction, reminder, &salt, now)
-            .await?;
+        }
+        let rows = self.reminder_rows(&transaction, reminder, now).await?;
         for chunk in rows.chunks(INSERT_CHUNK) {
             outbox::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&transaction)
@@ -382,14 +386,10 @@ impl Scheduler {
         &self,
         db: &DatabaseTransaction,
         reminder: &Reminder<'_>,
-        salt: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Vec<outbox::ActiveModel>, RoundError> {
         let round = reminder.round;
-        let salt: &[u8; KEY_LEN] = salt
-            .try_into()
-            .map_err(|_| RoundError::Inconsistent("a salt of the wrong length".into()))?;
-        let round_key = key_for(&self.keys, &round.key_id)?.round_key(RoundId(round.id), salt);
+        let round_key = self.keys.round_key(round.id, &round.key_id)?;
         let mut invitations = invitation::Entity::find()
             .filter(invitation::Column::RoundId.eq(round.id))
             .all(db)

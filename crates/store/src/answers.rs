@@ -5,13 +5,15 @@
 //! - lock, update or reference the invitation row while storing an answer: on
 //!   PostgreSQL a row lock writes the submitter's transaction id into the
 //!   invitation's `xmax`, which the answer's `xmin` would then match;
-//! - store anything about the answer but round, snapshot node, ballot and answers;
+//! - store anything about the answer but round, snapshot node, ballot and the
+//!   answers sealed under the round key (plaintext would show, in the table's
+//!   physical order, what was answered when);
 //! - let a uniqueness violation reach a log: a second answer is `ON CONFLICT DO
 //!   NOTHING` and reported as [`SubmitOutcome::AlreadyAnswered`].
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::ItemId;
-use safepulse_domain::keys::{KEY_LEN, LinkToken, MasterKey};
+use safepulse_domain::keys::LinkToken;
+use safepulse_domain::{ItemId, NodeId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
     Statement, TryInsertResult,
@@ -19,6 +21,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::{invitation, open_comment, open_response, round};
+use crate::keyring::KeyChain;
 use crate::{Store, StoreError};
 
 /// What a link leads to, read without touching anything.
@@ -157,22 +160,30 @@ pub enum SubmitOutcome {
 }
 
 /// A validated answer, ready to store: recoding and validation happened at the edge.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ValidAnswer {
-    /// The answers in the round's item order, as JSON text (`[5,3,7]`).
-    pub answers_json: String,
+    /// The answers in the round's item order, one byte each (scales run 0–10).
+    pub values: Vec<u8>,
     pub comment: Option<String>,
+}
+
+impl std::fmt::Debug for ValidAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print an answer, even in a debug log.
+        f.write_str("ValidAnswer(..)")
+    }
 }
 
 /// Stores one answer (DESIGN §2 "Submit"):
 /// 1. find the invitation by lookup — read only;
 /// 2. read the round under a shared lock (`FOR SHARE` on PostgreSQL; SQLite's
 ///    `BEGIN IMMEDIATE` already excludes the closing transaction) and check it is open;
-/// 3. compute the ballot in memory and insert `ON CONFLICT (ballot) DO NOTHING`;
-/// 4. insert the comment, commit.
+/// 3. compute the ballot in memory (the round key comes from the keyring, never
+///    from the database), seal the answers, insert `ON CONFLICT (ballot) DO NOTHING`;
+/// 4. seal and insert the comment, commit.
 pub async fn submit(
     store: &Store,
-    master_key: impl Fn(&str) -> Option<MasterKey>,
+    keys: &KeyChain,
     token: &LinkToken,
     answer: ValidAnswer,
 ) -> Result<SubmitOutcome, StoreError> {
@@ -180,21 +191,20 @@ pub async fn submit(
     let Some(invitation) = find_invitation(&transaction, token).await? else {
         return Ok(SubmitOutcome::NotOpen);
     };
-    let Some((key_id, salt)) = open_round_key_material(&transaction, invitation.round_id).await?
-    else {
+    let Some(key_id) = open_round_key_id(&transaction, invitation.round_id).await? else {
         return Ok(SubmitOutcome::NotOpen);
     };
-    let master = master_key(&key_id).ok_or(StoreError::Conflict("master_key_missing"))?;
-    let ballot = master
-        .round_key(safepulse_domain::RoundId(invitation.round_id), &salt)
-        .ballot(token);
+    let round_key = keys.round_key(invitation.round_id, &key_id)?;
+    let ballot = round_key.ballot(token);
+    let seal = round_key.answer_seal();
+    let node = NodeId(invitation.node_id);
 
     let response = open_response::ActiveModel {
         id: Set(Uuid::new_v4()),
         round_id: Set(invitation.round_id),
         node_id: Set(invitation.node_id),
         ballot: Set(ballot.0.to_vec()),
-        answers: Set(answer.answers_json),
+        sealed: Set(seal.seal_answers(node, &answer.values)),
     };
     let inserted = open_response::Entity::insert(response)
         .on_conflict_do_nothing_on([open_response::Column::Ballot])
@@ -209,7 +219,7 @@ pub async fn submit(
             id: Set(Uuid::new_v4()),
             round_id: Set(invitation.round_id),
             node_id: Set(invitation.node_id),
-            body: Set(comment),
+            sealed: Set(seal.seal_comment(node, &comment)),
         }
         .insert(&transaction)
         .await?;
@@ -218,16 +228,16 @@ pub async fn submit(
     Ok(SubmitOutcome::Accepted)
 }
 
-/// `(key_id, salt)` of a round that is open, read under a shared row lock on
+/// The master key id of a round that is open, read under a shared row lock on
 /// PostgreSQL so that closing waits for this transaction (and this one for closing).
-async fn open_round_key_material(
+async fn open_round_key_id(
     db: &impl ConnectionTrait,
     round_id: Uuid,
-) -> Result<Option<(String, [u8; KEY_LEN])>, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let backend = db.get_database_backend();
     let sql = match backend {
-        DbBackend::Postgres => "SELECT status, key_id, salt FROM rounds WHERE id = $1 FOR SHARE",
-        _ => "SELECT status, key_id, salt FROM rounds WHERE id = ?",
+        DbBackend::Postgres => "SELECT status, key_id FROM rounds WHERE id = $1 FOR SHARE",
+        _ => "SELECT status, key_id FROM rounds WHERE id = ?",
     };
     let Some(row) = db
         .query_one_raw(Statement::from_sql_and_values(
@@ -240,13 +250,10 @@ async fn open_round_key_material(
         return Ok(None);
     };
     let status: String = row.try_get("", "status")?;
-    let salt: Option<Vec<u8>> = row.try_get("", "salt")?;
-    match (
-        status.as_str(),
-        salt.and_then(|salt| <[u8; KEY_LEN]>::try_from(salt).ok()),
-    ) {
-        ("open", Some(salt)) => Ok(Some((row.try_get("", "key_id")?, salt))),
-        _ => Ok(None),
+    if status == "open" {
+        Ok(Some(row.try_get("", "key_id")?))
+    } else {
+        Ok(None)
     }
 }
 

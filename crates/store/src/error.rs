@@ -12,6 +12,9 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("database error")]
     Database(#[source] DbErr),
+    /// A round's key cannot be had: the answer cannot be sealed or checked.
+    #[error(transparent)]
+    Keyring(#[from] crate::keyring::KeyringError),
 }
 
 impl From<DbErr> for StoreError {

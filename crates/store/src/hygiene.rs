@@ -5,14 +5,16 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::{Store, StoreError};
+use crate::StoreError;
 
 /// What is wrong, one sentence per setting; empty when nothing is (and on SQLite).
-pub async fn postgres_recording_settings(store: &Store) -> Result<Vec<String>, StoreError> {
-    if store.db_backend() != DbBackend::Postgres {
+/// Takes any connection so that opening a round can ask inside its transaction.
+pub async fn postgres_recording_settings(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<String>, StoreError> {
+    if db.get_database_backend() != DbBackend::Postgres {
         return Ok(Vec::new());
     }
-    let db = store.connection();
     let setting = |name: &'static str| async move {
         let row = db
             .query_one_raw(Statement::from_string(

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod entities;
 mod error;
 pub mod hygiene;
+pub mod keyring;
 pub mod org;
 pub mod participation;
 pub mod reports;
@@ -27,8 +28,8 @@ use std::time::Duration;
 use safepulse_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 pub use error::StoreError;
@@ -116,6 +117,18 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.connection
+    }
+
+    /// On a graceful stop (SQLite): folds the WAL into the database file and
+    /// empties it, so that the `.db` file alone holds every committed answer and
+    /// the WAL holds no page of deleted rows. Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            self.connection
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

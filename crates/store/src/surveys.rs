@@ -195,6 +195,14 @@ pub async fn rounds_of(
         .await?)
 }
 
+/// Every open round, of every survey.
+pub async fn open_rounds(db: &impl ConnectionTrait) -> Result<Vec<round::Model>, StoreError> {
+    Ok(round::Entity::find()
+        .filter(round::Column::Status.eq("open"))
+        .all(db)
+        .await?)
+}
+
 pub async fn get_round(db: &impl ConnectionTrait, id: Uuid) -> Result<round::Model, StoreError> {
     round::Entity::find_by_id(id)
         .one(db)

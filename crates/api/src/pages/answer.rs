@@ -203,14 +203,7 @@ pub async fn submit_answers(
         return form_page(StatusCode::UNPROCESSABLE_ENTITY, locale, &view);
     };
 
-    let secrets = state.secrets.clone();
-    let submitted = answers::submit(
-        &state.store,
-        move |key_id| secrets.master_key(key_id).cloned(),
-        &token,
-        answer,
-    )
-    .await;
+    let submitted = answers::submit(&state.store, &state.keys, &token, answer).await;
     let closes_at = local_date_time(round.closes_at, time_zone, locale);
     match submitted {
         Ok(SubmitOutcome::Accepted) => {
@@ -505,7 +498,7 @@ impl Checked {
             .map(|(value, _)| *value)
             .collect::<Option<Vec<u8>>>()?;
         Some(ValidAnswer {
-            answers_json: serde_json::to_string(&values).expect("numbers serialize"),
+            values,
             comment: (!self.comment.is_empty()).then(|| self.comment.clone()),
         })
     }

@@ -49,8 +49,20 @@ pub fn configure(config: &mut ServiceConfig) {
             web::resource("/dashboard/rounds/{id}/heatmap")
                 .route(web::get().to(dashboard::heatmap_page)),
         )
-        .service(web::resource("/reports").route(web::get().to(dashboard::reports_redirect)));
+        .service(web::resource("/reports").route(web::get().to(dashboard::reports_redirect)))
+        .service(web::resource("/privacy").route(web::get().to(privacy)));
 }
+
+/// The privacy model, `docs/privacy.md` as written: respondents read the promises
+/// they are asked to trust on the server they answer on, in the words the
+/// repository keeps them in.
+async fn privacy() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(PRIVACY_MODEL)
+}
+
+const PRIVACY_MODEL: &str = include_str!("../../../../docs/privacy.md");
 
 /// A rendered page with the headers every page sends: never cached, no referrer,
 /// not indexed, and the page family's own Content-Security-Policy. A template that

@@ -23,7 +23,8 @@ pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers and every migration is applied.
+/// Readiness: the database answers, every migration is applied, and every open
+/// round's key is in the round keyring (a round without it cannot take answers).
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = crate::error::Problem))
@@ -43,6 +44,19 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
     if pending > 0 {
         return Err(ApiError::Unavailable(
             "migrations are pending; run `safepulse migrate`",
+        ));
+    }
+    let open = safepulse_store::surveys::open_rounds(state.store.connection())
+        .await
+        .map_err(|_| ApiError::Unavailable("cannot read the open rounds"))?;
+    if open
+        .iter()
+        .any(|round| !state.keys.has_round_key(round.id, &round.key_id))
+    {
+        return Err(ApiError::Unavailable(
+            "an open round has no key in the round keyring and cannot take answers: restore the \
+             keyring directory, or discard the round (rounds with accepts_answers = false in \
+             GET /api/v1/surveys/{id}/rounds)",
         ));
     }
     Ok(web::Json(Health { status: "ok" }))

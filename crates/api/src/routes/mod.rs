@@ -97,6 +97,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(surveys::open_round)
         .service(surveys::list_rounds)
         .service(surveys::close_round)
+        .service(surveys::discard_round)
         .service(reports::team_report)
         .service(reports::round_heatmap)
         .service(reports::list_releases)

@@ -313,7 +313,7 @@ pub async fn erase_person(
     caller.require(Role::Admin)?;
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
-    safepulse_mailer::rounds::erase_open_answers(&db, &state.secrets.master_keys, *id)
+    safepulse_mailer::rounds::erase_open_answers(&db, &state.keys, *id)
         .await
         .map_err(ApiError::internal)?;
     let person = org::erase_person(&db, *id).await?;

@@ -12,6 +12,7 @@ use safepulse_mailer::survey::{
 };
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::round;
+use safepulse_store::keyring::{KeyChain, KeyringError};
 use safepulse_store::surveys::{self, NewSurvey, SurveyChanges, SurveyWithTeams};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -174,11 +175,18 @@ pub struct RoundDto {
     /// Invitations the mail server refused permanently.
     pub bounce_count: i32,
     pub privacy: PrivacyDto,
+    /// True while the round is open and its key is in the round keyring. An open
+    /// round with `false` has lost its key: it cannot take answers or send links.
+    /// Restore the keyring directory, or discard the round
+    /// (`POST /api/v1/rounds/{id}/discard`) and open a new one.
+    pub accepts_answers: bool,
 }
 
-impl From<round::Model> for RoundDto {
-    fn from(round: round::Model) -> Self {
+impl RoundDto {
+    fn new(round: round::Model, keys: &KeyChain) -> Self {
+        let accepts_answers = round.status == "open" && keys.has_round_key(round.id, &round.key_id);
         RoundDto {
+            accepts_answers,
             id: round.id,
             survey_id: round.survey_id,
             period_key: round.period_key,
@@ -378,6 +386,22 @@ fn round_error(error: RoundError) -> ApiError {
         },
         RoundError::NoAudience => ApiError::Conflict {
             code: "no_audience",
+            detail: error.to_string(),
+        },
+        RoundError::Keyring(KeyringError::RoundKeyMissing(_)) => ApiError::Conflict {
+            code: "round_key_missing",
+            detail: error.to_string(),
+        },
+        RoundError::DatabaseRecords(_) => ApiError::Conflict {
+            code: "database_records_answers",
+            detail: format!("rounds cannot open: {error}"),
+        },
+        RoundError::RoundNotOpen => ApiError::Conflict {
+            code: "round_not_open",
+            detail: error.to_string(),
+        },
+        RoundError::RoundKeyPresent => ApiError::Conflict {
+            code: "round_key_present",
             detail: error.to_string(),
         },
         RoundError::Store(error) => error.into(),
@@ -671,11 +695,12 @@ pub async fn open_round(
     let outcome = rounds::open_round(
         &state.store,
         &state.bank,
-        &state.secrets.master_keys,
+        &state.keys,
         id,
         OpenRequest::Now,
         now,
         &state.config.mail_host(),
+        state.recording_check(),
     )
     .await
     .map_err(round_error)?;
@@ -692,7 +717,7 @@ pub async fn open_round(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(RoundDto::from(round)))
+    Ok(HttpResponse::Created().json(RoundDto::new(round, &state.keys)))
 }
 
 /// The rounds of a survey, oldest first.
@@ -711,7 +736,12 @@ pub async fn list_rounds(
     let db = state.store.connection();
     let survey = surveys::get_survey(db, id.into_inner()).await?;
     let rounds = surveys::rounds_of(db, survey.survey.id).await?;
-    Ok(HttpResponse::Ok().json(rounds.into_iter().map(RoundDto::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        rounds
+            .into_iter()
+            .map(|round| RoundDto::new(round, &state.keys))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Closes a round now: its releases are computed and frozen, its keys destroyed.
@@ -733,7 +763,7 @@ pub async fn close_round(
     let outcome = rounds::close_round(
         &state.store,
         &state.bank,
-        &state.secrets.master_keys,
+        &state.keys,
         id,
         now,
         state.config.raw_retention(),
@@ -757,7 +787,43 @@ pub async fn close_round(
         .await?;
     }
     let round = surveys::get_round(state.store.connection(), id).await?;
-    Ok(HttpResponse::Ok().json(RoundDto::from(round)))
+    Ok(HttpResponse::Ok().json(RoundDto::new(round, &state.keys)))
+}
+
+/// Discards an open round whose key is lost (see `accepts_answers`): its answers
+/// can never be opened or counted, so the round is deleted with its invitations,
+/// unsent emails and sealed answers, and a new round can be opened with new links.
+/// Refused (409 `round_key_present`) while the key exists: close the round instead.
+#[utoipa::path(
+    post, path = "/api/v1/rounds/{id}/discard", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/api/v1/rounds/{id}/discard")]
+pub async fn discard_round(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let round = rounds::discard_round(&state.store, &state.keys, id)
+        .await
+        .map_err(round_error)?;
+    audit::record(
+        state.store.connection(),
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "round.discarded",
+            team_id: None,
+            target: Some(id.to_string()),
+            details: serde_json::json!({ "survey_id": round.survey_id, "invited": round.invited_count }),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(RoundDto::new(round, &state.keys)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,7 +7,8 @@ pub struct Model {
     pub id: Uuid,
     pub round_id: Uuid,
     pub node_id: Uuid,
-    pub body: String,
+    /// The comment sealed under the round key (`safepulse_domain::sealed`).
+    pub sealed: Vec<u8>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,7 +9,8 @@ pub struct Model {
     pub node_id: Uuid,
     #[sea_orm(unique)]
     pub ballot: Vec<u8>,
-    pub answers: String,
+    /// The answers sealed under the round key (`safepulse_domain::sealed`).
+    pub sealed: Vec<u8>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

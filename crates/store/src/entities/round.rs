@@ -10,7 +10,6 @@ pub struct Model {
     pub round_index: i32,
     pub status: String,
     pub key_id: String,
-    pub salt: Option<Vec<u8>>,
     pub k: i32,
     pub k_detail: i32,
     pub opened_at: DateTimeUtc,
@@ -19,6 +18,8 @@ pub struct Model {
     pub invited_count: i32,
     pub bounce_count: i32,
     pub org_figures: Option<Json>,
+    /// When the round's key was destroyed and freed pages scrubbed after close.
+    pub scrubbed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
