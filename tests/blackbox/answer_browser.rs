@@ -79,6 +79,15 @@ async fn a_keyboard_only_respondent_answers_on_a_phone_and_sees_the_thank_you_pa
         "nothing overflows sideways at phone width"
     );
 
+    // The first stop is the link to the full privacy text, then the questions.
+    browser.press(&[keys::TAB]).await;
+    assert_eq!(
+        browser
+            .read("return document.activeElement.getAttribute('href');")
+            .await,
+        json!("/privacy"),
+        "Tab reaches the privacy link above the questions"
+    );
     let mut expected = Vec::new();
     for (index, (item, minimum)) in items.iter().enumerate() {
         browser.press(&[keys::TAB]).await;

@@ -8,9 +8,9 @@ use sea_orm::{ConnectionTrait, Statement};
 const ANSWER_TABLES: [(&str, &[&str]); 4] = [
     (
         "open_responses",
-        &["answers", "ballot", "id", "node_id", "round_id"],
+        &["ballot", "id", "node_id", "round_id", "sealed"],
     ),
-    ("open_comments", &["body", "id", "node_id", "round_id"]),
+    ("open_comments", &["id", "node_id", "round_id", "sealed"]),
     ("responses", &["answers", "atom_id", "id", "round_id"]),
     ("comments", &["atom_id", "body", "id", "round_id"]),
 ];
