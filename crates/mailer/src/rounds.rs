@@ -234,10 +234,10 @@ pub async fn open_round(
         },
     )
     .await;
-    if !matches!(opened, Ok(OpenOutcome::Opened(_))) {
-        if let Err(error) = keys.keyring().destroy(round_id) {
-            tracing::warn!(%error, "could not destroy the key of a round that did not open");
-        }
+    if !matches!(opened, Ok(OpenOutcome::Opened(_)))
+        && let Err(error) = keys.keyring().destroy(round_id)
+    {
+        tracing::warn!(%error, "could not destroy the key of a round that did not open");
     }
     opened
 }
