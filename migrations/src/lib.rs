@@ -14,6 +14,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod dialect;
 mod m20261128_000001_v1_schema;
+mod m20261207_000002_tokens;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -21,6 +22,9 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_v1_schema::Migration)]
+        vec![
+            Box::new(m20261128_000001_v1_schema::Migration),
+            Box::new(m20261207_000002_tokens::Migration),
+        ]
     }
 }
