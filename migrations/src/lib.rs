@@ -16,6 +16,7 @@ pub use sea_orm_migration::prelude::*;
 mod dialect;
 mod m20261128_000001_v1_schema;
 mod m20261207_000001_round_keyring;
+mod m20261207_000002_tokens;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_v1_schema::Migration),
             Box::new(m20261207_000001_round_keyring::Migration),
+            Box::new(m20261207_000002_tokens::Migration),
         ]
     }
 }

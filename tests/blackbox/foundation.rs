@@ -7,7 +7,7 @@ use safepulse_tests::{TestApp, on_both_databases};
 use serde_json::{Value, json};
 
 /// The active JWT key, read from the secrets directory like an attacker with file access would.
-fn jwt_key(app: &TestApp) -> (String, Vec<u8>) {
+pub(crate) fn jwt_key(app: &TestApp) -> (String, Vec<u8>) {
     let entry = std::fs::read_dir(&app.secrets_dir)
         .unwrap()
         .flatten()
@@ -31,7 +31,12 @@ fn claims(now: i64) -> Value {
     })
 }
 
-fn sign(algorithm: Algorithm, kid: Option<&str>, secret: &[u8], claims: &Value) -> String {
+pub(crate) fn sign(
+    algorithm: Algorithm,
+    kid: Option<&str>,
+    secret: &[u8],
+    claims: &Value,
+) -> String {
     let mut header = Header::new(algorithm);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()

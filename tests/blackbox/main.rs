@@ -16,4 +16,5 @@ mod rounds;
 mod scale_out;
 mod scheduler;
 mod schema;
+mod tokens;
 mod worker_process;

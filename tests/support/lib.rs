@@ -136,6 +136,7 @@ impl TestApp {
                 self.state.store.connection(),
                 subject,
                 role,
+                safepulse_store::tokens::TokenKind::Api,
                 chrono::Duration::hours(1),
                 chrono::Utc::now(),
             )

@@ -2,12 +2,19 @@
 //! `iss`, `aud`, `sub`, `jti` and `role`, no leeway, and `kid` choosing among the
 //! signing keys of the secrets directory (two or more are active during rotation).
 //!
-//! Every token is recorded by `jti` when issued (`issued_tokens`), so an operator can
-//! revoke one; a token whose `jti` is unknown or revoked is refused.
+//! Every token is recorded by `jti` when issued (`issued_tokens`, see
+//! [`safepulse_store::tokens`]), with its kind (API token or dashboard session) and,
+//! when its subject is a person's address, that person. [`TokenAuthority::verify`]
+//! refuses a token whose `jti` is unknown or revoked, whose row disagrees with its
+//! claims or is of the other kind, and a person's token once that person is inactive
+//! or no longer holds its role (no grant of admin or hr, no team to lead for manager):
+//! the role claim is only as good as the grant behind it.
 //!
-//! [`Caller`] is the extractor handlers use: it reads `Authorization: Bearer …` or the
-//! sign-in session cookie, and answers 401 for anything it cannot verify. Role checks
-//! ([`Caller::require`]) answer 403.
+//! [`Caller`] is the extractor of the API's handlers: it reads `Authorization: Bearer …`
+//! only, never a cookie, so no other site's page can make a browser call the API with
+//! its session. The dashboard's pages read the session cookie through
+//! [`crate::pages::session::Session`] instead. Verification failures answer 401, role
+//! checks ([`Caller::require`]) 403.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,9 +25,11 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
 };
-use safepulse_domain::Role;
-use safepulse_store::entities::issued_token;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use safepulse_domain::{Email, Role};
+use safepulse_store::audit::{self, AuditEvent};
+use safepulse_store::tokens::{self, NewToken, TokenKind};
+use safepulse_store::{Store, StoreError, org};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -57,10 +66,14 @@ pub struct TokenAuthority {
 pub enum TokenError {
     #[error("the token is malformed, expired, not yet valid, or signed by an unknown key")]
     Invalid,
-    #[error("the token was revoked or never issued here")]
+    #[error("the token was revoked, never issued here, or is not meant for this use")]
     Revoked,
+    #[error(
+        "{subject} is a person who does not hold the {role} role now (inactive, or no grant of it)"
+    )]
+    RoleNotHeld { subject: String, role: Role },
     #[error("database error")]
-    Store(#[from] safepulse_store::StoreError),
+    Store(#[from] StoreError),
 }
 
 impl TokenAuthority {
@@ -77,15 +90,32 @@ impl TokenAuthority {
         self.keys.last().expect("checked in new")
     }
 
-    /// Signs a token for `subject` and records its `jti`.
+    /// Signs a token of `kind` for `subject` and records its `jti`. When `subject` is a
+    /// person's address, the token is that person's, and only while they hold `role`:
+    /// issuing one they do not hold now is refused.
     pub async fn issue(
         &self,
         db: &impl ConnectionTrait,
         subject: &str,
         role: Role,
+        kind: TokenKind,
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<String, TokenError> {
+        let person_id = match Email::parse(subject) {
+            Ok(email) => org::find_person_by_email(db, &email)
+                .await?
+                .map(|person| person.id),
+            Err(_) => None,
+        };
+        if let Some(person_id) = person_id
+            && !org::holds_role(db, person_id, role).await?
+        {
+            return Err(TokenError::RoleNotHeld {
+                subject: subject.to_owned(),
+                role,
+            });
+        }
         let key = self.active_key();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -101,18 +131,20 @@ impl TokenAuthority {
         header.kid = Some(key.id.as_str().to_owned());
         let token = encode(&header, &claims, &EncodingKey::from_secret(&key.secret))
             .map_err(|_| TokenError::Invalid)?;
-        issued_token::ActiveModel {
-            jti: Set(claims.jti),
-            subject: Set(claims.sub.clone()),
-            role: Set(role.as_str().to_owned()),
-            key_id: Set(key.id.as_str().to_owned()),
-            issued_at: Set(now),
-            expires_at: Set(now + ttl),
-            revoked_at: Set(None),
-        }
-        .insert(db)
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
+        tokens::record(
+            db,
+            NewToken {
+                jti: claims.jti,
+                subject,
+                person_id,
+                role,
+                kind,
+                key_id: key.id.as_str(),
+                issued_at: now,
+                expires_at: now + ttl,
+            },
+        )
+        .await?;
         Ok(token)
     }
 
@@ -141,44 +173,66 @@ impl TokenAuthority {
         Ok(data.claims)
     }
 
-    /// [`Self::verify_signature_and_claims`], then the `jti` must be issued here and not revoked.
+    /// [`Self::verify_signature_and_claims`], then the record: the `jti` must be issued
+    /// here as a token of `kind`, not revoked, for the same subject and role as the
+    /// claims; and a person's token needs the person active and holding the role now.
+    /// Expiry is the claims' `exp` (the row's `expires_at` is the same instant).
     pub async fn verify(
         &self,
         db: &impl ConnectionTrait,
         token: &str,
+        kind: TokenKind,
     ) -> Result<Claims, TokenError> {
         let claims = self.verify_signature_and_claims(token)?;
-        let record = issued_token::Entity::find_by_id(claims.jti)
-            .one(db)
-            .await
-            .map_err(safepulse_store::StoreError::from)?;
-        match record {
-            Some(record) if record.revoked_at.is_none() => Ok(claims),
-            _ => Err(TokenError::Revoked),
-        }
-    }
-
-    /// Revokes a token by id (logout, or an operator's decision).
-    pub async fn revoke(
-        &self,
-        db: &impl ConnectionTrait,
-        jti: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<(), TokenError> {
-        if let Some(record) = issued_token::Entity::find_by_id(jti)
-            .one(db)
-            .await
-            .map_err(safepulse_store::StoreError::from)?
+        let Some(record) = tokens::find(db, claims.jti).await? else {
+            return Err(TokenError::Revoked);
+        };
+        if record.revoked_at.is_some()
+            || record.kind != kind.as_str()
+            || record.role != claims.role.as_str()
+            || record.subject != claims.sub
         {
-            let mut record: issued_token::ActiveModel = record.into();
-            record.revoked_at = Set(Some(now));
-            record
-                .update(db)
-                .await
-                .map_err(safepulse_store::StoreError::from)?;
+            return Err(TokenError::Revoked);
         }
-        Ok(())
+        if let Some(person_id) = record.person_id
+            && !org::holds_role(db, person_id, claims.role).await?
+        {
+            return Err(TokenError::RoleNotHeld {
+                subject: claims.sub,
+                role: claims.role,
+            });
+        }
+        Ok(claims)
     }
+}
+
+/// Revokes one token or session and records who did it, in one transaction; an
+/// already revoked token stays as it is and is not recorded again. `NotFound` for an
+/// unknown `jti`. For `DELETE /api/v1/tokens/{jti}` and `safepulse token revoke`.
+pub async fn revoke_and_audit(
+    store: &Store,
+    jti: Uuid,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let db = store.begin_write().await?;
+    let before = tokens::revoke(&db, jti, now).await?;
+    if before.revoked_at.is_none() {
+        audit::record(
+            &db,
+            now,
+            AuditEvent {
+                actor,
+                action: "token.revoked",
+                team_id: None,
+                target: Some(jti.to_string()),
+                details: serde_json::json!({ "role": before.role, "kind": before.kind }),
+            },
+        )
+        .await?;
+    }
+    db.commit().await?;
+    Ok(())
 }
 
 /// Parses a duration such as `30d`, `12h`, `90m` (for `--ttl`).
@@ -201,7 +255,8 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// Who is calling, verified.
+/// Who is calling the API, verified from a bearer token. The dashboard's session
+/// carries one too ([`crate::pages::session::Session::caller`]), read from the cookie.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub subject: String,
@@ -229,20 +284,18 @@ impl Caller {
     }
 }
 
-fn bearer_or_cookie(request: &HttpRequest) -> Option<String> {
-    if let Some(header) = request
+/// The token of `Authorization: Bearer …`. Cookies are not read: a browser attaches
+/// them to requests other sites' pages make, a bearer header it never adds by itself.
+fn bearer_token(request: &HttpRequest) -> Option<String> {
+    let value = request
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-    {
-        let value = header.to_str().ok()?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))?;
-        return Some(token.trim().to_owned());
-    }
-    request
-        .cookie(SESSION_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim().to_owned())
 }
 
 impl FromRequest for Caller {
@@ -250,19 +303,25 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let token = bearer_or_cookie(request);
+        let token = bearer_token(request);
         let state = request.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
             let token = token.ok_or(ApiError::Unauthorized)?;
-            match state.tokens.verify(state.store.connection(), &token).await {
+            match state
+                .tokens
+                .verify(state.store.connection(), &token, TokenKind::Api)
+                .await
+            {
                 Ok(claims) => Ok(Caller {
                     subject: claims.sub,
                     role: claims.role,
                     jti: claims.jti,
                 }),
-                Err(TokenError::Invalid | TokenError::Revoked) => Err(ApiError::Unauthorized),
+                Err(TokenError::Invalid | TokenError::Revoked | TokenError::RoleNotHeld { .. }) => {
+                    Err(ApiError::Unauthorized)
+                }
                 Err(TokenError::Store(error)) => Err(error.into()),
             }
         })

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use safepulse_domain::{Email, Role, SystemClock};
+use safepulse_store::StoreError;
+use safepulse_store::tokens::{self, TokenKind};
 
 use crate::app::{Application, build_state};
-use crate::auth::parse_ttl;
+use crate::auth::{parse_ttl, revoke_and_audit};
 use crate::config::Config;
 use crate::state::AppState;
 use crate::worker::BackgroundWork;
@@ -79,13 +81,18 @@ enum TokenCommand {
         /// admin, hr or manager.
         #[arg(long)]
         role: String,
-        /// Who the token is for (an email address).
+        /// Who the token is for (an email address). A person's address makes it that
+        /// person's token, valid only while they are active and hold the role.
         #[arg(long)]
         subject: String,
         /// How long it lives, e.g. 30d, 12h, 90m.
         #[arg(long, default_value = "30d")]
         ttl: String,
     },
+    /// List the tokens and dashboard sessions that still work (by id, never the token).
+    List,
+    /// Revoke a token or dashboard session by its id (the `jti` of `token list`).
+    Revoke { jti: String },
 }
 
 /// Parses arguments, runs the command, and turns any error into one line and exit 1.
@@ -181,7 +188,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let now = chrono::Utc::now();
             let token = state
                 .tokens
-                .issue(state.store.connection(), subject.as_str(), role, ttl, now)
+                .issue(
+                    state.store.connection(),
+                    subject.as_str(),
+                    role,
+                    TokenKind::Api,
+                    ttl,
+                    now,
+                )
                 .await?;
             eprintln!(
                 "safepulse: {role} token for {subject}, valid until {}",
@@ -190,6 +204,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             #[allow(clippy::print_stdout)]
             {
                 println!("{token}");
+            }
+        }
+        Command::Token {
+            command: TokenCommand::List,
+        } => {
+            let state = build_state(config, clock.clone()).await?;
+            let now = chrono::Utc::now();
+            let mut cursor = None;
+            loop {
+                let page = tokens::list_active(state.store.connection(), now, cursor, 200).await?;
+                for row in &page.items {
+                    #[allow(clippy::print_stdout)]
+                    {
+                        println!(
+                            "{} {} {} {} issued {} expires {}",
+                            row.jti,
+                            row.kind,
+                            row.role,
+                            row.subject,
+                            row.issued_at.to_rfc3339(),
+                            row.expires_at.to_rfc3339()
+                        );
+                    }
+                }
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { jti },
+        } => {
+            let jti: uuid::Uuid = jti.trim().parse().map_err(|_| {
+                anyhow::anyhow!("{jti:?} is not a token id (a jti from `token list`)")
+            })?;
+            let state = build_state(config, clock.clone()).await?;
+            match revoke_and_audit(&state.store, jti, "cli", chrono::Utc::now()).await {
+                Ok(()) => eprintln!("safepulse: token {jti} revoked"),
+                Err(StoreError::NotFound) => bail!("no token with id {jti}"),
+                Err(error) => return Err(error.into()),
             }
         }
         Command::Import { file, partial } => {
@@ -226,6 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     state.store.connection(),
                     &summary.hr_email,
                     Role::Hr,
+                    TokenKind::Api,
                     chrono::Duration::days(30),
                     chrono::Utc::now(),
                 )

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{health, people, reports, surveys, teams};
+use crate::routes::{health, people, reports, surveys, teams, tokens};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -35,7 +35,10 @@ use crate::routes::{health, people, reports, surveys, teams};
         people::update_person,
         people::erase_person,
         people::grant_role,
+        people::revoke_role,
         people::import_people,
+        tokens::list_tokens,
+        tokens::revoke_token,
         surveys::list_items,
         surveys::create_survey,
         surveys::list_surveys,
@@ -55,7 +58,7 @@ use crate::routes::{health, people, reports, surveys, teams};
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "organisation", description = "Teams, people and leaders (admin)"),
+        (name = "organisation", description = "Teams, people, leaders, roles and tokens (admin)"),
         (name = "reports", description = "Released results (managers and hr) and the audit log"),
         (name = "surveys", description = "Surveys, their rounds and the item bank (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),

@@ -6,12 +6,15 @@
 //! - other requests log the matched route *pattern* (`/api/v1/teams/{id}`), never
 //!   the raw path or query, so no token that travels in a URL reaches a log line;
 //! - no header or body is logged.
+//!
+//! Every `/api/*` response, errors included, is `Cache-Control: no-store`: reports
+//! and the organisation must not stay in a browser's or a proxy's cache.
 
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
@@ -38,6 +41,7 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = new_request_id();
     let is_answer_link = request.path().starts_with("/r/");
+    let is_api = request.path().starts_with("/api/");
     let method = request.method().clone();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
     let started = Instant::now();
@@ -62,6 +66,11 @@ pub async fn request_context(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "request"
         );
+    }
+    if is_api {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response

@@ -1,6 +1,6 @@
 //! Persistence for safepulse: the sea-orm [`entities`], connection setup for SQLite
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
-//! ([`org`] for teams and people, [`audit`]).
+//! ([`org`] for teams and people, [`audit`], [`tokens`] for issued tokens).
 //!
 //! The embedded default is one SQLite file in WAL mode with `synchronous=FULL`
 //! (an accepted answer survives power loss), foreign keys on, `secure_delete` on
@@ -21,6 +21,7 @@ pub mod org;
 pub mod participation;
 pub mod reports;
 pub mod surveys;
+pub mod tokens;
 
 use std::path::Path;
 use std::time::Duration;

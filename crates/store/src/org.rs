@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Email, Locale, TimeZone};
+use safepulse_domain::{Email, Locale, Role, TimeZone};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -20,7 +20,7 @@ pub struct Page<T> {
     pub next: Option<Uuid>,
 }
 
-fn into_page<T>(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
+pub(crate) fn into_page<T>(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
     let next = if rows.len() as u64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(&id_of)
@@ -411,6 +411,52 @@ pub async fn grant_role(
     .exec(db)
     .await?;
     Ok(())
+}
+
+/// Takes a role grant away; `NotFound` when the person does not hold it.
+pub async fn revoke_role(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    role: &str,
+) -> Result<(), StoreError> {
+    let result = role_grant::Entity::delete_by_id((person_id, role.to_owned()))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Whether a person holds `role` now: they exist, are active, and have a grant of
+/// it (admin, hr) or lead a team (manager). A person's tokens are worth exactly this.
+pub async fn holds_role(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    role: Role,
+) -> Result<bool, StoreError> {
+    let Some(person) = person::Entity::find_by_id(person_id).one(db).await? else {
+        return Ok(false);
+    };
+    if !person.active {
+        return Ok(false);
+    }
+    let held = match role {
+        Role::Admin | Role::Hr => {
+            role_grant::Entity::find_by_id((person_id, role.as_str().to_owned()))
+                .one(db)
+                .await?
+                .is_some()
+        }
+        Role::Manager => {
+            team_leader::Entity::find()
+                .filter(team_leader::Column::PersonId.eq(person_id))
+                .count(db)
+                .await?
+                > 0
+        }
+    };
+    Ok(held)
 }
 
 pub async fn roles_of(

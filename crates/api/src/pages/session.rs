@@ -4,7 +4,9 @@
 //! - **The session is a JWT in a cookie** ([`SESSION_COOKIE`]): `HttpOnly` (no script
 //!   reads it), `SameSite=Strict` (no other site's page sends it), `Path=/`, and
 //!   `Secure` when the public URL is https. It is issued and verified by
-//!   [`crate::auth::TokenAuthority`], so an operator can revoke it like any token.
+//!   [`crate::auth::TokenAuthority`] as a `session` token, so an admin can list and
+//!   revoke it like any token. Only the pages read the cookie: `/api/*` wants a
+//!   bearer token ([`crate::auth::Caller`]) and refuses a session even in that header.
 //! - **CSRF:** every POST first passes [`answer::is_cross_site`] (fetch metadata or
 //!   `Origin`); forms of a signed-in person also carry `HMAC(SessionCsrf key, jti)`
 //!   ([`Session::csrf`]), which a page of another site cannot know.
@@ -24,6 +26,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use safepulse_domain::Role;
 use safepulse_domain::keys::Purpose;
+use safepulse_store::tokens::TokenKind;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -43,7 +46,8 @@ static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A signed-in manager or HR person, from a verified, unrevoked session cookie.
+/// A signed-in manager or HR person, from a verified, unrevoked session cookie whose
+/// person still holds the session's role.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub caller: Caller,
@@ -63,7 +67,7 @@ impl Session {
         };
         match state
             .tokens
-            .verify(state.store.connection(), cookie.value())
+            .verify(state.store.connection(), cookie.value(), TokenKind::Session)
             .await
         {
             Ok(claims) => Ok(Some(Session {
@@ -74,7 +78,9 @@ impl Session {
                     jti: claims.jti,
                 },
             })),
-            Err(TokenError::Invalid | TokenError::Revoked) => Ok(None),
+            Err(TokenError::Invalid | TokenError::Revoked | TokenError::RoleNotHeld { .. }) => {
+                Ok(None)
+            }
             Err(TokenError::Store(error)) => Err(error),
         }
     }

@@ -31,6 +31,7 @@ use safepulse_domain::{Email, Role};
 use safepulse_mailer::SignInToken;
 use safepulse_mailer::sign_in;
 use safepulse_store::org;
+use safepulse_store::tokens::{self, TokenKind};
 use sea_orm::ConnectionTrait;
 
 use super::session::{
@@ -195,7 +196,7 @@ async fn consume_and_issue(
     let ttl = Duration::minutes(i64::from(state.config.session_minutes));
     let token = state
         .tokens
-        .issue(&transaction, &address, role, ttl, now)
+        .issue(&transaction, &address, role, TokenKind::Session, ttl, now)
         .await?;
     transaction.commit().await?;
     Ok(Some(token))
@@ -246,14 +247,12 @@ pub async fn sign_out(
     if !field(&fields, "csrf").is_some_and(|given| session.csrf_is_valid(&state, given)) {
         return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, Some(&session));
     }
-    if let Err(error) = state
-        .tokens
-        .revoke(
-            state.store.connection(),
-            session.caller.jti,
-            state.clock.now(),
-        )
-        .await
+    if let Err(error) = tokens::revoke(
+        state.store.connection(),
+        session.caller.jti,
+        state.clock.now(),
+    )
+    .await
     {
         return server_error(&error, Some(&session));
     }

@@ -6,6 +6,7 @@ pub mod people;
 pub mod reports;
 pub mod surveys;
 pub mod teams;
+pub mod tokens;
 
 use actix_web::web::ServiceConfig;
 
@@ -86,6 +87,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(people::update_person)
         .service(people::erase_person)
         .service(people::grant_role)
+        .service(people::revoke_role)
+        .service(tokens::list_tokens)
+        .service(tokens::revoke_token)
         .service(surveys::list_items)
         .service(surveys::create_survey)
         .service(surveys::list_surveys)

@@ -6,6 +6,7 @@ use safepulse_domain::{Email, Locale, Role, TimeZone};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::person;
 use safepulse_store::org::{self, NewPerson, PersonChanges};
+use safepulse_store::tokens;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -118,6 +119,33 @@ async fn record_membership(
     Ok(())
 }
 
+/// Remembers that a person's tokens and sessions stopped working, and why.
+async fn record_tokens_revoked(
+    db: &impl sea_orm::ConnectionTrait,
+    caller: &Caller,
+    now: DateTime<Utc>,
+    person: &person::Model,
+    reason: &str,
+    jtis: &[Uuid],
+) -> Result<(), ApiError> {
+    if jtis.is_empty() {
+        return Ok(());
+    }
+    audit::record(
+        db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "tokens.revoked",
+            team_id: Some(person.team_id),
+            target: Some(person.id.to_string()),
+            details: serde_json::json!({ "reason": reason, "jtis": jtis }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Adds a person.
 #[utoipa::path(
     post, path = "/api/v1/people", tag = "organisation", security(("bearer" = [])), request_body = CreatePerson,
@@ -220,7 +248,8 @@ pub async fn get_person(
     ))
 }
 
-/// Changes a person's details, team or activity (`active: false` deactivates).
+/// Changes a person's details, team or activity. `active: false` deactivates: the
+/// person is not invited any more, and every token and session of theirs is revoked.
 #[utoipa::path(
     patch, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])), request_body = UpdatePerson,
     params(("id" = Uuid, Path, description = "Person id")),
@@ -256,6 +285,7 @@ pub async fn update_person(
             .map(|zone| zone.and_then(|raw| parse_time_zone(&raw, &mut errors))),
         active: body.active,
     };
+    let deactivates = body.active == Some(false);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -270,6 +300,12 @@ pub async fn update_person(
             }
             other => other.into(),
         })?;
+    if deactivates {
+        let revoked =
+            tokens::revoke_of_person(&db, person.id, &[&before.email, &person.email], None, now)
+                .await?;
+        record_tokens_revoked(&db, &caller, now, &person, "deactivated", &revoked).await?;
+    }
     if before.team_id != person.team_id {
         record_membership(
             &db,
@@ -296,9 +332,9 @@ pub async fn update_person(
     Ok(web::Json(person.into()))
 }
 
-/// Erases a person (GDPR): their record, leaderships, roles, invitations, queued
-/// emails and, in a round still open, their answer. Released aggregates are
-/// unaffected: they never held anything personal.
+/// Erases a person (GDPR): their record, leaderships, roles, tokens and sessions,
+/// invitations, queued emails and, in a round still open, their answer. Released
+/// aggregates are unaffected: they never held anything personal.
 #[utoipa::path(
     delete, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Person id")),
@@ -316,7 +352,10 @@ pub async fn erase_person(
     safepulse_mailer::rounds::erase_open_answers(&db, &state.keys, *id)
         .await
         .map_err(ApiError::internal)?;
-    let person = org::erase_person(&db, *id).await?;
+    let person = org::get_person(&db, *id).await?;
+    let revoked = tokens::delete_of_person(&db, person.id, &[&person.email]).await?;
+    org::erase_person(&db, person.id).await?;
+    record_tokens_revoked(&db, &caller, now, &person, "erased", &revoked).await?;
     record_membership(
         &db,
         &caller,
@@ -362,6 +401,51 @@ pub async fn grant_role(
             team_id: Some(person.team_id),
             target: Some(person_id.to_string()),
             details: serde_json::json!({ "role": role }),
+        },
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Takes `hr` or `admin` away from a person and revokes their tokens and sessions of
+/// that role.
+#[utoipa::path(
+    delete, path = "/api/v1/people/{id}/roles/{role}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Person id"), ("role" = String, Path, description = "`hr` or `admin`")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem, description = "No such person, or the person does not hold the role"),
+              (status = 422, body = Problem))
+)]
+#[delete("/api/v1/people/{id}/roles/{role}")]
+pub async fn revoke_role(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let (person_id, role) = path.into_inner();
+    let role = match Role::parse(&role) {
+        Ok(role @ (Role::Hr | Role::Admin)) => role,
+        _ => return Err(ApiError::validation("role", "must be hr or admin")),
+    };
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = org::get_person(&db, person_id).await?;
+    org::revoke_role(&db, person_id, role.as_str()).await?;
+    let revoked =
+        tokens::revoke_of_person(&db, person_id, &[&person.email], Some(role), now).await?;
+    audit::record(
+        &db,
+        now,
+        AuditEvent {
+            actor: &caller.subject,
+            action: "role.revoked",
+            team_id: Some(person.team_id),
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({ "role": role.as_str(), "revoked_jtis": revoked }),
         },
     )
     .await?;

@@ -6,6 +6,7 @@ use safepulse_domain::{Role, TimeZone};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::team;
 use safepulse_store::org::{self, NewTeam, TeamChanges};
+use safepulse_store::tokens;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -311,7 +312,8 @@ pub async fn add_leader(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Removes a person from a team's leaders.
+/// Removes a person from a team's leaders. When they lead no team any more, their
+/// manager tokens and sessions are revoked.
 #[utoipa::path(
     delete, path = "/api/v1/teams/{id}/leaders/{person_id}", tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Team id"), ("person_id" = Uuid, Path, description = "Person id")),
@@ -325,17 +327,24 @@ pub async fn remove_leader(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (team_id, person_id) = path.into_inner();
+    let now = state.clock.now();
     let db = state.store.begin_write().await?;
     org::remove_leader(&db, team_id, person_id).await?;
+    let revoked = if org::teams_led_by(&db, person_id).await?.is_empty() {
+        let person = org::get_person(&db, person_id).await?;
+        tokens::revoke_of_person(&db, person_id, &[&person.email], Some(Role::Manager), now).await?
+    } else {
+        Vec::new()
+    };
     audit::record(
         &db,
-        state.clock.now(),
+        now,
         AuditEvent {
             actor: &caller.subject,
             action: "team.leader_removed",
             team_id: Some(team_id),
             target: Some(person_id.to_string()),
-            details: serde_json::json!({}),
+            details: serde_json::json!({ "revoked_jtis": revoked }),
         },
     )
     .await?;

@@ -11,6 +11,10 @@ pub struct Model {
     pub issued_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The person the subject named at issue; `None` for a service token.
+    pub person_id: Option<Uuid>,
+    /// `api` or `session`.
+    pub kind: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
