@@ -14,6 +14,6 @@ mod reports;
 mod rounds;
 mod scale_out;
 mod scheduler;
-mod sign_in_requests;
 mod schema;
+mod sign_in_requests;
 mod worker_process;

@@ -75,13 +75,10 @@ async fn refused(response: reqwest::Response) -> u64 {
     retry_after
 }
 
-/// How long the page takes to answer `email`: the best of three, each timed once
-/// the previous request's database work is done (what is measured is this
-/// request's own path, not the background work of the one before).
+/// How long the page takes to answer `email`: the best of three.
 async fn answer_time(app: &TestApp, email: &str) -> Duration {
     let mut best = Duration::MAX;
     for _ in 0..3 {
-        app.state.sign_in_queue.settled().await;
         let started = Instant::now();
         let response = ask(app, &app.client, email, None).await;
         let status = response.status();
@@ -108,6 +105,9 @@ on_both_databases! {
             // The leader's earlier links expire, so every request of theirs writes
             // a new one (at most three may be live), and the limits refill.
             app.clock.advance(chrono::Duration::minutes(16));
+            // Each pair starts on a quiet server: what is timed is the requests'
+            // own path, not the database work queued by the pair before.
+            app.state.sign_in_queue.settled().await;
             let (leader, unknown) = if pair % 2 == 0 {
                 let leader = answer_time(&app, LEADER).await;
                 (leader, answer_time(&app, UNKNOWN).await)
@@ -205,5 +205,9 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_limited_not_the_proxy() 
     refused(ask(&app, &app.client, UNKNOWN, Some("203.0.113.1")).await).await;
     refused(ask(&app, &app.client, UNKNOWN, Some("192.0.2.9, 203.0.113.1")).await).await;
     let another = ask(&app, &app.client, UNKNOWN, Some("203.0.113.2")).await;
-    assert_eq!(another.status(), 200, "another client behind the same proxy");
+    assert_eq!(
+        another.status(),
+        200,
+        "another client behind the same proxy"
+    );
 }

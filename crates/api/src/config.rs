@@ -267,13 +267,17 @@ mod tests {
                 "unset keys keep their defaults"
             );
             assert_eq!(config.trusted_proxies.len(), 2);
-            jail.set_env("SAFEPULSE_TRUSTED_PROXIES", "[\"172.16.0.0/12\"]");
+            // As deploy/compose.yaml and deploy/k8s/configmap.yaml write it.
+            jail.set_env(
+                "SAFEPULSE_TRUSTED_PROXIES",
+                r#"["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]"#,
+            );
             let config =
                 Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
-            assert_eq!(
-                config.trusted_proxies,
-                vec!["172.16.0.0/12".parse::<IpNet>().unwrap()]
-            );
+            let expected: Vec<IpNet> = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+                .map(|net| net.parse().unwrap())
+                .into();
+            assert_eq!(config.trusted_proxies, expected);
             jail.set_env("SAFEPULSE_SIGN_IN_LIMITS__GLOBAL_BURST", "0");
             let error = Config::load(Path::new("safepulse.toml"))
                 .unwrap_err()

@@ -259,7 +259,11 @@ mod tests {
             limiter.check(ip("192.0.2.1"), start).unwrap();
         }
         assert_eq!(limiter.check(ip("192.0.2.1"), start), Err(RetryAfter(10)));
-        assert_eq!(limiter.check(ip("192.0.2.2"), start), Ok(()), "another client");
+        assert_eq!(
+            limiter.check(ip("192.0.2.2"), start),
+            Ok(()),
+            "another client"
+        );
         let later = start + TimeDelta::seconds(9);
         assert_eq!(limiter.check(ip("192.0.2.1"), later), Err(RetryAfter(1)));
         let refilled = start + TimeDelta::seconds(10);
@@ -272,7 +276,10 @@ mod tests {
         let start = Utc::now();
         let limiter = SignInLimiter::new(limits((1, 1), (60, 2)), start);
         limiter.check(ip("192.0.2.1"), start).unwrap();
-        assert!(limiter.check(ip("192.0.2.1"), start).is_err(), "over its own limit");
+        assert!(
+            limiter.check(ip("192.0.2.1"), start).is_err(),
+            "over its own limit"
+        );
         limiter.check(ip("192.0.2.2"), start).unwrap();
         assert_eq!(limiter.check(ip("192.0.2.3"), start), Err(RetryAfter(1)));
         let second = start + TimeDelta::seconds(1);
@@ -313,7 +320,8 @@ mod tests {
     fn forwarded_addresses_are_believed_only_from_a_trusted_proxy() {
         let proxy: IpNet = "10.0.0.0/8".parse().unwrap();
         let from = |peer: &str, forwarded: Option<&str>| {
-            let mut request = TestRequest::default().peer_addr(format!("{peer}:4000").parse().unwrap());
+            let mut request =
+                TestRequest::default().peer_addr(format!("{peer}:4000").parse().unwrap());
             if let Some(forwarded) = forwarded {
                 request = request.insert_header(("X-Forwarded-For", forwarded));
             }
@@ -322,8 +330,16 @@ mod tests {
         let direct = from("203.0.113.5", Some("198.51.100.9"));
         assert_eq!(client_address(&direct, &[proxy]), ip("203.0.113.5"));
         let proxied = from("10.1.2.3", Some("198.51.100.9, 192.0.2.44"));
-        assert_eq!(client_address(&proxied, &[proxy]), ip("192.0.2.44"), "the address the proxy saw");
-        assert_eq!(client_address(&proxied, &[]), ip("10.1.2.3"), "no proxy trusted");
+        assert_eq!(
+            client_address(&proxied, &[proxy]),
+            ip("192.0.2.44"),
+            "the address the proxy saw"
+        );
+        assert_eq!(
+            client_address(&proxied, &[]),
+            ip("10.1.2.3"),
+            "no proxy trusted"
+        );
         let two_proxies = from("10.1.2.3", Some("192.0.2.44, 10.9.9.9"));
         assert_eq!(client_address(&two_proxies, &[proxy]), ip("192.0.2.44"));
         let garbled = from("10.1.2.3", Some("192.0.2.44, not-an-address"));
