@@ -3,10 +3,11 @@
 //! - `GET /sign-in`: a form asking for an email address.
 //! - `POST /sign-in`: answers the same "check your email" page for every well-formed
 //!   address, known or not, so the page cannot be used to find out who works here.
-//!   It answers before anything about the address is read: the address goes to the
-//!   [`SignInQueue`](crate::sign_in_queue::SignInQueue), whose task runs [`sign_in::request_link`] (for a person who
-//!   holds a role or leads a team, one transaction writing the link and its email to
-//!   the outbox), so the answer takes as long for every address. Too many requests
+//!   It answers before anything about the address is read: the address goes to
+//!   the [`SignInQueue`](crate::sign_in_queue::SignInQueue), whose task runs
+//!   [`sign_in::request_link`] (for a person who holds a role or leads a team, one
+//!   transaction writing the link and its email to the outbox), so the answer
+//!   takes as long for every address. Too many requests
 //!   from one client, or from everybody together ([`crate::rate_limit`]), get
 //!   `429` problem+json with `Retry-After`, before the form is read.
 //! - `GET /sign-in/{token}`: a page with a "Sign in" button. It writes nothing,
