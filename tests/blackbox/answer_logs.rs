@@ -2,7 +2,9 @@
 //! `safepulse serve` writes during a full round — start, opening, answers, a
 //! duplicate and refused submits, closing — at `trace` level, with no token, ballot,
 //! lookup, CSRF value, answer or comment in any of them, no access-log line for
-//! `/r/*` (counted instead), and no person's email next to survey data.
+//! `/r/*` (counted instead), no person's email next to survey data, and nothing
+//! from actix-http below info (issue 11: its trace lines gave each answer's time
+//! and whether it had a comment).
 
 use std::path::Path;
 
@@ -163,8 +165,20 @@ async fn a_full_round_logs_nothing_that_links_or_reveals_an_answer(db: Db) {
         events.iter().any(|event| event["level"] == "TRACE"),
         "the most verbose lines are captured too"
     );
+    for event in &events {
+        let target = event["target"].as_str().unwrap_or_default();
+        let level = event["level"].as_str().unwrap_or_default();
+        assert!(
+            !(target.starts_with("actix_http") && matches!(level, "DEBUG" | "TRACE")),
+            "actix-http logged below info (it times and measures every answer): {event}"
+        );
+    }
     for line in &lines {
         assert!(!line.contains("/r/"), "an answer link was logged: {line}");
+        assert!(
+            !line.contains("Length read"),
+            "a request body's length was logged: {line}"
+        );
         for secret in &secrets {
             assert!(
                 !line.contains(secret.as_str()),

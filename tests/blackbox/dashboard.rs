@@ -21,15 +21,19 @@ use uuid::Uuid;
 
 const LEADER: &str = "lead.t0@example.com";
 
-/// Asks for a sign-in link the way a browser does.
+/// Asks for a sign-in link the way a browser does, and waits until the request
+/// has reached the database (the page answers before that).
 async fn ask_for_link(app: &TestApp, email: &str) -> reqwest::Response {
-    app.client
+    let response = app
+        .client
         .post(app.url("/sign-in"))
         .header("Sec-Fetch-Site", "same-origin")
         .form(&[("email", email)])
         .send()
         .await
-        .unwrap()
+        .unwrap();
+    app.state.sign_in_queue.settled().await;
+    response
 }
 
 /// The `.eml` files of the app's mail folder.
@@ -46,6 +50,7 @@ fn mail_files(app: &TestApp) -> Vec<PathBuf> {
 /// Sends what is queued as `.eml` files and returns the sign-in links found in
 /// emails to `email`.
 async fn delivered_links(app: &TestApp, email: &str) -> Vec<String> {
+    app.state.sign_in_queue.settled().await;
     let worker = app.outbox_worker(MailTransport::file_in_data_dir(&app.data_dir).unwrap());
     app.deliver_all(&worker).await;
     let prefix = format!("{}/sign-in/", app.address);

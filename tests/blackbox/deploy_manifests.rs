@@ -359,11 +359,14 @@ fn config_from_environment(environment: &BTreeMap<String, String>, origin: &str)
     config
 }
 
-/// `true`/`false` and integers become typed values, everything else a string.
+/// `true`/`false`, integers and `[…]` arrays become typed values, everything else
+/// a string.
 fn typed_scalar(text: &str) -> serde_json::Value {
     match text {
         "true" => serde_json::Value::Bool(true),
         "false" => serde_json::Value::Bool(false),
+        _ if text.starts_with('[') => serde_json::from_str(text)
+            .unwrap_or_else(|error| panic!("{text} is not an array: {error}")),
         _ => match text.parse::<i64>() {
             Ok(number) => serde_json::Value::from(number),
             Err(_) => serde_json::Value::String(text.to_owned()),
@@ -1021,6 +1024,11 @@ fn the_settings_in_the_kubernetes_manifests_are_a_valid_production_config() {
                 "{}: listen on the pod's address",
                 workload.describe()
             );
+            assert!(
+                !config.trusted_proxies.is_empty(),
+                "{}: behind the ingress, the sign-in limits need the forwarded client",
+                workload.describe()
+            );
         }
     }
 }
@@ -1132,6 +1140,10 @@ fn compose_runs_api_worker_postgres_and_mail_with_the_keys_outside_the_data_volu
         assert!(
             config.database_url().starts_with("postgres://"),
             "compose {name}: PostgreSQL"
+        );
+        assert!(
+            !config.trusted_proxies.is_empty(),
+            "compose {name}: behind nginx, the sign-in limits need the forwarded client"
         );
         let smtp = config
             .smtp

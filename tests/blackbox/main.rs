@@ -16,5 +16,6 @@ mod rounds;
 mod scale_out;
 mod scheduler;
 mod schema;
+mod sign_in_requests;
 mod tokens;
 mod worker_process;

@@ -129,17 +129,46 @@ on_both_databases! {
         assert_eq!(again.status(), 409);
         let problem: serde_json::Value = again.json().await.unwrap();
         assert_eq!(problem["code"], "round_already_open");
+    }
 
-        let locked = app
-            .patch_json(
-                &format!("/api/v1/surveys/{survey}"),
-                &token,
-                &json!({ "privacy": { "k": 6, "k_detail": 10 } }),
-            )
+    async fn thresholds_change_up_or_down_after_a_round_but_never_below_the_floors(app) {
+        let org = app.create_org(&[5]).await;
+        let survey = app
+            .create_survey(&[org.department], json!({ "privacy": { "k": 6, "k_detail": 12 } }))
             .await;
-        assert_eq!(locked.status(), 409);
-        let problem: serde_json::Value = locked.json().await.unwrap();
-        assert_eq!(problem["code"], "privacy_locked");
+        let first = app.open_round(survey).await;
+        let token = app.admin_token().await;
+        let path = format!("/api/v1/surveys/{survey}");
+        for (privacy, direction) in [
+            (json!({ "k": 8, "k_detail": 14 }), "up"),
+            (json!({ "k": 4, "k_detail": 7 }), "down to the floors"),
+        ] {
+            let response = app.patch_json(&path, &token, &json!({ "privacy": privacy })).await;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(status, 200, "{direction}: {body}");
+            assert_eq!(body["privacy"], privacy, "{direction}");
+        }
+        for (privacy, floor) in [
+            (json!({ "k": 3, "k_detail": 7 }), "k must be at least 4, not 3"),
+            (json!({ "k": 4, "k_detail": 6 }), "k_detail must be at least max(k, 7) = 7, not 6"),
+            (json!({ "k": 9, "k_detail": 8 }), "k_detail must be at least max(k, 7) = 9, not 8"),
+        ] {
+            let response = app.patch_json(&path, &token, &json!({ "privacy": privacy })).await;
+            assert_eq!(response.status(), 422, "{privacy}");
+            let problem: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(problem["code"], "validation_failed");
+            assert_eq!(problem["errors"][0]["field"], "privacy");
+            assert_eq!(problem["errors"][0]["message"], floor, "{problem}");
+        }
+        let stored: serde_json::Value = app.get(&path, &token).await.json().await.unwrap();
+        assert_eq!(stored["privacy"], json!({ "k": 4, "k_detail": 7 }), "refused changes changed nothing");
+
+        let opened_with = round_row(&app, first).await;
+        assert_eq!((opened_with.k, opened_with.k_detail), (6, 12), "an open round keeps its thresholds");
+        app.close_round(first).await;
+        let next = round_row(&app, app.open_round(survey).await).await;
+        assert_eq!((next.k, next.k_detail), (4, 7), "the next round opens with the new ones");
     }
 
     async fn a_paused_survey_opens_no_round_until_resumed(app) {

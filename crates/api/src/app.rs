@@ -21,8 +21,10 @@ use crate::config::{Config, Mode};
 use crate::error::{ApiError, FieldError};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
+use crate::rate_limit::SignInLimiter;
 use crate::request_context::request_context;
 use crate::secrets::Secrets;
+use crate::sign_in_queue::SignInQueue;
 use crate::state::AppState;
 use crate::{pages, routes};
 
@@ -87,6 +89,8 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         );
         Some(Arc::from(reason))
     };
+    let sign_in_queue = SignInQueue::start(store.clone(), config.mail_host());
+    let sign_in_limiter = Arc::new(SignInLimiter::new(config.sign_in_limits, clock.now()));
     Ok(AppState {
         store,
         tokens,
@@ -96,6 +100,8 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         config: Arc::new(config),
         bank: Arc::new(bank),
         round_opening_blocked,
+        sign_in_queue,
+        sign_in_limiter,
     })
 }
 

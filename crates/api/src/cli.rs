@@ -95,6 +95,9 @@ enum TokenCommand {
     Revoke { jti: String },
 }
 
+/// How long `serve` waits, once stopped, for queued sign-in requests.
+const SIGN_IN_QUEUE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Parses arguments, runs the command, and turns any error into one line and exit 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -157,6 +160,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // actix stops on SIGTERM/SIGINT after draining requests; then the
             // scheduler and email worker finish their batch in flight.
             let served = application.run_until_stopped().await;
+            // Sign-in requests still queued get a few seconds to reach the outbox;
+            // after that they are lost, and those people ask again.
+            if tokio::time::timeout(SIGN_IN_QUEUE_GRACE, state.sign_in_queue.settled())
+                .await
+                .is_err()
+            {
+                tracing::warn!("stopping with sign-in requests still queued");
+            }
             if let Some(background) = background {
                 background.stop().await;
             }

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
 use safepulse_mailer::SmtpConfig;
 use serde::{Deserialize, Serialize};
+
+use crate::rate_limit::SignInLimits;
 
 /// How strict the server is about its surroundings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +65,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Allow opening rounds although PostgreSQL would log answers or timing.
     pub allow_logging_postgres: bool,
+    /// Rate limits of `POST /sign-in`, per client and overall, in this process.
+    pub sign_in_limits: SignInLimits,
+    /// Reverse proxies (addresses or networks, `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Config {
@@ -86,6 +94,8 @@ impl Default for Config {
             in_process_worker: true,
             max_body_bytes: 256 * 1024,
             allow_logging_postgres: false,
+            sign_in_limits: SignInLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -133,6 +143,19 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "session_minutes must be between 1 and 1440".into(),
             ));
+        }
+        let limits = &self.sign_in_limits;
+        for (key, value) in [
+            ("per_client_per_minute", limits.per_client_per_minute),
+            ("per_client_burst", limits.per_client_burst),
+            ("global_per_minute", limits.global_per_minute),
+            ("global_burst", limits.global_burst),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "sign_in_limits.{key} must be at least 1"
+                )));
+            }
         }
         Ok(())
     }
@@ -231,6 +254,45 @@ mod tests {
                 Some("safepulse <bounces@example.com>")
             );
             assert_eq!(smtp.username, None);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sign_in_limits_and_trusted_proxies_read_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "safepulse.toml",
+                "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1/32\"]\n\
+                 [sign_in_limits]\nper_client_burst = 3",
+            )?;
+            jail.set_env("SAFEPULSE_SIGN_IN_LIMITS__GLOBAL_PER_MINUTE", "30");
+            let config =
+                Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
+            assert_eq!(config.sign_in_limits.per_client_burst, 3);
+            assert_eq!(config.sign_in_limits.global_per_minute, 30);
+            assert_eq!(
+                config.sign_in_limits.per_client_per_minute,
+                SignInLimits::default().per_client_per_minute,
+                "unset keys keep their defaults"
+            );
+            assert_eq!(config.trusted_proxies.len(), 2);
+            // As deploy/compose.yaml and deploy/k8s/configmap.yaml write it.
+            jail.set_env(
+                "SAFEPULSE_TRUSTED_PROXIES",
+                r#"["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]"#,
+            );
+            let config =
+                Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
+            let expected: Vec<IpNet> = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+                .map(|net| net.parse().unwrap())
+                .into();
+            assert_eq!(config.trusted_proxies, expected);
+            jail.set_env("SAFEPULSE_SIGN_IN_LIMITS__GLOBAL_BURST", "0");
+            let error = Config::load(Path::new("safepulse.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("sign_in_limits.global_burst"), "{error}");
             Ok(())
         });
     }

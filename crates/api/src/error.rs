@@ -64,8 +64,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request body must be {expected}")]
     UnsupportedMediaType { expected: &'static str },
-    #[error("too many requests; try again in a minute")]
-    TooManyRequests,
+    #[error("too many requests; try again in {retry_after_seconds} seconds")]
+    TooManyRequests { retry_after_seconds: u64 },
     #[error("the service is not ready: {0}")]
     Unavailable(&'static str),
     #[error("internal error")]
@@ -91,7 +91,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
-            ApiError::TooManyRequests => "too_many_requests",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -107,7 +107,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType { .. } => "Unsupported media type",
-            ApiError::TooManyRequests => "Too many requests",
+            ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::Unavailable(_) => "Service unavailable",
             ApiError::Internal(_) => "Internal error",
         }
@@ -155,7 +155,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -184,8 +184,16 @@ impl ResponseError for ApiError {
                 .parse()
                 .expect("a valid media type"),
         ));
-        if let ApiError::Unauthorized = self {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                response.insert_header(("Retry-After", retry_after_seconds.to_string()));
+            }
+            _ => {}
         }
         response.json(problem)
     }

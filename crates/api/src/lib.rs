@@ -4,6 +4,9 @@
 //! - [`routes`]: REST handlers under `/api/v1` (documented in [`openapi::ApiDoc`]);
 //! - [`pages`]: server-rendered HTML for people: the answer page `/r/{token}`, the
 //!   magic-link sign-in and the dashboard of managers and HR;
+//! - [`sign_in_queue`] and [`rate_limit`]: what stands between `POST /sign-in` and
+//!   the database — a queue, so the answer takes as long for every address, and
+//!   rate limits per client and overall;
 //! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
 //! - [`access`]: who reads which release ([`access::Reader`], DESIGN §3);
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
@@ -25,9 +28,11 @@ pub mod import;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
 pub mod secrets;
+pub mod sign_in_queue;
 pub mod state;
 pub mod telemetry;
 pub mod worker;

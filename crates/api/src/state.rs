@@ -10,7 +10,9 @@ use safepulse_store::keyring::KeyChain;
 
 use crate::auth::TokenAuthority;
 use crate::config::Config;
+use crate::rate_limit::SignInLimiter;
 use crate::secrets::Secrets;
+use crate::sign_in_queue::SignInQueue;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -26,6 +28,10 @@ pub struct AppState {
     /// Why rounds must not open (PostgreSQL would record answers or their timing),
     /// found at start; `None` when all is well or the operator overrode it.
     pub round_opening_blocked: Option<Arc<str>>,
+    /// Sign-in requests waiting for the database (see [`SignInQueue`]).
+    pub sign_in_queue: SignInQueue,
+    /// The rate limits of `POST /sign-in`.
+    pub sign_in_limiter: Arc<SignInLimiter>,
 }
 
 impl AppState {

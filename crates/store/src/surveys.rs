@@ -137,7 +137,8 @@ pub struct SurveyChanges {
     pub team_ids: Option<Vec<Uuid>>,
     pub include_subteams: Option<bool>,
     pub settings: Option<serde_json::Value>,
-    /// `(k, k_detail)`: refused once the privacy settings are locked.
+    /// `(k, k_detail)`, checked against the floors by the caller (and by the
+    /// table's `CHECK`s). They apply from the next round: a round keeps its own.
     pub thresholds: Option<(u32, u32)>,
     pub status: Option<&'static str>,
 }
@@ -151,12 +152,6 @@ pub async fn update_survey(
     let current = get_survey(db, id).await?.survey;
     if current.status == "archived" {
         return Err(StoreError::Conflict("survey_archived"));
-    }
-    if let Some((k, k_detail)) = changes.thresholds
-        && current.privacy_locked
-        && (k as i32 != current.k || k_detail as i32 != current.k_detail)
-    {
-        return Err(StoreError::Conflict("privacy_locked"));
     }
     if let Some(team_ids) = &changes.team_ids {
         ensure_teams_exist(db, team_ids).await?;

@@ -3,8 +3,13 @@
 //! - `GET /sign-in`: a form asking for an email address.
 //! - `POST /sign-in`: answers the same "check your email" page for every well-formed
 //!   address, known or not, so the page cannot be used to find out who works here.
-//!   For a person who holds a role or leads a team, [`sign_in::request_link`] queues
-//!   the link in one transaction; the outbox worker sends it.
+//!   It answers before anything about the address is read: the address goes to
+//!   the [`SignInQueue`](crate::sign_in_queue::SignInQueue), whose task runs
+//!   [`sign_in::request_link`] (for a person who holds a role or leads a team, one
+//!   transaction writing the link and its email to the outbox), so the answer
+//!   takes as long for every address. Too many requests
+//!   from one client, or from everybody together ([`crate::rate_limit`]), get
+//!   `429` problem+json with `Retry-After`, before the form is read.
 //! - `GET /sign-in/{token}`: a page with a "Sign in" button. It writes nothing,
 //!   because mail scanners open links: opening must not burn the link.
 //! - `POST /sign-in/{token}`: consumes the link once (one atomic `UPDATE`) and, in the
@@ -23,7 +28,7 @@
 //! person's language.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use chrono::Duration;
 use safepulse_domain::keys::Purpose;
@@ -38,7 +43,14 @@ use super::session::{
     Notice, Session, expired_session_cookie, field, html_response, is_cross_site, notice_page,
     read_form, see_other, server_error, session_cookie,
 };
+use crate::error::ApiError;
+use crate::rate_limit::{RetryAfter, client_address};
+use crate::sign_in_queue::QueueError;
 use crate::state::AppState;
+
+/// What a full sign-in queue asks clients to wait: it drains in well under that
+/// unless the database is stuck.
+const QUEUE_FULL_RETRY_SECONDS: u64 = 60;
 
 #[derive(Debug, Template)]
 #[template(path = "dashboard/sign_in.html")]
@@ -76,7 +88,16 @@ pub async fn request_link(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if is_cross_site(&request, &state) {
+        // Before the limits: a page of another site must not use up their tokens.
         return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+    }
+    let now = state.clock.now();
+    let client = client_address(&request, &state.config.trusted_proxies);
+    if let Err(RetryAfter(seconds)) = state.sign_in_limiter.check(client, now) {
+        return ApiError::TooManyRequests {
+            retry_after_seconds: seconds,
+        }
+        .error_response();
     }
     let Some(fields) = read_form(&request, payload).await else {
         return notice_page(StatusCode::BAD_REQUEST, Notice::Unreadable, None);
@@ -93,17 +114,14 @@ pub async fn request_link(
             .render(),
         );
     };
-    if let Err(error) = sign_in::request_link(
-        &state.store,
-        &email,
-        state.clock.now(),
-        &state.config.mail_host(),
-    )
-    .await
-    {
-        return server_error(&error, None);
+    match state.sign_in_queue.push(email, now) {
+        Ok(()) => notice_page(StatusCode::OK, Notice::CheckYourEmail, None),
+        Err(QueueError::Full) => ApiError::TooManyRequests {
+            retry_after_seconds: QUEUE_FULL_RETRY_SECONDS,
+        }
+        .error_response(),
+        Err(error @ QueueError::Stopped) => server_error(&error, None),
     }
-    notice_page(StatusCode::OK, Notice::CheckYourEmail, None)
 }
 
 /// The token from the path, if it is shaped like one and one of our keys signed it.

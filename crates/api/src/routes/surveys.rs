@@ -135,7 +135,8 @@ pub struct UpdateSurvey {
     pub starts_on: Option<NaiveDate>,
     pub window_hours: Option<u32>,
     pub reminders: Option<RemindersDto>,
-    /// Refused with `privacy_locked` once a round has opened.
+    /// Up or down, never below the floors (k ≥ 4, k_detail ≥ max(k, 7)); applies
+    /// from the next round, as every round keeps the thresholds it opened with.
     pub privacy: Option<PrivacyDto>,
 }
 
@@ -153,7 +154,8 @@ pub struct SurveyDto {
     pub window_hours: u32,
     pub reminders: RemindersDto,
     pub privacy: PrivacyDto,
-    /// True once a round has opened: the thresholds can no longer change.
+    /// True once a round has opened. The thresholds may still change (never below
+    /// the floors); rounds already opened keep theirs.
     pub privacy_locked: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -356,6 +358,9 @@ fn apply_settings(
     settings
 }
 
+/// The floors are the only rule: thresholds may go up or down whenever the admin
+/// likes, because each round keeps the thresholds it opened with, and no round is
+/// released under less than the floors (issue 11).
 fn parse_privacy(privacy: PrivacyDto, errors: &mut Vec<FieldError>) -> (u32, u32) {
     if let Err(error) = Policy::new(privacy.k, privacy.k_detail) {
         errors.push(FieldError::new("privacy", error));
@@ -516,7 +521,7 @@ pub async fn get_survey(
     Ok(HttpResponse::Ok().json(survey_dto(survey)?))
 }
 
-/// Changes a survey. The privacy thresholds cannot change once a round has opened.
+/// Changes a survey. The privacy thresholds may go up or down, never below the floors.
 #[utoipa::path(
     patch, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])), request_body = UpdateSurvey,
     responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
