@@ -1,6 +1,7 @@
 //! Persistence for safepulse: the sea-orm [`entities`], connection setup for SQLite
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
-//! ([`org`] for teams and people, [`audit`]).
+//! ([`org`] for teams and people, [`audit`], and [`releases`], the release gate:
+//! the only way to read a release, always for a given reader).
 //!
 //! The embedded default is one SQLite file in WAL mode with `synchronous=FULL`
 //! (an accepted answer survives power loss), foreign keys on, `secure_delete` on
@@ -18,6 +19,7 @@ mod error;
 pub mod hygiene;
 pub mod org;
 pub mod participation;
+pub mod releases;
 pub mod reports;
 pub mod surveys;
 
