@@ -112,7 +112,7 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 /// Signs `email` in and returns the `Cookie` header value of the session.
-async fn signed_in(app: &TestApp, email: &str) -> String {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> String {
     let link = sign_in_link(app, email).await;
     let response = press_sign_in(app, &link).await;
     assert_eq!(response.status(), 303);
@@ -120,7 +120,7 @@ async fn signed_in(app: &TestApp, email: &str) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     let response = app
         .client
         .get(app.url(path))

@@ -10,6 +10,7 @@ mod deploy_manifests;
 mod foundation;
 mod operations;
 mod outbox;
+mod reader_rule;
 mod reports;
 mod rounds;
 mod scale_out;
