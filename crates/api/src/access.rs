@@ -78,3 +78,41 @@ impl Reader {
         matches!(self.releases.scope, ReaderScope::Everything)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, found);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    /// The compiler keeps the store's raw release readers private; the entities
+    /// stay public (the close writes releases), so this keeps the API from querying
+    /// them directly and going around the gate.
+    #[test]
+    fn no_code_of_the_api_reads_releases_past_the_release_gate() {
+        let mut files = Vec::new();
+        rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        assert!(files.len() >= 20, "the scan finds the sources: {files:?}");
+        let entities = ["release", "released_comment", "release_ledger"];
+        for file in files {
+            let source = std::fs::read_to_string(&file).unwrap();
+            for entity in entities {
+                let query = format!("{entity}::Entity");
+                assert!(
+                    !source.contains(&query),
+                    "{} uses {query}: read releases through safepulse_store::releases",
+                    file.display()
+                );
+            }
+        }
+    }
+}
