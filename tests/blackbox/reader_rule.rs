@@ -45,7 +45,11 @@ async fn put(app: &TestApp, admin: &str, path: &str) {
         .send()
         .await
         .unwrap();
-    assert!(response.status().is_success(), "PUT {path}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "PUT {path}: {}",
+        response.status()
+    );
 }
 
 /// Creates a team or a person as `admin` and returns its id.
@@ -73,15 +77,23 @@ async fn everyone_answers(app: &TestApp, round_id: Uuid) {
 /// A department of leaderless teams of `sizes` people (`m<i>.t<j>@example.com`):
 /// with no leader there is no Leadership node, so every node is released and only
 /// the reader rule can hide one. Returns the department, the teams and their people.
-async fn leaderless_department(app: &TestApp, sizes: &[usize]) -> (Uuid, Vec<Uuid>, Vec<Vec<Uuid>>) {
+async fn leaderless_department(
+    app: &TestApp,
+    sizes: &[usize],
+) -> (Uuid, Vec<Uuid>, Vec<Vec<Uuid>>) {
     let department = app.create_team("Department", None).await;
     let mut teams = Vec::new();
     let mut people = Vec::new();
     for (index, size) in sizes.iter().enumerate() {
-        let team = app.create_team(&format!("Team {index}"), Some(department)).await;
+        let team = app
+            .create_team(&format!("Team {index}"), Some(department))
+            .await;
         let mut members = Vec::new();
         for member in 0..*size {
-            members.push(app.create_person(&format!("m{member}.t{index}@example.com"), team).await);
+            members.push(
+                app.create_person(&format!("m{member}.t{index}@example.com"), team)
+                    .await,
+            );
         }
         teams.push(team);
         people.push(members);
@@ -112,7 +124,9 @@ fn node_ids(rows: &Value, field: &str) -> HashSet<Uuid> {
 /// The headline an overview page shows next to a team's link.
 fn overview_headline(html: &str, team: Uuid) -> String {
     let link = format!("<a href=\"/dashboard/teams/{team}\">");
-    let start = html.find(&link).unwrap_or_else(|| panic!("{team} is listed"));
+    let start = html
+        .find(&link)
+        .unwrap_or_else(|| panic!("{team} is listed"));
     let rest = &html[start..];
     rest[..rest.find("</li>").unwrap()].to_owned()
 }
@@ -268,16 +282,22 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 proptest::collection::vec(round_plan(), 2..4),
             )
         })
-        .prop_map(|(parents, team_sizes, before_first_round, rounds)| Scenario {
-            parents: parents
-                .into_iter()
-                .enumerate()
-                .map(|(index, parent)| parent.filter(|_| index > 0).map(|parent| parent % index.max(1)))
-                .collect(),
-            team_sizes,
-            before_first_round,
-            rounds,
-        })
+        .prop_map(
+            |(parents, team_sizes, before_first_round, rounds)| Scenario {
+                parents: parents
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, parent)| {
+                        parent
+                            .filter(|_| index > 0)
+                            .map(|parent| parent % index.max(1))
+                    })
+                    .collect(),
+                team_sizes,
+                before_first_round,
+                rounds,
+            },
+        )
 }
 
 /// A case's organisation, as created.
@@ -296,13 +316,23 @@ impl Built {
             Change::Lead(person, team) => {
                 let (person, team) = (self.person(person), self.team(team));
                 if self.made.insert((person, Some(team))) {
-                    put(app, &self.admin, &format!("/api/v1/teams/{team}/leaders/{person}")).await;
+                    put(
+                        app,
+                        &self.admin,
+                        &format!("/api/v1/teams/{team}/leaders/{person}"),
+                    )
+                    .await;
                 }
             }
             Change::Hr(person) => {
                 let person = self.person(person);
                 if self.made.insert((person, None)) {
-                    put(app, &self.admin, &format!("/api/v1/people/{person}/roles/hr")).await;
+                    put(
+                        app,
+                        &self.admin,
+                        &format!("/api/v1/people/{person}/roles/hr"),
+                    )
+                    .await;
                 }
             }
             Change::Move(person, team) => {
@@ -313,7 +343,11 @@ impl Built {
                         &json!({ "team_id": self.team(team) }),
                     )
                     .await;
-                assert!(response.status().is_success(), "moving: {}", response.status());
+                assert!(
+                    response.status().is_success(),
+                    "moving: {}",
+                    response.status()
+                );
             }
         }
     }
@@ -339,7 +373,11 @@ struct RoundFacts {
 }
 
 impl RoundFacts {
-    async fn load(app: &TestApp, id: Uuid, leaders_at_close: HashMap<Uuid, Vec<Uuid>>) -> RoundFacts {
+    async fn load(
+        app: &TestApp,
+        id: Uuid,
+        leaders_at_close: HashMap<Uuid, Vec<Uuid>>,
+    ) -> RoundFacts {
         let db = app.state.store.connection();
         let nodes = round_node::Entity::find()
             .filter(round_node::Column::RoundId.eq(id))
@@ -378,7 +416,10 @@ impl RoundFacts {
         loop {
             let before = found.len();
             for node in &self.nodes {
-                if node.parent_node_id.is_some_and(|parent| found.contains(&parent)) {
+                if node
+                    .parent_node_id
+                    .is_some_and(|parent| found.contains(&parent))
+                {
                     found.insert(node.node_id);
                 }
             }
@@ -414,7 +455,8 @@ impl RoundFacts {
             .into_iter()
             .filter(|node| match self.invited_at.get(&person) {
                 Some(invited_at) => {
-                    !self.subtree(*node).contains(invited_at) || self.counted.contains(&(*node, person))
+                    !self.subtree(*node).contains(invited_at)
+                        || self.counted.contains(&(*node, person))
                 }
                 None => true,
             })
@@ -517,7 +559,10 @@ async fn run_case(
             let mut expected = Pairs::new();
             for round in &rounds {
                 let readable = round.readable(*person, &scope);
-                hidden.from_readers.fetch_add(round.in_scope(&scope).len() - readable.len(), Ordering::Relaxed);
+                hidden.from_readers.fetch_add(
+                    round.in_scope(&scope).len() - readable.len(),
+                    Ordering::Relaxed,
+                );
                 expected.extend(readable.into_iter().map(|node| (round.id, node)));
             }
             let reader = Reader::resolve(
@@ -532,7 +577,10 @@ async fn run_case(
             .map_err(|error| format!("resolve: {error:?}"))?;
             let latest = rounds.last().map(|round| round.id);
             let paths = [
-                ("team report", team_report_pairs(app, &reader, &all_nodes).await?),
+                (
+                    "team report",
+                    team_report_pairs(app, &reader, &all_nodes).await?,
+                ),
                 ("heatmap", heatmap_pairs(app, &reader, &round_ids).await?),
                 ("export", export_pairs(app, &reader, &round_ids).await?),
             ];
@@ -570,7 +618,9 @@ async fn run_case(
                 continue;
             }
             let readable = round.readable(*person, &ReaderScope::LedTeams(led.clone()));
-            hidden.from_digests.fetch_add(team_nodes.difference(&readable).count(), Ordering::Relaxed);
+            hidden
+                .from_digests
+                .fetch_add(team_nodes.difference(&readable).count(), Ordering::Relaxed);
             let expected: HashSet<Uuid> = team_nodes
                 .iter()
                 .filter(|node| readable.contains(node) && round.released.contains(node))
@@ -601,7 +651,11 @@ async fn leaderships(app: &TestApp) -> HashMap<Uuid, Vec<Uuid>> {
     led
 }
 
-async fn team_report_pairs(app: &TestApp, reader: &Reader, nodes: &HashSet<Uuid>) -> Result<Pairs, String> {
+async fn team_report_pairs(
+    app: &TestApp,
+    reader: &Reader,
+    nodes: &HashSet<Uuid>,
+) -> Result<Pairs, String> {
     let mut pairs = Pairs::new();
     for node in nodes {
         match build_team_report(&app.state, reader, *node).await {
@@ -613,7 +667,11 @@ async fn team_report_pairs(app: &TestApp, reader: &Reader, nodes: &HashSet<Uuid>
     Ok(pairs)
 }
 
-async fn heatmap_pairs(app: &TestApp, reader: &Reader, rounds: &HashSet<Uuid>) -> Result<Pairs, String> {
+async fn heatmap_pairs(
+    app: &TestApp,
+    reader: &Reader,
+    rounds: &HashSet<Uuid>,
+) -> Result<Pairs, String> {
     let mut pairs = Pairs::new();
     for round in rounds {
         match build_heatmap(&app.state, reader, *round).await {
@@ -626,7 +684,11 @@ async fn heatmap_pairs(app: &TestApp, reader: &Reader, rounds: &HashSet<Uuid>) -
 }
 
 /// The export page by page (two rows a page, so pages with skipped rows occur).
-async fn export_pairs(app: &TestApp, reader: &Reader, rounds: &HashSet<Uuid>) -> Result<Pairs, String> {
+async fn export_pairs(
+    app: &TestApp,
+    reader: &Reader,
+    rounds: &HashSet<Uuid>,
+) -> Result<Pairs, String> {
     let mut pairs = Pairs::new();
     for round in rounds {
         let mut cursor = None;
@@ -655,7 +717,11 @@ async fn export_pairs(app: &TestApp, reader: &Reader, rounds: &HashSet<Uuid>) ->
 }
 
 /// The overview's headlines of this case's nodes.
-async fn dashboard_pairs(app: &TestApp, reader: &Reader, nodes: &HashSet<Uuid>) -> Result<Pairs, String> {
+async fn dashboard_pairs(
+    app: &TestApp,
+    reader: &Reader,
+    nodes: &HashSet<Uuid>,
+) -> Result<Pairs, String> {
     let overview = overview_releases(&app.state, reader)
         .await
         .map_err(|error| format!("overview: {error:?}"))?;
@@ -719,8 +785,14 @@ fn every_read_path_agrees_with_the_oracle(db: Db) {
     if let Err(failure) = result {
         panic!("{failure}");
     }
-    assert!(hidden.from_readers.load(Ordering::Relaxed) > 0, "no case made the reader rule hide anything");
-    assert!(hidden.from_digests.load(Ordering::Relaxed) > 0, "no case hid a team from a digest");
+    assert!(
+        hidden.from_readers.load(Ordering::Relaxed) > 0,
+        "no case made the reader rule hide anything"
+    );
+    assert!(
+        hidden.from_digests.load(Ordering::Relaxed) > 0,
+        "no case hid a team from a digest"
+    );
 }
 
 mod every_read_path_returns_the_releases_the_reader_rule_allows {

@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn no_code_of_the_api_reads_releases_past_the_release_gate() {
         let mut files = Vec::new();
-        rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        rust_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
         assert!(files.len() >= 20, "the scan finds the sources: {files:?}");
         let entities = ["release", "released_comment", "release_ledger"];
         for file in files {

@@ -131,9 +131,8 @@ pub fn readable_nodes(nodes: &[AccessNode], scope: &ReaderScope, own: &OwnPart) 
     };
     if let Some(invited_at) = own.invited_at {
         let holding_own_invitation = ancestors_or_self(nodes, invited_at);
-        readable.retain(|node| {
-            own.counted_at.contains(node) || !holding_own_invitation.contains(node)
-        });
+        readable
+            .retain(|node| own.counted_at.contains(node) || !holding_own_invitation.contains(node));
     }
     readable
 }

@@ -1082,8 +1082,7 @@ async fn queue_digests(
     // anonymizer there, so its figures would include their own answer.
     use safepulse_domain::access::{ReaderScope, readable_nodes};
     let manager_ids: Vec<Uuid> = managers.iter().map(|manager| manager.id).collect();
-    let mut own_parts =
-        safepulse_store::releases::own_parts(db, &manager_ids, &[round.id]).await?;
+    let mut own_parts = safepulse_store::releases::own_parts(db, &manager_ids, &[round.id]).await?;
     let access_nodes: Vec<AccessNode> = nodes
         .iter()
         .map(safepulse_store::releases::access_node)

@@ -230,8 +230,7 @@ pub async fn build_team_report(
     node_id: Uuid,
 ) -> Result<TeamReport, ApiError> {
     let db = state.store.connection();
-    let history =
-        visible_releases(db, reader.releases(), ReleaseSelection::Node(node_id)).await?;
+    let history = visible_releases(db, reader.releases(), ReleaseSelection::Node(node_id)).await?;
     let visible: Vec<&VisibleRelease> = history.releases.iter().collect();
     let visible_ids: Vec<Uuid> = visible.iter().map(|entry| entry.round.id).collect();
     let membership_changes = membership_windows(state, node_id, &visible).await?;
@@ -252,8 +251,7 @@ pub async fn build_team_report(
     }
 
     let mut rounds = Vec::with_capacity(visible.len());
-    let mut previous_released: HashMap<Uuid, (&VisibleRelease, ReleasedFigures)> =
-        HashMap::new();
+    let mut previous_released: HashMap<Uuid, (&VisibleRelease, ReleasedFigures)> = HashMap::new();
     let mut trend_points: HashMap<Dimension, Vec<(f64, f64)>> = HashMap::new();
     let mut latest_detail: Option<ReleasedFigures> = None;
     for entry in &visible {
@@ -537,7 +535,8 @@ pub async fn build_heatmap(
             detail: "a round's results appear when it closes".into(),
         });
     }
-    let visible = visible_releases(db, reader.releases(), ReleaseSelection::Round(round_id)).await?;
+    let visible =
+        visible_releases(db, reader.releases(), ReleaseSelection::Round(round_id)).await?;
     if visible.releases.is_empty() {
         return Err(ApiError::Forbidden);
     }
@@ -690,7 +689,13 @@ pub async fn build_release_page(
     })
 }
 
-fn release_row(VisibleRelease { round, node, release }: &VisibleRelease) -> ReleaseRow {
+fn release_row(
+    VisibleRelease {
+        round,
+        node,
+        release,
+    }: &VisibleRelease,
+) -> ReleaseRow {
     ReleaseRow {
         id: release.id,
         round_id: round.id,
