@@ -5,7 +5,8 @@
 //! - [`pages`]: server-rendered HTML for people: the answer page `/r/{token}`, the
 //!   magic-link sign-in and the dashboard of managers and HR;
 //! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
-//! - [`access`]: who reads which release ([`access::Reader`], DESIGN §3);
+//! - [`access`]: who the caller of a report is ([`access::Reader`]); the store's
+//!   release gate decides which releases they get (DESIGN §3);
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
 //! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
 //!   the key files of the secrets directory;

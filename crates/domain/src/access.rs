@@ -2,6 +2,9 @@
 //! counts each node's viewers `v`) and the reports (which decide what a reader
 //! gets). Keeping it in one place is what makes the anonymizer's guarantee hold:
 //! the people it subtracts as viewers are exactly the people the reports serve.
+//! [`readable_nodes`] adds the viewer clause for readers whose role changed after
+//! a round opened; every read of a release goes through it (the store's release
+//! gate for the reports, the dashboard and the export; the close for the digests).
 
 use std::collections::{HashMap, HashSet};
 

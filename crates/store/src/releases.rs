@@ -65,7 +65,7 @@ pub struct VisibleRelease {
 }
 
 /// What [`visible_releases`] found.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct VisibleReleases {
     pub releases: Vec<VisibleRelease>,
     /// For a page: where the next one starts (the last release looked at, so a
