@@ -288,9 +288,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     .into_iter()
                     .enumerate()
                     .map(|(index, parent)| {
-                        parent
-                            .filter(|_| index > 0)
-                            .map(|parent| parent % index.max(1))
+                        parent.filter(|_| index > 0).map(|parent| parent % index)
                     })
                     .collect(),
                 team_sizes,
