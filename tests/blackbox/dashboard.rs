@@ -125,7 +125,7 @@ pub(crate) async fn signed_in(app: &TestApp, email: &str) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     let response = app
         .client
         .get(app.url(path))

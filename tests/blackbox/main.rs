@@ -11,6 +11,7 @@ mod deploy_manifests;
 mod foundation;
 mod operations;
 mod outbox;
+mod reader_rule;
 mod reports;
 mod rounds;
 mod scale_out;

@@ -226,12 +226,13 @@ async fn raw_ceiling(state: &AppState, team: Uuid) -> usize {
 }
 
 /// Every release through the HR export, page by page; returns the rows read.
-async fn export_everything(state: &AppState) -> usize {
+async fn export_everything(state: &AppState, reader: &Reader) -> usize {
     let mut rows = 0;
     let mut cursor = None;
     loop {
         let page = build_release_page(
             state,
+            reader,
             ReleaseQuery {
                 cursor,
                 limit: Some(200),
@@ -296,7 +297,7 @@ fn bench_backend(criterion: &mut Criterion, label: &str, database_url: Option<St
     }
     group.finish();
 
-    let exported = runtime.block_on(export_everything(&fixture.state));
+    let exported = runtime.block_on(export_everything(&fixture.state, &fixture.reader));
     assert_eq!(
         exported,
         runtime.block_on(select_every_release(&fixture.state))
@@ -307,7 +308,7 @@ fn bench_backend(criterion: &mut Criterion, label: &str, database_url: Option<St
         .sample_size(50)
         .throughput(criterion::Throughput::Elements(exported as u64));
     export.bench_function(format!("export_{exported}_releases"), |bencher| {
-        bencher.iter(|| runtime.block_on(export_everything(&fixture.state)));
+        bencher.iter(|| runtime.block_on(export_everything(&fixture.state, &fixture.reader)));
     });
     export.bench_function(format!("raw_select_{exported}_releases"), |bencher| {
         bencher.iter(|| runtime.block_on(select_every_release(&fixture.state)));

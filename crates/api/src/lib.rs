@@ -8,7 +8,8 @@
 //!   the database — a queue, so the answer takes as long for every address, and
 //!   rate limits per client and overall;
 //! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
-//! - [`access`]: who reads which release ([`access::Reader`], DESIGN §3);
+//! - [`access`]: who the caller of a report is ([`access::Reader`]); the store's
+//!   release gate decides which releases they get (DESIGN §3);
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
 //! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
 //!   the key files of the secrets directory;

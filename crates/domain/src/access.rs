@@ -2,6 +2,9 @@
 //! counts each node's viewers `v`) and the reports (which decide what a reader
 //! gets). Keeping it in one place is what makes the anonymizer's guarantee hold:
 //! the people it subtracts as viewers are exactly the people the reports serve.
+//! [`readable_nodes`] adds the viewer clause for readers whose role changed after
+//! a round opened; every read of a release goes through it (the store's release
+//! gate for the reports, the dashboard and the export; the close for the digests).
 
 use std::collections::{HashMap, HashSet};
 
@@ -95,10 +98,62 @@ fn has_ancestor_or_self_in(
     false
 }
 
-/// Whether `node` is `ancestor` or lies below it.
-pub fn is_within(nodes: &[AccessNode], node: Uuid, ancestor: Uuid) -> bool {
-    let by_id: HashMap<Uuid, &AccessNode> = nodes.iter().map(|node| (node.id, node)).collect();
-    has_ancestor_or_self_in(&by_id, node, &HashSet::from([ancestor]))
+/// Who a reader is today, as far as reading releases goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderScope {
+    /// hr (and an admin who also holds hr): every node.
+    Everything,
+    /// A manager: the teams they lead now; each round's snapshot decides what
+    /// that reaches ([`nodes_a_manager_reads`]).
+    LedTeams(Vec<Uuid>),
+}
+
+/// A reader's own part in one round: the node their invitation sat in (`None`
+/// when they were not invited) and the nodes at which the round opener counted
+/// them as a viewer (`round_viewers`, the people in `v`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnPart {
+    pub invited_at: Option<Uuid>,
+    pub counted_at: HashSet<Uuid>,
+}
+
+/// The nodes of one round's snapshot a reader may read: what their scope reaches,
+/// less every node whose subtree held the reader's own invitation without
+/// counting them in its `v` (promoted, moved or given hr after the round opened).
+/// The anonymizer subtracted exactly the counted viewers, so a reader it did not
+/// subtract would get a figure that includes their own answer, and with n and
+/// the mean, the mean of everyone else.
+///
+/// This is the one rule behind every read of a release: the store's release
+/// gate applies it for the reports, the dashboard and the export, and the close
+/// applies it to the manager digests.
+pub fn readable_nodes(nodes: &[AccessNode], scope: &ReaderScope, own: &OwnPart) -> HashSet<Uuid> {
+    let mut readable: HashSet<Uuid> = match scope {
+        ReaderScope::Everything => nodes.iter().map(|node| node.id).collect(),
+        ReaderScope::LedTeams(led) => nodes_a_manager_reads(nodes, led),
+    };
+    if let Some(invited_at) = own.invited_at {
+        let holding_own_invitation = ancestors_or_self(nodes, invited_at);
+        readable
+            .retain(|node| own.counted_at.contains(node) || !holding_own_invitation.contains(node));
+    }
+    readable
+}
+
+/// `start` and every node above it.
+fn ancestors_or_self(nodes: &[AccessNode], start: Uuid) -> HashSet<Uuid> {
+    let parent_of: HashMap<Uuid, Option<Uuid>> =
+        nodes.iter().map(|node| (node.id, node.parent)).collect();
+    let mut found = HashSet::new();
+    let mut current = Some(start);
+    // A snapshot is a tree; `insert` failing only protects against a corrupted one.
+    while let Some(id) = current {
+        if !found.insert(id) {
+            break;
+        }
+        current = parent_of.get(&id).copied().flatten();
+    }
+    found
 }
 
 #[cfg(test)]
@@ -156,7 +211,7 @@ mod tests {
                 .filter_map(|node| node.parent)
                 .collect();
             for node in &readable {
-                let inside = led.iter().any(|team| is_within(&nodes, *node, *team));
+                let inside = led.iter().any(|team| subtree(&nodes, *team).contains(node));
                 prop_assert!(inside || parents_of_led.contains(node), "{node} is outside");
                 prop_assert!(*node != id(2000), "the Leadership node is hr only");
             }
@@ -164,6 +219,88 @@ mod tests {
                 prop_assert!(readable.contains(team));
             }
         }
+    }
+
+    /// Every node at or below `top`, found by walking down from it (the opposite
+    /// direction from the rule's walk up).
+    fn subtree(nodes: &[AccessNode], top: Uuid) -> HashSet<Uuid> {
+        let mut found = HashSet::from([top]);
+        loop {
+            let before = found.len();
+            for node in nodes {
+                if node.parent.is_some_and(|parent| found.contains(&parent)) {
+                    found.insert(node.id);
+                }
+            }
+            if found.len() == before {
+                return found;
+            }
+        }
+    }
+
+    fn scope_strategy() -> impl Strategy<Value = Option<Vec<usize>>> {
+        prop_oneof![
+            Just(None),
+            proptest::collection::vec(0usize..40, 0..4).prop_map(Some),
+        ]
+    }
+
+    proptest! {
+        /// The reader rule against a brute-force oracle: a node in scope is hidden
+        /// exactly when the reader's own invitation sat in its subtree and they
+        /// were not counted among its viewers.
+        #[test]
+        fn readable_nodes_are_the_scope_less_uncounted_subtrees_holding_the_readers_invitation(
+            parents in proptest::collection::vec(0usize..40, 1..40),
+            scope in scope_strategy(),
+            invited in proptest::option::of(0usize..42),
+            counted in proptest::collection::vec(0usize..42, 0..6),
+        ) {
+            let nodes = tree(&parents);
+            let node_at = |index: usize| nodes[index % nodes.len()].id;
+            let scope = match scope {
+                None => ReaderScope::Everything,
+                Some(led) => ReaderScope::LedTeams(led.into_iter().map(node_at).collect()),
+            };
+            let own = OwnPart {
+                invited_at: invited.map(node_at),
+                counted_at: counted.into_iter().map(node_at).collect(),
+            };
+            let in_scope: HashSet<Uuid> = match &scope {
+                ReaderScope::Everything => nodes.iter().map(|node| node.id).collect(),
+                ReaderScope::LedTeams(led) => nodes_a_manager_reads(&nodes, led),
+            };
+            let expected: HashSet<Uuid> = in_scope
+                .into_iter()
+                .filter(|node| {
+                    let holds_own = own
+                        .invited_at
+                        .is_some_and(|invited_at| subtree(&nodes, *node).contains(&invited_at));
+                    !holds_own || own.counted_at.contains(node)
+                })
+                .collect();
+            prop_assert_eq!(readable_nodes(&nodes, &scope, &own), expected);
+        }
+    }
+
+    #[test]
+    fn hr_who_answered_in_a_team_does_not_read_it_or_the_nodes_above_unless_counted() {
+        let nodes = tree(&[0, 0, 0]);
+        let (root, department, team, sibling) = (id(1000), id(0), id(1), id(2));
+        let uncounted = OwnPart {
+            invited_at: Some(team),
+            counted_at: HashSet::new(),
+        };
+        let readable = readable_nodes(&nodes, &ReaderScope::Everything, &uncounted);
+        assert!(!readable.contains(&team) && !readable.contains(&department));
+        assert!(!readable.contains(&root));
+        assert!(readable.contains(&sibling) && readable.contains(&id(2000)));
+        let counted = OwnPart {
+            invited_at: Some(team),
+            counted_at: HashSet::from([root, department, team]),
+        };
+        let readable = readable_nodes(&nodes, &ReaderScope::Everything, &counted);
+        assert_eq!(readable.len(), nodes.len(), "hr at open: nothing is hidden");
     }
 
     #[test]

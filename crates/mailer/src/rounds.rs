@@ -1109,7 +1109,8 @@ pub async fn erase_open_answers(
 }
 
 /// The digest a manager gets when a round closes, stored on its outbox row: the
-/// released headline figures of the teams they lead (already theirs to read).
+/// released headline figures of the teams they lead, as far as they may read them
+/// (a team is hidden, `figures: None`, when the reader rule hides it from them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestPayload {
     pub survey_name: String,
@@ -1165,9 +1166,28 @@ async fn queue_digests(
         .filter(person::Column::Undeliverable.eq(false))
         .all(db)
         .await?;
+    // The reader rule every report applies (`readable_nodes`): a manager whose own
+    // invitation sat in a team they lead now without counting them among its
+    // viewers (made its leader while the round was open) was not subtracted by the
+    // anonymizer there, so its figures would include their own answer.
+    use safepulse_domain::access::{ReaderScope, readable_nodes};
+    let manager_ids: Vec<Uuid> = managers.iter().map(|manager| manager.id).collect();
+    let mut own_parts = safepulse_store::releases::own_parts(db, &manager_ids, &[round.id]).await?;
+    let access_nodes: Vec<AccessNode> = nodes
+        .iter()
+        .map(safepulse_store::releases::access_node)
+        .collect();
     let round_label = round.opened_at.format("%-d %B %Y").to_string();
     let mut rows = Vec::with_capacity(managers.len());
     for manager in &managers {
+        let own = own_parts
+            .remove(&(round.id, manager.id))
+            .unwrap_or_default();
+        let readable = readable_nodes(
+            &access_nodes,
+            &ReaderScope::LedTeams(led[&manager.id].clone()),
+            &own,
+        );
         let teams = led[&manager.id]
             .iter()
             .map(|team_id| {
@@ -1175,7 +1195,9 @@ async fn queue_digests(
                 DigestPayloadTeam {
                     team_name: node.name.clone(),
                     figures: match release_of.get(&node.node_id) {
-                        Some(Release::Released(figures)) => Some(figures.clone()),
+                        Some(Release::Released(figures)) if readable.contains(&node.node_id) => {
+                            Some(figures.clone())
+                        }
                         _ => None,
                     },
                 }

@@ -1,6 +1,8 @@
 //! Persistence for safepulse: the sea-orm [`entities`], connection setup for SQLite
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
-//! ([`org`] for teams and people, [`audit`], [`tokens`] for issued tokens).
+//! ([`org`] for teams and people, [`audit`], [`tokens`] for issued tokens, and
+//! [`releases`], the release gate: the only way to read a release, always for a
+//! given reader).
 //!
 //! The embedded default is one SQLite file in WAL mode with `synchronous=FULL`
 //! (an accepted answer survives power loss), foreign keys on, `secure_delete` on
@@ -19,6 +21,7 @@ pub mod hygiene;
 pub mod keyring;
 pub mod org;
 pub mod participation;
+pub mod releases;
 pub mod reports;
 pub mod surveys;
 pub mod tokens;

@@ -4,8 +4,9 @@
 //! `/dashboard/rounds/{id}/heatmap` (teams × dimensions of one round).
 //!
 //! Every figure comes from [`build_team_report`] and [`build_heatmap`], the same
-//! functions behind the JSON API: they read only frozen releases, apply who-reads-
-//! what (DESIGN §3), and carry no figure for a suppressed node. These pages only
+//! functions behind the JSON API: they get releases only through the store's
+//! release gate (who reads what, DESIGN §3, with its viewer rule) and carry no
+//! figure for a suppressed node. These pages only
 //! format; they never query answers and never combine releases into new numbers
 //! (the overview names a team's *lowest* released dimension rather than averaging
 //! dimensions). Each view is written to the audit log, as the API's are.
@@ -130,6 +131,48 @@ pub async fn overview(request: HttpRequest, state: web::Data<AppState>) -> HttpR
     }
 }
 
+/// What the overview shows of releases: each node's row in the latest closed round
+/// of each survey (the newest such round wins), from [`build_heatmap`].
+#[derive(Debug)]
+pub struct OverviewReleases {
+    /// The most recent closed rounds, newest first.
+    pub closed: Vec<round::Model>,
+    /// Node → its headline round and its row there.
+    pub headlines: HashMap<Uuid, (round::Model, HeatmapRow)>,
+}
+
+pub async fn overview_releases(
+    state: &AppState,
+    reader: &Reader,
+) -> Result<OverviewReleases, ApiError> {
+    let closed = round::Entity::find()
+        .filter(round::Column::Status.eq("closed"))
+        .order_by_desc(round::Column::ClosedAt)
+        .limit(RECENT_ROUNDS)
+        .all(state.store.connection())
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    let mut headlines: HashMap<Uuid, (round::Model, HeatmapRow)> = HashMap::new();
+    let mut seen_surveys = Vec::new();
+    for round in &closed {
+        if seen_surveys.contains(&round.survey_id) {
+            continue;
+        }
+        seen_surveys.push(round.survey_id);
+        let rows = match build_heatmap(state, reader, round.id).await {
+            Ok(rows) => rows,
+            Err(ApiError::Forbidden) => continue,
+            Err(error) => return Err(error),
+        };
+        for row in rows {
+            headlines
+                .entry(row.node_id)
+                .or_insert_with(|| (round.clone(), row));
+        }
+    }
+    Ok(OverviewReleases { closed, headlines })
+}
+
 async fn overview_page(
     state: &AppState,
     session: &Session,
@@ -153,33 +196,7 @@ async fn overview_page(
         .into_iter()
         .map(|survey| (survey.id, survey.name))
         .collect();
-    let closed = round::Entity::find()
-        .filter(round::Column::Status.eq("closed"))
-        .order_by_desc(round::Column::ClosedAt)
-        .limit(RECENT_ROUNDS)
-        .all(db)
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
-
-    // The latest closed round of each survey gives each team its headline.
-    let mut headlines: HashMap<Uuid, Headline> = HashMap::new();
-    let mut seen_surveys = Vec::new();
-    for round in &closed {
-        if seen_surveys.contains(&round.survey_id) {
-            continue;
-        }
-        seen_surveys.push(round.survey_id);
-        let rows = match build_heatmap(state, reader, round.id).await {
-            Ok(rows) => rows,
-            Err(ApiError::Forbidden) => continue,
-            Err(error) => return Err(error),
-        };
-        for row in rows {
-            headlines
-                .entry(row.node_id)
-                .or_insert_with(|| headline_of(state, &row, &round.period_key));
-        }
-    }
+    let OverviewReleases { closed, headlines } = overview_releases(state, reader).await?;
     audit::record(
         db,
         state.clock.now(),
@@ -194,6 +211,10 @@ async fn overview_page(
         },
     )
     .await?;
+    let mut headlines: HashMap<Uuid, Headline> = headlines
+        .into_iter()
+        .map(|(node, (round, row))| (node, headline_of(state, &row, &round.period_key)))
+        .collect();
 
     let lines = in_tree_order(&teams)
         .into_iter()

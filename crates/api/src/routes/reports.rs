@@ -13,8 +13,11 @@ use safepulse_anonymizer::{
 };
 use safepulse_domain::{Dimension, Role};
 use safepulse_store::audit::{self, AuditEvent};
-use safepulse_store::entities::{release, round, round_node};
-use safepulse_store::reports::{self, NodeRelease, ReleaseFilter};
+use safepulse_store::entities::release;
+use safepulse_store::releases::{
+    self, ReleaseFilter, ReleaseSelection, VisibleRelease, VisibleReleases, visible_releases,
+};
+use safepulse_store::reports;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -138,26 +141,6 @@ pub struct TeamReport {
     pub open_rounds: Vec<OpenRoundParticipation>,
 }
 
-/// Snapshots and the reader's own invitations for a set of rounds, loaded once.
-struct RoundsContext {
-    snapshots: HashMap<Uuid, Vec<round_node::Model>>,
-}
-
-impl RoundsContext {
-    async fn load(state: &AppState, round_ids: &[Uuid]) -> Result<RoundsContext, ApiError> {
-        let db = state.store.connection();
-        let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
-        for node in reports::snapshots_of_rounds(db, round_ids).await? {
-            snapshots.entry(node.round_id).or_default().push(node);
-        }
-        Ok(RoundsContext { snapshots })
-    }
-
-    fn snapshot(&self, round_id: Uuid) -> &[round_node::Model] {
-        self.snapshots.get(&round_id).map_or(&[], Vec::as_slice)
-    }
-}
-
 /// A team's report: every closed round the caller may read, with figures exactly
 /// as released; suppressed rounds carry no figures at all.
 #[utoipa::path(
@@ -247,30 +230,14 @@ pub async fn build_team_report(
     node_id: Uuid,
 ) -> Result<TeamReport, ApiError> {
     let db = state.store.connection();
-    let history = reports::releases_of_node(db, node_id).await?;
-    let round_ids: Vec<Uuid> = history.iter().map(|entry| entry.round.id).collect();
-    let context = RoundsContext::load(state, &round_ids).await?;
-    let own = reader.own_rounds(db, &round_ids).await?;
-    let visible: Vec<&NodeRelease> = history
-        .iter()
-        .filter(|entry| {
-            reader
-                .readable_in(entry.round.id, context.snapshot(entry.round.id), &own)
-                .contains(&node_id)
-        })
-        .collect();
+    let history = visible_releases(db, reader.releases(), ReleaseSelection::Node(node_id)).await?;
+    let visible: Vec<&VisibleRelease> = history.releases.iter().collect();
     let visible_ids: Vec<Uuid> = visible.iter().map(|entry| entry.round.id).collect();
     let membership_changes = membership_windows(state, node_id, &visible).await?;
-    let invited = InvitedPeople::load(state, node_id, &context, &visible_ids).await?;
-    let mut comments_by_round =
-        reports::comments_of_node_in_rounds(db, node_id, &visible_ids).await?;
-    let name = match history.last() {
-        Some(entry) => context
-            .snapshot(entry.round.id)
-            .iter()
-            .find(|node| node.node_id == node_id)
-            .map(|node| node.name.clone())
-            .unwrap_or_default(),
+    let invited = InvitedPeople::load(state, node_id, &history, &visible_ids).await?;
+    let mut comments_by_round = releases::comments_of_node(db, &history, node_id).await?;
+    let name = match history.latest_name_of(node_id) {
+        Some(name) => name.to_owned(),
         None => match safepulse_store::org::get_team(db, node_id).await {
             Ok(team) => team.name,
             Err(_) => return Err(ApiError::NotFound),
@@ -284,17 +251,12 @@ pub async fn build_team_report(
     }
 
     let mut rounds = Vec::with_capacity(visible.len());
-    let mut previous_released: HashMap<Uuid, (&NodeRelease, ReleasedFigures)> = HashMap::new();
+    let mut previous_released: HashMap<Uuid, (&VisibleRelease, ReleasedFigures)> = HashMap::new();
     let mut trend_points: HashMap<Dimension, Vec<(f64, f64)>> = HashMap::new();
     let mut latest_detail: Option<ReleasedFigures> = None;
     for entry in &visible {
         let release = ReleaseView::of(&entry.release);
-        let figures: Option<ReleasedFigures> = entry
-            .release
-            .figures
-            .as_ref()
-            .filter(|_| entry.release.status == "released")
-            .and_then(|figures| ReleasedFigures::deserialize(figures).ok());
+        let figures = released_figures(&entry.release);
         let mut change = None;
         let mut comments = Vec::new();
         if let Some(figures) = &figures {
@@ -383,14 +345,13 @@ async fn open_round_participation(
     let db = state.store.connection();
     let open = safepulse_store::participation::open_rounds_of_node(db, node_id).await?;
     let round_ids: Vec<Uuid> = open.iter().map(|(round, _)| round.id).collect();
-    let context = RoundsContext::load(state, &round_ids).await?;
-    let own = reader.own_rounds(db, &round_ids).await?;
+    let readable = releases::readable_nodes_in_rounds(db, reader.releases(), &round_ids).await?;
     Ok(open
         .into_iter()
         .filter(|(round, _)| {
-            reader
-                .readable_in(round.id, context.snapshot(round.id), &own)
-                .contains(&node_id)
+            readable
+                .get(&round.id)
+                .is_some_and(|nodes| nodes.contains(&node_id))
         })
         .map(|(round, row)| OpenRoundParticipation {
             round_id: round.id,
@@ -433,7 +394,7 @@ impl InvitedPeople {
     async fn load(
         state: &AppState,
         node_id: Uuid,
-        context: &RoundsContext,
+        history: &VisibleReleases,
         round_ids: &[Uuid],
     ) -> Result<InvitedPeople, ApiError> {
         let subtrees: HashMap<Uuid, HashSet<Uuid>> = round_ids
@@ -441,7 +402,7 @@ impl InvitedPeople {
             .map(|round_id| {
                 (
                     *round_id,
-                    reports::subtree_of(context.snapshot(*round_id), node_id),
+                    reports::subtree_of(history.snapshot(*round_id), node_id),
                 )
             })
             .collect();
@@ -472,9 +433,9 @@ impl InvitedPeople {
 /// "Team changed, not comparable" when 1 to k − 1 people joined or left.
 fn compare(
     invited: &InvitedPeople,
-    previous: &NodeRelease,
+    previous: &VisibleRelease,
     previous_figures: &ReleasedFigures,
-    current: &NodeRelease,
+    current: &VisibleRelease,
     current_figures: &ReleasedFigures,
 ) -> ChangeView {
     let before = invited.of(previous.round.id);
@@ -497,7 +458,7 @@ fn compare(
 async fn membership_windows(
     state: &AppState,
     team_id: Uuid,
-    rounds: &[&NodeRelease],
+    rounds: &[&VisibleRelease],
 ) -> Result<HashSet<Uuid>, ApiError> {
     let (Some(first), Some(last)) = (rounds.first(), rounds.last()) else {
         return Ok(HashSet::new());
@@ -574,28 +535,17 @@ pub async fn build_heatmap(
             detail: "a round's results appear when it closes".into(),
         });
     }
-    let snapshot = reports::round_snapshot(db, round_id).await?;
-    let own = reader.own_rounds(db, &[round_id]).await?;
-    let readable = reader.readable_in(round_id, &snapshot, &own);
-    if readable.is_empty() {
+    let visible =
+        visible_releases(db, reader.releases(), ReleaseSelection::Round(round_id)).await?;
+    if visible.releases.is_empty() {
         return Err(ApiError::Forbidden);
     }
-    let releases: HashMap<Uuid, release::Model> = reports::releases_of_round(db, round_id)
-        .await?
-        .into_iter()
-        .map(|release| (release.node_id, release))
-        .collect();
-    let mut rows: Vec<HeatmapRow> = snapshot
+    let mut rows: Vec<HeatmapRow> = visible
+        .releases
         .iter()
-        .filter(|node| readable.contains(&node.node_id))
-        .filter_map(|node| {
-            let release = releases.get(&node.node_id)?;
-            let figures: Option<ReleasedFigures> = release
-                .figures
-                .as_ref()
-                .filter(|_| release.status == "released")
-                .and_then(|figures| ReleasedFigures::deserialize(figures).ok());
-            Some(HeatmapRow {
+        .map(|VisibleRelease { node, release, .. }| {
+            let figures = released_figures(release);
+            HeatmapRow {
                 node_id: node.node_id,
                 name: node.name.clone(),
                 kind: node.kind.clone(),
@@ -619,11 +569,20 @@ pub async fn build_heatmap(
                             .collect()
                     })
                     .unwrap_or_default(),
-            })
+            }
         })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(rows)
+}
+
+/// A release's figures, when it was released.
+fn released_figures(release: &release::Model) -> Option<ReleasedFigures> {
+    release
+        .figures
+        .as_ref()
+        .filter(|_| release.status == "released")
+        .and_then(|figures| ReleasedFigures::deserialize(figures).ok())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -656,7 +615,10 @@ pub struct ReleaseRow {
     pub release: ReleaseView,
 }
 
-/// Every release of every closed round, org-wide (hr), by cursor.
+/// Every release of every closed round, org-wide (hr), by cursor. Releases the
+/// caller may not read (a node that held their own invitation in a round that
+/// opened before they were given hr) are skipped, so a page may hold fewer than
+/// `limit` rows; the last page is the one without `next_cursor`.
 #[utoipa::path(
     get, path = "/api/v1/releases", tag = "reports", security(("bearer" = [])), params(ReleaseQuery),
     responses((status = 200, body = Page<ReleaseRow>), (status = 401, body = Problem), (status = 403, body = Problem))
@@ -672,7 +634,7 @@ pub async fn list_releases(
     if !reader.is_hr() {
         return Err(ApiError::Forbidden);
     }
-    let page = build_release_page(&state, query.into_inner()).await?;
+    let page = build_release_page(&state, &reader, query.into_inner()).await?;
     let items = page.items;
     audit::record(
         db,
@@ -695,57 +657,44 @@ pub async fn list_releases(
 }
 
 /// One page of the HR export (what `GET /api/v1/releases` answers, without the
-/// caller check and the audit entry).
+/// hr check and the audit entry): the releases this reader may read.
 pub async fn build_release_page(
     state: &AppState,
+    reader: &Reader,
     query: ReleaseQuery,
 ) -> Result<Page<ReleaseRow>, ApiError> {
-    let db = state.store.connection();
     let limit = PageQuery {
         cursor: query.cursor,
         limit: query.limit,
     }
     .limit()?;
-    let page = reports::list_releases(
-        db,
-        &ReleaseFilter {
-            round_id: query.round_id,
-            period_key: query.period_key,
-            node_id: query.team_id,
+    let filter = ReleaseFilter {
+        round_id: query.round_id,
+        period_key: query.period_key,
+        node_id: query.team_id,
+    };
+    let page = visible_releases(
+        state.store.connection(),
+        reader.releases(),
+        ReleaseSelection::Page {
+            filter: &filter,
+            after: query.cursor,
+            limit,
         },
-        query.cursor,
-        limit,
     )
     .await?;
-    let round_ids: Vec<Uuid> = page
-        .items
-        .iter()
-        .map(|entry| entry.round.id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let context = RoundsContext::load(state, &round_ids).await?;
-    let items: Vec<ReleaseRow> = page
-        .items
-        .iter()
-        .map(|entry| {
-            let node = context
-                .snapshot(entry.round.id)
-                .iter()
-                .find(|node| node.node_id == entry.release.node_id);
-            release_row(&entry.round, &entry.release, node)
-        })
-        .collect();
     Ok(Page {
-        items,
+        items: page.releases.iter().map(release_row).collect(),
         next_cursor: page.next,
     })
 }
 
 fn release_row(
-    round: &round::Model,
-    release: &release::Model,
-    node: Option<&round_node::Model>,
+    VisibleRelease {
+        round,
+        node,
+        release,
+    }: &VisibleRelease,
 ) -> ReleaseRow {
     ReleaseRow {
         id: release.id,
@@ -754,9 +703,9 @@ fn release_row(
         period_key: round.period_key.clone(),
         closed_at: round.closed_at,
         node_id: release.node_id,
-        team_id: node.and_then(|node| node.team_id),
-        node_name: node.map(|node| node.name.clone()).unwrap_or_default(),
-        node_kind: node.map(|node| node.kind.clone()).unwrap_or_default(),
+        team_id: node.team_id,
+        node_name: node.name.clone(),
+        node_kind: node.kind.clone(),
         release: ReleaseView::of(release),
     }
 }
