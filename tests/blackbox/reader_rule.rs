@@ -68,7 +68,7 @@ async fn everyone_answers(app: &TestApp, round_id: Uuid) {
     people.sort();
     for (index, person) in people.into_iter().enumerate() {
         let outcome = app
-            .submit_directly(&tokens[person], 3 + (index % 4) as i64, items)
+            .submit_directly(&tokens[person], 3 + (index % 4) as u8, items)
             .await;
         assert_eq!(outcome, safepulse_store::answers::SubmitOutcome::Accepted);
     }
