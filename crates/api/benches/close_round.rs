@@ -1,0 +1,238 @@
+//! Closing a round of 50,000 sealed answers over 5,000 teams (DESIGN §7: ≤ 1 s),
+//! and the submit transaction with sealing, on SQLite and — when
+//! `SAFEPULSE_BENCH_POSTGRES_URL` names a server (a fresh database is created
+//! there) — on PostgreSQL. The close is timed as `close_round` runs it: the close
+//! transaction (answers opened in memory, anonymizer, releases stored, open rows
+//! deleted) and the shredding after it; opening the 50,000 answers alone is timed
+//! too, so its share is visible. Run with `cargo bench -p safepulse-api --bench close_round`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use safepulse_api::app::build_state;
+use safepulse_api::config::Config;
+use safepulse_api::state::AppState;
+use safepulse_domain::{InvitationId, NodeId, SystemClock};
+use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RawRetention};
+use safepulse_mailer::survey::SurveySettings;
+use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
+use safepulse_store::entities::{invitation, open_response, person, round_item, team};
+use safepulse_store::surveys::{self, NewSurvey};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Statement, TransactionTrait,
+};
+use uuid::Uuid;
+
+const TEAMS: usize = 5_000;
+const MEMBERS: usize = 10;
+const SUBMITTERS: usize = 8;
+
+async fn organisation(state: &AppState) -> Uuid {
+    let now = chrono::Utc::now();
+    let department = Uuid::new_v4();
+    let transaction = state.store.connection().begin().await.unwrap();
+    let team_row = |id: Uuid, name: String, parent: Option<Uuid>| team::ActiveModel {
+        id: Set(id),
+        name: Set(name),
+        parent_id: Set(parent),
+        time_zone: Set("UTC".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    team::Entity::insert(team_row(department, "Company".into(), None))
+        .exec(&transaction)
+        .await
+        .unwrap();
+    let teams: Vec<Uuid> = (0..TEAMS).map(|_| Uuid::new_v4()).collect();
+    for (chunk_index, chunk) in teams.chunks(500).enumerate() {
+        team::Entity::insert_many(chunk.iter().enumerate().map(|(index, id)| {
+            team_row(
+                *id,
+                format!("Team {}", chunk_index * 500 + index),
+                Some(department),
+            )
+        }))
+        .exec(&transaction)
+        .await
+        .unwrap();
+    }
+    let people: Vec<(Uuid, Uuid, usize)> = teams
+        .iter()
+        .flat_map(|team| (0..MEMBERS).map(move |member| (Uuid::new_v4(), *team, member)))
+        .collect();
+    for chunk in people.chunks(500) {
+        person::Entity::insert_many(chunk.iter().map(|(id, team, member)| person::ActiveModel {
+            id: Set(*id),
+            email: Set(format!("p{member}.{}@bench.example", id.simple())),
+            name: Set(format!("Person {member}")),
+            team_id: Set(*team),
+            locale: Set("en".into()),
+            time_zone: Set(None),
+            active: Set(true),
+            undeliverable: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }))
+        .exec(&transaction)
+        .await
+        .unwrap();
+    }
+    transaction.commit().await.unwrap();
+    department
+}
+
+#[expect(clippy::print_stdout, reason = "the figures are this program's output")]
+async fn measure(database: &str, database_url: Option<String>) {
+    let dirs = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dirs.path().join("data"),
+        secrets_dir: dirs.path().join("secrets"),
+        database_url,
+        ..Config::default()
+    };
+    let state = build_state(config, Arc::new(SystemClock)).await.unwrap();
+    let department = organisation(&state).await;
+    let now = chrono::Utc::now();
+    let survey = surveys::create_survey(
+        state.store.connection(),
+        NewSurvey {
+            name: "Bench pulse".into(),
+            team_ids: vec![department],
+            include_subteams: true,
+            settings: serde_json::to_value(SurveySettings::starting_on(now.date_naive())).unwrap(),
+            k: 5,
+            k_detail: 10,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let OpenOutcome::Opened(round) = rounds::open_round(
+        &state.store,
+        &state.bank,
+        &state.keys,
+        survey.survey.id,
+        OpenRequest::Now,
+        now,
+        "bench.example",
+        rounds::RecordingCheck::Overridden,
+    )
+    .await
+    .unwrap() else {
+        panic!("a new round")
+    };
+    let db = state.store.connection();
+    let items = round_item::Entity::find()
+        .filter(round_item::Column::RoundId.eq(round.id))
+        .count(db)
+        .await
+        .unwrap() as usize;
+    let round_key = state.keys.round_key(round.id, &round.key_id).unwrap();
+    let tokens: Arc<Vec<_>> = Arc::new(
+        invitation::Entity::find()
+            .filter(invitation::Column::RoundId.eq(round.id))
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| round_key.link_token(InvitationId(row.id)))
+            .collect(),
+    );
+
+    let started = Instant::now();
+    let mut submitters = Vec::new();
+    for submitter in 0..SUBMITTERS {
+        let (store, keys, tokens) = (state.store.clone(), state.keys.clone(), tokens.clone());
+        submitters.push(tokio::spawn(async move {
+            for (index, token) in tokens
+                .iter()
+                .enumerate()
+                .skip(submitter)
+                .step_by(SUBMITTERS)
+            {
+                let answer = ValidAnswer {
+                    values: (0..items)
+                        .map(|item| 1 + ((index + item) % 7) as u8)
+                        .collect(),
+                    comment: (index % 10 == 0).then(|| format!("Comment {index}")),
+                };
+                let outcome = answers::submit(&store, &keys, token, answer).await.unwrap();
+                assert_eq!(outcome, SubmitOutcome::Accepted);
+            }
+        }));
+    }
+    for submitter in submitters {
+        submitter.await.unwrap();
+    }
+    let submitting = started.elapsed();
+
+    let sealed = open_response::Entity::find()
+        .filter(open_response::Column::RoundId.eq(round.id))
+        .all(db)
+        .await
+        .unwrap();
+    let seal = round_key.answer_seal();
+    let started = Instant::now();
+    let opened = sealed
+        .iter()
+        .filter(|row| {
+            seal.open_answers(NodeId(row.node_id), &row.sealed)
+                .is_some()
+        })
+        .count();
+    let opening = started.elapsed();
+    assert_eq!(opened, tokens.len());
+
+    let started = Instant::now();
+    let outcome = rounds::close_round(
+        &state.store,
+        &state.bank,
+        &state.keys,
+        round.id,
+        chrono::Utc::now(),
+        RawRetention::Delete,
+        "http://bench",
+        "bench.example",
+    )
+    .await
+    .unwrap();
+    let closing = started.elapsed();
+    assert_eq!(
+        outcome,
+        CloseOutcome::Closed {
+            counted_responses: tokens.len() as u32
+        }
+    );
+    let per_second = |count: usize, elapsed: Duration| count as f64 / elapsed.as_secs_f64();
+    println!(
+        "| {database} | {} answers × {items} items over {TEAMS} teams | submit with sealing ({SUBMITTERS} tasks): {:.0}/s | opening every sealed answer: {:.1} ms | close (transaction + shredding): {:.2} s |",
+        tokens.len(),
+        per_second(tokens.len(), submitting),
+        opening.as_secs_f64() * 1000.0,
+        closing.as_secs_f64(),
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(measure("SQLite", None));
+    if let Ok(base) = std::env::var("SAFEPULSE_BENCH_POSTGRES_URL") {
+        let name = format!("safepulse_bench_{}", Uuid::new_v4().simple());
+        runtime.block_on(async {
+            let admin = sea_orm::Database::connect(&base).await.unwrap();
+            admin
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("CREATE DATABASE {name}"),
+                ))
+                .await
+                .unwrap();
+        });
+        let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+        runtime.block_on(measure("PostgreSQL", Some(url)));
+    }
+}
