@@ -3,7 +3,8 @@
 //! database on the local server — and gives tests a client and ways to act as
 //! admin, hr or a manager.
 //!
-//! PostgreSQL is reached at `SAFEPULSE_TEST_POSTGRES_URL` (default
+//! PostgreSQL is reached at `SAFEPULSE_TEST_POSTGRES_URL`, which `scripts/test`
+//! points at its own throwaway cluster (default without it:
 //! `postgres://postgres@127.0.0.1:5432/postgres`). Tests fail, never skip, when it is
 //! unreachable.
 

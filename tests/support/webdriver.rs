@@ -1,7 +1,7 @@
 //! A small W3C WebDriver client for the browser tests: Debian's `chromedriver`
 //! driving headless Chromium (both from the distribution's packages, installed by
-//! `.ci/run`), spoken to over HTTP with the test package's reqwest. No browser is
-//! downloaded at run time.
+//! `scripts/test`), spoken to over HTTP with the test package's reqwest. No browser
+//! is downloaded at run time.
 
 use std::process::Stdio;
 use std::time::Duration;
