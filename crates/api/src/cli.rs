@@ -151,15 +151,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let state = build_state(config, clock).await?;
             let application = Application::build(state.clone())?;
+            let port = application.port();
+            // actix installs its SIGTERM/SIGINT handlers when its server is first
+            // polled: poll it once before the in-process worker starts, so a stop
+            // that arrives once work is visible is always a graceful one.
+            let mut served = Box::pin(application.run_until_stopped());
+            if let std::task::Poll::Ready(result) = futures_util::poll!(served.as_mut()) {
+                return result.map_err(Into::into);
+            }
             let background = if state.config.in_process_worker {
                 Some(BackgroundWork::start(&state)?)
             } else {
                 None
             };
-            tracing::info!(port = application.port(), "safepulse is listening");
+            tracing::info!(port, "safepulse is listening");
             // actix stops on SIGTERM/SIGINT after draining requests; then the
             // scheduler and email worker finish their batch in flight.
-            let served = application.run_until_stopped().await;
+            let served = served.await;
             // Sign-in requests still queued get a few seconds to reach the outbox;
             // after that they are lost, and those people ask again.
             if tokio::time::timeout(SIGN_IN_QUEUE_GRACE, state.sign_in_queue.settled())
