@@ -66,6 +66,15 @@ fn linked_people(
     linked
 }
 
+async fn post_as_admin(app: &TestApp, admin: &str, path: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn copies_of(app: &TestApp, mark: &WalMark) -> Vec<Vec<u8>> {
     physical_copy(
         app.state.store.connection(),
@@ -155,13 +164,7 @@ on_both_databases! {
         let listed: serde_json::Value =
             app.client.get(&rounds_url).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
         assert_eq!(listed[0]["accepts_answers"], true);
-        let refused = app
-            .client
-            .post(app.url(&format!("/api/v1/rounds/{round_id}/discard")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let refused = post_as_admin(&app, &admin, &format!("/api/v1/rounds/{round_id}/discard")).await;
         assert_eq!(refused.status(), 409, "a round with its key is closed, not discarded");
         let problem: serde_json::Value = refused.json().await.unwrap();
         assert_eq!(problem["code"], "round_key_present");
@@ -188,24 +191,12 @@ on_both_databases! {
         )
         .await;
         assert!(submitted.is_err(), "an answer is never stored without a key to seal it");
-        let closing = app
-            .client
-            .post(app.url(&format!("/api/v1/rounds/{round_id}/close")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let closing = post_as_admin(&app, &admin, &format!("/api/v1/rounds/{round_id}/close")).await;
         assert_eq!(closing.status(), 409, "no release is computed from answers nobody can open");
         let problem: serde_json::Value = closing.json().await.unwrap();
         assert_eq!(problem["code"], "round_key_missing");
 
-        let discarded = app
-            .client
-            .post(app.url(&format!("/api/v1/rounds/{round_id}/discard")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let discarded = post_as_admin(&app, &admin, &format!("/api/v1/rounds/{round_id}/discard")).await;
         assert_eq!(discarded.status(), 200);
         assert!(round::Entity::find_by_id(round_id).one(app.state.store.connection()).await.unwrap().is_none());
         let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
