@@ -227,24 +227,23 @@ on_both_databases! {
             .exec(app.state.store.connection())
             .await
             .unwrap();
-        // A keyring entry of a round that never committed its opening.
-        let orphan = Uuid::new_v4();
-        let orphan_file = app.state.keys.keyring().dir().join(format!("{orphan}.salt"));
-        std::fs::write(&orphan_file, [7u8; 32]).unwrap();
-        let fresh_orphan = Uuid::new_v4();
-        std::fs::write(app.state.keys.keyring().dir().join(format!("{fresh_orphan}.salt")), [8u8; 32]).unwrap();
-        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        std::fs::File::options().write(true).open(&orphan_file).unwrap().set_modified(an_hour_ago).unwrap();
+        // A key this database knows nothing about (another database sharing the
+        // keyring by mistake, or an opening that crashed before it committed),
+        // written long ago: never destroyed on a guess.
+        let unknown = Uuid::new_v4();
+        let unknown_file = app.state.keys.keyring().dir().join(format!("{unknown}.salt"));
+        std::fs::write(&unknown_file, [7u8; 32]).unwrap();
+        let a_day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        std::fs::File::options().write(true).open(&unknown_file).unwrap().set_modified(a_day_ago).unwrap();
 
         // At start (`build_state` runs the same function) …
         let restarted = safepulse_api::app::build_state((*app.state.config).clone(), std::sync::Arc::new(app.clock.clone()))
             .await
             .unwrap();
         assert!(!key_file.exists(), "the closed round's key is destroyed at start");
-        assert!(!orphan_file.exists(), "a stale key without a round is destroyed");
         assert!(
-            restarted.keys.keyring().read(fresh_orphan).unwrap().is_some(),
-            "a fresh key without a round may belong to an opening in progress elsewhere"
+            restarted.keys.keyring().read(unknown).unwrap().is_some(),
+            "a key of a round this database does not know is left alone"
         );
         assert!(app.round_row(round_id).await.scrubbed_at.is_some(), "the shredding is recorded");
 

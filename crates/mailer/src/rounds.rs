@@ -212,8 +212,10 @@ pub async fn open_round(
     let closes_at = last_opening + plan.window;
 
     // The salt is on disk before anything refers to the round; if the transaction
-    // does not commit, the key is destroyed here or, after a crash, by the sweep
-    // in `shred_closed_rounds` (a keyring entry with no round).
+    // does not commit, the key is destroyed here. A crash in between leaves the
+    // salt of a round that never existed: nothing was ever sealed under it. It is
+    // not swept away automatically, because a keyring directory shared by mistake
+    // with another database would look the same, full of that database's live keys.
     let (key_id, round_key) = keys.create_round_key(round_id)?;
     let opened = write_opened_round(
         transaction,
@@ -1264,13 +1266,8 @@ pub async fn discard_round(
     Ok(round)
 }
 
-/// How long a keyring entry without a round is left alone: the round's opening
-/// transaction may still be running in another process.
-const ORPHAN_KEY_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
 /// Crypto-shredding after close, recorded and retried until done: destroys the
-/// keyring entry of every closed round not yet shredded (and of rounds that never
-/// committed), then scrubs the database's freed pages — SQLite (with
+/// keyring entry of every closed round not yet shredded, then scrubs the database's freed pages — SQLite (with
 /// `secure_delete`) zeroes freed pages on commit and a truncating checkpoint folds
 /// the WAL, which still holds the old pages, into the main file and empties it;
 /// PostgreSQL's `VACUUM` frees the open tables' dead tuples — and only then sets
@@ -1293,7 +1290,6 @@ pub async fn shred_closed_rounds(
     for round_id in &pending {
         keys.keyring().destroy(*round_id)?;
     }
-    destroy_keys_without_open_round(store, keys).await?;
     if pending.is_empty() {
         return Ok(0);
     }
@@ -1304,34 +1300,6 @@ pub async fn shred_closed_rounds(
         .exec(db)
         .await?;
     Ok(pending.len())
-}
-
-/// Keyring entries whose round is closed, or was never written (an opening that
-/// failed or crashed before it committed), are destroyed.
-async fn destroy_keys_without_open_round(store: &Store, keys: &KeyChain) -> Result<(), RoundError> {
-    let entries = keys.keyring().rounds()?;
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let status: HashMap<Uuid, String> = round::Entity::find()
-        .filter(round::Column::Id.is_in(entries.iter().map(|(id, _)| *id)))
-        .all(store.connection())
-        .await?
-        .into_iter()
-        .map(|round| (round.id, round.status))
-        .collect();
-    for (round_id, written) in entries {
-        let stale = written.elapsed().is_ok_and(|age| age > ORPHAN_KEY_GRACE);
-        let destroy = match status.get(&round_id).map(String::as_str) {
-            Some("open") => false,
-            Some(_) => true,
-            None => stale,
-        };
-        if destroy {
-            keys.keyring().destroy(round_id)?;
-        }
-    }
-    Ok(())
 }
 
 async fn scrub_freed_pages(store: &Store) -> Result<(), RoundError> {
