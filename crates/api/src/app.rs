@@ -26,6 +26,7 @@ use crate::request_context::request_context;
 use crate::secrets::Secrets;
 use crate::sign_in_queue::SignInQueue;
 use crate::state::AppState;
+use crate::submit_queue::SubmitQueue;
 use crate::{pages, routes};
 
 /// Everything the server and the worker share, built once at start.
@@ -91,6 +92,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     };
     let sign_in_queue = SignInQueue::start(store.clone(), config.mail_host());
     let sign_in_limiter = Arc::new(SignInLimiter::new(config.sign_in_limits, clock.now()));
+    let submit_queue = SubmitQueue::start(store.clone(), keys.clone());
     Ok(AppState {
         store,
         tokens,
@@ -102,6 +104,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         round_opening_blocked,
         sign_in_queue,
         sign_in_limiter,
+        submit_queue,
     })
 }
 

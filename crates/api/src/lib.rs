@@ -35,5 +35,6 @@ pub mod routes;
 pub mod secrets;
 pub mod sign_in_queue;
 pub mod state;
+pub mod submit_queue;
 pub mod telemetry;
 pub mod worker;

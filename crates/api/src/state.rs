@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::rate_limit::SignInLimiter;
 use crate::secrets::Secrets;
 use crate::sign_in_queue::SignInQueue;
+use crate::submit_queue::SubmitQueue;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -32,6 +33,8 @@ pub struct AppState {
     pub sign_in_queue: SignInQueue,
     /// The rate limits of `POST /sign-in`.
     pub sign_in_limiter: Arc<SignInLimiter>,
+    /// Answers waiting to be committed together (see [`SubmitQueue`]).
+    pub submit_queue: SubmitQueue,
 }
 
 impl AppState {

@@ -11,12 +11,14 @@
 //! - let a uniqueness violation reach a log: a second answer is `ON CONFLICT DO
 //!   NOTHING` and reported as [`SubmitOutcome::AlreadyAnswered`].
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
-use safepulse_domain::keys::LinkToken;
+use rand::seq::SliceRandom;
+use safepulse_domain::keys::{LinkToken, RoundKey};
 use safepulse_domain::{ItemId, NodeId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
-    Statement, TryInsertResult,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -174,58 +176,193 @@ impl std::fmt::Debug for ValidAnswer {
     }
 }
 
-/// Stores one answer (DESIGN §2 "Submit"):
-/// 1. find the invitation by lookup — read only;
-/// 2. read the round under a shared lock (`FOR SHARE` on PostgreSQL; SQLite's
-///    `BEGIN IMMEDIATE` already excludes the closing transaction) and check it is open;
-/// 3. compute the ballot in memory (the round key comes from the keyring, never
-///    from the database), seal the answers, insert `ON CONFLICT (ballot) DO NOTHING`;
-/// 4. seal and insert the comment, commit.
+/// One answer to store: the link it came through and what was answered.
+#[derive(Clone)]
+pub struct Submission {
+    pub token: LinkToken,
+    pub answer: ValidAnswer,
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a link or an answer.
+        f.write_str("Submission(..)")
+    }
+}
+
+/// Stores one answer: [`submit_batch`] with a batch of one.
 pub async fn submit(
     store: &Store,
     keys: &KeyChain,
     token: &LinkToken,
     answer: ValidAnswer,
 ) -> Result<SubmitOutcome, StoreError> {
-    let transaction = store.begin_write().await?;
-    let Some(invitation) = find_invitation(&transaction, token).await? else {
-        return Ok(SubmitOutcome::NotOpen);
-    };
-    let Some(key_id) = open_round_key_id(&transaction, invitation.round_id).await? else {
-        return Ok(SubmitOutcome::NotOpen);
-    };
-    let round_key = keys.round_key(invitation.round_id, &key_id)?;
-    let ballot = round_key.ballot(token);
-    let seal = round_key.answer_seal();
-    let node = NodeId(invitation.node_id);
+    let batch = vec![Submission {
+        token: token.clone(),
+        answer,
+    }];
+    let mut outcomes = submit_batch(store, keys, batch).await?;
+    outcomes.pop().expect("one outcome per submission")
+}
 
-    let response = open_response::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        round_id: Set(invitation.round_id),
-        node_id: Set(invitation.node_id),
-        ballot: Set(ballot.0.to_vec()),
-        sealed: Set(seal.seal_answers(node, &answer.values)),
-    };
-    let inserted = open_response::Entity::insert(response)
-        .on_conflict_do_nothing_on([open_response::Column::Ballot])
-        .exec(&transaction)
-        .await?;
-    if matches!(inserted, TryInsertResult::Conflicted) {
-        transaction.rollback().await?;
-        return Ok(SubmitOutcome::AlreadyAnswered);
-    }
-    if let Some(comment) = answer.comment {
-        open_comment::ActiveModel {
-            id: Set(Uuid::new_v4()),
+/// Stores answers that arrived together in **one** write transaction (group commit:
+/// one fsync for all of them), following DESIGN §2 "Submit" for each:
+/// 1. find the invitations by lookup — read only, one statement;
+/// 2. read each round concerned under a shared lock (`FOR SHARE` on PostgreSQL;
+///    SQLite's `BEGIN IMMEDIATE` already excludes the closing transaction) and
+///    check it is open;
+/// 3. compute each ballot in memory (the round key comes from the keyring, never
+///    from the database), seal the answers, and insert them all in one statement
+///    `ON CONFLICT (ballot) DO NOTHING`, **in random order**, so that neither row
+///    order nor row ids show who answered before whom within the batch;
+/// 4. seal and insert the comments of the accepted answers, commit.
+///
+/// Returns one outcome per submission, in the order given, only after the commit:
+/// `Accepted` always means durable. A submission whose round key cannot be had
+/// gets its own error and stores nothing; a database error fails the whole batch
+/// (nothing of it is stored), and the caller decides whether to retry.
+pub async fn submit_batch(
+    store: &Store,
+    keys: &KeyChain,
+    batch: Vec<Submission>,
+) -> Result<Vec<Result<SubmitOutcome, StoreError>>, StoreError> {
+    let mut outcomes: Vec<Option<Result<SubmitOutcome, StoreError>>> =
+        (0..batch.len()).map(|_| None).collect();
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.shuffle(&mut rand::rng());
+
+    let transaction = store.begin_write().await?;
+    let invitations = find_invitations(
+        &transaction,
+        batch.iter().map(|submission| &submission.token),
+    )
+    .await?;
+    let mut round_keys: HashMap<Uuid, Option<RoundKey>> = HashMap::new();
+    let mut ballots_seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut responses = Vec::with_capacity(batch.len());
+    // Row id of each inserted answer → (submission, its comment row if any).
+    let mut pending: HashMap<Uuid, (usize, Option<open_comment::ActiveModel>)> = HashMap::new();
+    for index in order {
+        let Submission { token, answer } = &batch[index];
+        let Some(invitation) = invitations.get(&token.lookup().0.to_vec()) else {
+            outcomes[index] = Some(Ok(SubmitOutcome::NotOpen));
+            continue;
+        };
+        let round_key = match round_keys.get(&invitation.round_id) {
+            Some(known) => known.clone(),
+            None => {
+                let key = match open_round_key_id(&transaction, invitation.round_id).await? {
+                    Some(key_id) => match keys.round_key(invitation.round_id, &key_id) {
+                        Ok(key) => Some(key),
+                        Err(error) => {
+                            outcomes[index] = Some(Err(error.into()));
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                round_keys.insert(invitation.round_id, key.clone());
+                key
+            }
+        };
+        let Some(round_key) = round_key else {
+            outcomes[index] = Some(Ok(SubmitOutcome::NotOpen));
+            continue;
+        };
+        let ballot = round_key.ballot(token).0.to_vec();
+        // The same link twice in one batch: the first (in random order) counts.
+        if !ballots_seen.insert(ballot.clone()) {
+            outcomes[index] = Some(Ok(SubmitOutcome::AlreadyAnswered));
+            continue;
+        }
+        let seal = round_key.answer_seal();
+        let node = NodeId(invitation.node_id);
+        let id = Uuid::new_v4();
+        responses.push(open_response::ActiveModel {
+            id: Set(id),
             round_id: Set(invitation.round_id),
             node_id: Set(invitation.node_id),
-            sealed: Set(seal.seal_comment(node, &comment)),
+            ballot: Set(ballot),
+            sealed: Set(seal.seal_answers(node, &answer.values)),
+        });
+        let comment = answer
+            .comment
+            .as_ref()
+            .map(|comment| open_comment::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                round_id: Set(invitation.round_id),
+                node_id: Set(invitation.node_id),
+                sealed: Set(seal.seal_comment(node, comment)),
+            });
+        pending.insert(id, (index, comment));
+    }
+
+    let inserted = insert_new_responses(&transaction, responses).await?;
+    let mut comments = Vec::new();
+    for (id, (index, comment)) in pending {
+        if inserted.contains(&id) {
+            outcomes[index] = Some(Ok(SubmitOutcome::Accepted));
+            comments.extend(comment);
+        } else {
+            outcomes[index] = Some(Ok(SubmitOutcome::AlreadyAnswered));
         }
-        .insert(&transaction)
-        .await?;
+    }
+    if !comments.is_empty() {
+        open_comment::Entity::insert_many(comments)
+            .exec_without_returning(&transaction)
+            .await?;
     }
     transaction.commit().await?;
-    Ok(SubmitOutcome::Accepted)
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("every submission has an outcome"))
+        .collect())
+}
+
+/// The invitations behind a batch of links, by lookup hash, in one statement.
+async fn find_invitations<'a>(
+    db: &impl ConnectionTrait,
+    tokens: impl Iterator<Item = &'a LinkToken>,
+) -> Result<HashMap<Vec<u8>, LinkedInvitation>, StoreError> {
+    let lookups: Vec<Vec<u8>> = tokens.map(|token| token.lookup().0.to_vec()).collect();
+    Ok(invitation::Entity::find()
+        .filter(invitation::Column::Lookup.is_in(lookups))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let lookup = row.lookup?;
+            Some((
+                lookup,
+                LinkedInvitation {
+                    round_id: row.round_id,
+                    node_id: row.node_id,
+                },
+            ))
+        })
+        .collect())
+}
+
+/// Inserts answers `ON CONFLICT (ballot) DO NOTHING` in one statement, in the
+/// order given; returns the ids of the rows actually inserted (the others were
+/// answered before).
+async fn insert_new_responses(
+    db: &impl ConnectionTrait,
+    responses: Vec<open_response::ActiveModel>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    if responses.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut insert = open_response::Entity::insert_many(responses)
+        .on_conflict_do_nothing_on([open_response::Column::Ballot])
+        .into_query();
+    insert.returning_col(open_response::Column::Id);
+    let statement = db.get_database_backend().build(&insert);
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "id").map_err(StoreError::from))
+        .collect()
 }
 
 /// The master key id of a round that is open, read under a shared row lock on

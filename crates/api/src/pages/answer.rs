@@ -203,7 +203,14 @@ pub async fn submit_answers(
         return form_page(StatusCode::UNPROCESSABLE_ENTITY, locale, &view);
     };
 
-    let submitted = answers::submit(&state.store, &state.keys, &token, answer).await;
+    let Ok(submitted) = state.submit_queue.submit(token, answer).await else {
+        // Only while the process stops: the answer was not stored, the link stays valid.
+        return outcome_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            locale,
+            &Outcome::ServerError,
+        );
+    };
     let closes_at = local_date_time(round.closes_at, time_zone, locale);
     match submitted {
         Ok(SubmitOutcome::Accepted) => {
