@@ -244,7 +244,7 @@ pub async fn submit_batch(
     let mut pending: HashMap<Uuid, (usize, Option<open_comment::ActiveModel>)> = HashMap::new();
     for index in order {
         let Submission { token, answer } = &batch[index];
-        let Some(invitation) = invitations.get(&token.lookup().0.to_vec()) else {
+        let Some(invitation) = invitations.get(token.lookup().0.as_slice()) else {
             outcomes[index] = Some(Ok(SubmitOutcome::NotOpen));
             continue;
         };
