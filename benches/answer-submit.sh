@@ -9,4 +9,4 @@ if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 export SAFEPULSE_TEST_POSTGRES_URL="${SAFEPULSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-cargo bench -p safepulse-tests --bench answer_submit
+cargo bench --workspace --bench answer_submit

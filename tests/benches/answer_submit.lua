@@ -1,6 +1,8 @@
--- wrk script for benches/answer-submit.sh: every request posts one complete
--- answer form to /r/{token}, each with a link token of its own, so every
--- request is a real, accepted submit (never the cheaper "already answered").
+-- wrk script for benches/answer-submit.sh: each respondent opens a new
+-- connection, loads the form (GET /r/{token}) and posts one complete answer
+-- (POST /r/{token}, "Connection: close", so the next respondent connects anew).
+-- Every respondent has a link token of their own, so every POST is a real,
+-- accepted submit (never the cheaper "already answered").
 --
 -- Arguments: <file of "path body" lines> <number of wrk threads>.
 -- Thread n takes lines n+1, n+1+threads, …; when its share runs out it repeats
@@ -17,6 +19,8 @@ end
 local lines = {}
 local index = 1
 local step = 1
+local posting = false
+local path, body
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -26,16 +30,22 @@ function init(args)
   index = id + 1
 end
 
-local headers = {
+local post_headers = {
   ["Content-Type"] = "application/x-www-form-urlencoded",
   ["Sec-Fetch-Site"] = "same-origin",
+  ["Connection"] = "close",
 }
 
 function request()
+  if posting then
+    posting = false
+    return wrk.format("POST", path, post_headers, body)
+  end
   local line = lines[index] or lines[id + 1]
   index = index + step
-  local path, body = line:match("^(%S+) (.*)$")
-  return wrk.format("POST", path, headers, body)
+  path, body = line:match("^(%S+) (.*)$")
+  posting = true
+  return wrk.format("GET", path)
 end
 
 function done(summary, latency, requests)
