@@ -451,10 +451,14 @@ pub(crate) fn new_outbox_row(
 
 async fn insert_chunked<A>(db: &DatabaseTransaction, rows: Vec<A>) -> Result<(), RoundError>
 where
-    A: ActiveModelTrait + Clone + Send,
+    A: ActiveModelTrait + Send,
 {
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        A::Entity::insert_many(chunk.to_vec())
+    // Moved, not copied, into each statement: a close inserts tens of thousands of
+    // rows with JSON figures.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        A::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
     }
