@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -135,18 +135,63 @@ impl Secrets {
 
 /// Refuses a key directory (secrets, round keyring) inside the data directory:
 /// a copy of the data must never be a key to it.
-pub(crate) fn refuse_inside_data_dir(
-    secrets_dir: &Path,
-    data_dir: &Path,
-) -> Result<(), SecretsError> {
-    let absolute = |path: &Path| {
-        fs::canonicalize(path)
-            .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(path))
+///
+/// Both paths are compared twice: as written (`..` folded), because a backup that
+/// follows symbolic links copies what the data directory's path names; and as the
+/// real location (symbolic links and `..` resolved through every existing
+/// ancestor), because `other/../data/secrets` or a link to the data directory
+/// names a place inside it. Neither directory needs to exist yet.
+pub(crate) fn refuse_inside_data_dir(key_dir: &Path, data_dir: &Path) -> Result<(), SecretsError> {
+    let io = |source| SecretsError::Io {
+        dir: key_dir.to_owned(),
+        source,
     };
-    if absolute(secrets_dir).starts_with(absolute(data_dir)) {
-        return Err(SecretsError::InsideDataDir(secrets_dir.to_owned()));
+    let (key_written, data_written) = (
+        absolute(key_dir).map_err(io)?,
+        absolute(data_dir).map_err(io)?,
+    );
+    let inside_as_written = folded(&key_written).starts_with(folded(&data_written));
+    let inside_really = real_location(&key_written).starts_with(real_location(&data_written));
+    if inside_as_written || inside_really {
+        return Err(SecretsError::InsideDataDir(key_dir.to_owned()));
     }
     Ok(())
+}
+
+fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    Ok(if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()?.join(path)
+    })
+}
+
+/// An absolute path with `.` dropped and each `..` taking away the name before it.
+fn folded(path: &Path) -> PathBuf {
+    let mut folded = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                folded.pop();
+            }
+            other => folded.push(other),
+        }
+    }
+    folded
+}
+
+/// Where an absolute path really leads: its longest existing ancestor resolved by
+/// the filesystem (symbolic links, `..`), the rest folded onto it.
+fn real_location(path: &Path) -> PathBuf {
+    let components: Vec<Component> = path.components().collect();
+    for existing in (0..=components.len()).rev() {
+        let ancestor: PathBuf = components[..existing].iter().collect();
+        if let Ok(real) = fs::canonicalize(&ancestor) {
+            return folded(&real.join(components[existing..].iter().collect::<PathBuf>()));
+        }
+    }
+    folded(path)
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -310,5 +355,68 @@ mod tests {
         let secrets = Secrets::load(&dir, &root.path().join("data"), false, Utc::now()).unwrap();
         assert_eq!(secrets.active_master_key().id().as_str(), "20260101000000");
         assert!(secrets.master_key("20250101000000").is_some());
+    }
+
+    #[test]
+    fn a_key_dir_reaching_into_the_data_dir_through_dot_dot_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("data");
+        fs::create_dir_all(&data_dir).unwrap();
+        for key_dir in [
+            root.path().join("other/../data/secrets"),
+            root.path().join("data/./keys/../secrets"),
+        ] {
+            let error = Secrets::load(&key_dir, &data_dir, true, Utc::now());
+            assert!(
+                matches!(error, Err(SecretsError::InsideDataDir(_))),
+                "{key_dir:?}: {error:?}"
+            );
+        }
+        assert!(
+            !data_dir.join("secrets").exists(),
+            "nothing is created before the refusal"
+        );
+        refuse_inside_data_dir(&root.path().join("data/../secrets"), &data_dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_dir_reaching_into_the_data_dir_through_a_symbolic_link_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("data");
+        fs::create_dir_all(&data_dir).unwrap();
+        // A link to the data directory: the key directory does not exist yet.
+        std::os::unix::fs::symlink(&data_dir, root.path().join("link")).unwrap();
+        let error = Secrets::load(
+            &root.path().join("link/secrets"),
+            &data_dir,
+            true,
+            Utc::now(),
+        );
+        assert!(
+            matches!(error, Err(SecretsError::InsideDataDir(_))),
+            "{error:?}"
+        );
+        // The data directory named through a link, the key directory by its real path.
+        std::os::unix::fs::symlink(root.path(), root.path().join("root-link")).unwrap();
+        let error = refuse_inside_data_dir(
+            &data_dir.join("rounds"),
+            &root.path().join("root-link/data"),
+        );
+        assert!(
+            matches!(error, Err(SecretsError::InsideDataDir(_))),
+            "{error:?}"
+        );
+        // A link inside the data directory to keys kept elsewhere: a backup that
+        // follows links would copy them.
+        let elsewhere = root.path().join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, data_dir.join("keys")).unwrap();
+        let error = refuse_inside_data_dir(&data_dir.join("keys"), &data_dir);
+        assert!(
+            matches!(error, Err(SecretsError::InsideDataDir(_))),
+            "{error:?}"
+        );
+        refuse_inside_data_dir(&elsewhere, &data_dir).unwrap();
     }
 }
