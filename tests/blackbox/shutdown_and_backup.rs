@@ -1,7 +1,7 @@
-//! Stopping and backing up (issue 12 §4): after SIGTERM the SQLite file alone,
-//! without its `-wal`, holds every answer `serve` acknowledged and everything
-//! `worker` did; Ctrl-C (SIGINT) lets a request in flight finish like SIGTERM
-//! does; `safepulse backup` copies the running database consistently, without a
+//! Stopping and backing up (issue 12 §4): after a graceful stop the SQLite file
+//! alone, without its `-wal`, holds every answer `serve` acknowledged and
+//! everything `worker` did; Ctrl-C (SIGINT) lets a request in flight finish like
+//! SIGTERM does; `safepulse backup` copies the running database consistently, without a
 //! key, and points to pg_dump on PostgreSQL.
 
 use std::path::{Path, PathBuf};
@@ -86,13 +86,13 @@ async fn answers_in(db: &impl ConnectionTrait, round_id: Uuid) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn after_sigterm_the_sqlite_file_alone_holds_what_serve_and_worker_did() {
+async fn after_a_graceful_stop_the_sqlite_file_alone_holds_what_serve_and_worker_did() {
     let app = spawn_app(Db::Sqlite).await;
     let database = app.data_dir.join("safepulse.db");
     let (round_id, tokens) = open_round_for(&app, 40).await;
     let invitations = tokens.len() as u64;
 
-    // The worker sends every invitation (into .eml files) and stops.
+    // The worker sends every invitation (into .eml files) and stops on Ctrl-C.
     let worker = app
         .safepulse_command(Path::new(BINARY), &["worker"])
         .spawn()
@@ -107,7 +107,8 @@ async fn after_sigterm_the_sqlite_file_alone_holds_what_serve_and_worker_did() {
         assert!(tokio::time::Instant::now() < deadline, "the worker sends");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    terminate(worker).await;
+    send_signal(&worker, "INT");
+    wait_for_clean_exit(worker, "SIGINT").await;
     let (_copy, alone) = the_file_alone(&database).await;
     assert_eq!(
         outbox::Entity::find()
@@ -118,7 +119,7 @@ async fn after_sigterm_the_sqlite_file_alone_holds_what_serve_and_worker_did() {
         "the file alone knows every invitation was sent"
     );
 
-    // The server acknowledges every answer and stops.
+    // The server acknowledges every answer and stops on SIGTERM.
     let (server, base) = start_server(&app).await;
     let client = reqwest::Client::new();
     for token in &tokens {

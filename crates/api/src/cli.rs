@@ -175,11 +175,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(port) = port {
                 config.port = port;
             }
-            // Listening starts here: a stop that arrives while the server starts
-            // up is a graceful one once it runs, never the default action.
-            let stop = listen_for_stop()?;
             let state = build_state(config, clock).await?;
             refuse_open_rounds_without_key(&state).await?;
+            // From here on a stop is graceful; before, nothing is in flight yet and
+            // Ctrl-C may end a slow start at once.
+            let stop = listen_for_stop()?;
             let application = Application::build(state.clone(), stop)?;
             let port = application.port();
             let background = if state.config.in_process_worker {
@@ -206,9 +206,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             served?;
         }
         Command::Worker => {
-            let stop = listen_for_stop()?;
             let state = build_state(config, clock).await?;
             refuse_open_rounds_without_key(&state).await?;
+            let stop = listen_for_stop()?;
             let background = BackgroundWork::start(&state)?;
             tracing::info!("safepulse worker is running");
             stop.await;
@@ -435,8 +435,8 @@ async fn close_store(state: &AppState) {
 /// Starts listening for SIGTERM (what orchestrators send) and SIGINT (Ctrl-C) and
 /// returns a future that completes at the first of them: both stop gracefully.
 /// Listening starts at the call, not at the first poll: a signal that arrives
-/// while the process starts up must stop it gracefully rather than kill it with
-/// the default action. SIGQUIT (Ctrl-\\) still stops at once.
+/// before the server or the worker is first polled must stop it gracefully rather
+/// than kill it with the default action. SIGQUIT (Ctrl-\\) still stops at once.
 fn listen_for_stop() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
