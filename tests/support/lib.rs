@@ -106,7 +106,8 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
         .await
         .expect("the application state builds");
     let application =
-        Application::build_with_listener(state.clone(), listener).expect("the server builds");
+        Application::build_with_listener(state.clone(), listener, std::future::pending())
+            .expect("the server builds");
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -630,18 +631,28 @@ pub fn free_port() -> u16 {
 }
 
 /// Sends SIGTERM to a child and waits (up to a minute) for a clean exit.
-pub async fn terminate(mut child: tokio::process::Child) {
+pub async fn terminate(child: tokio::process::Child) {
+    send_signal(&child, "TERM");
+    wait_for_clean_exit(child, "SIGTERM").await;
+}
+
+/// Sends the signal `name` (`TERM`, `INT`, …) to a running child.
+pub fn send_signal(child: &tokio::process::Child, name: &str) {
     let pid = child.id().expect("the process is running").to_string();
     let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{name}"), &pid])
         .status()
         .expect("kill runs");
     assert!(sent.success());
+}
+
+/// Waits (up to a minute) for a child to exit with success after `what`.
+pub async fn wait_for_clean_exit(mut child: tokio::process::Child, what: &str) {
     let exit = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
         .await
-        .expect("the process stops on SIGTERM")
+        .unwrap_or_else(|_| panic!("the process stops within a minute after {what}"))
         .expect("the exit status");
-    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
+    assert!(exit.success(), "a clean exit after {what}: {exit:?}");
 }
 
 /// Waits until `url` answers `/healthz` (a child server is up), for up to a minute.

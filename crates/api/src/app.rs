@@ -7,12 +7,12 @@ use actix_web::dev::Server;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpRequest, HttpServer, web};
-use anyhow::Context;
+use anyhow::{Context, bail};
 use safepulse_domain::Clock;
 use safepulse_mailer::ItemBank;
 use safepulse_mailer::rounds::shred_closed_rounds;
-use safepulse_store::Store;
 use safepulse_store::keyring::{KeyChain, RoundKeyring};
+use safepulse_store::{SchemaStatus, Store};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -23,21 +23,19 @@ use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::rate_limit::SignInLimiter;
 use crate::request_context::request_context;
-use crate::secrets::Secrets;
+use crate::secrets::{MissingKeys, Secrets};
 use crate::sign_in_queue::SignInQueue;
 use crate::state::AppState;
 use crate::submit_queue::SubmitQueue;
 use crate::{pages, routes};
 
-/// Everything the server and the worker share, built once at start.
+/// Everything the server and the worker share, built once at start: the key
+/// directories checked, the database connected and migrated, the keys loaded.
 pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let create_secrets = config.mode == Mode::Embedded;
-    let secrets = Secrets::load(
-        &config.secrets_dir,
-        &config.data_dir,
-        create_secrets,
-        clock.now(),
-    )?;
+    let keyring_dir = config.round_keyring_dir();
+    // Before anything is created in them.
+    crate::secrets::refuse_inside_data_dir(&config.secrets_dir, &config.data_dir)?;
+    crate::secrets::refuse_inside_data_dir(&keyring_dir, &config.data_dir)?;
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
@@ -46,19 +44,48 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
             )
         })?;
     }
-    let keyring_dir = config.round_keyring_dir();
-    crate::secrets::refuse_inside_data_dir(&keyring_dir, &config.data_dir)?;
+    let store = Store::connect(&config.database_url())
+        .await
+        .context("cannot connect to the database")?;
+    // Keys are generated only for a new database: next to an existing one, new
+    // keys would end every token and leave open rounds unable to take answers.
+    let database_is_new = store
+        .schema_status()
+        .await
+        .context("cannot read the database's migrations")?
+        == SchemaStatus::New;
+    let missing_keys = match config.mode {
+        Mode::Production => MissingKeys::Refuse,
+        Mode::Embedded if database_is_new => MissingKeys::Generate,
+        Mode::Embedded => MissingKeys::Restore,
+    };
+    let secrets = Secrets::load(
+        &config.secrets_dir,
+        &config.data_dir,
+        missing_keys,
+        clock.now(),
+    )?;
     let keys = KeyChain::new(
         secrets.master_keys.clone(),
         RoundKeyring::open(&keyring_dir).context("cannot open the round keyring")?,
     );
-    let store = Store::connect(&config.database_url())
-        .await
-        .context("cannot connect to the database")?;
-    store
+    match store
         .migrate()
         .await
-        .context("cannot apply the database migrations")?;
+        .context("cannot apply the database migrations")?
+    {
+        SchemaStatus::NewerIncompatible(unknown) => bail!(
+            "a newer version of safepulse migrated the database ({}) in a way this version \
+             cannot run against: run the newer version",
+            unknown.join(", ")
+        ),
+        SchemaStatus::NewerCompatible(unknown) => tracing::info!(
+            migrations = %unknown.join(", "),
+            "a newer version migrated the database; its migrations are marked backward compatible, \
+             so this version runs on"
+        ),
+        SchemaStatus::New | SchemaStatus::Current | SchemaStatus::Pending(_) => {}
+    }
     // A close that crashed before destroying its round's key, or a round that
     // never committed its opening, leaves a key behind: finish that first.
     if let Err(error) = shred_closed_rounds(&store, &keys, clock.now()).await {
@@ -108,6 +135,9 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     })
 }
 
+/// How long in-flight requests get once the server is asked to stop.
+const SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
+
 /// A bound, not yet running HTTP server.
 pub struct Application {
     port: u16,
@@ -123,18 +153,27 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Binds `config.bind:config.port` (port 0 picks a free one).
-    pub fn build(state: AppState) -> anyhow::Result<Application> {
+    /// Binds `config.bind:config.port` (port 0 picks a free one). The server stops
+    /// gracefully when `stop` completes.
+    pub fn build(
+        state: AppState,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<Application> {
         let address = (state.config.bind, state.config.port);
         let listener = TcpListener::bind(address)
             .with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
-        Application::build_with_listener(state, listener)
+        Application::build_with_listener(state, listener, stop)
     }
 
-    /// Serves on an already bound listener (tests bind first to know the public URL).
+    /// Serves on an already bound listener (tests bind first to know the public
+    /// URL) until `stop` completes; then in-flight requests get up to 30 s.
+    ///
+    /// actix's own signal handling is replaced by `stop`: it stops at once on
+    /// SIGINT, where Ctrl-C must drain requests like SIGTERM does.
     pub fn build_with_listener(
         state: AppState,
         listener: TcpListener,
+        stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let max_body = state.config.max_body_bytes;
@@ -165,7 +204,8 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .listen(listener)?
-        .shutdown_timeout(30)
+        .shutdown_signal(stop)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECONDS)
         .run();
         Ok(Application { port, server })
     }
@@ -174,7 +214,7 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM; in-flight requests get up to 30 s to finish.
+    /// Serves until stopped; in-flight requests get up to 30 s to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use safepulse_domain::{Email, Role, SystemClock};
-use safepulse_store::StoreError;
+use safepulse_store::keyring::KeyringError;
 use safepulse_store::tokens::{self, TokenKind};
+use safepulse_store::{Checkpoint, SchemaStatus, Store, StoreError, surveys};
 
 use crate::app::{Application, build_state};
 use crate::auth::{parse_ttl, revoke_and_audit};
 use crate::config::Config;
+use crate::routes::surveys::discard_and_audit;
 use crate::state::AppState;
 use crate::worker::BackgroundWork;
 use crate::{demo, import, openapi, telemetry};
@@ -56,6 +58,17 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy the SQLite database into a new file, consistently, while the server
+    /// runs (PostgreSQL: use pg_dump). Keys are never copied.
+    Backup {
+        /// The new file (it must not exist).
+        file: PathBuf,
+    },
+    /// Manage rounds.
+    Round {
+        #[command(subcommand)]
+        command: RoundCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -72,6 +85,17 @@ enum Command {
     Openapi,
     /// Fill an empty database with a demo organisation and a year of pulse history.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum RoundCommand {
+    /// Give up an open round whose key is lost from the round keyring: its
+    /// invitations, unsent emails and sealed answers (which can never be opened)
+    /// are deleted, so that a new round can open with new links.
+    Discard {
+        /// The round's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +121,8 @@ enum TokenCommand {
 
 /// How long `serve` waits, once stopped, for queued sign-in requests.
 const SIGN_IN_QUEUE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a stopping process waits for database connections still in use.
+const STORE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Parses arguments, runs the command, and turns any error into one line and exit 1.
 pub fn main() -> ExitCode {
@@ -150,24 +176,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.port = port;
             }
             let state = build_state(config, clock).await?;
-            let application = Application::build(state.clone())?;
+            refuse_open_rounds_without_key(&state).await?;
+            // From here on a stop is graceful; before, nothing is in flight yet and
+            // Ctrl-C may end a slow start at once.
+            let stop = listen_for_stop()?;
+            let application = Application::build(state.clone(), stop)?;
             let port = application.port();
-            // actix installs its SIGTERM/SIGINT handlers when its server is first
-            // polled: poll it once before the in-process worker starts, so a stop
-            // that arrives once work is visible is always a graceful one.
-            let mut served = Box::pin(application.run_until_stopped());
-            if let std::task::Poll::Ready(result) = futures_util::poll!(served.as_mut()) {
-                return result.map_err(Into::into);
-            }
             let background = if state.config.in_process_worker {
                 Some(BackgroundWork::start(&state)?)
             } else {
                 None
             };
             tracing::info!(port, "safepulse is listening");
-            // actix stops on SIGTERM/SIGINT after draining requests; then the
+            // On SIGTERM or SIGINT the server drains in-flight requests; then the
             // scheduler and email worker finish their batch in flight.
-            let served = served.await;
+            let served = application.run_until_stopped().await;
             // Sign-in requests still queued get a few seconds to reach the outbox;
             // after that they are lost, and those people ask again.
             if tokio::time::timeout(SIGN_IN_QUEUE_GRACE, state.sign_in_queue.settled())
@@ -179,22 +202,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(background) = background {
                 background.stop().await;
             }
-            checkpoint_on_stop(&state).await;
+            close_store(&state).await;
             served?;
         }
         Command::Worker => {
-            let stop = listen_for_stop()?;
             let state = build_state(config, clock).await?;
+            refuse_open_rounds_without_key(&state).await?;
+            let stop = listen_for_stop()?;
             let background = BackgroundWork::start(&state)?;
             tracing::info!("safepulse worker is running");
             stop.await;
             tracing::info!("stopping: finishing the batch in flight");
             background.stop().await;
-            checkpoint_on_stop(&state).await;
+            close_store(&state).await;
         }
         Command::Migrate => {
             build_state(config, clock).await?;
             eprintln!("safepulse: migrations applied");
+        }
+        Command::Backup { file } => {
+            // No migration and no key: a backup is taken as the database is, also
+            // by a newer binary before it upgrades anything, and keys never go
+            // into a copy of the database.
+            let store = Store::connect_existing(&config.database_url())
+                .await
+                .context("cannot open the database")?;
+            if store.schema_status().await? == SchemaStatus::New {
+                bail!("the database holds no safepulse data: nothing to back up");
+            }
+            store.backup_into(&file).await?;
+            store.close().await?;
+            eprintln!(
+                "safepulse: database copied to {}; it holds no key: keep the secrets directory \
+                 backed up separately, and never the round keyring",
+                file.display()
+            );
+        }
+        Command::Round {
+            command: RoundCommand::Discard { id },
+        } => {
+            let id: uuid::Uuid = id
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{id:?} is not a round id"))?;
+            let state = build_state(config, clock).await?;
+            let round = discard_and_audit(&state, id, "cli").await?;
+            eprintln!(
+                "safepulse: round {id} discarded; open a new one with POST /api/v1/surveys/{}/rounds",
+                round.survey_id
+            );
         }
         Command::Token {
             command: TokenCommand::Issue { role, subject, ttl },
@@ -334,27 +390,65 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts listening for SIGTERM (what orchestrators send) and SIGINT (Ctrl-C) and
-/// returns a future that completes at the first of them. Listening starts at the
-/// call, not at the first poll: a signal that arrives while the worker starts up
-/// must stop it gracefully rather than kill it with the default action.
-async fn checkpoint_on_stop(state: &AppState) {
-    if let Err(error) = state.store.checkpoint().await {
-        tracing::warn!(%error, "folding the WAL into the database file at stop failed");
+/// `serve` and `worker` do not start while an open round's key cannot be had:
+/// its answers could not be stored and its invitations not sent. The operator
+/// restores the keyring, or gives the round up with `safepulse round discard`.
+async fn refuse_open_rounds_without_key(state: &AppState) -> anyhow::Result<()> {
+    for round in surveys::open_rounds(state.store.connection()).await? {
+        match state.keys.round_key(round.id, &round.key_id) {
+            Ok(_) => {}
+            Err(KeyringError::RoundKeyMissing(id)) => bail!(
+                "round {id} is open, but the round keyring {} has no key for it: restore the \
+                 keyring directory, or give the round up with `safepulse round discard {id}` (its \
+                 answers can never be opened) and open a new one",
+                state.keys.keyring().dir().display()
+            ),
+            Err(error) => bail!(
+                "round {} is open, but its key cannot be had: {error}",
+                round.id
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// At a graceful stop: SQLite's WAL folded into the database file, so that the
+/// `.db` file alone holds everything committed, then every connection closed.
+async fn close_store(state: &AppState) {
+    match state.store.checkpoint().await {
+        Ok(Checkpoint::Complete) => {}
+        Ok(Checkpoint::Incomplete) => tracing::warn!(
+            "another connection was reading: the WAL was not folded into the database file \
+             entirely (copy the database with `safepulse backup`, not by copying the file)"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "folding the WAL into the database file at stop failed");
+        }
+    }
+    match tokio::time::timeout(STORE_CLOSE_GRACE, state.store.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "closing the database connections failed"),
+        Err(_) => tracing::warn!("stopping with database connections still in use"),
     }
 }
 
-fn listen_for_stop() -> anyhow::Result<impl Future<Output = ()>> {
+/// Starts listening for SIGTERM (what orchestrators send) and SIGINT (Ctrl-C) and
+/// returns a future that completes at the first of them: both stop gracefully.
+/// Listening starts at the call, not at the first poll: a signal that arrives
+/// before the server or the worker is first polled must stop it gracefully rather
+/// than kill it with the default action. SIGQUIT (Ctrl-\\) still stops at once.
+fn listen_for_stop() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
         let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
         Ok(async move {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
+            let received = tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            };
+            tracing::info!(signal = received, "stopping gracefully");
         })
     }
     #[cfg(not(unix))]

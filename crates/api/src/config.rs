@@ -31,6 +31,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     pub mode: Mode,
     /// Where the SQLite file and `.eml` files live.
@@ -115,15 +116,63 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// `SAFEPULSE_*` variables that are not settings, so the unknown-name check leaves
+/// them alone: the `--config` flag's, and those of the test and benchmark tools,
+/// which a developer's shell may hold (`SAFEPULSE_TEST_*`, `SAFEPULSE_BENCH_*`,
+/// `SAFEPULSE_UPDATE_OPENAPI`).
+const NOT_SETTINGS: [&str; 2] = ["CONFIG", "UPDATE_OPENAPI"];
+const NOT_SETTINGS_PREFIXES: [&str; 2] = ["TEST_", "BENCH_"];
+
 impl Config {
     /// Defaults, then `config_file` (if it exists), then `SAFEPULSE_*` variables.
     /// Nested keys use a double underscore: `SAFEPULSE_SMTP__HOST`.
+    ///
+    /// A key the file or the environment sets that is not a setting is an error
+    /// naming it: a typo (`databse_url`) must not start the server on the defaults.
+    /// A configuration path that exists but is not a file is an error too.
     pub fn load(config_file: &Path) -> Result<Config, ConfigError> {
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(config_file))
-            .merge(Env::prefixed("SAFEPULSE_").split("__"))
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match std::fs::metadata(config_file) {
+            Ok(metadata) if metadata.is_file() => {
+                // `file_exact`: the file named, never one found in a parent directory.
+                figment = figment.merge(Toml::file_exact(config_file));
+            }
+            Ok(_) => {
+                return Err(ConfigError::Invalid(format!(
+                    "{} is not a file (--config names the TOML file)",
+                    config_file.display()
+                )));
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(ConfigError::Invalid(format!(
+                    "cannot read {}: {error}",
+                    config_file.display()
+                )));
+            }
+        }
+        // The file alone first, so that an unknown key is blamed on the right layer.
+        figment.extract::<Config>().map_err(|error| {
+            unknown_key_or(
+                error,
+                |key| format!("the key `{key}` in {}", config_file.display()),
+                |key| format!("`{key}`"),
+            )
+        })?;
+        let config: Config = figment
+            .merge(
+                Env::prefixed("SAFEPULSE_")
+                    .filter(|key| is_setting_variable(key.as_str()))
+                    .split("__"),
+            )
             .extract()
-            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+            .map_err(|error| {
+                unknown_key_or(
+                    error,
+                    |key| format!("the variable {}", variable_name(key)),
+                    variable_name,
+                )
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -205,6 +254,85 @@ impl Config {
             _ => safepulse_mailer::rounds::RawRetention::Delete,
         }
     }
+}
+
+/// Whether `SAFEPULSE_<name>` is meant as a setting (see [`NOT_SETTINGS`]).
+fn is_setting_variable(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    !NOT_SETTINGS.contains(&name.as_str())
+        && !NOT_SETTINGS_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+}
+
+/// `smtp.host` as its environment variable, `SAFEPULSE_SMTP__HOST`.
+fn variable_name(key: &str) -> String {
+    format!("SAFEPULSE_{}", key.replace('.', "__").to_ascii_uppercase())
+}
+
+/// An unknown key as one line naming it (`described` says where it was set,
+/// `suggested` how to write the close match); any other error as figment says it.
+fn unknown_key_or(
+    error: figment::Error,
+    described: impl Fn(&str) -> String,
+    suggested: impl Fn(&str) -> String,
+) -> ConfigError {
+    let figment::error::Kind::UnknownField(field, expected) = &error.kind else {
+        return ConfigError::Invalid(error.to_string());
+    };
+    // figment's path leads from the top to the unknown key itself.
+    let section: Vec<&str> = match error.path.split_last() {
+        Some((last, section)) if last == field => section.iter().map(String::as_str).collect(),
+        _ => error.path.iter().map(String::as_str).collect(),
+    };
+    let key = |name: &str| {
+        let mut parts = section.clone();
+        parts.push(name);
+        parts.join(".")
+    };
+    let mut message = format!("{} is not a setting", described(&key(field)));
+    if let Some(close) = closest_match(field, expected) {
+        message.push_str(&format!("; did you mean {}?", suggested(&key(&close))));
+    }
+    ConfigError::Invalid(message)
+}
+
+/// The sections of the configuration (`[smtp]`, `SAFEPULSE_SMTP__HOST`).
+const SECTIONS: [&str; 2] = ["sign_in_limits", "smtp"];
+
+/// The key a typo most likely meant: `smtp_host` is `smtp.host` (one underscore
+/// where nesting takes two), otherwise the expected name at most a third of its
+/// letters (and at least one) away.
+fn closest_match(typed: &str, expected: &[&str]) -> Option<String> {
+    let nested = SECTIONS.iter().find_map(|section| {
+        let key = typed.strip_prefix(section)?.strip_prefix('_')?;
+        (expected.contains(section) && !key.is_empty()).then(|| format!("{section}.{key}"))
+    });
+    if nested.is_some() {
+        return nested;
+    }
+    let allowed = (typed.chars().count() / 3).max(1);
+    expected
+        .iter()
+        .map(|name| (edit_distance(typed, name), *name))
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name.to_owned())
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions of characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != *b_char);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -305,6 +433,132 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(error.contains("port"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_naming_it_and_its_close_match() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "safepulse.toml",
+                "databse_url = \"postgres://db.example.com/safepulse\"",
+            )?;
+            let error = Config::load(Path::new("safepulse.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("`databse_url`"), "{error}");
+            assert!(error.contains("safepulse.toml"), "{error}");
+            assert!(error.contains("did you mean `database_url`?"), "{error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_section_is_an_error_naming_its_full_path() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "safepulse.toml",
+                "[smtp]\nhost = \"smtp.example.com\"\nport = 587\ntls = \"starttls\"\npasword = \"x\"",
+            )?;
+            let error = Config::load(Path::new("safepulse.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("`smtp.pasword`"), "{error}");
+            assert!(error.contains("did you mean `smtp.password`?"), "{error}");
+            jail.create_file("safepulse.toml", "[sign_in_limits]\nglobal_brust = 3")?;
+            let error = Config::load(Path::new("safepulse.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("`sign_in_limits.global_brust`"), "{error}");
+            assert!(error.contains("`sign_in_limits.global_burst`"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_safepulse_variable_is_an_error_but_the_tools_variables_are_not() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SAFEPULSE_CONFIG", "elsewhere.toml");
+            jail.set_env("SAFEPULSE_TEST_POSTGRES_URL", "postgres://localhost/test");
+            jail.set_env("SAFEPULSE_BENCH_POOL_SIZE", "4");
+            jail.set_env("SAFEPULSE_UPDATE_OPENAPI", "1");
+            Config::load(Path::new("missing.toml")).map_err(|error| error.to_string())?;
+
+            jail.set_env("SAFEPULSE_SMTP_HOST", "smtp.example.com");
+            let error = Config::load(Path::new("missing.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("SAFEPULSE_SMTP_HOST"), "{error}");
+            assert!(
+                error.contains("did you mean SAFEPULSE_SMTP__HOST?"),
+                "a single underscore is not nesting: {error}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SAFEPULSE_SMTP__HOST", "smtp.example.com");
+            jail.set_env("SAFEPULSE_SMTP__PORT", "25");
+            jail.set_env("SAFEPULSE_SMTP__TLS", "none");
+            jail.set_env("SAFEPULSE_SMTP__POOLSIZE", "5");
+            let error = Config::load(Path::new("missing.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("SAFEPULSE_SMTP__POOLSIZE"), "{error}");
+            assert!(
+                error.contains("did you mean SAFEPULSE_SMTP__POOL_SIZE?"),
+                "{error}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_sections_are_the_settings_that_are_tables() {
+        let config = Config {
+            smtp: Some(SmtpConfig {
+                host: "smtp.example.com".into(),
+                port: 587,
+                tls: safepulse_mailer::SmtpTls::StartTls,
+                username: None,
+                password: None,
+                pool_size: 1,
+                timeout_seconds: 30,
+                from: None,
+            }),
+            ..Config::default()
+        };
+        let value = toml::Value::try_from(&config).unwrap();
+        let mut tables: Vec<&str> = value
+            .as_table()
+            .unwrap()
+            .iter()
+            .filter(|(_, value)| value.is_table())
+            .map(|(key, _)| key.as_str())
+            .collect();
+        tables.sort_unstable();
+        assert_eq!(tables, SECTIONS);
+    }
+
+    #[test]
+    fn a_configuration_path_that_is_a_directory_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            let directory = jail.create_dir("etc")?;
+            let error = Config::load(&directory).unwrap_err().to_string();
+            assert!(error.contains("is not a file"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_file_in_a_parent_directory_is_not_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("safepulse.toml", "port = 9000")?;
+            jail.change_dir(jail.create_dir("sub")?)?;
+            let config =
+                Config::load(Path::new("safepulse.toml")).map_err(|error| error.to_string())?;
+            assert_eq!(config.port, Config::default().port);
             Ok(())
         });
     }

@@ -4,12 +4,14 @@
 //! The newest id (ids sort by creation: `YYYYMMDDhhmmss`) is the active one; older
 //! keys stay readable so that rounds opened with them can still close and tokens
 //! signed with them still verify until they expire. On the embedded default the
-//! directory and one key of each kind are created on first start with 0600
-//! permissions; in production mode a missing or short key stops the server.
+//! directory and one key of each kind are created with 0600 permissions when the
+//! database is new; keys missing next to an existing database stop the server
+//! (new keys would silently end every token and leave open rounds unable to take
+//! answers). In production mode a missing or short key stops the server.
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -24,6 +26,13 @@ pub enum SecretsError {
     InsideDataDir(PathBuf),
     #[error("no {kind} key in {dir} (expected a file named {kind}-<id>.key)")]
     Missing { kind: &'static str, dir: PathBuf },
+    #[error(
+        "no {kind} key in {dir}, but the database already holds data made with it: restore the \
+         secrets directory from your copy of the keys (keys are generated only for a new \
+         database; new ones would end every token and sign-in, and open rounds could take no \
+         answers)"
+    )]
+    Lost { kind: &'static str, dir: PathBuf },
     #[error("{0} holds fewer than {KEY_LEN} bytes after base64 decoding")]
     TooShort(PathBuf),
     #[error("{0} is not valid base64")]
@@ -35,6 +44,18 @@ pub enum SecretsError {
         dir: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// What [`Secrets::load`] does about a missing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingKeys {
+    /// Generate it: the embedded default, on a new database.
+    Generate,
+    /// Refuse and ask for the keys to be restored: the embedded default on a
+    /// database that holds data made with them.
+    Restore,
+    /// Refuse: production, where the operator provides the keys.
+    Refuse,
 }
 
 /// A symmetric JWT signing key with its id (`kid`).
@@ -82,12 +103,11 @@ impl Secrets {
         self.jwt_keys.iter().find(|key| key.id.as_str() == id)
     }
 
-    /// Loads the keys, creating the directory and missing keys when `create` is set
-    /// (the embedded default).
+    /// Loads the keys; `missing` says what happens when one kind has none.
     pub fn load(
         dir: &Path,
         data_dir: &Path,
-        create: bool,
+        missing: MissingKeys,
         now: DateTime<Utc>,
     ) -> Result<Secrets, SecretsError> {
         refuse_inside_data_dir(dir, data_dir)?;
@@ -95,6 +115,7 @@ impl Secrets {
             dir: dir.to_owned(),
             source,
         };
+        let create = missing == MissingKeys::Generate;
         if create {
             create_private_dir(dir).map_err(io)?;
         }
@@ -106,17 +127,21 @@ impl Secrets {
         if create && jwt_entries.is_empty() {
             jwt_entries.push(write_new_key(dir, "jwt", now).map_err(io)?);
         }
-        if master_entries.is_empty() {
-            return Err(SecretsError::Missing {
-                kind: "master",
+        let absent = |kind| match missing {
+            MissingKeys::Restore => SecretsError::Lost {
+                kind,
                 dir: dir.to_owned(),
-            });
+            },
+            MissingKeys::Generate | MissingKeys::Refuse => SecretsError::Missing {
+                kind,
+                dir: dir.to_owned(),
+            },
+        };
+        if master_entries.is_empty() {
+            return Err(absent("master"));
         }
         if jwt_entries.is_empty() {
-            return Err(SecretsError::Missing {
-                kind: "jwt",
-                dir: dir.to_owned(),
-            });
+            return Err(absent("jwt"));
         }
         let master_keys = master_entries
             .into_iter()
@@ -135,18 +160,63 @@ impl Secrets {
 
 /// Refuses a key directory (secrets, round keyring) inside the data directory:
 /// a copy of the data must never be a key to it.
-pub(crate) fn refuse_inside_data_dir(
-    secrets_dir: &Path,
-    data_dir: &Path,
-) -> Result<(), SecretsError> {
-    let absolute = |path: &Path| {
-        fs::canonicalize(path)
-            .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(path))
+///
+/// Both paths are compared twice: as written (`..` folded), because a backup that
+/// follows symbolic links copies what the data directory's path names; and as the
+/// real location (symbolic links and `..` resolved through every existing
+/// ancestor), because `other/../data/secrets` or a link to the data directory
+/// names a place inside it. Neither directory needs to exist yet.
+pub(crate) fn refuse_inside_data_dir(key_dir: &Path, data_dir: &Path) -> Result<(), SecretsError> {
+    let io = |source| SecretsError::Io {
+        dir: key_dir.to_owned(),
+        source,
     };
-    if absolute(secrets_dir).starts_with(absolute(data_dir)) {
-        return Err(SecretsError::InsideDataDir(secrets_dir.to_owned()));
+    let (key_written, data_written) = (
+        absolute(key_dir).map_err(io)?,
+        absolute(data_dir).map_err(io)?,
+    );
+    let inside_as_written = folded(&key_written).starts_with(folded(&data_written));
+    let inside_really = real_location(&key_written).starts_with(real_location(&data_written));
+    if inside_as_written || inside_really {
+        return Err(SecretsError::InsideDataDir(key_dir.to_owned()));
     }
     Ok(())
+}
+
+fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    Ok(if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()?.join(path)
+    })
+}
+
+/// An absolute path with `.` dropped and each `..` taking away the name before it.
+fn folded(path: &Path) -> PathBuf {
+    let mut folded = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                folded.pop();
+            }
+            other => folded.push(other),
+        }
+    }
+    folded
+}
+
+/// Where an absolute path really leads: its longest existing ancestor resolved by
+/// the filesystem (symbolic links, `..`), the rest folded onto it.
+fn real_location(path: &Path) -> PathBuf {
+    let components: Vec<Component> = path.components().collect();
+    for existing in (0..=components.len()).rev() {
+        let ancestor: PathBuf = components[..existing].iter().collect();
+        if let Ok(real) = fs::canonicalize(&ancestor) {
+            return folded(&real.join(components[existing..].iter().collect::<PathBuf>()));
+        }
+    }
+    folded(path)
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -235,8 +305,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let secrets_dir = root.path().join("secrets");
         let data_dir = root.path().join("data");
-        let first = Secrets::load(&secrets_dir, &data_dir, true, Utc::now()).unwrap();
-        let again = Secrets::load(&secrets_dir, &data_dir, true, Utc::now()).unwrap();
+        let first =
+            Secrets::load(&secrets_dir, &data_dir, MissingKeys::Generate, Utc::now()).unwrap();
+        let again =
+            Secrets::load(&secrets_dir, &data_dir, MissingKeys::Generate, Utc::now()).unwrap();
         assert_eq!(
             first.active_master_key().id(),
             again.active_master_key().id()
@@ -258,7 +330,7 @@ mod tests {
         let error = Secrets::load(
             &root.path().join("secrets"),
             &root.path().join("data"),
-            false,
+            MissingKeys::Refuse,
             Utc::now(),
         )
         .unwrap_err()
@@ -272,7 +344,13 @@ mod tests {
         let dir = root.path().join("secrets");
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("master-1.key"), STANDARD.encode([1u8; 16])).unwrap();
-        let error = Secrets::load(&dir, &root.path().join("data"), false, Utc::now()).unwrap_err();
+        let error = Secrets::load(
+            &dir,
+            &root.path().join("data"),
+            MissingKeys::Refuse,
+            Utc::now(),
+        )
+        .unwrap_err();
         assert!(
             matches!(error, SecretsError::TooShort(ref path) if path.ends_with("master-1.key")),
             "{error}"
@@ -285,7 +363,7 @@ mod tests {
         let error = Secrets::load(
             &root.path().join("data/secrets"),
             &root.path().join("data"),
-            true,
+            MissingKeys::Generate,
             Utc::now(),
         );
         assert!(matches!(error, Err(SecretsError::InsideDataDir(_))));
@@ -307,8 +385,93 @@ mod tests {
         )
         .unwrap();
         fs::write(dir.join("jwt-a.key"), STANDARD.encode([3u8; 32])).unwrap();
-        let secrets = Secrets::load(&dir, &root.path().join("data"), false, Utc::now()).unwrap();
+        let secrets = Secrets::load(
+            &dir,
+            &root.path().join("data"),
+            MissingKeys::Refuse,
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(secrets.active_master_key().id().as_str(), "20260101000000");
         assert!(secrets.master_key("20250101000000").is_some());
+    }
+
+    #[test]
+    fn a_key_dir_reaching_into_the_data_dir_through_dot_dot_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("data");
+        fs::create_dir_all(&data_dir).unwrap();
+        for key_dir in [
+            root.path().join("other/../data/secrets"),
+            root.path().join("data/./keys/../secrets"),
+        ] {
+            let error = Secrets::load(&key_dir, &data_dir, MissingKeys::Generate, Utc::now());
+            assert!(
+                matches!(error, Err(SecretsError::InsideDataDir(_))),
+                "{key_dir:?}: {error:?}"
+            );
+        }
+        assert!(
+            !data_dir.join("secrets").exists(),
+            "nothing is created before the refusal"
+        );
+        refuse_inside_data_dir(&root.path().join("data/../secrets"), &data_dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_dir_reaching_into_the_data_dir_through_a_symbolic_link_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("data");
+        fs::create_dir_all(&data_dir).unwrap();
+        // A link to the data directory: the key directory does not exist yet.
+        std::os::unix::fs::symlink(&data_dir, root.path().join("link")).unwrap();
+        let error = Secrets::load(
+            &root.path().join("link/secrets"),
+            &data_dir,
+            MissingKeys::Generate,
+            Utc::now(),
+        );
+        assert!(
+            matches!(error, Err(SecretsError::InsideDataDir(_))),
+            "{error:?}"
+        );
+        // The data directory named through a link, the key directory by its real path.
+        std::os::unix::fs::symlink(root.path(), root.path().join("root-link")).unwrap();
+        let error = refuse_inside_data_dir(
+            &data_dir.join("rounds"),
+            &root.path().join("root-link/data"),
+        );
+        assert!(
+            matches!(error, Err(SecretsError::InsideDataDir(_))),
+            "{error:?}"
+        );
+        // A link inside the data directory to keys kept elsewhere: a backup that
+        // follows links would copy them.
+        let elsewhere = root.path().join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, data_dir.join("keys")).unwrap();
+        let error = refuse_inside_data_dir(&data_dir.join("keys"), &data_dir);
+        assert!(
+            matches!(error, Err(SecretsError::InsideDataDir(_))),
+            "{error:?}"
+        );
+        refuse_inside_data_dir(&elsewhere, &data_dir).unwrap();
+    }
+
+    #[test]
+    fn keys_of_an_existing_database_are_never_generated_again() {
+        let root = tempfile::tempdir().unwrap();
+        let secrets_dir = root.path().join("secrets");
+        let error = Secrets::load(
+            &secrets_dir,
+            &root.path().join("data"),
+            MissingKeys::Restore,
+            Utc::now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("restore the secrets directory"), "{error}");
+        assert!(!secrets_dir.exists(), "nothing is created");
     }
 }

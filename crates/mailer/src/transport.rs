@@ -56,6 +56,7 @@ fn default_timeout_seconds() -> u64 {
 /// SMTP settings: the binary's `[smtp]` configuration section deserializes into
 /// this type directly, so the configuration and the transport cannot disagree.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,

@@ -26,7 +26,7 @@ pub mod reports;
 pub mod surveys;
 pub mod tokens;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use safepulse_migration::{Migrator, MigratorTrait};
@@ -37,6 +37,35 @@ use sea_orm::{
 };
 
 pub use error::StoreError;
+pub use safepulse_migration::SchemaStatus;
+
+/// Why `safepulse backup` wrote no copy.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0} exists already; a backup goes into a new file")]
+    Exists(PathBuf),
+    #[error("cannot write {path}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("copying the database failed")]
+    Database(#[source] StoreError),
+    #[error(
+        "the database is PostgreSQL: back it up with pg_dump, or base backups with WAL \
+         archiving (docs/operations.md, section 5)"
+    )]
+    NotSqlite,
+}
+
+/// Whether [`Store::checkpoint`] folded the whole WAL into the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Checkpoint {
+    Complete,
+    /// Another connection's read kept it from finishing.
+    Incomplete,
+}
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +90,19 @@ impl Store {
         )
     }
 
-    /// Connects to `sqlite://…` or `postgres://…`. Does not migrate.
+    /// Connects to `sqlite://…` or `postgres://…`, creating a missing SQLite file.
+    /// Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_creating(url, true).await
+    }
+
+    /// Connects to a database that must exist already (a missing SQLite file is
+    /// an error, never created): for commands that only read, such as a backup.
+    pub async fn connect_existing(url: &str) -> Result<Store, StoreError> {
+        Store::connect_creating(url, false).await
+    }
+
+    async fn connect_creating(url: &str, create_if_missing: bool) -> Result<Store, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -79,9 +119,9 @@ impl Store {
             Backend::Sqlite => {
                 // WAL lets readers run beside the one writer, so a few connections help.
                 options.max_connections(4).min_connections(1);
-                options.map_sqlx_sqlite_opts(|sqlite| {
+                options.map_sqlx_sqlite_opts(move |sqlite| {
                     sqlite
-                        .create_if_missing(true)
+                        .create_if_missing(create_if_missing)
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Full)
                         .foreign_keys(true)
@@ -100,17 +140,23 @@ impl Store {
         })
     }
 
-    /// Applies every pending migration.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.connection, None).await?;
-        Ok(())
+    /// Applies the migrations of this version that are pending, and returns the
+    /// status it leaves: `Current`, or, for a schema a newer version migrated,
+    /// `NewerCompatible` or `NewerIncompatible`, which it leaves alone (whether to
+    /// run against it is the caller's decision).
+    pub async fn migrate(&self) -> Result<SchemaStatus, StoreError> {
+        match self.schema_status().await? {
+            SchemaStatus::New | SchemaStatus::Pending(_) => {
+                Migrator::up(&self.connection, None).await?;
+                Ok(SchemaStatus::Current)
+            }
+            status => Ok(status),
+        }
     }
 
-    /// Number of migrations not yet applied (0 means ready).
-    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
-        Ok(Migrator::get_pending_migrations(&self.connection)
-            .await?
-            .len())
+    /// Where the schema stands against this version's migrations; changes nothing.
+    pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        Ok(safepulse_migration::schema_status(&self.connection).await?)
     }
 
     /// Checks that the database answers.
@@ -126,13 +172,81 @@ impl Store {
     /// On a graceful stop (SQLite): folds the WAL into the database file and
     /// empties it, so that the `.db` file alone holds every committed answer and
     /// the WAL holds no page of deleted rows. Nothing to do on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+    pub async fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
         if self.backend == Backend::Sqlite {
-            self.connection
-                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            let row = self
+                .connection
+                .query_one_raw(sea_orm::Statement::from_string(
+                    DbBackend::Sqlite,
+                    "PRAGMA wal_checkpoint(TRUNCATE)",
+                ))
                 .await?;
+            // The first column, `busy`, is 1 when the checkpoint could not finish.
+            let busy: i32 = match row {
+                Some(row) => row.try_get_by_index(0)?,
+                None => 0,
+            };
+            if busy != 0 {
+                return Ok(Checkpoint::Incomplete);
+            }
         }
+        Ok(Checkpoint::Complete)
+    }
+
+    /// Closes every connection of the pool (this and every clone of the store),
+    /// waiting for those in use to be given back. Anything that asks for a
+    /// connection afterwards gets an error.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.connection.close_by_ref().await?;
         Ok(())
+    }
+
+    /// Writes a consistent copy of the whole SQLite database into a new file at
+    /// `target` while the database is in use: `VACUUM INTO` copies what is
+    /// committed, the WAL's part included, and no free page (so no deleted row).
+    /// The file is created here, private (0600), and refused if it exists.
+    pub async fn backup_into(&self, target: &Path) -> Result<(), BackupError> {
+        if self.backend != Backend::Sqlite {
+            return Err(BackupError::NotSqlite);
+        }
+        let io = |source| BackupError::Io {
+            path: target.to_owned(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(target) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(BackupError::Exists(target.to_owned()));
+            }
+            Err(error) => return Err(io(error)),
+        }
+        let copied = async {
+            // VACUUM INTO accepts the empty file it is given and fills it.
+            self.connection
+                .execute_raw(sea_orm::Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "VACUUM INTO ?",
+                    [target.to_string_lossy().into_owned().into()],
+                ))
+                .await
+                .map_err(|error| BackupError::Database(error.into()))?;
+            // SQLite leaves the copy to the operating system's cache: make it durable.
+            std::fs::File::open(target)
+                .and_then(|file| file.sync_all())
+                .map_err(io)
+        }
+        .await;
+        if copied.is_err() {
+            let _ = std::fs::remove_file(target);
+        }
+        copied
     }
 
     pub fn backend(&self) -> Backend {

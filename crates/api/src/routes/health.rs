@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use safepulse_domain::Role;
+use safepulse_store::SchemaStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,7 +24,8 @@ pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers, every migration is applied, and every open
+/// Readiness: the database answers, every migration is applied (a newer version's
+/// later migrations too, when each is marked backward compatible), and every open
 /// round's key is in the round keyring (a round without it cannot take answers).
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
@@ -36,15 +38,24 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
         .ping()
         .await
         .map_err(|_| ApiError::Unavailable("the database does not answer"))?;
-    let pending = state
+    match state
         .store
-        .pending_migrations()
+        .schema_status()
         .await
-        .map_err(|_| ApiError::Unavailable("cannot read migrations"))?;
-    if pending > 0 {
-        return Err(ApiError::Unavailable(
-            "migrations are pending; run `safepulse migrate`",
-        ));
+        .map_err(|_| ApiError::Unavailable("cannot read migrations"))?
+    {
+        SchemaStatus::Current | SchemaStatus::NewerCompatible(_) => {}
+        SchemaStatus::New | SchemaStatus::Pending(_) => {
+            return Err(ApiError::Unavailable(
+                "migrations are pending; run `safepulse migrate`",
+            ));
+        }
+        SchemaStatus::NewerIncompatible(_) => {
+            return Err(ApiError::Unavailable(
+                "a newer version migrated the database in a way this version cannot run \
+                 against: replace this process with the newer version",
+            ));
+        }
     }
     let open = safepulse_store::surveys::open_rounds(state.store.connection())
         .await

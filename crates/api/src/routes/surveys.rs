@@ -811,16 +811,26 @@ pub async fn discard_round(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let id = id.into_inner();
-    let now = state.clock.now();
-    let round = rounds::discard_round(&state.store, &state.keys, id)
+    let round = discard_and_audit(&state, id.into_inner(), &caller.subject)
         .await
         .map_err(round_error)?;
+    Ok(HttpResponse::Ok().json(RoundDto::new(round, &state.keys)))
+}
+
+/// Discards an open round whose key is lost and records who did it. For
+/// `POST /api/v1/rounds/{id}/discard` and `safepulse round discard`.
+pub async fn discard_and_audit(
+    state: &AppState,
+    id: Uuid,
+    actor: &str,
+) -> Result<round::Model, RoundError> {
+    let now = state.clock.now();
+    let round = rounds::discard_round(&state.store, &state.keys, id).await?;
     audit::record(
         state.store.connection(),
         now,
         AuditEvent {
-            actor: &caller.subject,
+            actor,
             action: "round.discarded",
             team_id: None,
             target: Some(id.to_string()),
@@ -828,7 +838,7 @@ pub async fn discard_round(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(RoundDto::new(round, &state.keys)))
+    Ok(round)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
