@@ -19,6 +19,7 @@ pub mod entities;
 mod error;
 pub mod hygiene;
 pub mod keyring;
+pub mod operations;
 pub mod org;
 pub mod participation;
 pub mod releases;
