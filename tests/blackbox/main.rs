@@ -9,6 +9,7 @@ mod dashboard;
 mod demo;
 mod deploy_manifests;
 mod foundation;
+mod metrics;
 mod operations;
 mod outbox;
 mod reader_rule;
