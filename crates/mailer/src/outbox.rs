@@ -310,7 +310,9 @@ impl OutboxWorker {
             }
         }
         // Whatever this call still holds was abandoned mid-send at a stop.
-        report.released += self.release(claim, None).await?;
+        if report.claimed > 0 {
+            report.released += self.release(claim, None).await?;
+        }
         if report.released > 0 {
             tracing::info!(
                 released = report.released,
@@ -613,6 +615,9 @@ impl OutboxWorker {
         outcomes: Vec<(outbox::Model, RowOutcome)>,
         report: &mut DeliveryReport,
     ) -> Result<(), OutboxError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let now = self.clock.now();
         let held = |id: Uuid| {
             outbox::Column::Id
