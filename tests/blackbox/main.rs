@@ -11,6 +11,7 @@ mod demo;
 mod deploy_manifests;
 mod foundation;
 mod group_commit;
+mod metrics;
 mod operations;
 mod outbox;
 mod reader_rule;

@@ -1,7 +1,9 @@
 //! The outbox worker (issue 4 item 5) against a real SMTP server (the sink) and the
 //! `.eml` file transport: retries with the same Message-ID, permanent failures
-//! flagging the address, links derived at send time, digests, and two workers on
-//! PostgreSQL sending every email exactly once.
+//! flagging the address, links derived at send time, digests, two workers on
+//! PostgreSQL sending every email exactly once, and two workers whose sends take
+//! longer than their claim lease still sending every email exactly once (issue 12,
+//! finding 3).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,10 +11,11 @@ use std::sync::Arc;
 use chrono::Duration;
 use safepulse_api::app::build_state;
 use safepulse_domain::keys::LinkToken;
-use safepulse_domain::{Clock, ManualClock};
-use safepulse_mailer::{DeliveryReport, MailTransport, OutboxWorker};
+use safepulse_domain::{Clock, ManualClock, SystemClock};
+use safepulse_mailer::{DeliveryReport, MailTransport, OutboxSettings, OutboxWorker};
 use safepulse_store::answers::SubmitOutcome;
 use safepulse_store::entities::{outbox, person, round};
+use safepulse_store::operations::{WorkerCounter, snapshot};
 use safepulse_tests::smtp_sink::{Reply, Script, SmtpSink};
 use safepulse_tests::{Db, TestApp, on_both_databases, smtp_to_sink, spawn_app};
 use sea_orm::sea_query::Expr;
@@ -329,4 +332,71 @@ async fn two_workers_on_postgres_send_every_invitation_exactly_once() {
     assert_eq!(sent.len(), 123, "no email was sent twice");
     assert_eq!(sent.into_iter().collect::<HashSet<_>>(), queued);
     assert!(outbox_rows(&app, round_id).await.is_empty());
+}
+
+/// An outbox worker on the wall clock with a one-second claim lease, over its own
+/// connection pool to the app's database, sending to the sink on `port` through
+/// three connections.
+async fn worker_with_a_short_lease(app: &TestApp, port: u16) -> OutboxWorker {
+    let process = build_state(
+        (*app.state.config).clone(),
+        Arc::new(SystemClock) as Arc<dyn Clock>,
+    )
+    .await
+    .unwrap();
+    OutboxWorker::new(
+        process.store.clone(),
+        MailTransport::smtp(&smtp_to_sink(port, 3)).unwrap(),
+        process.keys.clone(),
+        Arc::clone(&process.bank),
+        Arc::clone(&process.clock),
+        OutboxSettings {
+            from: process.config.mail_from.clone(),
+            public_base_url: process.config.public_url.clone(),
+            claim_lease: Duration::seconds(1),
+        },
+    )
+    .unwrap()
+}
+
+on_both_databases! {
+    async fn two_workers_whose_sends_outlast_the_claim_lease_deliver_every_email_exactly_once(app) {
+        // Every message takes about 1.5 s at the relay (three replies, each 0.5 s
+        // late): half again as long as the claim lease.
+        let sink = SmtpSink::start(Script::from_fn(|_| Reply::AcceptSlowly {
+            per_reply: std::time::Duration::from_millis(500),
+        }))
+        .await;
+        let round_id = round_for_a_team_of(&app, 14).await;
+        let queued: HashSet<String> = outbox_rows(&app, round_id)
+            .await
+            .into_iter()
+            .map(|row| row.message_id)
+            .collect();
+        let first = worker_with_a_short_lease(&app, sink.port()).await;
+        let second = worker_with_a_short_lease(&app, sink.port()).await;
+
+        let (by_first, by_second) = tokio::join!(
+            deliver_in_small_batches(&first),
+            deliver_in_small_batches(&second)
+        );
+
+        assert!(by_first > 0 && by_second > 0, "both workers took part: {by_first} and {by_second}");
+        let attempts: Vec<String> = sink
+            .attempts()
+            .iter()
+            .map(|attempt| attempt.message_id().expect("a Message-ID"))
+            .collect();
+        assert_eq!(attempts.len(), 14, "no email was sent twice: {attempts:?}");
+        assert_eq!(attempts.into_iter().collect::<HashSet<_>>(), queued);
+        assert_eq!(by_first + by_second, 14);
+        assert!(outbox_rows(&app, round_id).await.is_empty());
+        let figures = snapshot(app.state.store.connection(), app.clock.now()).await.unwrap();
+        assert!(
+            figures.counters.contains(&(WorkerCounter::OutboxClaimsExpired, 0)),
+            "the workers renewed their claims: {:?}",
+            figures.counters
+        );
+        assert!(figures.counters.contains(&(WorkerCounter::EmailsDelivered, 14)));
+    }
 }

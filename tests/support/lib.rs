@@ -413,6 +413,7 @@ pub fn smtp_to_sink(port: u16, pool_size: u32) -> safepulse_mailer::SmtpConfig {
         password: None,
         pool_size,
         timeout_seconds: 5,
+        message_timeout_seconds: 10,
         from: None,
     }
 }

@@ -4,7 +4,9 @@
 //! every message it accepts.
 //!
 //! A [`Script`] decides, once per mail transaction (at its first RCPT), how the
-//! sink answers: [`Reply::Accept`] (250 after DATA), [`Reply::TempFail`] (421 —
+//! sink answers: [`Reply::Accept`] (250 after DATA), [`Reply::AcceptSlowly`] (the
+//! same, each reply of the transaction held back like a slow relay's),
+//! [`Reply::TempFail`] (421 —
 //! which also closes the connection — or 451 after DATA), [`Reply::PermFail`]
 //! (550 at RCPT) or [`Reply::DropDuringData`] (the socket is closed after the
 //! message's header block arrived, before any reply).
@@ -32,6 +34,11 @@ const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 pub enum Reply {
     /// 250 after DATA; the message is recorded.
     Accept,
+    /// Like `Accept`, but the replies to RCPT, DATA and the end of the message
+    /// each come `per_reply` late: a slow relay, slow in every command. The message
+    /// is recorded when its 250 is sent, even if the client has given up by then
+    /// (as a real server would have accepted it).
+    AcceptSlowly { per_reply: Duration },
     /// A 4xx reply after DATA. 421 means "closing the channel": the sink closes the
     /// connection after sending it, as real servers do. Other codes keep it open.
     TempFail { code: u16 },
@@ -353,6 +360,9 @@ async fn serve_connection(stream: TcpStream, state: Arc<SinkState>) -> std::io::
                         reply
                     }
                 };
+                if let Reply::AcceptSlowly { per_reply } = reply {
+                    tokio::time::sleep(per_reply).await;
+                }
                 if reply == Reply::PermFail {
                     let refusal = format!("550 5.1.1 <{recipient}>: mailbox unavailable\r\n");
                     writer.write_all(refusal.as_bytes()).await?;
@@ -371,6 +381,9 @@ async fn serve_connection(stream: TcpStream, state: Arc<SinkState>) -> std::io::
                         .await?;
                     continue;
                 };
+                if let Some((_, Reply::AcceptSlowly { per_reply })) = &transaction.decision {
+                    tokio::time::sleep(*per_reply).await;
+                }
                 writer
                     .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                     .await?;
@@ -456,7 +469,10 @@ async fn receive_data(
         return Ok(true);
     }
     match reply {
-        Reply::Accept => {
+        Reply::Accept | Reply::AcceptSlowly { .. } => {
+            if let Reply::AcceptSlowly { per_reply } = reply {
+                tokio::time::sleep(per_reply).await;
+            }
             let number = decided.number;
             record_attempt(state, decided, reply, &data);
             lock(&state.messages).push(ReceivedMessage {

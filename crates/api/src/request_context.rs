@@ -51,7 +51,11 @@ pub async fn request_context(
         .await?;
 
     if let Some(metrics) = &metrics {
-        metrics.record_request(is_answer_link, response.status().as_u16());
+        metrics.record_request(
+            is_answer_link,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
     }
     if !is_answer_link {
         let route = response

@@ -17,8 +17,8 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::state::AppState;
 
-/// Outbox rows claimed per batch: at 1,000+ emails a second a batch takes a
-/// fraction of a second, so a shutdown never waits long for the batch in flight.
+/// Outbox rows one call of the worker handles before the scheduler ticks again
+/// (it claims only as many at a time as it can send at once).
 pub const BATCH_SIZE: usize = 256;
 /// How long the loop sleeps once nothing is due: the scheduler's resolution.
 pub const IDLE_SLEEP: Duration = Duration::from_secs(1);
@@ -108,7 +108,10 @@ impl BackgroundWork {
         Ok(BackgroundWork { shutdown, task })
     }
 
-    /// Asks the loop to stop and waits until the batch in flight is recorded.
+    /// Asks the loop to stop and waits for it: a scheduler tick in progress ends,
+    /// unsent emails are given back at once, and sends under way get
+    /// [`safepulse_mailer::outbox::IN_FLIGHT_GRACE_ON_STOP`] before they are
+    /// abandoned and given back too.
     pub async fn stop(self) {
         // An error means the loop already ended: nothing left to stop.
         let _ = self.shutdown.send(true);

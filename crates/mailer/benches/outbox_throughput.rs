@@ -91,6 +91,7 @@ async fn measure(database: &str, url: &str) {
         password: None,
         pool_size: pool_size(),
         timeout_seconds: 30,
+        message_timeout_seconds: 60,
         from: None,
     })
     .expect("a transport");

@@ -1,52 +1,73 @@
 //! The outbox worker (DESIGN §5): delivers the emails that other transactions
-//! queued as `outbox` rows, at least once, from any number of processes.
+//! queued as `outbox` rows, at least once, from any number of processes, and as
+//! nearly exactly once as a crash allows.
 //!
 //! Why an outbox: opening a round, closing one or asking for a sign-in link writes
 //! its emails as rows *in the same transaction*, so an email exists exactly when the
 //! change it reports has committed. This worker sends them afterwards.
 //!
-//! One step, [`OutboxWorker::deliver_batch`], which tests drive directly:
+//! One call, [`OutboxWorker::deliver`] (or [`OutboxWorker::deliver_batch`], which
+//! tests drive directly), handles up to `limit` rows as a pipeline:
 //!
-//! 1. **Claim** up to `limit` due rows in one atomic statement that sets a lease
-//!    (`claimed_until`) and counts the attempt. On PostgreSQL the rows are picked
-//!    `FOR UPDATE SKIP LOCKED`, so concurrent workers never claim the same row; on
-//!    SQLite the `UPDATE … RETURNING` runs inside `BEGIN IMMEDIATE`, which already
-//!    admits one writer at a time.
+//! 1. **Claim** a few due rows at a time — as many as can be sent at once (the
+//!    SMTP pool size) — in one atomic statement that writes this call's random
+//!    claim token, a lease (`claimed_until`) and counts the attempt. On PostgreSQL
+//!    the rows are picked `FOR UPDATE SKIP LOCKED`, so concurrent workers never
+//!    claim the same row; on SQLite the `UPDATE … RETURNING` runs inside `BEGIN
+//!    IMMEDIATE`, which already admits one writer at a time. The same transaction
+//!    first takes back claims whose lease ran out (their worker died or hung) and
+//!    counts them (`outbox_claims_expired`). Claiming only what can be sent now
+//!    means a worker that dies holds only its messages in flight and a few more,
+//!    never a whole batch.
 //! 2. **Render** each row. Invitation and reminder links are derived now, from the
 //!    round's salt and master key and the invitation id — a token is never stored.
 //!    A row whose round has lost its salt (closed meanwhile) is deleted unsent:
 //!    its link could never work. Sign-in links are derived from their `magic_links`
 //!    row and the magic-link purpose key ([`crate::sign_in`]); a row whose link was
 //!    used or expired meanwhile is deleted unsent too.
-//! 3. **Send** concurrently, as many at once as the transport allows (the SMTP pool
-//!    size), each with the Message-ID stored on its row, so a retried email is
-//!    recognisably the same email.
-//! 4. **Record** the outcomes in one write transaction: delivered rows are deleted
-//!    in one statement; transient failures (4xx, connection loss, timeouts) are
-//!    rescheduled with capped exponential backoff and jitter and their claim
-//!    released; permanent ones (5xx, an unusable address) are marked `failed`, the
-//!    address is flagged undeliverable and the round's `bounce_count` grows.
+//! 3. **Send** concurrently, each with the Message-ID stored on its row, so a
+//!    retried email is recognisably the same email. The transport bounds the whole
+//!    message in time (`smtp.message_timeout_seconds`), not only each command.
+//! 4. **Record** each outcome as soon as it is known (outcomes that arrive together
+//!    share one transaction), always `WHERE claim_token = <this call's token>`:
+//!    delivered rows are deleted; transient failures (4xx, connection loss,
+//!    timeouts) are rescheduled with capped exponential backoff and jitter and
+//!    their claim released; permanent ones (5xx, an unusable address) are marked
+//!    `failed`, the address is flagged undeliverable and the round's
+//!    `bounce_count` grows. The `worker_metrics` counters grow in the same
+//!    transaction.
 //!
-//! A worker that dies between sending and recording leaves claimed rows behind;
-//! their lease expires and another worker sends them again (at least once).
+//! While rows are claimed, the lease is renewed every third of its length, so a
+//! slow relay never lets a live worker's claim expire under it; a row whose claim
+//! was lost anyway (the database was out of reach for a whole lease) is not sent
+//! if it has not started. When asked to stop, the worker gives back the rows it
+//! has not started at once, lets the sends under way finish for
+//! [`IN_FLIGHT_GRACE_ON_STOP`], then abandons them and gives them back too.
+//!
+//! A worker killed outright leaves its claimed rows behind; their lease expires
+//! and another worker sends them: at most the messages that were in flight can
+//! arrive twice.
 //!
 //! Logs carry outbox row ids and kinds only: never a recipient, a link, or a
 //! server reply (replies often quote the address). The `last_error` kept on a row
 //! for admins has every email address in it redacted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::StreamExt;
 use lettre::Message;
 use lettre::message::Mailbox;
 use safepulse_domain::{Clock, Dimension, Email, InvitationId, Locale, TimeZone};
 use safepulse_store::entities::{magic_link, outbox, round};
 use safepulse_store::keyring::KeyChain;
+use safepulse_store::operations::{WorkerCounter, add_to_counters};
 use safepulse_store::{Backend, Store, StoreError, org};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Statement};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::item_bank::ItemBank;
@@ -59,10 +80,17 @@ use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload};
 use crate::sign_in::{SignInPayload, SignInToken};
 use crate::transport::{MailTransport, SendError, retry_delay};
 
-/// How long a claim lasts by default. Longer than a batch can take even when every
-/// send waits for its timeout, so a slow batch is not claimed twice; short enough
-/// that a crashed worker's rows go out again within minutes.
+/// How long a claim lasts unless renewed. The worker renews it every third of
+/// this while it holds rows, so only a worker that died (or lost the database for
+/// this long) lets a claim expire; its messages in flight then go out again after
+/// at most this long.
 pub const DEFAULT_CLAIM_LEASE: TimeDelta = TimeDelta::minutes(10);
+
+/// How long sends already under way may finish once the worker is asked to stop,
+/// before they are abandoned and their rows given back. The rest of a stop takes
+/// well under a second, so this keeps `safepulse worker` inside the 40 s that
+/// compose and Kubernetes allow between SIGTERM and SIGKILL.
+pub const IN_FLIGHT_GRACE_ON_STOP: Duration = Duration::from_secs(10);
 
 /// Rows deleted per statement: well below SQLite's bound-variable limit.
 const DELETE_CHUNK: usize = 1_000;
@@ -110,6 +138,9 @@ pub struct DeliveryReport {
     /// Invitations and reminders of rounds closed meanwhile, and sign-in links used
     /// or expired meanwhile, deleted unsent.
     pub discarded: usize,
+    /// Given back unsent (or abandoned mid-send) because the worker was asked to
+    /// stop, or not sent because the claim was lost: another worker sends them.
+    pub released: usize,
 }
 
 impl DeliveryReport {
@@ -130,6 +161,12 @@ pub struct OutboxWorker {
     from: Mailbox,
     public_base_url: PublicBaseUrl,
     claim_lease: TimeDelta,
+}
+
+/// A claimed row and its email, or what to do with a row that cannot become one.
+struct Claimed {
+    row: outbox::Model,
+    email: Result<Message, RowOutcome>,
 }
 
 /// What happened to one claimed row.
@@ -176,70 +213,248 @@ impl OutboxWorker {
         })
     }
 
-    /// Claims up to `limit` due rows, sends them and records the outcomes (see the
-    /// module docs). An error means the database failed; rows claimed before it
-    /// are retried when their lease expires.
+    /// [`OutboxWorker::deliver`] with nobody asking it to stop.
     pub async fn deliver_batch(&self, limit: usize) -> Result<DeliveryReport, OutboxError> {
-        let rows = self.claim(limit).await?;
-        if rows.is_empty() {
-            return Ok(DeliveryReport::default());
-        }
-        let rounds = self.rounds_of(&rows).await?;
-        let magic_links = self.magic_links_of(&rows).await?;
-        let now = self.clock.now();
-        let prepared: Vec<Result<Message, RowOutcome>> = rows
-            .iter()
-            .map(|row| self.render(row, &rounds, &magic_links, now))
-            .collect();
-        let transport = &self.transport;
-        // `buffered` keeps the outcomes in row order while sending in parallel.
-        let outcomes: Vec<RowOutcome> = futures_util::stream::iter(prepared)
-            .map(|prepared| async move {
-                match prepared {
-                    Ok(message) => classify(transport.send(&message).await),
-                    Err(outcome) => outcome,
-                }
-            })
-            .buffered(transport.parallel_sends().max(1))
-            .collect()
-            .await;
-        self.record(&rows, &outcomes).await
+        let (_never_stops, mut stop) = watch::channel(false);
+        self.deliver(limit, &mut stop).await
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<outbox::Model>, OutboxError> {
+    /// Claims, sends and records up to `limit` due rows (see the module docs), and
+    /// returns once they are done, nothing more is due, or `stop` turned true (or
+    /// its sender was dropped) and the rows are given back. An error means the
+    /// database failed; rows still claimed then are sent again once their lease
+    /// expires.
+    pub async fn deliver(
+        &self,
+        limit: usize,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<DeliveryReport, OutboxError> {
+        let claim = Uuid::new_v4();
+        let parallel = self.transport.parallel_sends().max(1);
+        let mut report = DeliveryReport::default();
+        let mut waiting: VecDeque<Claimed> = VecDeque::new();
+        let mut sending: JoinSet<(outbox::Model, RowOutcome)> = JoinSet::new();
+        let mut finished: Vec<(outbox::Model, RowOutcome)> = Vec::new();
+        let mut nothing_more_due = false;
+        let mut stop_sender_gone = false;
+        let mut abandon_at: Option<tokio::time::Instant> = None;
+        let renew_every = lease_renewal_interval(self.claim_lease);
+        let mut renewal =
+            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if abandon_at.is_none() && (stop_sender_gone || *stop.borrow()) {
+                abandon_at = Some(tokio::time::Instant::now() + IN_FLIGHT_GRACE_ON_STOP);
+                let unstarted: Vec<Uuid> = waiting.drain(..).map(|next| next.row.id).collect();
+                report.released += self.release(claim, Some(&unstarted)).await?;
+            }
+            let stopping = abandon_at.is_some();
+            if !stopping && !nothing_more_due && waiting.is_empty() && report.claimed < limit {
+                let wanted = parallel.min(limit - report.claimed);
+                let rows = self.claim(claim, wanted).await?;
+                nothing_more_due = rows.len() < wanted;
+                report.claimed += rows.len();
+                waiting.extend(self.prepare(rows).await?);
+            }
+            while sending.len() < parallel {
+                let Some(next) = waiting.pop_front() else {
+                    break;
+                };
+                match next.email {
+                    Ok(message) => {
+                        let transport = self.transport.clone();
+                        sending.spawn(async move {
+                            let outcome = classify(transport.send(&message).await);
+                            (next.row, outcome)
+                        });
+                    }
+                    Err(outcome) => finished.push((next.row, outcome)),
+                }
+            }
+            if !finished.is_empty() {
+                self.record(claim, std::mem::take(&mut finished), &mut report)
+                    .await?;
+                continue;
+            }
+            if sending.is_empty()
+                && waiting.is_empty()
+                && (stopping || nothing_more_due || report.claimed >= limit)
+            {
+                break;
+            }
+            tokio::select! {
+                Some(joined) = sending.join_next() => {
+                    finished.extend(sent(joined));
+                    while let Some(joined) = sending.try_join_next() {
+                        finished.extend(sent(joined));
+                    }
+                }
+                _ = renewal.tick() => {
+                    let held = self.renew(claim).await?;
+                    let before = waiting.len();
+                    waiting.retain(|next| held.contains(&next.row.id));
+                    report.released += before - waiting.len();
+                }
+                changed = stop.changed(), if !stopping => {
+                    stop_sender_gone = changed.is_err();
+                }
+                () = sleep_until_some(abandon_at) => {
+                    sending.abort_all();
+                    while let Some(joined) = sending.join_next().await {
+                        finished.extend(sent(joined));
+                    }
+                    self.record(claim, std::mem::take(&mut finished), &mut report)
+                        .await?;
+                    break;
+                }
+            }
+        }
+        // Whatever this call still holds was abandoned mid-send at a stop.
+        if report.claimed > 0 {
+            report.released += self.release(claim, None).await?;
+        }
+        if report.released > 0 {
+            tracing::info!(
+                released = report.released,
+                "emails not sent by this worker were given back to the outbox"
+            );
+        }
+        tracing::debug!(
+            claimed = report.claimed,
+            delivered = report.delivered,
+            retried = report.retried,
+            failed = report.failed,
+            discarded = report.discarded,
+            released = report.released,
+            "outbox batch done"
+        );
+        Ok(report)
+    }
+
+    /// Takes back expired claims, then claims up to `limit` due rows for `claim`.
+    async fn claim(&self, claim: Uuid, limit: usize) -> Result<Vec<outbox::Model>, OutboxError> {
         let now = self.clock.now();
         let lease_end = now + self.claim_lease;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Rows an older version claimed carry no token: their `claimed_until` is
+        // respected until it passes.
         let statement = match self.store.backend() {
             Backend::Postgres => Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 \
+                "UPDATE outbox SET claim_token = $1, claimed_until = $2, attempts = attempts + 1 \
                  WHERE id IN (SELECT id FROM outbox \
-                     WHERE status = 'pending' AND not_before <= $2 \
-                       AND (claimed_until IS NULL OR claimed_until < $2) \
-                     ORDER BY not_before LIMIT $3 \
+                     WHERE status = 'pending' AND not_before <= $3 AND claim_token IS NULL \
+                       AND (claimed_until IS NULL OR claimed_until < $3) \
+                     ORDER BY not_before LIMIT $4 \
                      FOR UPDATE SKIP LOCKED) \
                  RETURNING *",
-                [lease_end.into(), now.into(), limit.into()],
+                [claim.into(), lease_end.into(), now.into(), limit.into()],
             ),
             Backend::Sqlite => Statement::from_sql_and_values(
                 DbBackend::Sqlite,
-                "UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 \
+                "UPDATE outbox SET claim_token = ?, claimed_until = ?, attempts = attempts + 1 \
                  WHERE id IN (SELECT id FROM outbox \
-                     WHERE status = 'pending' AND not_before <= ? \
+                     WHERE status = 'pending' AND not_before <= ? AND claim_token IS NULL \
                        AND (claimed_until IS NULL OR claimed_until < ?) \
                      ORDER BY not_before LIMIT ?) \
                  RETURNING *",
-                [lease_end.into(), now.into(), now.into(), limit.into()],
+                [
+                    claim.into(),
+                    lease_end.into(),
+                    now.into(),
+                    now.into(),
+                    limit.into(),
+                ],
             ),
         };
         let transaction = self.store.begin_write().await?;
+        let expired = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::ClaimToken,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .col_expr(
+                outbox::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(outbox::Column::ClaimToken.is_not_null())
+            .filter(outbox::Column::ClaimedUntil.lt(now))
+            .exec(&transaction)
+            .await?
+            .rows_affected;
+        add_to_counters(
+            &transaction,
+            &[(WorkerCounter::OutboxClaimsExpired, expired)],
+        )
+        .await?;
         let rows = outbox::Entity::find()
             .from_raw_sql(statement)
             .all(&transaction)
             .await?;
         transaction.commit().await?;
+        if expired > 0 {
+            tracing::warn!(
+                expired,
+                "outbox claims expired before their worker recorded them (a worker died, hung or \
+                 lost the database); those emails are sent again"
+            );
+        }
         Ok(rows)
+    }
+
+    /// Renders the claimed rows' emails.
+    async fn prepare(&self, rows: Vec<outbox::Model>) -> Result<Vec<Claimed>, OutboxError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rounds = self.rounds_of(&rows).await?;
+        let magic_links = self.magic_links_of(&rows).await?;
+        let now = self.clock.now();
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let email = self.render(&row, &rounds, &magic_links, now);
+                Claimed { row, email }
+            })
+            .collect())
+    }
+
+    /// Extends the lease of every row `claim` still holds; returns their ids.
+    async fn renew(&self, claim: Uuid) -> Result<HashSet<Uuid>, OutboxError> {
+        let lease_end = self.clock.now() + self.claim_lease;
+        let held = outbox::Entity::update_many()
+            .col_expr(outbox::Column::ClaimedUntil, Expr::value(lease_end))
+            .filter(outbox::Column::ClaimToken.eq(claim))
+            .exec_with_returning(self.store.connection())
+            .await?;
+        Ok(held.into_iter().map(|row| row.id).collect())
+    }
+
+    /// Gives rows back unsent: the given ones, or every row `claim` still holds.
+    /// The claim's attempt is taken back too, so the backoff does not grow.
+    async fn release(&self, claim: Uuid, rows: Option<&[Uuid]>) -> Result<usize, OutboxError> {
+        if rows.is_some_and(<[Uuid]>::is_empty) {
+            return Ok(0);
+        }
+        let mut update = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::ClaimToken,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .col_expr(
+                outbox::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).sub(1),
+            )
+            .filter(outbox::Column::ClaimToken.eq(claim));
+        if let Some(rows) = rows {
+            update = update.filter(outbox::Column::Id.is_in(rows.iter().copied()));
+        }
+        let released = update.exec(self.store.connection()).await?.rows_affected;
+        Ok(usize::try_from(released).unwrap_or(usize::MAX))
     }
 
     async fn rounds_of(
@@ -392,45 +607,59 @@ impl OutboxWorker {
         })
     }
 
+    /// Records outcomes in one transaction, each only if `claim` still holds its
+    /// row, and counts them in `worker_metrics`.
     async fn record(
         &self,
-        rows: &[outbox::Model],
-        outcomes: &[RowOutcome],
-    ) -> Result<DeliveryReport, OutboxError> {
+        claim: Uuid,
+        outcomes: Vec<(outbox::Model, RowOutcome)>,
+        report: &mut DeliveryReport,
+    ) -> Result<(), OutboxError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let now = self.clock.now();
-        let mut report = DeliveryReport {
-            claimed: rows.len(),
-            ..DeliveryReport::default()
+        let held = |id: Uuid| {
+            outbox::Column::Id
+                .eq(id)
+                .and(outbox::Column::ClaimToken.eq(claim))
         };
-        let mut finished: Vec<Uuid> = Vec::new();
+        let mut delivered: Vec<Uuid> = Vec::new();
+        let mut discarded: Vec<Uuid> = Vec::new();
+        let mut retried = 0;
+        let mut failed = 0;
+        let mut bounced: Vec<&outbox::Model> = Vec::new();
+        let mut lost = 0;
         let mut unreachable_server: Option<&str> = None;
         let transaction = self.store.begin_write().await?;
-        for (row, outcome) in rows.iter().zip(outcomes) {
+        for (row, outcome) in &outcomes {
             match outcome {
-                RowOutcome::Delivered => {
-                    report.delivered += 1;
-                    finished.push(row.id);
-                }
-                RowOutcome::Discarded => {
-                    report.discarded += 1;
-                    finished.push(row.id);
-                }
+                RowOutcome::Delivered => delivered.push(row.id),
+                RowOutcome::Discarded => discarded.push(row.id),
                 RowOutcome::Retry { error, smtp_code } => {
-                    report.retried += 1;
+                    retried += 1;
                     let failures_so_far = u32::try_from(row.attempts - 1).unwrap_or(0);
                     let delay = retry_delay(failures_so_far, &mut rand::rng());
                     let not_before =
                         now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::minutes(30));
-                    outbox::Entity::update_many()
+                    let updated = outbox::Entity::update_many()
                         .col_expr(outbox::Column::NotBefore, Expr::value(not_before))
                         .col_expr(
                             outbox::Column::ClaimedUntil,
                             Expr::value(Option::<DateTime<Utc>>::None),
                         )
+                        .col_expr(
+                            outbox::Column::ClaimToken,
+                            Expr::value(Option::<Uuid>::None),
+                        )
                         .col_expr(outbox::Column::LastError, Expr::value(error.clone()))
-                        .filter(outbox::Column::Id.eq(row.id))
+                        .filter(held(row.id))
                         .exec(&transaction)
-                        .await?;
+                        .await?
+                        .rows_affected;
+                    if updated == 0 {
+                        lost += 1;
+                    }
                     if smtp_code.is_none() {
                         unreachable_server.get_or_insert(error);
                     }
@@ -442,77 +671,150 @@ impl OutboxWorker {
                         "email delivery failed for now; retrying later"
                     );
                 }
-                RowOutcome::Failed { error, bounced } => {
-                    report.failed += 1;
-                    outbox::Entity::update_many()
+                RowOutcome::Failed {
+                    error,
+                    bounced: bad_address,
+                } => {
+                    failed += 1;
+                    let updated = outbox::Entity::update_many()
                         .col_expr(outbox::Column::Status, Expr::value("failed"))
                         .col_expr(
                             outbox::Column::ClaimedUntil,
                             Expr::value(Option::<DateTime<Utc>>::None),
                         )
+                        .col_expr(
+                            outbox::Column::ClaimToken,
+                            Expr::value(Option::<Uuid>::None),
+                        )
                         .col_expr(outbox::Column::LastError, Expr::value(error.clone()))
-                        .filter(outbox::Column::Id.eq(row.id))
+                        .filter(held(row.id))
                         .exec(&transaction)
-                        .await?;
-                    if *bounced {
-                        record_bounce(&transaction, row, now).await?;
+                        .await?
+                        .rows_affected;
+                    if updated == 0 {
+                        lost += 1;
+                    }
+                    // Another worker holds a row whose claim was lost: it decides
+                    // about the address when it sends.
+                    if *bad_address && updated == 1 {
+                        bounced.push(row);
                     }
                     tracing::warn!(
                         outbox_row = %row.id,
                         kind = %row.kind,
-                        bounced,
+                        bounced = bad_address,
                         "email not delivered and not retried; the reason is on the outbox row"
                     );
                 }
             }
         }
-        for chunk in finished.chunks(DELETE_CHUNK) {
-            outbox::Entity::delete_many()
-                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
-                .exec(&transaction)
-                .await?;
+        for ids in [&delivered, &discarded] {
+            for chunk in ids.chunks(DELETE_CHUNK) {
+                let deleted = outbox::Entity::delete_many()
+                    .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(outbox::Column::ClaimToken.eq(claim))
+                    .exec(&transaction)
+                    .await?
+                    .rows_affected;
+                lost += chunk.len() as u64 - deleted;
+            }
         }
+        record_bounces(&transaction, &bounced, now).await?;
+        add_to_counters(
+            &transaction,
+            &[
+                (WorkerCounter::EmailsDelivered, delivered.len() as u64),
+                (WorkerCounter::EmailsDiscarded, discarded.len() as u64),
+                (WorkerCounter::EmailsRetried, retried),
+                (WorkerCounter::EmailsFailed, failed),
+                (WorkerCounter::EmailsBounced, bounced.len() as u64),
+            ],
+        )
+        .await?;
         transaction.commit().await?;
+        report.delivered += delivered.len();
+        report.discarded += discarded.len();
+        report.retried += retried as usize;
+        report.failed += failed as usize;
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "outbox rows were taken over by another worker after this worker's claim \
+                 expired; their outcome here was not recorded"
+            );
+        }
         if let Some(reason) = unreachable_server {
             // Addresses are already redacted from `reason`; it says why the server
             // could not be reached (refused, timed out, TLS), which operators need.
             tracing::warn!(
-                retried = report.retried,
+                retried,
                 %reason,
                 "the mail server could not be reached; the emails will be retried"
             );
         }
-        tracing::debug!(
-            claimed = report.claimed,
-            delivered = report.delivered,
-            retried = report.retried,
-            failed = report.failed,
-            discarded = report.discarded,
-            "outbox batch done"
-        );
-        Ok(report)
+        Ok(())
     }
 }
 
-/// The address is bad for good: nobody sends to it again until an admin fixes
-/// it, and the round counts a bounce.
-async fn record_bounce(
+/// The addresses are bad for good: nobody sends to them again until an admin fixes
+/// them, and their rounds count a bounce each. People and rounds are updated in a
+/// fixed order, so two workers recording at once cannot deadlock on them.
+async fn record_bounces(
     db: &DatabaseTransaction,
-    row: &outbox::Model,
+    rows: &[&outbox::Model],
     now: DateTime<Utc>,
 ) -> Result<(), OutboxError> {
-    org::mark_undeliverable(db, &row.recipient, now).await?;
-    if let Some(round_id) = row.round_id {
+    let mut recipients: Vec<&str> = rows.iter().map(|row| row.recipient.as_str()).collect();
+    recipients.sort_unstable();
+    recipients.dedup();
+    for recipient in recipients {
+        org::mark_undeliverable(db, recipient, now).await?;
+    }
+    let mut bounces_per_round: std::collections::BTreeMap<Uuid, i32> =
+        std::collections::BTreeMap::new();
+    for round_id in rows.iter().filter_map(|row| row.round_id) {
+        *bounces_per_round.entry(round_id).or_default() += 1;
+    }
+    for (round_id, bounces) in bounces_per_round {
         round::Entity::update_many()
             .col_expr(
                 round::Column::BounceCount,
-                Expr::col(round::Column::BounceCount).add(1),
+                Expr::col(round::Column::BounceCount).add(bounces),
             )
             .filter(round::Column::Id.eq(round_id))
             .exec(db)
             .await?;
     }
     Ok(())
+}
+
+/// The outcome of a finished send task. A task that panicked (never expected)
+/// leaves its row claimed; the call gives it back when it ends.
+fn sent(
+    joined: Result<(outbox::Model, RowOutcome), tokio::task::JoinError>,
+) -> Option<(outbox::Model, RowOutcome)> {
+    match joined {
+        Ok(done) => Some(done),
+        Err(error) => {
+            if error.is_panic() {
+                tracing::error!("sending an email panicked; its row is given back");
+            }
+            None
+        }
+    }
+}
+
+/// Renewing three times per lease leaves two renewals' slack for a slow database.
+fn lease_renewal_interval(lease: TimeDelta) -> Duration {
+    (lease.to_std().unwrap_or(Duration::from_secs(600)) / 3).max(Duration::from_millis(50))
+}
+
+/// Waits until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn classify(result: Result<(), SendError>) -> RowOutcome {

@@ -444,6 +444,7 @@ pub(crate) fn new_outbox_row(
         attempts: Set(0),
         not_before: Set(not_before),
         claimed_until: Set(None),
+        claim_token: Set(None),
         last_error: Set(None),
         created_at: Set(now),
     })

@@ -141,6 +141,9 @@ impl Scheduler {
                 );
             }
         }
+        // Only a tick that got this far counts: `/metrics` shows when the last one
+        // did, so a scheduler that keeps failing or hangs is noticed.
+        safepulse_store::operations::record_scheduler_tick(self.store.connection(), now).await?;
         Ok(report)
     }
 
@@ -538,9 +541,11 @@ pub struct LoopSettings {
 }
 
 /// Ticks the scheduler and delivers until the outbox has nothing due, sleeps, and
-/// again — until `shutdown` turns true (or its sender is dropped). A batch in
-/// flight is finished first; rows claimed by a process that dies anyway are sent
-/// again once their claim expires.
+/// again — until `shutdown` turns true (or its sender is dropped). A tick in
+/// progress is finished; the outbox worker gives back the rows it has not sent
+/// and lets its sends under way finish for at most
+/// [`crate::outbox::IN_FLIGHT_GRACE_ON_STOP`]. Rows claimed by a process that dies
+/// are sent again once their claim expires.
 pub async fn run(
     scheduler: &Scheduler,
     outbox: &OutboxWorker,
@@ -548,7 +553,9 @@ pub async fn run(
     settings: &LoopSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    while !*shutdown.borrow() {
+    let stop_requested =
+        |shutdown: &watch::Receiver<bool>| *shutdown.borrow() || shutdown.has_changed().is_err();
+    while !stop_requested(&shutdown) {
         match scheduler.tick(clock.now()).await {
             Ok(report) if report != TickReport::default() => tracing::debug!(
                 closed = report.closed,
@@ -559,8 +566,8 @@ pub async fn run(
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "scheduler tick failed"),
         }
-        while !*shutdown.borrow() {
-            match outbox.deliver_batch(settings.batch_size).await {
+        while !stop_requested(&shutdown) {
+            match outbox.deliver(settings.batch_size, &mut shutdown).await {
                 Ok(report) if report.queue_was_empty() => break,
                 Ok(_) => {}
                 Err(error) => {

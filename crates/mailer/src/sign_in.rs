@@ -183,6 +183,7 @@ pub async fn request_link(
         attempts: Set(0),
         not_before: Set(now),
         claimed_until: Set(None),
+        claim_token: Set(None),
         last_error: Set(None),
         created_at: Set(now),
     }

@@ -1,21 +1,29 @@
 //! Getting a [`Message`] out of the process: [`MailTransport`] (pooled async SMTP,
 //! or `.eml` files for the embedded default), [`SendError`] (retry or give up) and
 //! [`retry_delay`] (capped exponential backoff with jitter).
+//!
+//! The SMTP connections are pooled here rather than in lettre's pool: a send that
+//! takes longer than `message_timeout_seconds` (or that the outbox worker abandons
+//! at shutdown) is cancelled, and a cancelled send must take its connection with
+//! it. lettre's pool would put a connection back mid-transaction, and the next
+//! message on it would read the previous one's replies.
 
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::message::Mailbox;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Severity;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{Address, Message};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 /// First retry after about this long.
 pub const RETRY_BASE_DELAY: Duration = Duration::from_secs(5);
@@ -53,6 +61,14 @@ fn default_timeout_seconds() -> u64 {
     30
 }
 
+fn default_message_timeout_seconds() -> u64 {
+    60
+}
+
+/// A pooled connection unused for longer than this is closed rather than reused:
+/// relays drop idle clients after a minute or a few.
+const IDLE_CONNECTION_LIMIT: Duration = Duration::from_secs(60);
+
 /// SMTP settings: the binary's `[smtp]` configuration section deserializes into
 /// this type directly, so the configuration and the transport cannot disagree.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +88,11 @@ pub struct SmtpConfig {
     /// Per connection and per command; a slow server counts as a transient failure.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// The most one message may take from taking a connection to the server's
+    /// final reply, however the time is spread over its commands; longer counts
+    /// as a transient failure.
+    #[serde(default = "default_message_timeout_seconds")]
+    pub message_timeout_seconds: u64,
     /// The envelope sender (`MAIL FROM`), where bounces go, e.g.
     /// `bounces@example.com` or `safepulse <pulse@example.com>`. Unset: the address
     /// of the emails' `From` header.
@@ -89,6 +110,7 @@ impl fmt::Debug for SmtpConfig {
             .field("password", &self.password.as_ref().map(|_| "(hidden)"))
             .field("pool_size", &self.pool_size)
             .field("timeout_seconds", &self.timeout_seconds)
+            .field("message_timeout_seconds", &self.message_timeout_seconds)
             .field("from", &self.from)
             .finish()
     }
@@ -100,6 +122,8 @@ pub enum TransportConfigError {
     IncompleteCredentials,
     #[error("the SMTP pool needs at least one connection")]
     EmptyPool,
+    #[error("smtp.timeout_seconds and smtp.message_timeout_seconds must be at least 1")]
+    ZeroTimeout,
     #[error("smtp.from must be an email address, optionally with a name: \"name <address>\"")]
     MalformedEnvelopeSender,
     #[error("TLS setup for the SMTP host failed: {0}")]
@@ -143,32 +167,155 @@ impl SendError {
 }
 
 /// Where outgoing mail goes.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum MailTransport {
-    /// A pooled async SMTP client: production.
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        /// Overrides the envelope sender derived from the `From` header.
-        envelope_sender: Option<Address>,
-        pool_size: u32,
-    },
+    /// Pooled async SMTP connections: production.
+    Smtp(SmtpPool),
     /// One `.eml` file per message in this directory: the embedded default for
     /// trying safepulse (open the files with any mail client).
     File(PathBuf),
 }
 
-impl fmt::Debug for MailTransport {
+/// Up to `pool_size` SMTP connections, each used by one message at a time and
+/// kept open between messages. Cheap to clone: clones share the connections.
+#[derive(Clone)]
+pub struct SmtpPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    host: String,
+    port: u16,
+    tls: ConnectionSecurity,
+    hello_name: ClientId,
+    credentials: Option<Credentials>,
+    command_timeout: Duration,
+    message_timeout: Duration,
+    /// Overrides the envelope sender derived from the `From` header.
+    envelope_sender: Option<Address>,
+    pool_size: u32,
+    /// One permit per connection that may exist.
+    slots: Semaphore,
+    /// Connections between messages, with the instant each was put back.
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+}
+
+#[derive(Clone)]
+enum ConnectionSecurity {
+    None,
+    StartTls(TlsParameters),
+    Wrapper(TlsParameters),
+}
+
+impl fmt::Debug for SmtpPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MailTransport::Smtp { pool_size, .. } => f
-                .debug_struct("MailTransport::Smtp")
-                .field("pool_size", pool_size)
-                .finish_non_exhaustive(),
-            MailTransport::File(directory) => f
-                .debug_tuple("MailTransport::File")
-                .field(directory)
-                .finish(),
+        f.debug_struct("SmtpPool")
+            .field("host", &self.inner.host)
+            .field("port", &self.inner.port)
+            .field("pool_size", &self.inner.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpPool {
+    pub fn pool_size(&self) -> u32 {
+        self.inner.pool_size
+    }
+
+    /// Sends one message on a pooled connection, within the message timeout.
+    async fn send(&self, message: &Message) -> Result<(), SendError> {
+        let inner = &self.inner;
+        let envelope = match &inner.envelope_sender {
+            None => message.envelope().clone(),
+            Some(sender) => Envelope::new(Some(sender.clone()), message.envelope().to().to_vec())
+                .map_err(|error| SendError::Transient {
+                smtp_code: None,
+                reason: error.to_string(),
+            })?,
+        };
+        let bytes = message.formatted();
+        // The semaphore is never closed.
+        let _slot = inner
+            .slots
+            .acquire()
+            .await
+            .map_err(|closed| SendError::Transient {
+                smtp_code: None,
+                reason: closed.to_string(),
+            })?;
+        // The connection lives inside this future: when the timeout (or a caller
+        // that gives up) drops the future, the connection is closed with it.
+        let attempt = async {
+            let mut connection = self.connection().await.map_err(classify_smtp_error)?;
+            let result = connection.send(&envelope, &bytes).await;
+            // lettre marks a connection broken after any error; only a clean one
+            // is reused.
+            if !connection.has_broken() {
+                self.put_back(connection);
+            }
+            result.map(|_accepted| ()).map_err(classify_smtp_error)
+        };
+        tokio::time::timeout(inner.message_timeout, attempt)
+            .await
+            .unwrap_or_else(|_elapsed| {
+                Err(SendError::Transient {
+                    smtp_code: None,
+                    reason: format!(
+                        "the mail server took longer than {} s for one message",
+                        inner.message_timeout.as_secs()
+                    ),
+                })
+            })
+    }
+
+    /// An idle connection that still answers, or a new one.
+    async fn connection(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        loop {
+            let parked = self
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop();
+            let Some((mut connection, parked_at)) = parked else {
+                break;
+            };
+            if parked_at.elapsed() < IDLE_CONNECTION_LIMIT && connection.test_connected().await {
+                return Ok(connection);
+            }
+            connection.abort().await;
         }
+        let inner = &self.inner;
+        let wrapper = match &inner.tls {
+            ConnectionSecurity::Wrapper(parameters) => Some(parameters.clone()),
+            ConnectionSecurity::None | ConnectionSecurity::StartTls(_) => None,
+        };
+        let mut connection = AsyncSmtpConnection::connect_tokio1(
+            (inner.host.as_str(), inner.port),
+            Some(inner.command_timeout),
+            &inner.hello_name,
+            wrapper,
+            None,
+        )
+        .await?;
+        if let ConnectionSecurity::StartTls(parameters) = &inner.tls {
+            // Required, never opportunistic: without STARTTLS this fails.
+            connection
+                .starttls(parameters.clone(), &inner.hello_name)
+                .await?;
+        }
+        if let Some(credentials) = &inner.credentials {
+            connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+        }
+        Ok(connection)
+    }
+
+    fn put_back(&self, connection: AsyncSmtpConnection) {
+        self.inner
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((connection, Instant::now()));
     }
 }
 
@@ -176,35 +323,32 @@ impl MailTransport {
     /// A pooled SMTP transport. Connects lazily: a wrong host shows up as
     /// [`SendError::Transient`] on the first send, not here.
     pub fn smtp(config: &SmtpConfig) -> Result<MailTransport, TransportConfigError> {
-        // lettre's pool spawns its reaper task while being built and panics without a runtime.
+        // The connections' timeouts are tokio timers.
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(TransportConfigError::NoTokioRuntime);
         }
         if config.pool_size == 0 {
             return Err(TransportConfigError::EmptyPool);
         }
+        if config.timeout_seconds == 0 || config.message_timeout_seconds == 0 {
+            return Err(TransportConfigError::ZeroTimeout);
+        }
         let tls = match config.tls {
-            SmtpTls::None => Tls::None,
-            SmtpTls::StartTls => Tls::Required(
+            SmtpTls::None => ConnectionSecurity::None,
+            SmtpTls::StartTls => ConnectionSecurity::StartTls(
                 TlsParameters::new(config.host.clone()).map_err(TransportConfigError::Tls)?,
             ),
-            SmtpTls::Tls => Tls::Wrapper(
+            SmtpTls::Tls => ConnectionSecurity::Wrapper(
                 TlsParameters::new(config.host.clone()).map_err(TransportConfigError::Tls)?,
             ),
         };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str())
-                .port(config.port)
-                .tls(tls)
-                .timeout(Some(Duration::from_secs(config.timeout_seconds)))
-                .pool_config(PoolConfig::new().max_size(config.pool_size));
-        match (&config.username, &config.password) {
+        let credentials = match (&config.username, &config.password) {
             (Some(username), Some(password)) => {
-                builder = builder.credentials(Credentials::new(username.clone(), password.clone()));
+                Some(Credentials::new(username.clone(), password.clone()))
             }
-            (None, None) => {}
+            (None, None) => None,
             _ => return Err(TransportConfigError::IncompleteCredentials),
-        }
+        };
         let envelope_sender = config
             .from
             .as_deref()
@@ -214,11 +358,21 @@ impl MailTransport {
                     .map_err(|_| TransportConfigError::MalformedEnvelopeSender)
             })
             .transpose()?;
-        Ok(MailTransport::Smtp {
-            transport: builder.build(),
-            envelope_sender,
-            pool_size: config.pool_size,
-        })
+        Ok(MailTransport::Smtp(SmtpPool {
+            inner: Arc::new(PoolInner {
+                host: config.host.clone(),
+                port: config.port,
+                tls,
+                hello_name: ClientId::default(),
+                credentials,
+                command_timeout: Duration::from_secs(config.timeout_seconds),
+                message_timeout: Duration::from_secs(config.message_timeout_seconds),
+                envelope_sender,
+                pool_size: config.pool_size,
+                slots: Semaphore::new(config.pool_size as usize),
+                idle: Mutex::new(Vec::new()),
+            }),
+        }))
     }
 
     /// The file transport writing into `<data dir>/mail`, created if missing.
@@ -237,36 +391,17 @@ impl MailTransport {
     /// parallel `.eml` writes (each waits for its fsync).
     pub fn parallel_sends(&self) -> usize {
         match self {
-            MailTransport::Smtp { pool_size, .. } => *pool_size as usize,
+            MailTransport::Smtp(pool) => pool.pool_size() as usize,
             MailTransport::File(_) => PARALLEL_FILE_WRITES,
         }
     }
 
     /// Sends one message. `Ok` means the SMTP server accepted it (250 after DATA),
-    /// or its `.eml` file is completely on disk.
+    /// or its `.eml` file is completely on disk. Dropping the future before it
+    /// ends abandons the message and closes its connection.
     pub async fn send(&self, message: &Message) -> Result<(), SendError> {
         match self {
-            MailTransport::Smtp {
-                transport,
-                envelope_sender,
-                ..
-            } => {
-                let envelope = match envelope_sender {
-                    None => message.envelope().clone(),
-                    Some(sender) => {
-                        Envelope::new(Some(sender.clone()), message.envelope().to().to_vec())
-                            .map_err(|error| SendError::Transient {
-                                smtp_code: None,
-                                reason: error.to_string(),
-                            })?
-                    }
-                };
-                transport
-                    .send_raw(&envelope, &message.formatted())
-                    .await
-                    .map(|_accepted| ())
-                    .map_err(classify_smtp_error)
-            }
+            MailTransport::Smtp(pool) => pool.send(message).await,
             MailTransport::File(directory) => {
                 let directory = directory.clone();
                 let bytes = message.formatted();
@@ -426,6 +561,7 @@ mod tests {
             password: Some("hunter2-secret".into()),
             pool_size: 4,
             timeout_seconds: 30,
+            message_timeout_seconds: 60,
             from: None,
         };
         let debug = format!("{config:?}");
@@ -434,7 +570,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn credentials_must_come_in_pairs_and_the_pool_must_not_be_empty() {
+    async fn credentials_must_come_in_pairs_and_the_pool_and_timeouts_must_not_be_empty() {
         let config = SmtpConfig {
             host: "localhost".into(),
             port: 2525,
@@ -443,6 +579,7 @@ mod tests {
             password: None,
             pool_size: 4,
             timeout_seconds: 30,
+            message_timeout_seconds: 60,
             from: None,
         };
         assert!(matches!(
@@ -458,13 +595,22 @@ mod tests {
             MailTransport::smtp(&empty_pool),
             Err(TransportConfigError::EmptyPool)
         ));
+        let no_message_time = SmtpConfig {
+            username: None,
+            message_timeout_seconds: 0,
+            ..config.clone()
+        };
+        assert!(matches!(
+            MailTransport::smtp(&no_message_time),
+            Err(TransportConfigError::ZeroTimeout)
+        ));
         let fine = SmtpConfig {
             username: None,
             ..config
         };
         assert!(matches!(
             MailTransport::smtp(&fine),
-            Ok(MailTransport::Smtp { pool_size: 4, .. })
+            Ok(MailTransport::Smtp(pool)) if pool.pool_size() == 4
         ));
     }
 
@@ -478,6 +624,7 @@ mod tests {
             password: None,
             pool_size: 4,
             timeout_seconds: 30,
+            message_timeout_seconds: 60,
             from: None,
         };
         assert!(matches!(
@@ -495,6 +642,7 @@ mod tests {
         assert_eq!(config.tls, SmtpTls::Tls);
         assert_eq!(config.pool_size, 32);
         assert_eq!(config.timeout_seconds, 30);
+        assert_eq!(config.message_timeout_seconds, 60);
         assert_eq!(config.from, None);
         let start_tls: SmtpTls = serde_json::from_str(r#""starttls""#).unwrap();
         assert_eq!(start_tls, SmtpTls::StartTls);

@@ -30,6 +30,7 @@ fn transport_to(port: u16, pool_size: u32) -> MailTransport {
         password: None,
         pool_size,
         timeout_seconds: 5,
+        message_timeout_seconds: 10,
         from: None,
     })
     .unwrap()
@@ -79,6 +80,7 @@ async fn a_configured_envelope_sender_takes_the_bounces_and_the_from_header_stay
         password: None,
         pool_size: 1,
         timeout_seconds: 5,
+        message_timeout_seconds: 10,
         from: Some("safepulse bounces <bounces@example.org>".into()),
     })
     .unwrap();
@@ -107,6 +109,7 @@ async fn an_envelope_sender_that_is_not_an_address_is_refused_when_the_transport
         password: None,
         pool_size: 1,
         timeout_seconds: 5,
+        message_timeout_seconds: 10,
         from: Some("not an address".into()),
     });
     assert!(matches!(
@@ -283,6 +286,95 @@ async fn a_connection_dropped_during_data_is_transient_and_the_retry_keeps_the_m
         received[0].message_id().as_deref(),
         Some(message_id.as_str())
     );
+}
+
+/// SMTP settings whose every command may take 5 s but a whole message only 2 s.
+fn transport_with_message_timeout(port: u16, pool_size: u32) -> MailTransport {
+    MailTransport::smtp(&SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        pool_size,
+        timeout_seconds: 5,
+        message_timeout_seconds: 2,
+        from: None,
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_slow_in_every_command_is_cut_off_after_the_message_timeout() {
+    // Each reply 1 s late: every command is well within the 5 s command timeout,
+    // but RCPT, DATA and the end of the message together take 3 s.
+    let sink = SmtpSink::start(Script::replies_in_order(vec![Reply::AcceptSlowly {
+        per_reply: Duration::from_secs(1),
+    }]))
+    .await;
+    let transport = transport_with_message_timeout(sink.port(), 1);
+
+    let started = std::time::Instant::now();
+    let error = transport
+        .send(&invitation("ada@example.com", &new_message_id()))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2_900),
+        "the whole message is bounded by its 2 s, not by 3 × 1 s of commands: {took:?}"
+    );
+    assert!(
+        matches!(&error, SendError::Transient { smtp_code: None, reason } if reason.contains("longer than 2 s")),
+        "{error:?}"
+    );
+
+    // The abandoned connection is not reused: the next message gets a fresh one
+    // and the server's late replies to the first cannot be read as its own.
+    let message_id = new_message_id();
+    transport
+        .send(&invitation("grace@example.com", &message_id))
+        .await
+        .unwrap();
+    let accepted = sink.wait_for(1, PATIENCE).await.unwrap();
+    assert_eq!(
+        accepted.len(),
+        1,
+        "the first message was abandoned before its data was sent"
+    );
+    assert_eq!(accepted[0].recipients, ["grace@example.com"]);
+    assert_eq!(
+        accepted[0].message_id(),
+        Some(message_id.as_str().to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_dropped_midway_takes_its_connection_with_it() {
+    let sink = SmtpSink::start(Script::replies_in_order(vec![Reply::AcceptSlowly {
+        per_reply: Duration::from_millis(700),
+    }]))
+    .await;
+    let transport = transport_to(sink.port(), 1);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(1_000),
+        transport.send(&invitation("ada@example.com", &new_message_id())),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the caller gave up before the reply");
+
+    let message_id = new_message_id();
+    transport
+        .send(&invitation("grace@example.com", &message_id))
+        .await
+        .unwrap();
+    let attempts = sink.attempts();
+    let second = attempts
+        .iter()
+        .find(|attempt| attempt.transaction.recipient == "grace@example.com")
+        .expect("the second message reached the sink");
+    assert_eq!(second.reply, Reply::Accept);
+    assert_eq!(second.message_id(), Some(message_id.as_str().to_owned()));
 }
 
 #[tokio::test]

@@ -25,3 +25,4 @@ pub mod survey;
 pub mod survey_team;
 pub mod team;
 pub mod team_leader;
+pub mod worker_metric;

@@ -1,4 +1,16 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sea_orm::{DbErr, SqlErr};
+
+/// Every [`StoreError::Database`] this process has made, whoever asked: the API,
+/// the scheduler or the outbox worker.
+static DATABASE_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// How many database failures (not conflicts) this process has seen since it
+/// started, for `/metrics`.
+pub fn database_errors_seen() -> u64 {
+    DATABASE_ERRORS.load(Ordering::Relaxed)
+}
 
 /// What can go wrong below the API. The API maps each variant to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +36,23 @@ impl From<DbErr> for StoreError {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
                 StoreError::Conflict("still_referenced")
             }
-            _ => StoreError::Database(error),
+            _ => {
+                DATABASE_ERRORS.fetch_add(1, Ordering::Relaxed);
+                StoreError::Database(error)
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_failures_are_counted() {
+        let before = database_errors_seen();
+        let error = StoreError::from(DbErr::Custom("the connection was reset".into()));
+        assert!(matches!(error, StoreError::Database(_)));
+        assert!(database_errors_seen() > before);
     }
 }

@@ -19,6 +19,7 @@ pub mod entities;
 mod error;
 pub mod hygiene;
 pub mod keyring;
+pub mod operations;
 pub mod org;
 pub mod participation;
 pub mod releases;
@@ -36,7 +37,7 @@ use sea_orm::{
     IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-pub use error::StoreError;
+pub use error::{StoreError, database_errors_seen};
 pub use safepulse_migration::SchemaStatus;
 
 /// Why `safepulse backup` wrote no copy.

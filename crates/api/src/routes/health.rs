@@ -83,9 +83,21 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
 pub async fn metrics(
     caller: Caller,
     metrics: web::Data<Metrics>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
+    // Without the database's figures the process's own are still worth having.
+    let database =
+        match safepulse_store::operations::snapshot(state.store.connection(), state.clock.now())
+            .await
+        {
+            Ok(snapshot) => Some(snapshot),
+            Err(error) => {
+                tracing::warn!(%error, "metrics: the database's figures cannot be read");
+                None
+            }
+        };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(&[])))
+        .body(metrics.render(safepulse_store::database_errors_seen(), database.as_ref())))
 }

@@ -17,6 +17,8 @@ pub struct Model {
     pub attempts: i32,
     pub not_before: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,
+    /// The token of the worker call that holds the claim; NULL when nobody does.
+    pub claim_token: Option<Uuid>,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
 }
