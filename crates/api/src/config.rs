@@ -525,6 +525,7 @@ mod tests {
                 password: None,
                 pool_size: 1,
                 timeout_seconds: 30,
+                message_timeout_seconds: 60,
                 from: None,
             }),
             ..Config::default()
