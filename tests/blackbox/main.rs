@@ -6,6 +6,7 @@ mod answer_linkage;
 mod answer_logs;
 mod crypto_shredding;
 mod dashboard;
+mod database_faults;
 mod demo;
 mod deploy_manifests;
 mod foundation;
