@@ -17,9 +17,8 @@ use utoipa::ToSchema;
 
 use crate::request_context::current_request_id;
 
-/// The `Retry-After` of every 503: the database is down, locked or full, which an
-/// operator fixes in minutes, or a restart (the 0.6 s a PostgreSQL restart takes)
-/// that a retry after a minute no longer notices.
+/// The `Retry-After` of every 503, in seconds. A database that is down, locked or
+/// full takes an operator minutes; a quick restart is over well before.
 pub const RETRY_UNAVAILABLE_AFTER_SECONDS: u64 = 60;
 
 /// A field that failed validation, named as in the request.
