@@ -7,6 +7,7 @@ mod answer_logs;
 mod configuration;
 mod crypto_shredding;
 mod dashboard;
+mod database_faults;
 mod demo;
 mod deploy_manifests;
 mod foundation;

@@ -12,6 +12,7 @@ pub mod answer_form;
 pub mod database_dump;
 pub mod server_process;
 pub mod smtp_sink;
+pub mod tcp_proxy;
 pub mod webdriver;
 
 use std::path::PathBuf;

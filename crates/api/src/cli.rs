@@ -261,10 +261,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let ttl = parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
             let state = build_state(config, clock.clone()).await?;
             let now = chrono::Utc::now();
+            // Printed only once its row is committed: an unrecorded token is refused.
+            let transaction = state.store.begin_write().await?;
             let token = state
                 .tokens
                 .issue(
-                    state.store.connection(),
+                    &transaction,
                     subject.as_str(),
                     role,
                     TokenKind::Api,
@@ -272,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     now,
                 )
                 .await?;
+            transaction.commit().await?;
             eprintln!(
                 "safepulse: {role} token for {subject}, valid until {}",
                 now + ttl
@@ -350,10 +353,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => {
             let state = build_state(config, clock.clone()).await?;
             let summary = demo::build_demo(&state, chrono::Utc::now()).await?;
+            let transaction = state.store.begin_write().await?;
             let token = state
                 .tokens
                 .issue(
-                    state.store.connection(),
+                    &transaction,
                     &summary.hr_email,
                     Role::Hr,
                     TokenKind::Api,
@@ -361,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     chrono::Utc::now(),
                 )
                 .await?;
+            transaction.commit().await?;
             eprintln!(
                 "safepulse: demo ready: {} teams, {} people, {} closed rounds, {} answers.\n\
                  Start the server (`safepulse serve`) and sign in at {}/sign-in as {} (hr) or {} (manager);\n\

@@ -118,7 +118,9 @@ pub struct DemoSummary {
 }
 
 pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<DemoSummary> {
-    let db = state.store.connection();
+    // The organisation and the survey in one transaction: committed, or not there.
+    let transaction = state.store.begin_write().await?;
+    let db = &transaction;
     if !org::all_teams(db).await?.is_empty() {
         bail!(
             "the database already holds an organisation; run the demo on an empty data directory (--data-dir)"
@@ -215,6 +217,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         first_opening,
     )
     .await?;
+    transaction.commit().await?;
 
     let mut answers_stored = 0;
     let host = state.config.mail_host();
@@ -258,7 +261,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     // The history is synthetic: nobody should get a year of digests at once.
     outbox::Entity::delete_many()
         .filter(outbox::Column::Kind.eq("digest"))
-        .exec(db)
+        .exec(state.store.connection())
         .await?;
 
     Ok(DemoSummary {

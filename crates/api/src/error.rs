@@ -3,6 +3,10 @@
 //!
 //! 500s never show internals: their cause chain is logged once, here, next to the
 //! request id the caller sees.
+//!
+//! A database that cannot be used right now (down, locked, disk full) is a 503 with
+//! `Retry-After`, never a 500 and never a success: see
+//! [`ApiError::DatabaseUnavailable`].
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
@@ -12,6 +16,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::request_context::current_request_id;
+
+/// The `Retry-After` of every 503, in seconds. A database that is down, locked or
+/// full takes an operator minutes; a quick restart is over well before.
+pub const RETRY_UNAVAILABLE_AFTER_SECONDS: u64 = 60;
 
 /// A field that failed validation, named as in the request.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -68,6 +76,11 @@ pub enum ApiError {
     TooManyRequests { retry_after_seconds: u64 },
     #[error("the service is not ready: {0}")]
     Unavailable(&'static str),
+    /// The database does not answer, is locked or cannot write just now
+    /// ([`StoreError::Unavailable`]): the request did not succeed, and trying it
+    /// again later is safe (a repeated answer is "already answered", never a second).
+    #[error("the database is unavailable just now; try again in a minute")]
+    DatabaseUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -92,7 +105,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -108,7 +121,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType { .. } => "Unsupported media type",
             ApiError::TooManyRequests { .. } => "Too many requests",
-            ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => "Service unavailable",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -122,6 +135,7 @@ impl From<StoreError> for ApiError {
                 code,
                 detail: conflict_detail(code).to_owned(),
             },
+            StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
             StoreError::UnsupportedUrl | StoreError::Database(_) | StoreError::Keyring(_) => {
                 ApiError::Internal(error.into())
             }
@@ -156,15 +170,27 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let request_id = current_request_id();
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "request failed");
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "request failed");
+            }
+            ApiError::DatabaseUnavailable(cause) => {
+                tracing::warn!(
+                    request_id = %request_id,
+                    error = format!("{cause:#}"),
+                    "the database is unavailable"
+                );
+            }
+            _ => {}
         }
         let problem = Problem {
             problem_type: format!("urn:safepulse:problem:{}", self.code()),
@@ -192,6 +218,10 @@ impl ResponseError for ApiError {
                 retry_after_seconds,
             } => {
                 response.insert_header(("Retry-After", retry_after_seconds.to_string()));
+            }
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => {
+                response
+                    .insert_header(("Retry-After", RETRY_UNAVAILABLE_AFTER_SECONDS.to_string()));
             }
             _ => {}
         }

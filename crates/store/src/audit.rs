@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, NotSet, Set};
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::entities::audit_entry;
+use crate::{Store, StoreError};
 
 /// One thing worth remembering who did.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct AuditEvent<'a> {
     pub details: serde_json::Value,
 }
 
+/// Records `event` inside the caller's transaction, to commit with the change it
+/// describes.
 pub async fn record(
     db: &impl ConnectionTrait,
     at: DateTime<Utc>,
@@ -34,6 +36,21 @@ pub async fn record(
     }
     .insert(db)
     .await?;
+    Ok(())
+}
+
+/// Records `event` in a write transaction of its own and returns once it is
+/// committed (for reads, and changes that committed on their own). Never an
+/// autocommit insert: on SQLite the commit of an `INSERT … RETURNING` read for one
+/// row happens when the statement is reset, and sqlx drops that error.
+pub async fn record_committed(
+    store: &Store,
+    at: DateTime<Utc>,
+    event: AuditEvent<'_>,
+) -> Result<(), StoreError> {
+    let transaction = store.begin_write().await?;
+    record(&transaction, at, event).await?;
+    transaction.commit().await?;
     Ok(())
 }
 

@@ -12,6 +12,13 @@
 //!
 //! Statement logging is off on both: a logged statement is a place where survey
 //! data could leak.
+//!
+//! Failures are kept honest: a connection whose transaction did not end cleanly
+//! (a COMMIT or ROLLBACK that failed, as on a full disk) is closed, never handed
+//! out again ([`Store::connect`]); a database that does not answer, is locked or
+//! cannot write is [`StoreError::Unavailable`] within seconds ([`ACQUIRE_TIMEOUT`],
+//! [`SQLITE_BUSY_TIMEOUT`]); and [`Store::check_writable`] tells whether a write
+//! would be stored now.
 
 pub mod answers;
 pub mod audit;
@@ -28,13 +35,15 @@ pub mod surveys;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use safepulse_migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 pub use error::{StoreError, database_errors_seen};
@@ -75,11 +84,28 @@ pub enum Backend {
     Postgres,
 }
 
+/// How long a request waits for a pooled connection before the database counts as
+/// unavailable. Short on purpose: while the database is down, a request should fail
+/// within seconds with "try again" rather than hang.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a SQLite write waits for another writer (another connection or process)
+/// to release the lock. Long enough for the longest transaction of the service
+/// (closing a large round), short enough that a database locked for good fails
+/// fast with "try again".
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a successful [`Store::check_writable`] is trusted: the check is an
+/// fsync'd commit on SQLite, and `/readyz` is not authenticated.
+const WRITABLE_CHECK_REUSE: Duration = Duration::from_secs(1);
+
 /// A connection pool to the safepulse database.
 #[derive(Debug, Clone)]
 pub struct Store {
     connection: DatabaseConnection,
     backend: Backend,
+    /// When [`Store::check_writable`] last succeeded.
+    last_writable: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Store {
@@ -112,10 +138,16 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         let mut options = ConnectOptions::new(url.to_owned());
-        options
-            .sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+        // sea-orm hands both timeouts to the pool's acquire timeout, which also
+        // bounds opening a connection.
+        options.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
+        // A connection comes back to the pool still inside a transaction when its
+        // COMMIT or ROLLBACK failed: sqlx lowers its transaction depth only on
+        // success. On SQLite a failed COMMIT (full disk, I/O error) has already
+        // rolled the transaction back, so the ROLLBACK sea-orm sends on drop fails
+        // too, and the next `begin` on that connection would become a SAVEPOINT
+        // whose RELEASE commits nothing: answers acknowledged and never stored, and
+        // the write lock held for good. Such a connection is closed, never reused.
         match backend {
             Backend::Sqlite => {
                 // WAL lets readers run beside the one writer, so a few connections help.
@@ -126,18 +158,39 @@ impl Store {
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Full)
                         .foreign_keys(true)
-                        .busy_timeout(Duration::from_secs(30))
+                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
                         .pragma("secure_delete", "ON")
+                });
+                options.map_sqlx_sqlite_pool_opts(|pool| {
+                    pool.after_release(|connection, _| {
+                        Box::pin(async move {
+                            // A dropped transaction queues its ROLLBACK on the
+                            // connection's worker; a ping runs after it, so the
+                            // depth read next is the outcome of that ROLLBACK.
+                            connection.ping().await?;
+                            Ok(keep_released_connection(connection.is_in_transaction()))
+                        })
+                    })
                 });
             }
             Backend::Postgres => {
                 options.max_connections(16).min_connections(1);
+                options.map_sqlx_postgres_pool_opts(|pool| {
+                    // A dropped transaction's ROLLBACK is queued and the depth
+                    // lowered at once; the pool's own ping on release sends it.
+                    pool.after_release(|connection, _| {
+                        Box::pin(async move {
+                            Ok(keep_released_connection(connection.is_in_transaction()))
+                        })
+                    })
+                });
             }
         }
         let connection = sea_orm::Database::connect(options).await?;
         Ok(Store {
             connection,
             backend,
+            last_writable: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -163,6 +216,57 @@ impl Store {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.connection.ping().await?;
+        Ok(())
+    }
+
+    /// Checks that a write would be stored now; [`StoreError::Unavailable`] if not.
+    ///
+    /// On SQLite it commits a 64 KiB write (a table created, filled and dropped in
+    /// one transaction, so nothing stays): a full disk, an I/O error, a read-only
+    /// file, a page limit or a lock held by another process all fail it, as they
+    /// would fail an answer. On PostgreSQL, which stops by itself when its disk is
+    /// full, it checks that a write transaction is not read-only (a standby, or
+    /// `default_transaction_read_only` as some hosted services set on a full disk).
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let recently = self
+            .last_writable
+            .lock()
+            .expect("the last write check")
+            .is_some_and(|at| at.elapsed() < WRITABLE_CHECK_REUSE);
+        if recently {
+            return Ok(());
+        }
+        let transaction = self.begin_write().await?;
+        match self.backend {
+            Backend::Sqlite => {
+                for statement in [
+                    "CREATE TABLE safepulse_write_check (filler BLOB)",
+                    "INSERT INTO safepulse_write_check VALUES (zeroblob(65536))",
+                    "DROP TABLE safepulse_write_check",
+                ] {
+                    transaction.execute_unprepared(statement).await?;
+                }
+                transaction.commit().await?;
+            }
+            Backend::Postgres => {
+                let read_only = transaction
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        "SELECT current_setting('transaction_read_only') = 'on' AS read_only",
+                    ))
+                    .await?
+                    .map(|row| row.try_get::<bool>("", "read_only"))
+                    .transpose()?
+                    .unwrap_or(true);
+                transaction.rollback().await?;
+                if read_only {
+                    return Err(StoreError::Unavailable(DbErr::Custom(
+                        "PostgreSQL accepts no writes: transaction_read_only is on".into(),
+                    )));
+                }
+            }
+        }
+        *self.last_writable.lock().expect("the last write check") = Some(Instant::now());
         Ok(())
     }
 
@@ -273,4 +377,16 @@ impl Store {
     pub fn db_backend(&self) -> DbBackend {
         self.connection.get_database_backend()
     }
+}
+
+/// Whether a connection released to the pool may serve again: not while it is
+/// still inside a transaction (see [`Store::connect`]).
+fn keep_released_connection(in_transaction: bool) -> bool {
+    if in_transaction {
+        tracing::warn!(
+            "a database connection whose transaction did not end cleanly was closed instead \
+             of being reused"
+        );
+    }
+    !in_transaction
 }

@@ -47,7 +47,7 @@ pub async fn create_team(
     if let Some(parent) = new.parent_id {
         get_team(db, parent)
             .await
-            .map_err(|_| StoreError::Conflict("parent_not_found"))?;
+            .map_err(missing_as("parent_not_found"))?;
     }
     ensure_sibling_name_free(db, new.parent_id, &new.name, None).await?;
     let model = team::ActiveModel {
@@ -81,6 +81,15 @@ async fn ensure_sibling_name_free(
         return Err(StoreError::Conflict("team_name_taken"));
     }
     Ok(())
+}
+
+/// A referenced row that does not exist is the conflict `code`; any other failure
+/// (the database unavailable, say) stays what it is.
+fn missing_as(code: &'static str) -> impl Fn(StoreError) -> StoreError {
+    move |error| match error {
+        StoreError::NotFound => StoreError::Conflict(code),
+        other => other,
+    }
 }
 
 pub async fn get_team(db: &impl ConnectionTrait, id: Uuid) -> Result<team::Model, StoreError> {
@@ -205,7 +214,7 @@ pub async fn create_person(
 ) -> Result<person::Model, StoreError> {
     get_team(db, new.team_id)
         .await
-        .map_err(|_| StoreError::Conflict("team_not_found"))?;
+        .map_err(missing_as("team_not_found"))?;
     let model = person::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(new.email.as_str().to_owned()),
@@ -272,7 +281,7 @@ pub async fn update_person(
     if let Some(team_id) = changes.team_id {
         get_team(db, team_id)
             .await
-            .map_err(|_| StoreError::Conflict("team_not_found"))?;
+            .map_err(missing_as("team_not_found"))?;
     }
     let mut model: person::ActiveModel = current.into();
     if let Some(name) = changes.name {
@@ -334,7 +343,7 @@ pub async fn add_leader(
     get_team(db, team_id).await?;
     get_person(db, person_id)
         .await
-        .map_err(|_| StoreError::Conflict("person_not_found"))?;
+        .map_err(missing_as("person_not_found"))?;
     team_leader::Entity::insert(team_leader::ActiveModel {
         team_id: Set(team_id),
         person_id: Set(person_id),

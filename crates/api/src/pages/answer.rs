@@ -45,6 +45,7 @@ use safepulse_mailer::messages::local_date_time;
 use safepulse_store::answers::{self, AnswerPageRound, SubmitOutcome, ValidAnswer};
 use sha2::{Digest, Sha256};
 
+use crate::error::RETRY_UNAVAILABLE_AFTER_SECONDS;
 use crate::metrics::Metrics;
 use crate::request_context::current_request_id;
 use crate::secrets::Secrets;
@@ -108,7 +109,7 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
                 &Outcome::Unavailable,
             );
         }
-        Err(error) => return server_error(fallback_locale, &error),
+        Err(error) => return store_error_page(fallback_locale, error, Outcome::TryAgainSoon),
     };
     let (locale, time_zone) = match answers::respondent_language(db, &token).await {
         Ok(Some(language)) => (
@@ -116,7 +117,7 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
             TimeZone::parse(&language.time_zone).unwrap_or_else(|_| utc()),
         ),
         Ok(None) => (fallback_locale, utc()),
-        Err(error) => return server_error(fallback_locale, &error),
+        Err(error) => return store_error_page(fallback_locale, error, Outcome::TryAgainSoon),
     };
     let view = FormView::new(
         &state,
@@ -184,7 +185,7 @@ pub async fn submit_answers(
             metrics.record_answer(false);
             return outcome_page(StatusCode::NOT_FOUND, locale, &Outcome::Unavailable);
         }
-        Err(error) => return server_error(locale, &error),
+        Err(error) => return store_error_page(locale, error, Outcome::NotSaved),
     };
     let Some(checked) = Checked::check(&form, &round, &state) else {
         metrics.record_answer(false);
@@ -239,7 +240,7 @@ pub async fn submit_answers(
             metrics.record_answer(false);
             outcome_page(StatusCode::NOT_FOUND, locale, &Outcome::Unavailable)
         }
-        Err(error) => server_error(locale, &error),
+        Err(error) => store_error_page(locale, error, Outcome::NotSaved),
     }
 }
 
@@ -776,6 +777,10 @@ enum Outcome {
     Unavailable,
     Unreadable,
     Unverified,
+    /// The database cannot be used just now (GET): the link still works.
+    TryAgainSoon,
+    /// The database could not store the answers just now (POST): the link still works.
+    NotSaved,
     ServerError,
 }
 
@@ -804,13 +809,27 @@ fn outcome_page(status: StatusCode, locale: Locale, outcome: &Outcome) -> HttpRe
 }
 
 /// Logs the cause (never the token, answers or comment: none of them is in a store
-/// error) and shows the "our fault" page.
-fn server_error(locale: Locale, error: &safepulse_store::StoreError) -> HttpResponse {
-    tracing::error!(
-        request_id = %current_request_id(),
-        error = %error,
-        "the answer page could not use the database"
-    );
+/// error) and shows a page: `unavailable` with 503 and `Retry-After` when the
+/// database cannot be used just now (down, locked, full: the link still works),
+/// else the "our fault" page (500).
+fn store_error_page(
+    locale: Locale,
+    error: safepulse_store::StoreError,
+    unavailable: Outcome,
+) -> HttpResponse {
+    let is_unavailable = matches!(error, safepulse_store::StoreError::Unavailable(_));
+    let error = format!("{:#}", anyhow::Error::new(error));
+    let request_id = current_request_id();
+    if is_unavailable {
+        tracing::warn!(request_id = %request_id, error, "the answer page could not use the database");
+        let mut response = outcome_page(StatusCode::SERVICE_UNAVAILABLE, locale, &unavailable);
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(RETRY_UNAVAILABLE_AFTER_SECONDS),
+        );
+        return response;
+    }
+    tracing::error!(request_id = %request_id, error, "the answer page could not use the database");
     outcome_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         locale,

@@ -197,8 +197,8 @@ async fn overview_page(
         .map(|survey| (survey.id, survey.name))
         .collect();
     let OverviewReleases { closed, headlines } = overview_releases(state, reader).await?;
-    audit::record(
-        db,
+    audit::record_committed(
+        &state.store,
         state.clock.now(),
         AuditEvent {
             actor: &reader.subject,

@@ -265,13 +265,7 @@ pub async fn sign_out(
     if !field(&fields, "csrf").is_some_and(|given| session.csrf_is_valid(&state, given)) {
         return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, Some(&session));
     }
-    if let Err(error) = tokens::revoke(
-        state.store.connection(),
-        session.caller.jti,
-        state.clock.now(),
-    )
-    .await
-    {
+    if let Err(error) = revoke_session(&state, session.caller.jti).await {
         return server_error(&error, Some(&session));
     }
     let mut response = notice_page(StatusCode::OK, Notice::SignedOut, None);
@@ -279,4 +273,16 @@ pub async fn sign_out(
         return server_error(&error, None);
     }
     response
+}
+
+/// Revokes the session in a transaction of its own: "signed out" is shown only once
+/// the revocation is committed.
+async fn revoke_session(
+    state: &AppState,
+    jti: uuid::Uuid,
+) -> Result<(), safepulse_store::StoreError> {
+    let transaction = state.store.begin_write().await?;
+    tokens::revoke(&transaction, jti, state.clock.now()).await?;
+    transaction.commit().await?;
+    Ok(())
 }

@@ -1,5 +1,7 @@
 //! Liveness, readiness, metrics, and the OpenAPI document.
 
+use std::time::Duration;
+
 use actix_web::{HttpResponse, get, web};
 use safepulse_domain::Role;
 use safepulse_store::SchemaStatus;
@@ -24,7 +26,12 @@ pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers, every migration is applied (a newer version's
+/// How long `/readyz` may take: a probe that hangs while the database is down
+/// would tell the orchestrator nothing until its own timeout.
+const READINESS_BUDGET: Duration = Duration::from_secs(1);
+
+/// Readiness: the database answers within a second and can store a write now (not
+/// full, not read-only, not locked), every migration is applied (a newer version's
 /// later migrations too, when each is marked backward compatible), and every open
 /// round's key is in the round keyring (a round without it cannot take answers).
 #[utoipa::path(
@@ -33,6 +40,13 @@ pub async fn healthz() -> web::Json<Health> {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
+    tokio::time::timeout(READINESS_BUDGET, readiness(&state))
+        .await
+        .map_err(|_| ApiError::Unavailable("the database does not answer within 1 s"))??;
+    Ok(web::Json(Health { status: "ok" }))
+}
+
+async fn readiness(state: &AppState) -> Result<(), ApiError> {
     state
         .store
         .ping()
@@ -70,7 +84,17 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
              GET /api/v1/surveys/{id}/rounds)",
         ));
     }
-    Ok(web::Json(Health { status: "ok" }))
+    state.store.check_writable().await.map_err(|error| {
+        let error = anyhow::Error::new(error);
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "the database cannot store a write"
+        );
+        ApiError::Unavailable(
+            "the database cannot store a write now: is its disk full, is it read-only, or does \
+             another process hold its lock?",
+        )
+    })
 }
 
 /// Prometheus metrics (admin token). No metric carries a round, team or person label.

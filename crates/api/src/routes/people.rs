@@ -351,7 +351,10 @@ pub async fn erase_person(
     let db = state.store.begin_write().await?;
     safepulse_mailer::rounds::erase_open_answers(&db, &state.keys, *id)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|error| match error {
+            safepulse_mailer::rounds::RoundError::Store(error) => ApiError::from(error),
+            other => ApiError::internal(other),
+        })?;
     let person = org::get_person(&db, *id).await?;
     let revoked = tokens::delete_of_person(&db, person.id, &[&person.email]).await?;
     org::erase_person(&db, person.id).await?;

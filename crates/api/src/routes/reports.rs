@@ -183,8 +183,8 @@ pub async fn record_team_report_view(
     report: &TeamReport,
     via: ReadVia,
 ) -> Result<(), ApiError> {
-    audit::record(
-        state.store.connection(),
+    audit::record_committed(
+        &state.store,
         state.clock.now(),
         AuditEvent {
             actor: &reader.subject,
@@ -209,8 +209,8 @@ pub async fn record_heatmap_view(
     rows: &[HeatmapRow],
     via: ReadVia,
 ) -> Result<(), ApiError> {
-    audit::record(
-        state.store.connection(),
+    audit::record_committed(
+        &state.store,
         state.clock.now(),
         AuditEvent {
             actor: &reader.subject,
@@ -636,8 +636,8 @@ pub async fn list_releases(
     }
     let page = build_release_page(&state, &reader, query.into_inner()).await?;
     let items = page.items;
-    audit::record(
-        db,
+    audit::record_committed(
+        &state.store,
         state.clock.now(),
         AuditEvent {
             actor: &reader.subject,

@@ -10,6 +10,7 @@ use safepulse_mailer::survey::{
     CadenceSettings, Frequency, QuestionSettings, ReminderSettings, SurveySettings,
     WeekOfMonthSetting,
 };
+use safepulse_store::StoreError;
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::round;
 use safepulse_store::keyring::{KeyChain, KeyringError};
@@ -451,9 +452,9 @@ pub async fn create_survey(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let db = state.store.connection();
+    let db = state.store.begin_write().await?;
     let created = surveys::create_survey(
-        db,
+        &db,
         NewSurvey {
             name,
             team_ids,
@@ -466,7 +467,7 @@ pub async fn create_survey(
     )
     .await?;
     audit::record(
-        db,
+        &db,
         now,
         AuditEvent {
             actor: &caller.subject,
@@ -477,6 +478,7 @@ pub async fn create_survey(
         },
     )
     .await?;
+    db.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Created().json(survey_dto(created)?))
 }
 
@@ -537,8 +539,8 @@ pub async fn update_survey(
     caller.require(Role::Admin)?;
     let id = id.into_inner();
     let body = body.into_inner();
-    let db = state.store.connection();
-    let current = surveys::get_survey(db, id).await?;
+    let db = state.store.begin_write().await?;
+    let current = surveys::get_survey(&db, id).await?;
     let stored: SurveySettings = serde_json::from_value(current.survey.settings.clone())
         .map_err(|error| ApiError::internal(anyhow::anyhow!("stored survey settings: {error}")))?;
     let mut errors = Vec::new();
@@ -569,7 +571,7 @@ pub async fn update_survey(
     }
     let now = state.clock.now();
     let updated = surveys::update_survey(
-        db,
+        &db,
         id,
         SurveyChanges {
             name,
@@ -583,7 +585,7 @@ pub async fn update_survey(
     )
     .await?;
     audit::record(
-        db,
+        &db,
         now,
         AuditEvent {
             actor: &caller.subject,
@@ -594,6 +596,7 @@ pub async fn update_survey(
         },
     )
     .await?;
+    db.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Ok().json(survey_dto(updated)?))
 }
 
@@ -604,10 +607,10 @@ async fn set_status(
     status: &'static str,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let db = state.store.connection();
+    let db = state.store.begin_write().await?;
     let now = state.clock.now();
     let updated = surveys::update_survey(
-        db,
+        &db,
         id,
         SurveyChanges {
             status: Some(status),
@@ -617,7 +620,7 @@ async fn set_status(
     )
     .await?;
     audit::record(
-        db,
+        &db,
         now,
         AuditEvent {
             actor: &caller.subject,
@@ -628,6 +631,7 @@ async fn set_status(
         },
     )
     .await?;
+    db.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Ok().json(survey_dto(updated)?))
 }
 
@@ -710,8 +714,8 @@ pub async fn open_round(
     .await
     .map_err(round_error)?;
     let (OpenOutcome::Opened(round) | OpenOutcome::AlreadyOpened(round)) = outcome;
-    audit::record(
-        state.store.connection(),
+    audit::record_committed(
+        &state.store,
         now,
         AuditEvent {
             actor: &caller.subject,
@@ -778,8 +782,8 @@ pub async fn close_round(
     .await
     .map_err(round_error)?;
     if let CloseOutcome::Closed { .. } = outcome {
-        audit::record(
-            state.store.connection(),
+        audit::record_committed(
+            &state.store,
             now,
             AuditEvent {
                 actor: &caller.subject,
@@ -826,8 +830,8 @@ pub async fn discard_and_audit(
 ) -> Result<round::Model, RoundError> {
     let now = state.clock.now();
     let round = rounds::discard_round(&state.store, &state.keys, id).await?;
-    audit::record(
-        state.store.connection(),
+    audit::record_committed(
+        &state.store,
         now,
         AuditEvent {
             actor,

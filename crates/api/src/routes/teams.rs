@@ -92,20 +92,25 @@ pub async fn create_team(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let db = state.store.connection();
+    let db = state.store.begin_write().await?;
     let time_zone = match (explicit_zone.flatten(), body.parent_id) {
         (Some(zone), _) => zone,
         (None, Some(parent)) => {
-            let parent = org::get_team(db, parent)
+            let parent = org::get_team(&db, parent)
                 .await
-                .map_err(|_| ApiError::validation("parent_id", "no such team"))?;
+                .map_err(|error| match error {
+                    safepulse_store::StoreError::NotFound => {
+                        ApiError::validation("parent_id", "no such team")
+                    }
+                    other => other.into(),
+                })?;
             TimeZone::parse(&parent.time_zone).unwrap_or_default()
         }
         (None, None) => TimeZone::default(),
     };
     let now = state.clock.now();
     let team = org::create_team(
-        db,
+        &db,
         NewTeam {
             name,
             parent_id: body.parent_id,
@@ -115,7 +120,7 @@ pub async fn create_team(
     )
     .await?;
     audit::record(
-        db,
+        &db,
         now,
         AuditEvent {
             actor: &caller.subject,
@@ -126,6 +131,9 @@ pub async fn create_team(
         },
     )
     .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
     Ok(HttpResponse::Created().json(TeamDto::from(team)))
 }
 
