@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use futures_util::FutureExt as _;
 use safepulse_domain::{Email, Role, SystemClock};
 use safepulse_store::keyring::KeyringError;
 use safepulse_store::tokens::{self, TokenKind};
@@ -179,17 +180,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             refuse_open_rounds_without_key(&state).await?;
             // From here on a stop is graceful; before, nothing is in flight yet and
             // Ctrl-C may end a slow start at once.
-            let stop = listen_for_stop()?;
-            let application = Application::build(state.clone(), stop)?;
+            let stop = listen_for_stop()?.shared();
+            let application = Application::build(state.clone(), stop.clone())?;
             let port = application.port();
             let background = if state.config.in_process_worker {
-                Some(BackgroundWork::start(&state)?)
+                let background = BackgroundWork::start(&state)?;
+                background.stop_when(stop);
+                Some(background)
             } else {
                 None
             };
             tracing::info!(port, "safepulse is listening");
-            // On SIGTERM or SIGINT the server drains in-flight requests; then the
-            // scheduler and email worker finish their batch in flight.
+            // On SIGTERM or SIGINT the server drains in-flight requests while the
+            // scheduler and email worker give back what they have not started and
+            // finish (or abandon) their sends under way, at the same time.
             let served = application.run_until_stopped().await;
             // Sign-in requests still queued get a few seconds to reach the outbox;
             // after that they are lost, and those people ask again.

@@ -80,7 +80,7 @@ pub fn scheduler(state: &AppState) -> Scheduler {
 /// The scheduler and outbox worker running in a background task.
 #[derive(Debug)]
 pub struct BackgroundWork {
-    shutdown: watch::Sender<bool>,
+    shutdown: Arc<watch::Sender<bool>>,
     task: JoinHandle<()>,
 }
 
@@ -105,7 +105,21 @@ impl BackgroundWork {
             )
             .await;
         });
-        Ok(BackgroundWork { shutdown, task })
+        Ok(BackgroundWork {
+            shutdown: Arc::new(shutdown),
+            task,
+        })
+    }
+
+    /// Asks the loop to stop as soon as `signal` completes, without waiting for
+    /// it: `serve` starts stopping its worker at the signal, while the HTTP server
+    /// drains its requests, so that both fit in the orchestrator's grace period.
+    pub fn stop_when(&self, signal: impl Future<Output = ()> + Send + 'static) {
+        let shutdown = Arc::clone(&self.shutdown);
+        tokio::spawn(async move {
+            signal.await;
+            let _ = shutdown.send(true);
+        });
     }
 
     /// Asks the loop to stop and waits for it: a scheduler tick in progress ends,
