@@ -6,7 +6,8 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::http::{Method, header};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use safepulse_domain::Clock;
 use safepulse_mailer::ItemBank;
@@ -26,7 +27,7 @@ use crate::request_context::request_context;
 use crate::secrets::Secrets;
 use crate::sign_in_queue::SignInQueue;
 use crate::state::AppState;
-use crate::{pages, routes};
+use crate::{openapi, pages, routes};
 
 /// Everything the server and the worker share, built once at start.
 pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
@@ -159,7 +160,7 @@ impl Application {
                 .configure(routes::configure)
                 .configure(pages::configure)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
-                .default_service(web::to(not_found))
+                .default_service(web::to(unmatched))
         })
         .listen(listener)?
         .shutdown_timeout(30)
@@ -177,8 +178,22 @@ impl Application {
     }
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// What no route took: `404`, or, for a path the API serves with other methods,
+/// `405` with `Allow` (and `204` with `Allow` for `OPTIONS`). The pages answer
+/// `405` themselves: each is one actix resource.
+async fn unmatched(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let mut methods = openapi::allowed_methods(request.path());
+    if methods.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    methods.push("OPTIONS");
+    let allow = methods.join(", ");
+    if request.method() == Method::OPTIONS {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ALLOW, allow))
+            .finish());
+    }
+    Err(ApiError::MethodNotAllowed { allow })
 }
 
 fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {

@@ -10,6 +10,7 @@ pub mod tokens;
 
 use actix_web::web::ServiceConfig;
 
+use safepulse_domain::Name;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -23,6 +24,7 @@ pub struct PageQuery {
     /// Opaque cursor from a previous page.
     pub cursor: Option<Uuid>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
@@ -53,16 +55,12 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// A display name: trimmed, 1–100 characters, no control characters.
-pub fn parse_name(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            field,
-            "must be 1–100 characters without control characters",
-        ));
-    }
-    name.to_owned()
+/// A display name of a person, team or survey, by the one rule the CSV import
+/// applies too ([`Name::parse`]); a problem is recorded under `field`.
+pub fn parse_name(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Name> {
+    Name::parse(raw)
+        .map_err(|error| errors.push(FieldError::new(field, error)))
+        .ok()
 }
 
 /// Every route of the API and the pages, in one list (the OpenAPI document lists

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::{Page, PageQuery, parse_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::openapi::NameSchema;
 use crate::state::AppState;
 
 /// Which items each round asks.
@@ -106,6 +107,7 @@ pub struct PrivacyDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSurvey {
+    #[schema(value_type = NameSchema)]
     pub name: String,
     /// The teams invited; with `include_subteams` (default true) their sub-teams too.
     pub team_ids: Vec<Uuid>,
@@ -127,6 +129,7 @@ pub struct CreateSurvey {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSurvey {
+    #[schema(value_type = Option<NameSchema>)]
     pub name: Option<String>,
     pub team_ids: Option<Vec<Uuid>>,
     pub include_subteams: Option<bool>,
@@ -448,9 +451,9 @@ pub async fn create_survey(
         body.privacy.unwrap_or(PrivacyDto { k: 5, k_detail: 10 }),
         &mut errors,
     );
-    if !errors.is_empty() {
+    let (Some(name), true) = (name, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
-    }
+    };
     let db = state.store.connection();
     let created = surveys::create_survey(
         db,
@@ -545,7 +548,7 @@ pub async fn update_survey(
     let name = body
         .name
         .as_deref()
-        .map(|name| parse_name("name", name, &mut errors));
+        .and_then(|name| parse_name("name", name, &mut errors));
     let team_ids = body
         .team_ids
         .map(|team_ids| parse_team_ids(team_ids, &mut errors));

@@ -15,6 +15,7 @@ use super::people::PersonDto;
 use super::{Page, PageQuery, absent_or_nullable, parse_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::openapi::{NameSchema, TimeZoneSchema};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,17 +46,21 @@ impl From<team::Model> for TeamDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
-    /// 1–100 characters, unique among its siblings.
+    /// Unique among its siblings.
+    #[schema(value_type = NameSchema)]
     pub name: String,
     pub parent_id: Option<Uuid>,
-    /// IANA time zone; defaults to the parent's, or UTC at the top level.
+    /// Defaults to the parent's, or UTC at the top level.
+    #[schema(value_type = Option<TimeZoneSchema>)]
     pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeam {
+    #[schema(value_type = Option<NameSchema>)]
     pub name: Option<String>,
+    #[schema(value_type = Option<TimeZoneSchema>)]
     pub time_zone: Option<String>,
     /// Moves the team; `null` makes it a top-level team. A team cannot move below itself.
     #[serde(default, deserialize_with = "absent_or_nullable")]
@@ -89,18 +94,19 @@ pub async fn create_team(
         .time_zone
         .as_deref()
         .map(|raw| parse_time_zone(raw, &mut errors));
-    if !errors.is_empty() {
+    let (Some(name), true) = (name, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
-    }
+    };
     let db = state.store.connection();
     let time_zone = match (explicit_zone.flatten(), body.parent_id) {
         (Some(zone), _) => zone,
-        (None, Some(parent)) => {
-            let parent = org::get_team(db, parent)
-                .await
-                .map_err(|_| ApiError::validation("parent_id", "no such team"))?;
-            TimeZone::parse(&parent.time_zone).unwrap_or_default()
-        }
+        (None, Some(parent)) => match org::get_team(db, parent).await {
+            Ok(parent) => TimeZone::parse(&parent.time_zone).unwrap_or_default(),
+            Err(safepulse_store::StoreError::NotFound) => {
+                return Err(safepulse_store::StoreError::Conflict("parent_not_found").into());
+            }
+            Err(other) => return Err(other.into()),
+        },
         (None, None) => TimeZone::default(),
     };
     let now = state.clock.now();
@@ -186,7 +192,7 @@ pub async fn update_team(
     let name = body
         .name
         .as_deref()
-        .map(|raw| parse_name("name", raw, &mut errors));
+        .and_then(|raw| parse_name("name", raw, &mut errors));
     let time_zone = body
         .time_zone
         .as_deref()
