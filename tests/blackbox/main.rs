@@ -4,6 +4,7 @@ mod answer;
 mod answer_browser;
 mod answer_linkage;
 mod answer_logs;
+mod conformance;
 mod crypto_shredding;
 mod dashboard;
 mod demo;

@@ -79,6 +79,19 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// A JSON body that does not read: `422` naming the field when it is JSON of the
+    /// wrong shape, `400` when it is not JSON at all.
+    pub fn from_json(error: &serde_json::Error) -> ApiError {
+        if error.is_data() {
+            let message = error.to_string();
+            // serde names the offending field between backticks.
+            let field = message.split('`').nth(1).unwrap_or("body").to_owned();
+            ApiError::Validation(vec![FieldError::new(field, message)])
+        } else {
+            ApiError::BadRequest(format!("the body is not JSON: {error}"))
+        }
+    }
+
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
         ApiError::Internal(error.into())
     }

@@ -4,14 +4,14 @@
 //! any letter case; a UTF-8 byte order mark before it is skipped; `team` is a path
 //! such as `Engineering/Platform`, created as needed). Every row is parsed into
 //! domain values first, names by the rule of the JSON API ([`Name::parse`]), and
-//! every problem of a row is reported, not only the first. Rows are applied in one
-//! short transaction ([`people_import::apply`]), and only when all are valid — or,
-//! with `partial`, the valid ones.
+//! every problem of a row is reported, not only the first. Rows are applied only
+//! when all are valid — or, with `partial`, the valid ones — in short transactions
+//! ([`people_import::apply`], [`import_people`]).
 
 use chrono::{DateTime, Utc};
 use safepulse_domain::{Email, Locale, Name, TimeZone};
 use safepulse_store::people_import::{self, ImportedPerson};
-use safepulse_store::{Store, StoreError};
+use safepulse_store::{Backend, Store, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -216,7 +216,18 @@ fn parse_leads(raw: &str) -> Result<bool, String> {
     }
 }
 
-/// Parses and, when allowed, applies an import in one transaction.
+/// Rows per write transaction. On SQLite a transaction holds the one write lock
+/// that every submitted answer waits for: 1,000 rows hold it for tens of
+/// milliseconds, where all 50,000 at once held it for seconds.
+const ROWS_PER_TRANSACTION: usize = 1_000;
+/// See [`import_people`].
+const SQLITE_GAP_BETWEEN_TRANSACTIONS: std::time::Duration = std::time::Duration::from_millis(120);
+
+/// Parses the file and, when allowed, applies it: nothing when a row is invalid
+/// (unless `partial`), else every valid row, in transactions of
+/// [`ROWS_PER_TRANSACTION`] rows. Should the database fail midway, the rows of the
+/// transactions before stay applied; importing the same file again finishes the
+/// job, as an import is an idempotent upsert.
 pub async fn import_people(
     store: &Store,
     bytes: &[u8],
@@ -237,13 +248,22 @@ pub async fn import_people(
         return Ok(report);
     }
     let people: Vec<ImportedPerson> = rows.into_iter().map(|row| row.person).collect();
-    let db = store.begin_write().await?;
-    let counts = people_import::apply(&db, &people, actor, now).await?;
-    db.commit().await?;
+    for (index, chunk) in people.chunks(ROWS_PER_TRANSACTION).enumerate() {
+        if index > 0 && store.backend() == Backend::Sqlite {
+            // A writer waiting for SQLite's lock looks again every 100 ms once it has
+            // waited a little (SQLite's busy handler); without a longer gap the next
+            // part would take the lock first, every time, and a submitted answer
+            // would wait through the whole import after all.
+            tokio::time::sleep(SQLITE_GAP_BETWEEN_TRANSACTIONS).await;
+        }
+        let db = store.begin_write().await?;
+        let counts = people_import::apply(&db, chunk, actor, now).await?;
+        db.commit().await?;
+        report.created += counts.created;
+        report.updated += counts.updated;
+        report.unchanged += counts.unchanged;
+    }
     report.applied = true;
-    report.created = counts.created;
-    report.updated = counts.updated;
-    report.unchanged = counts.unchanged;
     Ok(report)
 }
 
@@ -316,8 +336,9 @@ mod tests {
 
     #[test]
     fn a_semicolon_separated_file_gets_a_hint() {
-        let (_, rejected) =
-            parse_people_csv(b"email;name;team;leads;time_zone;locale\na@example.com;A;Ops;no;UTC;en\n");
+        let (_, rejected) = parse_people_csv(
+            b"email;name;team;leads;time_zone;locale\na@example.com;A;Ops;no;UTC;en\n",
+        );
         assert_eq!(rejected[0].line, 1);
         assert!(rejected[0].reason.contains("semicolons"), "{rejected:?}");
         let csv = format!("{HEADER}a@example.com;A;Ops;no;UTC;en\n");
@@ -327,7 +348,8 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_and_header_case_are_accepted() {
-        let csv = "\u{feff}Email,Name,Team,Leads,Time_Zone,Locale\r\na@example.com,A,Ops,no,UTC,en\r\n";
+        let csv =
+            "\u{feff}Email,Name,Team,Leads,Time_Zone,Locale\r\na@example.com,A,Ops,no,UTC,en\r\n";
         let (rows, rejected) = parse_people_csv(csv.as_bytes());
         assert!(rejected.is_empty(), "{rejected:?}");
         assert_eq!(rows.len(), 1);
@@ -335,9 +357,21 @@ mod tests {
 
     #[test]
     fn line_breaks_and_invisible_characters_in_names_are_refused() {
-        for bad in ["Ops\r\nBcc: x", "Ops\n", "Ops\0", "O\u{202e}ps", "O\u{200b}ps"] {
-            let (rows, rejected) =
-                parse_people_csv(&csv_with_row(["a@example.com", bad, bad, "no", "UTC", "en"]));
+        for bad in [
+            "Ops\r\nBcc: x",
+            "Ops\n",
+            "Ops\0",
+            "O\u{202e}ps",
+            "O\u{200b}ps",
+        ] {
+            let (rows, rejected) = parse_people_csv(&csv_with_row([
+                "a@example.com",
+                bad,
+                bad,
+                "no",
+                "UTC",
+                "en",
+            ]));
             assert!(rows.is_empty(), "{bad:?}");
             let fields: Vec<&str> = rejected[0]
                 .errors

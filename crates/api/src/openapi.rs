@@ -70,6 +70,7 @@ use crate::routes::{health, people, reports, surveys, teams, tokens};
         reports::list_releases,
         reports::list_audit,
     ),
+    components(schemas(people::GrantableRole)),
     modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "organisation", description = "Teams, people, leaders, roles and tokens (admin)"),
@@ -205,9 +206,11 @@ fn document_problems(operation: &mut Operation) {
                 .insert("application/problem+json".to_owned(), content);
         }
     }
-    let has_query = operation.parameters.iter().flatten().any(|parameter| {
-        matches!(parameter.parameter_in, ParameterIn::Query)
-    });
+    let has_query = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|parameter| matches!(parameter.parameter_in, ParameterIn::Query));
     let has_body = operation.request_body.is_some();
     let authenticated = operation.security.is_some();
     let mut add = |status: &str, description: &str| {
@@ -220,26 +223,45 @@ fn document_problems(operation: &mut Operation) {
                     .description(description)
                     .content(
                         "application/problem+json",
-                        ContentBuilder::new().schema(Some(problem_ref.clone())).build(),
+                        ContentBuilder::new()
+                            .schema(Some(problem_ref.clone()))
+                            .build(),
                     )
                     .into()
             });
     };
     if has_query || has_body {
-        add("400", "The query string or the body cannot be read (`bad_request`)");
-        add("422", "A value is invalid (`validation_failed`, with `errors` naming each field)");
+        add(
+            "400",
+            "The query string or the body cannot be read (`bad_request`)",
+        );
+        add(
+            "422",
+            "A value is invalid (`validation_failed`, with `errors` naming each field)",
+        );
     }
     if has_body {
-        add("413", "The body is larger than the limit (`payload_too_large`)");
-        add("415", "The body is not of the documented media type (`unsupported_media_type`)");
+        add(
+            "413",
+            "The body is larger than the limit (`payload_too_large`)",
+        );
+        add(
+            "415",
+            "The body is not of the documented media type (`unsupported_media_type`)",
+        );
     }
     if authenticated {
-        add("503", "The database does not answer; try again shortly (`unavailable`)");
+        add(
+            "503",
+            "The database does not answer; try again shortly (`unavailable`)",
+        );
     }
 }
 
 /// The methods the API serves at `path`, from the document (every route is in it,
-/// a test makes sure); empty for a path it does not know.
+/// a test makes sure); empty for a path it does not know. As in OpenAPI, a path
+/// without parameters wins over templated ones: `/api/v1/people/import` is its own
+/// path, not a person.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     static ROUTES: LazyLock<Vec<(ResourceDef, Vec<&'static str>)>> = LazyLock::new(|| {
         ApiDoc::openapi()
@@ -261,9 +283,18 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
             })
             .collect()
     });
-    let mut allowed: Vec<&'static str> = ROUTES
+    let matching: Vec<&(ResourceDef, Vec<&'static str>)> = ROUTES
         .iter()
         .filter(|(pattern, _)| pattern.is_match(path))
+        .collect();
+    let concrete = matching
+        .iter()
+        .any(|(pattern, _)| !pattern.pattern().is_some_and(|text| text.contains('{')));
+    let mut allowed: Vec<&'static str> = matching
+        .into_iter()
+        .filter(|(pattern, _)| {
+            !concrete || !pattern.pattern().is_some_and(|text| text.contains('{'))
+        })
         .flat_map(|(_, methods)| methods.iter().copied())
         .collect();
     allowed.sort_unstable();
@@ -313,9 +344,8 @@ mod tests {
         let pattern = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
         let min = schema["minLength"].as_u64().unwrap() as usize;
         let max = schema["maxLength"].as_u64().unwrap() as usize;
-        let documented = |raw: &str| {
-            (min..=max).contains(&raw.chars().count()) && pattern.is_match(raw)
-        };
+        let documented =
+            |raw: &str| (min..=max).contains(&raw.chars().count()) && pattern.is_match(raw);
         // Every character of the Basic Multilingual Plane (where every listed one
         // is) and a few beyond it, alone, after a letter and around one.
         let mut samples: Vec<String> = (0..=0xffff)
@@ -335,6 +365,32 @@ mod tests {
         }
     }
 
+    /// Every `$ref` names a schema the document holds (a parameter's type is not
+    /// collected by itself: `components(schemas(…))` lists those).
+    #[test]
+    fn every_reference_resolves() {
+        fn visit(value: &serde_json::Value, schemas: &serde_json::Value) {
+            match value {
+                serde_json::Value::Object(object) => {
+                    if let Some(reference) = object.get("$ref").and_then(|r| r.as_str()) {
+                        let name = reference.trim_start_matches("#/components/schemas/");
+                        assert!(
+                            schemas[name].is_object(),
+                            "{reference} is not in the document"
+                        );
+                    }
+                    object.values().for_each(|child| visit(child, schemas));
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|child| visit(child, schemas))
+                }
+                _ => {}
+            }
+        }
+        let document: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        visit(&document, &document["components"]["schemas"]);
+    }
+
     #[test]
     fn a_documented_path_knows_its_methods_and_an_unknown_one_none() {
         assert_eq!(allowed_methods("/api/v1/teams"), ["GET", "POST"]);
@@ -343,6 +399,7 @@ mod tests {
             ["DELETE", "GET", "PATCH"]
         );
         assert_eq!(allowed_methods("/healthz"), ["GET"]);
+        assert_eq!(allowed_methods("/api/v1/people/import"), ["POST"]);
         assert!(allowed_methods("/api/v1/nothing-here").is_empty());
         assert!(allowed_methods("/api/v1/teams/a/b/c").is_empty());
     }

@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed() {
-        assert_eq!(Name::parse("  Platform\u{a0}").unwrap().as_str(), "Platform");
+        assert_eq!(
+            Name::parse("  Platform\u{a0}").unwrap().as_str(),
+            "Platform"
+        );
     }
 
     #[test]
@@ -188,7 +191,15 @@ mod tests {
 
     #[test]
     fn names_in_any_script_are_accepted() {
-        for good in ["Ada Lovelace", "Zoë", "Ørsted", "李小龙", "محمد", "R&D / Ops", "👩🏽"] {
+        for good in [
+            "Ada Lovelace",
+            "Zoë",
+            "Ørsted",
+            "李小龙",
+            "محمد",
+            "R&D / Ops",
+            "👩🏽",
+        ] {
             assert_eq!(Name::parse(good).unwrap().as_str(), good);
         }
     }

@@ -1,10 +1,11 @@
-//! The people import applied: every row of a file in one transaction, with a fixed
-//! number of statements per few hundred rows rather than several per row.
+//! The people import applied, a part of a file at a time, with a fixed number of
+//! statements per few hundred rows rather than several per row.
 //!
-//! An import of 50,000 people (the largest a file may be) must not hold the write
-//! lock for long, since on SQLite every submitted answer waits for it: the import
-//! reads the teams, the people it names and their leaderships first, decides in
-//! memory what changes, and then writes only the changes, in batches.
+//! An import must not hold SQLite's write lock for long, since every submitted
+//! answer waits for it: [`apply`] reads the teams, the people its rows name and
+//! their leaderships first, decides in memory what changes, and then writes only
+//! the changes, in batches. The caller keeps each transaction to a bounded number of
+//! rows.
 
 use std::collections::{HashMap, HashSet};
 

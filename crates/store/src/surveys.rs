@@ -2,11 +2,11 @@
 //! Opening and closing rounds is the mailer's job; this module only stores and lists.
 
 use chrono::{DateTime, Utc};
+use safepulse_domain::Name;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use safepulse_domain::Name;
 use uuid::Uuid;
 
 use crate::StoreError;

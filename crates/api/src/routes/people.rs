@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Page, PageQuery, absent_or_nullable, parse_name};
+use super::{JsonObject, Page, PageQuery, absent_or_nullable, parse_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::import::{self, ImportReport};
@@ -172,10 +172,10 @@ async fn record_tokens_revoked(
 pub async fn create_person(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreatePerson>,
+    body: JsonObject<CreatePerson>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let email = parse_email(&body.email, &mut errors);
     let name = parse_name("name", &body.name, &mut errors);
@@ -272,10 +272,10 @@ pub async fn update_person(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdatePerson>,
+    body: JsonObject<UpdatePerson>,
 ) -> Result<web::Json<PersonDto>, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let changes = PersonChanges {
         email: body

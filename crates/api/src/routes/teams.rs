@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::people::PersonDto;
-use super::{Page, PageQuery, absent_or_nullable, parse_name};
+use super::{JsonObject, Page, PageQuery, absent_or_nullable, parse_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::openapi::{NameSchema, TimeZoneSchema};
@@ -84,10 +84,10 @@ fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> 
 pub async fn create_team(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreateTeam>,
+    body: JsonObject<CreateTeam>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let name = parse_name("name", &body.name, &mut errors);
     let explicit_zone = body
@@ -184,10 +184,10 @@ pub async fn update_team(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateTeam>,
+    body: JsonObject<UpdateTeam>,
 ) -> Result<web::Json<TeamDto>, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let name = body
         .name
