@@ -14,14 +14,12 @@ use safepulse_mailer::ItemBank;
 use safepulse_mailer::rounds::shred_closed_rounds;
 use safepulse_store::Store;
 use safepulse_store::keyring::{KeyChain, RoundKeyring};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenAuthority;
 use crate::config::{Config, Mode};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::openapi::ApiDoc;
 use crate::rate_limit::SignInLimiter;
 use crate::request_context::request_context;
 use crate::secrets::Secrets;
@@ -159,7 +157,10 @@ impl Application {
                 )
                 .configure(routes::configure)
                 .configure(pages::configure)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .external_url_unchecked("/api/openapi.json", openapi::openapi_document()),
+                )
                 .default_service(web::to(unmatched))
         })
         .listen(listener)?

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use actix_web::dev::ResourceDef;
 use safepulse_domain::{Locale, Name, TimeZone};
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -71,7 +72,7 @@ use crate::routes::{health, people, reports, surveys, teams, tokens};
         reports::list_audit,
     ),
     components(schemas(people::GrantableRole)),
-    modifiers(&BearerAuth, &ProblemResponses),
+    modifiers(&BearerAuth, &ProblemResponses, &ResourceLinks),
     tags(
         (name = "organisation", description = "Teams, people, leaders, roles and tokens (admin)"),
         (name = "reports", description = "Released results (managers and hr) and the audit log"),
@@ -258,6 +259,98 @@ fn document_problems(operation: &mut Operation) {
     }
 }
 
+/// What a created resource leads to, as OpenAPI links: for each operation that
+/// creates something, the operations its answer's fields are parameters of. Clients
+/// and the stateful phase of schemathesis follow them. (Tokens are not linked: a
+/// listed token may be the caller's own.)
+const LINKS: &[(&str, &[(&str, &[(&str, &str)])])] = &[
+    (
+        "create_team",
+        &[
+            ("get_team", &[("id", "$response.body#/id")]),
+            ("update_team", &[("id", "$response.body#/id")]),
+            ("delete_team", &[("id", "$response.body#/id")]),
+            ("list_leaders", &[("id", "$response.body#/id")]),
+            ("team_report", &[("id", "$response.body#/id")]),
+        ],
+    ),
+    (
+        "create_person",
+        &[
+            ("get_person", &[("id", "$response.body#/id")]),
+            ("update_person", &[("id", "$response.body#/id")]),
+            ("erase_person", &[("id", "$response.body#/id")]),
+            ("grant_role", &[("id", "$response.body#/id")]),
+            ("revoke_role", &[("id", "$response.body#/id")]),
+            (
+                "add_leader",
+                &[
+                    ("id", "$response.body#/team_id"),
+                    ("person_id", "$response.body#/id"),
+                ],
+            ),
+            (
+                "remove_leader",
+                &[
+                    ("id", "$response.body#/team_id"),
+                    ("person_id", "$response.body#/id"),
+                ],
+            ),
+        ],
+    ),
+    (
+        "create_survey",
+        &[
+            ("get_survey", &[("id", "$response.body#/id")]),
+            ("update_survey", &[("id", "$response.body#/id")]),
+            ("pause_survey", &[("id", "$response.body#/id")]),
+            ("resume_survey", &[("id", "$response.body#/id")]),
+            ("archive_survey", &[("id", "$response.body#/id")]),
+            ("open_round", &[("id", "$response.body#/id")]),
+            ("list_rounds", &[("id", "$response.body#/id")]),
+        ],
+    ),
+    (
+        "open_round",
+        &[
+            ("close_round", &[("id", "$response.body#/id")]),
+            ("discard_round", &[("id", "$response.body#/id")]),
+            ("round_heatmap", &[("id", "$response.body#/id")]),
+        ],
+    ),
+];
+
+#[derive(Debug)]
+struct ResourceLinks;
+
+impl Modify for ResourceLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.post].into_iter().flatten() {
+                let Some((_, targets)) = LINKS
+                    .iter()
+                    .find(|(source, _)| operation.operation_id.as_deref() == Some(source))
+                else {
+                    continue;
+                };
+                let Some(RefOr::T(created)) = operation.responses.responses.get_mut("201") else {
+                    continue;
+                };
+                for (target, parameters) in *targets {
+                    let link = parameters
+                        .iter()
+                        .fold(
+                            LinkBuilder::new().operation_id(*target),
+                            |link, (name, value)| link.parameter(*name, *value),
+                        )
+                        .build();
+                    created.links.insert((*target).to_owned(), RefOr::T(link));
+                }
+            }
+        }
+    }
+}
+
 /// The methods the API serves at `path`, from the document (every route is in it,
 /// a test makes sure); empty for a path it does not know. As in OpenAPI, a path
 /// without parameters wins over templated ones: `/api/v1/people/import` is its own
@@ -302,11 +395,47 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     allowed
 }
 
+/// The document as served at `/api/openapi.json`.
+pub fn openapi_document() -> serde_json::Value {
+    let mut document =
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+    // utoipa 5.5 writes a link's fields in snake case (`operation_id`); OpenAPI
+    // names them in camel case, and clients ignore a link without `operationId`.
+    if let Some(paths) = document["paths"].as_object_mut() {
+        for operation in paths
+            .values_mut()
+            .filter_map(|item| item.as_object_mut())
+            .flat_map(|item| item.values_mut())
+        {
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            for link in responses
+                .values_mut()
+                .filter_map(|response| response.get_mut("links"))
+                .filter_map(|links| links.as_object_mut())
+                .flat_map(|links| links.values_mut())
+                .filter_map(|link| link.as_object_mut())
+            {
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        link.insert(camel.to_owned(), value);
+                    }
+                }
+            }
+        }
+    }
+    document
+}
+
 /// The document as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    let mut text = ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes");
+    let mut text =
+        serde_json::to_string_pretty(&openapi_document()).expect("the OpenAPI document serializes");
     text.push('\n');
     text
 }
@@ -389,6 +518,47 @@ mod tests {
         }
         let document: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
         visit(&document, &document["components"]["schemas"]);
+    }
+
+    /// Every link names an operation of the document and parameters it has, and
+    /// every creating operation the table names has its links.
+    #[test]
+    fn every_link_leads_to_an_operation_and_its_parameters() {
+        let document: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        let operations: Vec<&serde_json::Value> = document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .collect();
+        let find = |id: &str| {
+            operations
+                .iter()
+                .find(|operation| operation["operationId"] == id)
+                .unwrap_or_else(|| panic!("no operation {id}"))
+        };
+        for (source, targets) in LINKS {
+            let links = &find(source)["responses"]["201"]["links"];
+            assert_eq!(
+                links.as_object().map(|links| links.len()),
+                Some(targets.len()),
+                "{source}"
+            );
+            for (target, parameters) in *targets {
+                let names: Vec<&str> = find(target)["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|parameter| parameter["name"].as_str().unwrap())
+                    .collect();
+                for (name, _) in *parameters {
+                    assert!(
+                        names.contains(name),
+                        "{source} → {target} has no parameter {name}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -165,7 +165,7 @@ async fn record_tokens_revoked(
 /// Adds a person.
 #[utoipa::path(
     post, path = "/api/v1/people", tag = "organisation", security(("bearer" = [])), request_body = CreatePerson,
-    responses((status = 201, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = PersonDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem))
 )]
 #[post("/api/v1/people")]
@@ -219,7 +219,12 @@ pub async fn create_person(
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    Ok(HttpResponse::Created().json(PersonDto::from(person)))
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/people/{}", person.id),
+        ))
+        .json(PersonDto::from(person)))
 }
 
 /// Lists people, ordered by id.

@@ -439,7 +439,7 @@ fn round_error(error: RoundError) -> ApiError {
 /// Creates a survey. Nothing is sent until a round opens (on its cadence, or now).
 #[utoipa::path(
     post, path = "/api/v1/surveys", tag = "surveys", security(("bearer" = [])), request_body = CreateSurvey,
-    responses((status = 201, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = SurveyDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem))
 )]
 #[post("/api/v1/surveys")]
@@ -499,7 +499,10 @@ pub async fn create_survey(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(survey_dto(created)?))
+    let location = format!("/api/v1/surveys/{}", created.survey.id);
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(survey_dto(created)?))
 }
 
 /// Lists surveys, ordered by id.

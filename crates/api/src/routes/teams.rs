@@ -77,7 +77,7 @@ fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> 
 /// Creates a team.
 #[utoipa::path(
     post, path = "/api/v1/teams", tag = "organisation", security(("bearer" = [])), request_body = CreateTeam,
-    responses((status = 201, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = TeamDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem))
 )]
 #[post("/api/v1/teams")]
@@ -132,7 +132,12 @@ pub async fn create_team(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(TeamDto::from(team)))
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/teams/{}", team.id),
+        ))
+        .json(TeamDto::from(team)))
 }
 
 /// Lists teams, ordered by id.
