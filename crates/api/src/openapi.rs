@@ -259,11 +259,14 @@ fn document_problems(operation: &mut Operation) {
     }
 }
 
+/// A link: the operation it leads to, and its parameters as runtime expressions.
+type Link = (&'static str, &'static [(&'static str, &'static str)]);
+
 /// What a created resource leads to, as OpenAPI links: for each operation that
 /// creates something, the operations its answer's fields are parameters of. Clients
 /// and the stateful phase of schemathesis follow them. (Tokens are not linked: a
 /// listed token may be the caller's own.)
-const LINKS: &[(&str, &[(&str, &[(&str, &str)])])] = &[
+const LINKS: &[(&str, &[Link])] = &[
     (
         "create_team",
         &[
