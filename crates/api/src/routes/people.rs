@@ -380,7 +380,8 @@ pub async fn erase_person(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A role that is granted (`manager` is not: it comes from leading a team).
+/// The documented form of a granted role (`manager` is not granted: it comes from
+/// leading a team); [`GrantableRole::parse`] reads the path segment into a [`Role`].
 #[derive(Debug, Clone, Copy, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum GrantableRole {
