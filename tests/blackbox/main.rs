@@ -5,6 +5,7 @@ mod answer_browser;
 mod answer_linkage;
 mod answer_logs;
 mod configuration;
+mod conformance;
 mod crypto_shredding;
 mod dashboard;
 mod database_faults;

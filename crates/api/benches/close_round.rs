@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use safepulse_api::app::build_state;
 use safepulse_api::config::Config;
 use safepulse_api::state::AppState;
-use safepulse_domain::{InvitationId, NodeId, SystemClock};
+use safepulse_domain::{InvitationId, Name, NodeId, SystemClock};
 use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RawRetention};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
@@ -97,7 +97,7 @@ async fn measure(database: &str, database_url: Option<String>) {
     let survey = surveys::create_survey(
         state.store.connection(),
         NewSurvey {
-            name: "Bench pulse".into(),
+            name: Name::parse("Bench pulse").expect("a valid name"),
             team_ids: vec![department],
             include_subteams: true,
             settings: serde_json::to_value(SurveySettings::starting_on(now.date_naive())).unwrap(),

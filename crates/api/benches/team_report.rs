@@ -16,7 +16,7 @@ use safepulse_api::auth::Caller;
 use safepulse_api::config::Config;
 use safepulse_api::routes::reports::{ReleaseQuery, build_release_page, build_team_report};
 use safepulse_api::state::AppState;
-use safepulse_domain::{Email, Locale, Role, SystemClock, TimeZone};
+use safepulse_domain::{Email, Locale, Name, Role, SystemClock, TimeZone};
 use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest, RawRetention};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
@@ -56,7 +56,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
     let team = org::create_team(
         db,
         NewTeam {
-            name: "Bench".into(),
+            name: Name::parse("Bench").expect("a valid name"),
             parent_id: None,
             time_zone: TimeZone::default(),
         },
@@ -69,7 +69,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
             db,
             NewPerson {
                 email: Email::parse(&format!("m{member}@bench.example")).unwrap(),
-                name: format!("Member {member}"),
+                name: Name::parse(&format!("Member {member}")).expect("a valid name"),
                 team_id: team.id,
                 locale: Locale::En,
                 time_zone: None,
@@ -82,7 +82,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
     let survey = surveys::create_survey(
         db,
         NewSurvey {
-            name: "Bench pulse".into(),
+            name: Name::parse("Bench pulse").expect("a valid name"),
             team_ids: vec![team.id],
             include_subteams: true,
             settings: serde_json::to_value(SurveySettings::starting_on(start.date_naive()))

@@ -5,29 +5,28 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use safepulse_domain::Clock;
 use safepulse_mailer::ItemBank;
 use safepulse_mailer::rounds::shred_closed_rounds;
 use safepulse_store::keyring::{KeyChain, RoundKeyring};
 use safepulse_store::{SchemaStatus, Store};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenAuthority;
 use crate::config::{Config, Mode};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::openapi::ApiDoc;
 use crate::rate_limit::SignInLimiter;
 use crate::request_context::request_context;
 use crate::secrets::{MissingKeys, Secrets};
 use crate::sign_in_queue::SignInQueue;
 use crate::state::AppState;
 use crate::submit_queue::SubmitQueue;
-use crate::{pages, routes};
+use crate::{openapi, pages, routes};
 
 /// Everything the server and the worker share, built once at start: the key
 /// directories checked, the database connected and migrated, the keys loaded.
@@ -200,8 +199,11 @@ impl Application {
                 )
                 .configure(routes::configure)
                 .configure(pages::configure)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
-                .default_service(web::to(not_found))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .external_url_unchecked("/api/openapi.json", openapi::openapi_document()),
+                )
+                .default_service(web::to(unmatched))
         })
         .listen(listener)?
         .shutdown_signal(stop)
@@ -220,8 +222,29 @@ impl Application {
     }
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// What no route took: `404`, or, for a path the API serves with other methods,
+/// `405` with `Allow` (and `204` with `Allow` for `OPTIONS`). The pages answer
+/// `405` themselves: each is one actix resource.
+async fn unmatched(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let Some(allow) = allow_header(&request) else {
+        return Err(ApiError::NotFound);
+    };
+    if request.method() == Method::OPTIONS {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ALLOW, allow))
+            .finish());
+    }
+    Err(ApiError::MethodNotAllowed { allow })
+}
+
+/// The `Allow` header of a path the API serves: its documented methods and `OPTIONS`.
+fn allow_header(request: &HttpRequest) -> Option<String> {
+    let mut methods = openapi::allowed_methods(request.path());
+    if methods.is_empty() {
+        return None;
+    }
+    methods.push("OPTIONS");
+    Some(methods.join(", "))
 }
 
 fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
@@ -234,12 +257,7 @@ fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Err
             expected: "application/json",
         }
         .into(),
-        JsonPayloadError::Deserialize(error) if error.is_data() => {
-            let message = error.to_string();
-            // serde names the offending field between backticks.
-            let field = message.split('`').nth(1).unwrap_or("body").to_owned();
-            ApiError::Validation(vec![FieldError::new(field, message)]).into()
-        }
+        JsonPayloadError::Deserialize(error) => ApiError::from_json(&error).into(),
         other => ApiError::BadRequest(other.to_string()).into(),
     }
 }
@@ -248,6 +266,14 @@ fn query_error(error: QueryPayloadError, _request: &HttpRequest) -> actix_web::E
     ApiError::BadRequest(format!("query string: {error}")).into()
 }
 
-fn path_error(_error: PathError, _request: &HttpRequest) -> actix_web::Error {
-    ApiError::NotFound.into()
+/// A path segment that does not parse (`/api/v1/teams/not-a-uuid`) names nothing:
+/// `404`. Unless the path is another documented one that this method is not served
+/// at (`PATCH /api/v1/people/import` reached the route of `/api/v1/people/{id}`):
+/// `405`, as for any method a path does not serve.
+fn path_error(_error: PathError, request: &HttpRequest) -> actix_web::Error {
+    let served = openapi::allowed_methods(request.path()).contains(&request.method().as_str());
+    match allow_header(request) {
+        Some(allow) if !served => ApiError::MethodNotAllowed { allow }.into(),
+        _ => ApiError::NotFound.into(),
+    }
 }

@@ -347,10 +347,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             eprintln!(
-                "safepulse: imported {} rows ({} new, {} updated), rejected {}",
+                "safepulse: imported {} rows ({} new, {} updated, {} unchanged), rejected {}",
                 report.accepted,
                 report.created,
                 report.updated,
+                report.unchanged,
                 report.rejected.len()
             );
         }

@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, TimeZone};
+use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, Name, TimeZone};
 use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
@@ -138,7 +138,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         let team = org::create_team(
             db,
             NewTeam {
-                name: demo.name.to_owned(),
+                name: Name::parse(demo.name)?,
                 parent_id: demo.parent.map(|parent| team_ids[parent]),
                 time_zone: TimeZone::parse(demo.time_zone).map_err(anyhow::Error::msg)?,
             },
@@ -159,11 +159,11 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
                 db,
                 NewPerson {
                     email: Email::parse(&email).map_err(anyhow::Error::msg)?,
-                    name: if is_leader {
+                    name: Name::parse(&if is_leader {
                         format!("Lead of {}", demo.name)
                     } else {
                         format!("{} member {}", demo.name, member + 1)
-                    },
+                    })?,
                     team_id: team.id,
                     locale: if demo.time_zone == BERLIN && member % 3 == 0 {
                         Locale::De
@@ -190,7 +190,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         db,
         NewPerson {
             email: Email::parse("hr@demo.example").map_err(anyhow::Error::msg)?,
-            name: "People partner".into(),
+            name: Name::parse("People partner")?,
             team_id: people_team,
             locale: Locale::En,
             time_zone: None,
@@ -207,7 +207,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     let survey = surveys::create_survey(
         db,
         NewSurvey {
-            name: "Acme team pulse".into(),
+            name: Name::parse("Acme team pulse")?,
             team_ids: vec![team_ids[0]],
             include_subteams: true,
             settings: serde_json::to_value(&settings)?,

@@ -62,6 +62,8 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("this path serves {allow} only")]
+    MethodNotAllowed { allow: String },
     #[error("the request is malformed: {0}")]
     BadRequest(String),
     #[error("some fields are invalid")]
@@ -90,6 +92,19 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// A JSON body that does not read: `422` naming the field when it is JSON of the
+    /// wrong shape, `400` when it is not JSON at all.
+    pub fn from_json(error: &serde_json::Error) -> ApiError {
+        if error.is_data() {
+            let message = error.to_string();
+            // serde names the offending field between backticks.
+            let field = message.split('`').nth(1).unwrap_or("body").to_owned();
+            ApiError::Validation(vec![FieldError::new(field, message)])
+        } else {
+            ApiError::BadRequest(format!("the body is not JSON: {error}"))
+        }
+    }
+
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
         ApiError::Internal(error.into())
     }
@@ -99,6 +114,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Validation(_) => "validation_failed",
             ApiError::Conflict { code, .. } => code,
@@ -115,6 +131,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden => "Forbidden",
             ApiError::NotFound => "Not found",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::Validation(_) => "Validation failed",
             ApiError::Conflict { .. } => "Conflict",
@@ -164,6 +181,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -222,6 +240,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => {
                 response
                     .insert_header(("Retry-After", RETRY_UNAVAILABLE_AFTER_SECONDS.to_string()));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header(("Allow", allow.as_str()));
             }
             _ => {}
         }

@@ -82,6 +82,11 @@ impl TimeZone {
     pub fn name(self) -> &'static str {
         self.0.name()
     }
+
+    /// Every name [`TimeZone::parse`] accepts (the IANA database, links included).
+    pub fn all_names() -> impl Iterator<Item = &'static str> {
+        chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+    }
 }
 
 impl Default for TimeZone {

@@ -25,7 +25,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use lettre::Message;
 use safepulse_domain::keys::{KeyId, MasterKey, random_bytes};
-use safepulse_domain::{Clock, Email, Locale, SystemClock, TimeZone};
+use safepulse_domain::{Clock, Email, Locale, Name, SystemClock, TimeZone};
 use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
 use safepulse_mailer::rounds::{OpenRequest, RecordingCheck, open_round};
 use safepulse_mailer::survey::SurveySettings;
@@ -210,7 +210,7 @@ async fn create_team_of(store: &Store, size: usize) -> uuid::Uuid {
     let team = org::create_team(
         &transaction,
         NewTeam {
-            name: "Platform".into(),
+            name: Name::parse("Platform").expect("a valid name"),
             parent_id: None,
             time_zone: TimeZone::parse("Europe/Berlin").unwrap(),
         },
@@ -223,7 +223,7 @@ async fn create_team_of(store: &Store, size: usize) -> uuid::Uuid {
             &transaction,
             NewPerson {
                 email: Email::parse(&format!("person{index}@example.com")).unwrap(),
-                name: format!("Person {index}"),
+                name: Name::parse(&format!("Person {index}")).expect("a valid name"),
                 team_id: team.id,
                 locale: Locale::En,
                 time_zone: None,
@@ -242,7 +242,8 @@ async fn queue_a_round(store: &Store, bank: &ItemBank, keys: &KeyChain, team: uu
     let survey = surveys::create_survey(
         store.connection(),
         surveys::NewSurvey {
-            name: format!("Pulse {}", uuid::Uuid::new_v4().simple()),
+            name: Name::parse(&format!("Pulse {}", uuid::Uuid::new_v4().simple()))
+                .expect("a valid name"),
             team_ids: vec![team],
             include_subteams: true,
             settings: serde_json::to_value(SurveySettings::default()).unwrap(),

@@ -1,6 +1,7 @@
 //! Persistence for safepulse: the sea-orm [`entities`], connection setup for SQLite
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
-//! ([`org`] for teams and people, [`audit`], [`tokens`] for issued tokens, and
+//! ([`org`] for teams and people, [`people_import`] for the CSV import's rows,
+//! [`audit`], [`tokens`] for issued tokens, and
 //! [`releases`], the release gate: the only way to read a release, always for a
 //! given reader).
 //!
@@ -29,6 +30,7 @@ pub mod keyring;
 pub mod operations;
 pub mod org;
 pub mod participation;
+pub mod people_import;
 pub mod releases;
 pub mod reports;
 pub mod surveys;

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Email, Locale, Role, TimeZone};
+use safepulse_domain::{Email, Locale, Name, Role, TimeZone};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -34,7 +34,7 @@ pub(crate) fn into_page<T>(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> U
 
 #[derive(Debug, Clone)]
 pub struct NewTeam {
-    pub name: String,
+    pub name: Name,
     pub parent_id: Option<Uuid>,
     pub time_zone: TimeZone,
 }
@@ -49,10 +49,10 @@ pub async fn create_team(
             .await
             .map_err(missing_as("parent_not_found"))?;
     }
-    ensure_sibling_name_free(db, new.parent_id, &new.name, None).await?;
+    ensure_sibling_name_free(db, new.parent_id, new.name.as_str(), None).await?;
     let model = team::ActiveModel {
         id: Set(Uuid::new_v4()),
-        name: Set(new.name),
+        name: Set(new.name.into_string()),
         parent_id: Set(new.parent_id),
         time_zone: Set(new.time_zone.name().to_owned()),
         created_at: Set(now),
@@ -122,7 +122,7 @@ pub async fn all_teams(db: &impl ConnectionTrait) -> Result<Vec<team::Model>, St
 
 #[derive(Debug, Clone, Default)]
 pub struct TeamChanges {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub time_zone: Option<TimeZone>,
     /// `Some(None)` moves the team to the top level.
     pub parent_id: Option<Option<Uuid>>,
@@ -139,7 +139,10 @@ pub async fn update_team(
     if let (Some(new_parent), Some(_)) = (parent_id, changes.parent_id) {
         ensure_not_own_ancestor(db, id, new_parent).await?;
     }
-    let name = changes.name.clone().unwrap_or_else(|| current.name.clone());
+    let name = changes
+        .name
+        .clone()
+        .map_or_else(|| current.name.clone(), Name::into_string);
     if changes.name.is_some() || changes.parent_id.is_some() {
         ensure_sibling_name_free(db, parent_id, &name, Some(id)).await?;
     }
@@ -201,7 +204,7 @@ pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), Stor
 #[derive(Debug, Clone)]
 pub struct NewPerson {
     pub email: Email,
-    pub name: String,
+    pub name: Name,
     pub team_id: Uuid,
     pub locale: Locale,
     pub time_zone: Option<TimeZone>,
@@ -218,7 +221,7 @@ pub async fn create_person(
     let model = person::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(new.email.as_str().to_owned()),
-        name: Set(new.name),
+        name: Set(new.name.into_string()),
         team_id: Set(new.team_id),
         locale: Set(new.locale.as_str().to_owned()),
         time_zone: Set(new.time_zone.map(|zone| zone.name().to_owned())),
@@ -263,7 +266,7 @@ pub async fn list_people(
 
 #[derive(Debug, Clone, Default)]
 pub struct PersonChanges {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub email: Option<Email>,
     pub team_id: Option<Uuid>,
     pub locale: Option<Locale>,
@@ -285,7 +288,7 @@ pub async fn update_person(
     }
     let mut model: person::ActiveModel = current.into();
     if let Some(name) = changes.name {
-        model.name = Set(name);
+        model.name = Set(name.into_string());
     }
     if let Some(email) = changes.email {
         model.email = Set(email.as_str().to_owned());
@@ -485,40 +488,4 @@ pub async fn all_role_grants(
     db: &impl ConnectionTrait,
 ) -> Result<Vec<role_grant::Model>, StoreError> {
     Ok(role_grant::Entity::find().all(db).await?)
-}
-
-/// Finds the team at `path` ("Engineering/Platform"), creating missing teams with
-/// `time_zone`. Used by import.
-pub async fn ensure_team_path(
-    db: &impl ConnectionTrait,
-    path: &[String],
-    time_zone: TimeZone,
-    now: DateTime<Utc>,
-) -> Result<Uuid, StoreError> {
-    let mut parent: Option<Uuid> = None;
-    for name in path {
-        let mut query = team::Entity::find().filter(team::Column::Name.eq(name.as_str()));
-        query = match parent {
-            Some(parent) => query.filter(team::Column::ParentId.eq(parent)),
-            None => query.filter(team::Column::ParentId.is_null()),
-        };
-        let id = match query.one(db).await? {
-            Some(existing) => existing.id,
-            None => {
-                create_team(
-                    db,
-                    NewTeam {
-                        name: name.clone(),
-                        parent_id: parent,
-                        time_zone,
-                    },
-                    now,
-                )
-                .await?
-                .id
-            }
-        };
-        parent = Some(id);
-    }
-    parent.ok_or(StoreError::Conflict("empty_team_path"))
 }

@@ -2,6 +2,7 @@
 //! Opening and closing rounds is the mailer's job; this module only stores and lists.
 
 use chrono::{DateTime, Utc};
+use safepulse_domain::Name;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -14,7 +15,7 @@ use crate::org::Page;
 
 #[derive(Debug, Clone)]
 pub struct NewSurvey {
-    pub name: String,
+    pub name: Name,
     pub team_ids: Vec<Uuid>,
     pub include_subteams: bool,
     pub settings: serde_json::Value,
@@ -38,7 +39,7 @@ pub async fn create_survey(
     let id = Uuid::new_v4();
     survey::ActiveModel {
         id: Set(id),
-        name: Set(new.name),
+        name: Set(new.name.into_string()),
         status: Set("active".into()),
         include_subteams: Set(new.include_subteams),
         settings: Set(new.settings),
@@ -133,7 +134,7 @@ pub async fn list_surveys(
 /// What an admin may change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct SurveyChanges {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub team_ids: Option<Vec<Uuid>>,
     pub include_subteams: Option<bool>,
     pub settings: Option<serde_json::Value>,
@@ -159,7 +160,7 @@ pub async fn update_survey(
     }
     let mut model: survey::ActiveModel = current.into();
     if let Some(name) = changes.name {
-        model.name = Set(name);
+        model.name = Set(name.into_string());
     }
     if let Some(include_subteams) = changes.include_subteams {
         model.include_subteams = Set(include_subteams);

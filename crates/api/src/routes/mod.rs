@@ -8,8 +8,13 @@ pub mod surveys;
 pub mod teams;
 pub mod tokens;
 
-use actix_web::web::ServiceConfig;
+use actix_web::dev::Payload;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
+use safepulse_domain::Name;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -23,6 +28,7 @@ pub struct PageQuery {
     /// Opaque cursor from a previous page.
     pub cursor: Option<Uuid>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
@@ -44,6 +50,27 @@ pub struct Page<T: ToSchema> {
     pub next_cursor: Option<Uuid>,
 }
 
+/// A JSON request body that is an object. `web::Json` alone would also read a
+/// struct from an array of its fields (`[null, null]`), which no documented body is.
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let object =
+            web::Json::<serde_json::Map<String, serde_json::Value>>::from_request(request, payload);
+        Box::pin(async move {
+            let object = object.await?.into_inner();
+            serde_json::from_value(serde_json::Value::Object(object))
+                .map(JsonObject)
+                .map_err(|error| ApiError::from_json(&error).into())
+        })
+    }
+}
+
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
 pub fn absent_or_nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -53,16 +80,12 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// A display name: trimmed, 1–100 characters, no control characters.
-pub fn parse_name(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            field,
-            "must be 1–100 characters without control characters",
-        ));
-    }
-    name.to_owned()
+/// A display name of a person, team or survey, by the one rule the CSV import
+/// applies too ([`Name::parse`]); a problem is recorded under `field`.
+pub fn parse_name(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Name> {
+    Name::parse(raw)
+        .map_err(|error| errors.push(FieldError::new(field, error)))
+        .ok()
 }
 
 /// Every route of the API and the pages, in one list (the OpenAPI document lists

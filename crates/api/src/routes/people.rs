@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Email, Locale, Role, TimeZone};
+use safepulse_domain::{Email, Locale, LocaleError, Role, TimeZone};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::person;
 use safepulse_store::org::{self, NewPerson, PersonChanges};
@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Page, PageQuery, absent_or_nullable, parse_name};
+use super::{JsonObject, Page, PageQuery, absent_or_nullable, parse_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::import::{self, ImportReport};
+use crate::openapi::{LocaleSchema, NameSchema, TimeZoneSchema};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,25 +56,34 @@ impl From<person::Model> for PersonDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePerson {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(value_type = NameSchema)]
     pub name: String,
     pub team_id: Uuid,
-    /// `en` (default) or `de`.
+    /// Default `en`.
+    #[schema(value_type = Option<LocaleSchema>)]
     pub locale: Option<String>,
+    /// When it differs from the team's.
+    #[schema(value_type = Option<TimeZoneSchema>)]
     pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePerson {
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(value_type = Option<NameSchema>)]
     pub name: Option<String>,
     /// Moving someone to another team is recorded in the audit log: reports flag
     /// rounds whose team changed shortly before.
     pub team_id: Option<Uuid>,
+    #[schema(value_type = Option<LocaleSchema>)]
     pub locale: Option<String>,
+    /// `null` clears it: the person follows their team's time zone.
     #[serde(default, deserialize_with = "absent_or_nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<TimeZoneSchema>)]
     pub time_zone: Option<Option<String>>,
     pub active: Option<bool>,
 }
@@ -84,10 +94,16 @@ fn parse_email(raw: &str, errors: &mut Vec<FieldError>) -> Option<Email> {
         .ok()
 }
 
+/// Exactly `en` or `de`, as documented (the CSV import also takes region variants
+/// such as `de-AT`, which spreadsheets export).
 fn parse_locale(raw: &str, errors: &mut Vec<FieldError>) -> Option<Locale> {
-    Locale::parse(raw)
-        .map_err(|error| errors.push(FieldError::new("locale", error)))
-        .ok()
+    match Locale::parse(raw) {
+        Ok(locale) if locale.as_str() == raw => Some(locale),
+        _ => {
+            errors.push(FieldError::new("locale", LocaleError(raw.to_owned())));
+            None
+        }
+    }
 }
 
 fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> {
@@ -149,17 +165,17 @@ async fn record_tokens_revoked(
 /// Adds a person.
 #[utoipa::path(
     post, path = "/api/v1/people", tag = "organisation", security(("bearer" = [])), request_body = CreatePerson,
-    responses((status = 201, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = PersonDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem))
 )]
 #[post("/api/v1/people")]
 pub async fn create_person(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreatePerson>,
+    body: JsonObject<CreatePerson>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let email = parse_email(&body.email, &mut errors);
     let name = parse_name("name", &body.name, &mut errors);
@@ -173,7 +189,8 @@ pub async fn create_person(
         .time_zone
         .as_deref()
         .map(|raw| parse_time_zone(raw, &mut errors));
-    let (Some(email), Some(locale), true) = (email, locale, errors.is_empty()) else {
+    let (Some(email), Some(name), Some(locale), true) = (email, name, locale, errors.is_empty())
+    else {
         return Err(ApiError::Validation(errors));
     };
     let now = state.clock.now();
@@ -189,13 +206,7 @@ pub async fn create_person(
         },
         now,
     )
-    .await
-    .map_err(|error| match error {
-        safepulse_store::StoreError::Conflict("team_not_found") => {
-            ApiError::validation("team_id", "no such team")
-        }
-        other => other.into(),
-    })?;
+    .await?;
     record_membership(
         &db,
         &caller,
@@ -208,7 +219,12 @@ pub async fn create_person(
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    Ok(HttpResponse::Created().json(PersonDto::from(person)))
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/people/{}", person.id),
+        ))
+        .json(PersonDto::from(person)))
 }
 
 /// Lists people, ordered by id.
@@ -261,10 +277,10 @@ pub async fn update_person(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdatePerson>,
+    body: JsonObject<UpdatePerson>,
 ) -> Result<web::Json<PersonDto>, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let changes = PersonChanges {
         email: body
@@ -274,7 +290,7 @@ pub async fn update_person(
         name: body
             .name
             .as_deref()
-            .map(|raw| parse_name("name", raw, &mut errors)),
+            .and_then(|raw| parse_name("name", raw, &mut errors)),
         team_id: body.team_id,
         locale: body
             .locale
@@ -292,14 +308,7 @@ pub async fn update_person(
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
     let before = org::get_person(&db, *id).await?;
-    let person = org::update_person(&db, *id, changes, now)
-        .await
-        .map_err(|error| match error {
-            safepulse_store::StoreError::Conflict("team_not_found") => {
-                ApiError::validation("team_id", "no such team")
-            }
-            other => other.into(),
-        })?;
+    let person = org::update_person(&db, *id, changes, now).await?;
     if deactivates {
         let revoked =
             tokens::revoke_of_person(&db, person.id, &[&before.email, &person.email], None, now)
@@ -374,10 +383,30 @@ pub async fn erase_person(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The documented form of a granted role (`manager` is not granted: it comes from
+/// leading a team); [`GrantableRole::parse`] reads the path segment into a [`Role`].
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum GrantableRole {
+    Hr,
+    Admin,
+}
+
+impl GrantableRole {
+    /// Exactly `hr` or `admin`: the path segment is the role, untrimmed.
+    fn parse(raw: &str) -> Result<Role, ApiError> {
+        match raw {
+            "hr" => Ok(Role::Hr),
+            "admin" => Ok(Role::Admin),
+            _ => Err(ApiError::validation("role", "must be hr or admin")),
+        }
+    }
+}
+
 /// Grants `hr` or `admin` to a person (for signing in to the web pages).
 #[utoipa::path(
     put, path = "/api/v1/people/{id}/roles/{role}", tag = "organisation", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Person id"), ("role" = String, Path, description = "`hr` or `admin`")),
+    params(("id" = Uuid, Path, description = "Person id"), ("role" = GrantableRole, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
 )]
 #[put("/api/v1/people/{id}/roles/{role}")]
@@ -388,13 +417,11 @@ pub async fn grant_role(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (person_id, role) = path.into_inner();
-    if !matches!(Role::parse(&role), Ok(Role::Hr | Role::Admin)) {
-        return Err(ApiError::validation("role", "must be hr or admin"));
-    }
+    let role = GrantableRole::parse(&role)?;
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
     let person = org::get_person(&db, person_id).await?;
-    org::grant_role(&db, person_id, &role, now).await?;
+    org::grant_role(&db, person_id, role.as_str(), now).await?;
     audit::record(
         &db,
         now,
@@ -403,7 +430,7 @@ pub async fn grant_role(
             action: "role.granted",
             team_id: Some(person.team_id),
             target: Some(person_id.to_string()),
-            details: serde_json::json!({ "role": role }),
+            details: serde_json::json!({ "role": role.as_str() }),
         },
     )
     .await?;
@@ -417,7 +444,7 @@ pub async fn grant_role(
 /// that role.
 #[utoipa::path(
     delete, path = "/api/v1/people/{id}/roles/{role}", tag = "organisation", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Person id"), ("role" = String, Path, description = "`hr` or `admin`")),
+    params(("id" = Uuid, Path, description = "Person id"), ("role" = GrantableRole, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem, description = "No such person, or the person does not hold the role"),
               (status = 422, body = Problem))
@@ -430,10 +457,7 @@ pub async fn revoke_role(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (person_id, role) = path.into_inner();
-    let role = match Role::parse(&role) {
-        Ok(role @ (Role::Hr | Role::Admin)) => role,
-        _ => return Err(ApiError::validation("role", "must be hr or admin")),
-    };
+    let role = GrantableRole::parse(&role)?;
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
     let person = org::get_person(&db, person_id).await?;
@@ -467,14 +491,18 @@ pub struct ImportQuery {
 }
 
 /// Imports people from CSV (`email,name,team,leads,time_zone,locale`; team as a path
-/// such as `Engineering/Platform`). An idempotent upsert by email. Applies nothing when
-/// any row is invalid, unless `partial=true`.
+/// such as `Engineering/Platform`; UTF-8, comma-separated, at most 50,000 rows and
+/// 32 MiB). An idempotent upsert by email: rows that already match are `unchanged`.
+/// Names follow the rule of `Name`. Applies nothing when any row is invalid, unless
+/// `partial=true`; every problem of a row is reported.
 #[utoipa::path(
     post, path = "/api/v1/people/import", tag = "organisation", security(("bearer" = [])), params(ImportQuery),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport, description = "Applied (check `rejected` with partial=true)"),
-              (status = 401, body = Problem), (status = 403, body = Problem), (status = 413, body = Problem),
-              (status = 415, body = Problem), (status = 422, body = ImportReport, description = "Invalid rows; nothing applied"))
+              (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 413, body = Problem, description = "The file is larger than 32 MiB (`payload_too_large`)"),
+              (status = 415, body = Problem, description = "Not `text/csv` in UTF-8 (`unsupported_media_type`)"),
+              (status = 422, body = ImportReport, description = "Invalid rows, or no header; nothing applied"))
 )]
 #[post("/api/v1/people/import")]
 pub async fn import_people(
@@ -482,19 +510,24 @@ pub async fn import_people(
     state: web::Data<AppState>,
     request: HttpRequest,
     query: web::Query<ImportQuery>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let content_type = request
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("text/csv") {
+    if !is_csv_in_utf8(&request) {
         return Err(ApiError::UnsupportedMediaType {
-            expected: "text/csv",
+            expected: "text/csv (charset utf-8)",
         });
     }
+    // Its own limit, above `max_body_bytes`: the largest import must fit.
+    let body = match body.to_bytes_limited(import::MAX_IMPORT_BYTES).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(error)) => return Err(ApiError::BadRequest(format!("reading the body: {error}"))),
+        Err(_) => {
+            return Err(ApiError::PayloadTooLarge {
+                limit: import::MAX_IMPORT_BYTES,
+            });
+        }
+    };
     let report = import::import_people(
         &state.store,
         &body,
@@ -509,4 +542,21 @@ pub async fn import_people(
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok(HttpResponse::build(status).json(report))
+}
+
+/// `text/csv`, with no charset or UTF-8 (`text/csvfoo` or `text/csv; charset=latin1`
+/// is not).
+fn is_csv_in_utf8(request: &HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    use actix_web::mime;
+    match request.mime_type() {
+        Ok(Some(media_type)) => {
+            media_type.type_() == mime::TEXT
+                && media_type.subtype() == mime::CSV
+                && media_type
+                    .get_param(mime::CHARSET)
+                    .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"))
+        }
+        _ => false,
+    }
 }

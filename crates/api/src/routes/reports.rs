@@ -590,9 +590,11 @@ fn released_figures(release: &release::Model) -> Option<ReleasedFigures> {
 pub struct ReleaseQuery {
     pub cursor: Option<Uuid>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub round_id: Option<Uuid>,
-    /// e.g. `2026-W48`.
+    /// e.g. `2026-W48`, `2026-11` or `manual-2026-11-30T09:00:00.000Z`.
+    #[param(pattern = r"^[0-9A-Za-z:.-]{1,40}$")]
     pub period_key: Option<String>,
     /// A team's id (or a synthetic node's).
     pub team_id: Option<Uuid>,
@@ -670,7 +672,7 @@ pub async fn build_release_page(
     .limit()?;
     let filter = ReleaseFilter {
         round_id: query.round_id,
-        period_key: query.period_key,
+        period_key: query.period_key.map(parse_period_key).transpose()?,
         node_id: query.team_id,
     };
     let page = visible_releases(
@@ -687,6 +689,24 @@ pub async fn build_release_page(
         items: page.releases.iter().map(release_row).collect(),
         next_cursor: page.next,
     })
+}
+
+/// A period key as rounds have them (`2026-W48`, `2026-11`, `manual-…`): 1–40
+/// letters, digits, `-`, `:` and `.`, as the document's pattern says. Anything else
+/// (a NUL byte, which PostgreSQL cannot compare with text) names no round.
+fn parse_period_key(raw: String) -> Result<String, ApiError> {
+    let valid = (1..=40).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-:.".contains(&byte));
+    if valid {
+        Ok(raw)
+    } else {
+        Err(ApiError::validation(
+            "period_key",
+            "a period key such as 2026-W48, 2026-11 or manual-2026-11-30T09:00:00.000Z",
+        ))
+    }
 }
 
 fn release_row(
@@ -716,6 +736,7 @@ pub struct AuditQuery {
     /// The last `id` of the previous page.
     pub after: Option<i64>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 

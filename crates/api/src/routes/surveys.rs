@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Page, PageQuery, parse_name};
+use super::{JsonObject, Page, PageQuery, parse_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::openapi::NameSchema;
 use crate::state::AppState;
 
 /// Which items each round asks.
@@ -32,11 +33,16 @@ pub enum QuestionsDto {
     /// item is asked), rotating so every dimension is asked every few rounds; the
     /// 0–10 recommendation item every `recommendation_every_rounds` rounds (null: never).
     Rotating {
+        #[schema(minimum = 5, maximum = 10)]
         items_per_round: u8,
+        #[schema(minimum = 1, maximum = 52)]
         recommendation_every_rounds: Option<u32>,
     },
-    /// The same items every round (ids from `GET /api/v1/items`).
-    Fixed { items: Vec<String> },
+    /// The same items every round (ids from `GET /api/v1/items`), each once.
+    Fixed {
+        #[schema(min_items = 1, max_items = 15)]
+        items: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -86,6 +92,7 @@ pub struct CadenceDto {
 #[serde(deny_unknown_fields)]
 pub struct RemindersDto {
     /// Hours after a team's opening; each inside the answer window; at most 3.
+    #[schema(max_items = 3)]
     pub after_hours: Vec<u32>,
     /// Remind only people who have not answered. Off by default, because computing
     /// it lets the mail system see who had not answered yet; reminders to everyone
@@ -99,16 +106,20 @@ pub struct RemindersDto {
 #[serde(deny_unknown_fields)]
 pub struct PrivacyDto {
     /// Minimum respondents for a team's scores (default 5, at least 4).
+    #[schema(minimum = 4, maximum = 2147483647)]
     pub k: u32,
     /// Minimum respondents for spread, agreement and comments (default 10, at least max(k, 7)).
+    #[schema(minimum = 7, maximum = 2147483647)]
     pub k_detail: u32,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSurvey {
+    #[schema(value_type = NameSchema)]
     pub name: String,
     /// The teams invited; with `include_subteams` (default true) their sub-teams too.
+    #[schema(min_items = 1)]
     pub team_ids: Vec<Uuid>,
     pub include_subteams: Option<bool>,
     /// Default: 8 rotating items, the recommendation item every 4th round.
@@ -118,6 +129,7 @@ pub struct CreateSurvey {
     /// First local date a round may open on (default: today, UTC).
     pub starts_on: Option<NaiveDate>,
     /// How long a round stays open (24–336 hours, default 96).
+    #[schema(minimum = 24, maximum = 336)]
     pub window_hours: Option<u32>,
     /// Default: one reminder after 48 hours, to everyone.
     pub reminders: Option<RemindersDto>,
@@ -128,12 +140,15 @@ pub struct CreateSurvey {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSurvey {
+    #[schema(value_type = Option<NameSchema>)]
     pub name: Option<String>,
+    #[schema(min_items = 1)]
     pub team_ids: Option<Vec<Uuid>>,
     pub include_subteams: Option<bool>,
     pub questions: Option<QuestionsDto>,
     pub cadence: Option<CadenceDto>,
     pub starts_on: Option<NaiveDate>,
+    #[schema(minimum = 24, maximum = 336)]
     pub window_hours: Option<u32>,
     pub reminders: Option<RemindersDto>,
     /// Up or down, never below the floors (k ≥ 4, k_detail ≥ max(k, 7)); applies
@@ -366,6 +381,13 @@ fn parse_privacy(privacy: PrivacyDto, errors: &mut Vec<FieldError>) -> (u32, u32
     if let Err(error) = Policy::new(privacy.k, privacy.k_detail) {
         errors.push(FieldError::new("privacy", error));
     }
+    // The database keeps them as 32-bit signed integers.
+    if i32::try_from(privacy.k.max(privacy.k_detail)).is_err() {
+        errors.push(FieldError::new(
+            "privacy",
+            "k and k_detail must be below 2^31",
+        ));
+    }
     (privacy.k, privacy.k_detail)
 }
 
@@ -418,17 +440,17 @@ fn round_error(error: RoundError) -> ApiError {
 /// Creates a survey. Nothing is sent until a round opens (on its cadence, or now).
 #[utoipa::path(
     post, path = "/api/v1/surveys", tag = "surveys", security(("bearer" = [])), request_body = CreateSurvey,
-    responses((status = 201, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = SurveyDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem))
 )]
 #[post("/api/v1/surveys")]
 pub async fn create_survey(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreateSurvey>,
+    body: JsonObject<CreateSurvey>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let now = state.clock.now();
     let mut errors = Vec::new();
     let name = parse_name("name", &body.name, &mut errors);
@@ -449,9 +471,9 @@ pub async fn create_survey(
         body.privacy.unwrap_or(PrivacyDto { k: 5, k_detail: 10 }),
         &mut errors,
     );
-    if !errors.is_empty() {
+    let (Some(name), true) = (name, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
-    }
+    };
     let db = state.store.begin_write().await?;
     let created = surveys::create_survey(
         &db,
@@ -479,7 +501,10 @@ pub async fn create_survey(
     )
     .await?;
     db.commit().await.map_err(StoreError::from)?;
-    Ok(HttpResponse::Created().json(survey_dto(created)?))
+    let location = format!("/api/v1/surveys/{}", created.survey.id);
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(survey_dto(created)?))
 }
 
 /// Lists surveys, ordered by id.
@@ -534,11 +559,11 @@ pub async fn update_survey(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateSurvey>,
+    body: JsonObject<UpdateSurvey>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let id = id.into_inner();
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let db = state.store.begin_write().await?;
     let current = surveys::get_survey(&db, id).await?;
     let stored: SurveySettings = serde_json::from_value(current.survey.settings.clone())
@@ -547,7 +572,7 @@ pub async fn update_survey(
     let name = body
         .name
         .as_deref()
-        .map(|name| parse_name("name", name, &mut errors));
+        .and_then(|name| parse_name("name", name, &mut errors));
     let team_ids = body
         .team_ids
         .map(|team_ids| parse_team_ids(team_ids, &mut errors));

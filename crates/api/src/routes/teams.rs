@@ -12,9 +12,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::people::PersonDto;
-use super::{Page, PageQuery, absent_or_nullable, parse_name};
+use super::{JsonObject, Page, PageQuery, absent_or_nullable, parse_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::openapi::{NameSchema, TimeZoneSchema};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,17 +46,21 @@ impl From<team::Model> for TeamDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
-    /// 1–100 characters, unique among its siblings.
+    /// Unique among its siblings.
+    #[schema(value_type = NameSchema)]
     pub name: String,
     pub parent_id: Option<Uuid>,
-    /// IANA time zone; defaults to the parent's, or UTC at the top level.
+    /// Defaults to the parent's, or UTC at the top level.
+    #[schema(value_type = Option<TimeZoneSchema>)]
     pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeam {
+    #[schema(value_type = Option<NameSchema>)]
     pub name: Option<String>,
+    #[schema(value_type = Option<TimeZoneSchema>)]
     pub time_zone: Option<String>,
     /// Moves the team; `null` makes it a top-level team. A team cannot move below itself.
     #[serde(default, deserialize_with = "absent_or_nullable")]
@@ -72,40 +77,36 @@ fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> 
 /// Creates a team.
 #[utoipa::path(
     post, path = "/api/v1/teams", tag = "organisation", security(("bearer" = [])), request_body = CreateTeam,
-    responses((status = 201, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = TeamDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem))
 )]
 #[post("/api/v1/teams")]
 pub async fn create_team(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreateTeam>,
+    body: JsonObject<CreateTeam>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let name = parse_name("name", &body.name, &mut errors);
     let explicit_zone = body
         .time_zone
         .as_deref()
         .map(|raw| parse_time_zone(raw, &mut errors));
-    if !errors.is_empty() {
+    let (Some(name), true) = (name, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
-    }
+    };
     let db = state.store.begin_write().await?;
     let time_zone = match (explicit_zone.flatten(), body.parent_id) {
         (Some(zone), _) => zone,
-        (None, Some(parent)) => {
-            let parent = org::get_team(&db, parent)
-                .await
-                .map_err(|error| match error {
-                    safepulse_store::StoreError::NotFound => {
-                        ApiError::validation("parent_id", "no such team")
-                    }
-                    other => other.into(),
-                })?;
-            TimeZone::parse(&parent.time_zone).unwrap_or_default()
-        }
+        (None, Some(parent)) => match org::get_team(&db, parent).await {
+            Ok(parent) => TimeZone::parse(&parent.time_zone).unwrap_or_default(),
+            Err(safepulse_store::StoreError::NotFound) => {
+                return Err(safepulse_store::StoreError::Conflict("parent_not_found").into());
+            }
+            Err(other) => return Err(other.into()),
+        },
         (None, None) => TimeZone::default(),
     };
     let now = state.clock.now();
@@ -134,7 +135,12 @@ pub async fn create_team(
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    Ok(HttpResponse::Created().json(TeamDto::from(team)))
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/teams/{}", team.id),
+        ))
+        .json(TeamDto::from(team)))
 }
 
 /// Lists teams, ordered by id.
@@ -186,15 +192,15 @@ pub async fn update_team(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateTeam>,
+    body: JsonObject<UpdateTeam>,
 ) -> Result<web::Json<TeamDto>, ApiError> {
     caller.require(Role::Admin)?;
-    let body = body.into_inner();
+    let JsonObject(body) = body;
     let mut errors = Vec::new();
     let name = body
         .name
         .as_deref()
-        .map(|raw| parse_name("name", raw, &mut errors));
+        .and_then(|raw| parse_name("name", raw, &mut errors));
     let time_zone = body
         .time_zone
         .as_deref()
