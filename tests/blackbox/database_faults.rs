@@ -351,13 +351,19 @@ async fn a_database_at_its_page_limit_refuses_answers_with_503_and_takes_them_on
 // ---------------------------------------------------------------------------------
 // An outage
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_postgresql_outage_is_a_quick_503_with_retry_after_and_heals_by_itself() {
+/// A PostgreSQL app whose every connection goes through a proxy the test can cut.
+async fn app_behind_a_proxy() -> (TcpProxy, TestApp) {
     let proxy = TcpProxy::in_front_of_postgres(&postgres_base_url()).await;
     let app = spawn_app_with(Db::Postgres, |config| {
         config.database_url = config.database_url.as_deref().map(|url| proxy.route(url));
     })
     .await;
+    (proxy, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_outage_is_a_quick_503_with_retry_after_and_heals_by_itself() {
+    let (proxy, app) = app_behind_a_proxy().await;
     let (round, links) = round_with_links(&app, 6).await;
     let admin = app.admin_token().await;
     let client = &app.client;
@@ -444,11 +450,7 @@ async fn a_postgresql_outage_is_a_quick_503_with_retry_after_and_heals_by_itself
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_postgresql_refuses_writes_with_503_and_readyz_says_so() {
-    let proxy = TcpProxy::in_front_of_postgres(&postgres_base_url()).await;
-    let app = spawn_app_with(Db::Postgres, |config| {
-        config.database_url = config.database_url.as_deref().map(|url| proxy.route(url));
-    })
-    .await;
+    let (proxy, app) = app_behind_a_proxy().await;
     let (round, links) = round_with_links(&app, 6).await;
     let admin = app.admin_token().await;
     let client = &app.client;

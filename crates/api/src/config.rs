@@ -119,9 +119,9 @@ pub enum ConfigError {
 /// `SAFEPULSE_*` variables that are not settings, so the unknown-name check leaves
 /// them alone: the `--config` flag's, and those of the test and benchmark tools,
 /// which a developer's shell may hold (`SAFEPULSE_TEST_*`, `SAFEPULSE_BENCH_*`,
-/// `SAFEPULSE_UPDATE_OPENAPI`).
+/// `SAFEPULSE_SCHEMATHESIS_*` of `tests/schemathesis/run`, `SAFEPULSE_UPDATE_OPENAPI`).
 const NOT_SETTINGS: [&str; 2] = ["CONFIG", "UPDATE_OPENAPI"];
-const NOT_SETTINGS_PREFIXES: [&str; 2] = ["TEST_", "BENCH_"];
+const NOT_SETTINGS_PREFIXES: [&str; 3] = ["TEST_", "BENCH_", "SCHEMATHESIS_"];
 
 impl Config {
     /// Defaults, then `config_file` (if it exists), then `SAFEPULSE_*` variables.
@@ -483,6 +483,7 @@ mod tests {
             jail.set_env("SAFEPULSE_CONFIG", "elsewhere.toml");
             jail.set_env("SAFEPULSE_TEST_POSTGRES_URL", "postgres://localhost/test");
             jail.set_env("SAFEPULSE_BENCH_POOL_SIZE", "4");
+            jail.set_env("SAFEPULSE_SCHEMATHESIS_ADMIN_TOKEN", "a token");
             jail.set_env("SAFEPULSE_UPDATE_OPENAPI", "1");
             Config::load(Path::new("missing.toml")).map_err(|error| error.to_string())?;
 
