@@ -52,6 +52,7 @@
 mod atoms;
 mod comments;
 mod comparison;
+mod cross_round;
 mod error;
 mod figures;
 mod hierarchy;
@@ -78,10 +79,16 @@ pub use comparison::{
 };
 pub use error::AnonymizerError;
 pub use figures::{
-    ConfidenceInterval, DimensionDetail, DimensionFigures, ItemDetail, ItemFigures, ReleasedFigures,
+    ConfidenceInterval, DimensionDetail, DimensionFigures, ItemDetail, ItemFigures,
+    ROUNDED_FINE_FROM, ReleasedFigures, RoundedDimension, RoundedFigures,
 };
-pub use ledger::{AtomId, FamilyLedger, Ledger, LedgerAtom, LedgerRelease, RuleAViolation};
+pub use ledger::{
+    AtomId, DeterminedNode, FamilyLedger, Ledger, LedgerAtom, LedgerRelease, RuleAViolation,
+};
 pub use org_figures::{OrgDimensionFigures, OrgFigures, OrgItemFigures};
-pub use policy::{Family, K_DETAIL_FLOOR, K_FLOOR, Policy, PolicyError};
+pub use policy::{Family, K_DETAIL_FLOOR, K_FLOOR, Policy, PolicyError, RestrictedRelease};
 pub use release::{NodeRelease, Release, RoundRelease, SuppressionReason, release_round};
-pub use round_input::{Comment, Response, RoundInput, RoundStatus, SnapshotNode};
+pub use round_input::{
+    Comment, EarlierRound, History, MembershipChange, Response, RoundInput, RoundStatus,
+    SnapshotNode,
+};

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use safepulse_anonymizer::{
-    AnonymizerError, Comment, Family, Policy, Release, ReleasedFigures, Response, RoundInput,
-    RoundStatus, SnapshotNode, release_round,
+    AnonymizerError, Comment, Family, History, Policy, Release, ReleasedFigures, Response,
+    RoundInput, RoundStatus, SnapshotNode, release_round,
 };
 use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads};
 use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
@@ -828,6 +828,7 @@ pub async fn close_round(
         responses,
         comments,
         status: RoundStatus::Closed,
+        history: History::default(),
     };
     let policy = Policy::new(round.k as u32, round.k_detail as u32)
         .map_err(|error| RoundError::Inconsistent(error.to_string()))?;
@@ -900,6 +901,11 @@ async fn store_release(
                 Release::Released(figures) => (
                     "released",
                     figures.detail,
+                    Some(serde_json::to_value(figures).expect("figures serialize")),
+                ),
+                Release::Rounded(figures) => (
+                    "rounded",
+                    false,
                     Some(serde_json::to_value(figures).expect("figures serialize")),
                 ),
                 Release::Suppressed { .. } => ("suppressed", false, None),
