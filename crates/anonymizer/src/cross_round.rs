@@ -11,28 +11,39 @@
 //! child whose parent's residual is exactly that child is the parent minus its other
 //! released descendants. Such a node is *determined* by the round's exact releases
 //! ([`Determined`]); the ledger records every determined node with its respondent
-//! count, and Rule D sets this round's determined nodes against every earlier round's:
+//! count. Rule D sets this round's determined nodes against each node's
+//! *reference*, its latest earlier determination (the figures a reader would set a
+//! new release against; a restricted round leaves the reference where it was, so
+//! skipping a round does not help):
 //!
 //! - **membership**: a node's invited people changed by 1 to `k − 1` (plus its
-//!   viewers) since the last round that determined it: the new figures would let a
-//!   reader who knows the org chart recover the changed people's answers;
-//! - **the same node**: its respondent count differs from a round that determined it
-//!   by at most the *allowance*, which is 1 for scores (more would leave the sum of a
-//!   small group, an honest limit, docs/privacy.md) and `k_detail − 1` for detail
+//!   viewers) since its reference: the new figures would let a reader who knows the
+//!   org chart recover the changed people's answers;
+//! - **the same node**: its respondent count differs from its reference by at most
+//!   the *allowance*, which is 1 for scores (more leaves the sum of a small group,
+//!   an honest limit, docs/privacy.md) and `k_detail − 1` for detail
 //!   (distributions, spreads and comments would give the differing people away),
 //!   each plus the node's viewers;
-//! - **nested nodes**: a node of one round minus some of its nearest determined
-//!   descendants of the other round (a parent released last round, a child released
-//!   now) leaves between 1 and the allowance of people.
+//! - **nested nodes**: a node's count minus some of its nearest determined
+//!   descendants of the other side (a parent released last round, a child released
+//!   now), or its change minus theirs (the people directly in a team changed while
+//!   its sub-teams did not), comes within the allowance of zero.
+//!
+//! Releases older than a node's reference are not compared: a reader who sets a
+//! release against one two or more determinations back, and knows who answered in
+//! both, can still single someone out (docs/privacy.md measures how often).
 //!
 //! Each check compares counts: a combination of releases can only isolate `g`
 //! people if its respondent counts add up to `±g`, so counts that never do so are
 //! safe, whoever answered.
 //!
-//! A failing node loses exactness: if it is released, its own release is restricted
-//! (score family: suppressed or rounded, the survey's [`RestrictedRelease`]; detail
-//! family: withheld); if it is only determined, the release that pins it (its
-//! smallest frontier node, or its ancestor's smallest other frontier node) is. That
+//! A failing node loses exactness: if it is released, its own release is restricted;
+//! if it is only determined, the release that pins it (its smallest frontier node,
+//! or its ancestor's smallest other frontier node) is. In the score family a
+//! membership change takes the survey's [`RestrictedRelease`] (suppressed by
+//! default: the changed people are known to anyone who knows the org chart), and a
+//! comparison of counts is rounded (exploiting it takes knowing who answered in
+//! which round; rounding protects with the least loss). A detail release is withheld. That
 //! can change what is determined, so the check repeats until nothing fails. It only
 //! ever takes releases away, which keeps Rule B's residuals valid.
 //!
@@ -47,7 +58,7 @@ use crate::hierarchy::Hierarchy;
 use crate::hierarchy_rule::FrontierWalk;
 use crate::ledger::DeterminedNode;
 use crate::policy::{Family, Policy};
-use crate::round_input::History;
+use crate::round_input::{EarlierRound, History};
 
 /// How one family's exact releases pin a node's figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,11 +118,22 @@ pub(crate) fn determined_nodes(
         .collect()
 }
 
-/// A node this round determines that could be set against an earlier round, and
-/// the nodes whose state the finding rests on.
+/// Why Rule D restricts a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Cause {
+    /// A comparison of counts: a reader would need to know who answered in which
+    /// round to single someone out.
+    Counts,
+    /// The invited people changed: a reader who knows the org chart knows who.
+    Membership,
+}
+
+/// A node this round determines that could be set against an earlier round, why,
+/// and the nodes whose state the finding rests on.
 #[derive(Debug)]
 struct Failure {
     node: usize,
+    cause: Cause,
     involved: Vec<usize>,
 }
 
@@ -126,12 +148,13 @@ struct NestedScratch {
     values: Vec<i64>,
 }
 
-/// The history by snapshot position: per earlier round and family, the respondents
-/// of every node it determined; per node, the membership change.
+/// The history by snapshot position: per family, each node's respondents in the
+/// latest earlier round that determined it (its *reference*); per node, the
+/// membership change since its score reference.
 #[derive(Debug)]
 pub(crate) struct Past {
-    scores: Vec<Vec<Option<u32>>>,
-    detail: Vec<Vec<Option<u32>>>,
+    scores: Vec<Option<u32>>,
+    detail: Vec<Option<u32>>,
     membership_change: Vec<u32>,
 }
 
@@ -160,22 +183,26 @@ impl Past {
             }
             membership_change[node] = change.people;
         }
+        // Rounds come oldest first: a later determination replaces an earlier one.
+        let latest = |family: fn(&EarlierRound) -> &[DeterminedNode]| {
+            let mut latest: Vec<Option<u32>> = vec![None; count];
+            for round in &history.earlier_rounds {
+                for (slot, now) in latest.iter_mut().zip(by_position(family(round))) {
+                    if now.is_some() {
+                        *slot = now;
+                    }
+                }
+            }
+            latest
+        };
         Ok(Past {
-            scores: history
-                .earlier_rounds
-                .iter()
-                .map(|round| by_position(&round.scores))
-                .collect(),
-            detail: history
-                .earlier_rounds
-                .iter()
-                .map(|round| by_position(&round.detail))
-                .collect(),
+            scores: latest(|round| &round.scores),
+            detail: latest(|round| &round.detail),
             membership_change,
         })
     }
 
-    fn rounds(&self, family: Family) -> &[Vec<Option<u32>>] {
+    fn references(&self, family: Family) -> &[Option<u32>] {
         match family {
             Family::Scores => &self.scores,
             Family::Detail => &self.detail,
@@ -193,12 +220,13 @@ pub(crate) struct RuleD<'a> {
 }
 
 impl RuleD<'_> {
-    /// The nodes whose `family` release must be restricted, given the nodes Rule B
-    /// released in it.
-    pub(crate) fn restrictions(&self, family: Family, released: &[bool]) -> Vec<bool> {
+    /// The nodes whose `family` release must be restricted, and why, given the
+    /// nodes Rule B released in it. A release taken away to break up a node pinned
+    /// through it carries that node's cause.
+    pub(crate) fn restrictions(&self, family: Family, released: &[bool]) -> Vec<Option<Cause>> {
         let count = self.hierarchy.len();
         let mut exact = released.to_vec();
-        let mut restricted = vec![false; count];
+        let mut restricted: Vec<Option<Cause>> = vec![None; count];
         let mut walk = FrontierWalk::default();
         let mut failures: Vec<Failure> = Vec::new();
         let mut scratch = NestedScratch::default();
@@ -209,9 +237,10 @@ impl RuleD<'_> {
                 let Some(how) = *how else {
                     continue;
                 };
-                if self.fails_alone(family, node) {
+                if let Some(cause) = self.fails_alone(family, node) {
                     failures.push(Failure {
                         node,
+                        cause,
                         involved: match how {
                             Determined::ByAncestor(ancestor) => vec![node, ancestor],
                             Determined::Released | Determined::ByFrontier => vec![node],
@@ -219,9 +248,13 @@ impl RuleD<'_> {
                     });
                 }
             }
-            for earlier in self.past.rounds(family) {
-                self.nested_failures(family, earlier, &determined, &mut scratch, &mut failures);
-            }
+            self.nested_failures(
+                family,
+                self.past.references(family),
+                &determined,
+                &mut scratch,
+                &mut failures,
+            );
             // Each failure takes away the release that pins its node. Failures are
             // mended smallest release first; one whose nodes a release taken away in
             // this pass lies under waits for the next pass, which sees the new state
@@ -241,8 +274,13 @@ impl RuleD<'_> {
                     (victim, failure)
                 })
                 .collect();
-            planned.sort_by_key(|(victim, _)| {
-                (self.respondents[*victim], self.hierarchy.ids[*victim])
+            // Membership first among equal victims: the stronger cause wins.
+            planned.sort_by_key(|(victim, failure)| {
+                (
+                    self.respondents[*victim],
+                    self.hierarchy.ids[*victim],
+                    std::cmp::Reverse(failure.cause),
+                )
             });
             let mut changed_below = vec![false; count];
             let mut taken = 0;
@@ -252,7 +290,7 @@ impl RuleD<'_> {
                     continue;
                 }
                 exact[victim] = false;
-                restricted[victim] = true;
+                restricted[victim] = Some(failure.cause);
                 taken += 1;
                 let mut current = Some(victim);
                 while let Some(node) = current {
@@ -278,23 +316,27 @@ impl RuleD<'_> {
     }
 
     /// The membership and same-node checks of a node determined in this round.
-    fn fails_alone(&self, family: Family, node: usize) -> bool {
+    fn fails_alone(&self, family: Family, node: usize) -> Option<Cause> {
         let respondents = self.respondents[node];
         let viewers = self.hierarchy.viewers[node];
         let allowance = self.allowance(family, viewers);
-        let count_changed = self.past.rounds(family).iter().any(|earlier| {
-            earlier[node].is_some_and(|before| {
-                (1..=allowance).contains(&u64::from(respondents.abs_diff(before)))
-            })
+        let count_changed = self.past.references(family)[node].is_some_and(|before| {
+            (1..=allowance).contains(&u64::from(respondents.abs_diff(before)))
         });
         let change = u64::from(self.past.membership_change[node]);
         let membership_changed =
             (1..=u64::from(self.policy.k() - 1) + u64::from(viewers)).contains(&change);
-        count_changed || membership_changed
+        if membership_changed {
+            Some(Cause::Membership)
+        } else {
+            count_changed.then_some(Cause::Counts)
+        }
     }
 
-    /// The nested checks against one earlier round. Every node determined in either
-    /// round is set against its nearest determined descendants (its *children* here):
+    /// The nested checks against the references (`earlier`: each node's latest
+    /// determination, so possibly from different rounds, each of them a release a
+    /// reader holds). Every node determined now or earlier is set against its
+    /// nearest such descendants (its *children* here):
     ///
     /// - one round's count of the node minus its children of that round and any
     ///   choice of its children determined in the other round only (a parent released
@@ -363,7 +405,12 @@ impl RuleD<'_> {
                 continue;
             }
             let allowance = self.allowance(family, hierarchy.viewers[node]);
-            let mut fails = false;
+            let involved = || {
+                std::iter::once(node)
+                    .chain(children.iter().copied())
+                    .collect()
+            };
+            let mut structure_fails = false;
             // One round's count, less that round's children, less a choice of the
             // other round's children that this round did not determine.
             for node_is_now in [false, true] {
@@ -389,7 +436,7 @@ impl RuleD<'_> {
                         .filter(|&&child| count_of(child).is_none())
                         .filter_map(|&child| other_of(child)),
                 );
-                fails |= choice_leaves_few(values, count - same, allowance, true);
+                structure_fails |= choice_leaves_few(values, count - same, allowance, true);
             }
             // The change, less the children's changes, less a choice of children
             // determined in one round only (counted as zero in the other).
@@ -402,12 +449,19 @@ impl RuleD<'_> {
                         (first, second) => values.push(second.unwrap_or(0) - first.unwrap_or(0)),
                     }
                 }
-                fails |= choice_leaves_few(values, change, allowance, false);
+                // The people directly in the node changed: its own figures go.
+                if choice_leaves_few(values, change, allowance, false) {
+                    failures.push(Failure {
+                        node,
+                        cause: Cause::Counts,
+                        involved: involved(),
+                    });
+                }
             }
-            if fails {
-                let involved: Vec<usize> = std::iter::once(node)
-                    .chain(children.iter().copied())
-                    .collect();
+            // The structure changed between the rounds: the smallest release of this
+            // round in the combination goes.
+            if structure_fails {
+                let involved: Vec<usize> = involved();
                 if let Some(smallest) = involved
                     .iter()
                     .copied()
@@ -416,6 +470,7 @@ impl RuleD<'_> {
                 {
                     failures.push(Failure {
                         node: smallest,
+                        cause: Cause::Counts,
                         involved,
                     });
                 }
@@ -544,13 +599,13 @@ mod tests {
         }
     }
 
-    fn restrictions(
+    fn causes(
         tree: &Hierarchy,
         respondents: &[u32],
         history: &History,
         family: Family,
         released: &[bool],
-    ) -> Vec<bool> {
+    ) -> Vec<Option<Cause>> {
         let policy = Policy::default();
         let past = Past::new(tree, history).unwrap();
         RuleD {
@@ -560,6 +615,19 @@ mod tests {
             policy: &policy,
         }
         .restrictions(family, released)
+    }
+
+    fn restrictions(
+        tree: &Hierarchy,
+        respondents: &[u32],
+        history: &History,
+        family: Family,
+        released: &[bool],
+    ) -> Vec<bool> {
+        causes(tree, respondents, history, family, released)
+            .iter()
+            .map(Option::is_some)
+            .collect()
     }
 
     #[test]
@@ -638,6 +706,32 @@ mod tests {
         assert!(decide(12, history(&one_round, &[(1, 4)]), Family::Scores));
         assert!(!decide(12, history(&one_round, &[(1, 5)]), Family::Scores));
         assert!(decide(12, history(&one_round, &[(1, 1)]), Family::Detail));
+    }
+
+    #[test]
+    fn a_membership_change_outranks_a_change_of_counts() {
+        let tree = hierarchy(&[(1, None, 0)]);
+        let one_round = [(&[(1, 12)][..], &[][..])];
+        assert_eq!(
+            causes(
+                &tree,
+                &[11],
+                &history(&one_round, &[(1, 1)]),
+                Family::Scores,
+                &[true]
+            ),
+            [Some(Cause::Membership)]
+        );
+        assert_eq!(
+            causes(
+                &tree,
+                &[11],
+                &history(&one_round, &[]),
+                Family::Scores,
+                &[true]
+            ),
+            [Some(Cause::Counts)]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use safepulse_domain::NodeId;
 
 use crate::atoms::{AtomStatistics, FamilyPartition};
 use crate::comments::{ReleasedComment, release_comments};
-use crate::cross_round::{Past, RuleD, determined_nodes};
+use crate::cross_round::{Cause, Past, RuleD, determined_nodes};
 use crate::error::AnonymizerError;
 use crate::figures::{
     ReleasedFigures, RoundedFigures, SpreadForBands, released_figures, rounded_figures,
@@ -72,8 +72,9 @@ pub enum SuppressionReason {
 ///
 /// Rule B chooses each family's released nodes; Rule D (`cross_round`) then takes
 /// exactness away from releases that could be set against earlier rounds: a score
-/// release becomes suppressed or rounded (`policy.restricted()`), a detail release
-/// is withheld. Detail runs over the exact score releases only.
+/// release of a changed team becomes suppressed or rounded (`policy.restricted()`),
+/// one restricted by a comparison of counts is rounded, a detail release is
+/// withheld. Detail runs over the exact score releases only.
 pub fn release_round(
     input: &RoundInput,
     policy: &Policy,
@@ -127,16 +128,23 @@ pub fn release_round(
     let mut score_released = released_nodes(&hierarchy, &subtree_respondents, policy.k(), |_| true);
     let restricted = rule_d.restrictions(Family::Scores, &score_released);
     let score_exact: Vec<bool> = (0..hierarchy.len())
-        .map(|node| score_released[node] && !restricted[node])
+        .map(|node| score_released[node] && restricted[node].is_none())
         .collect();
-    let rounded = match policy.restricted() {
-        RestrictedRelease::Rounded => restricted,
-        RestrictedRelease::Suppressed => {
+    // A changed team takes the survey's form; a comparison of counts, which only a
+    // reader who knows who answered can exploit, is always rounded (the least loss).
+    let mut rounded = vec![false; hierarchy.len()];
+    for (node, cause) in restricted.iter().enumerate() {
+        match (cause, policy.restricted()) {
+            (None, _) => {}
+            (Some(Cause::Counts), _) | (Some(Cause::Membership), RestrictedRelease::Rounded) => {
+                rounded[node] = true;
+            }
             // Taking releases away keeps every remaining residual at or above k.
-            score_released.clone_from(&score_exact);
-            vec![false; hierarchy.len()]
+            (Some(Cause::Membership), RestrictedRelease::Suppressed) => {
+                score_released[node] = false;
+            }
         }
-    };
+    }
     let mut detail_released = released_nodes(
         &hierarchy,
         &subtree_respondents,
@@ -145,7 +153,7 @@ pub fn release_round(
     );
     let withheld = rule_d.restrictions(Family::Detail, &detail_released);
     for (released, withheld) in detail_released.iter_mut().zip(withheld) {
-        *released &= !withheld;
+        *released &= withheld.is_none();
     }
     let determined_by = |exact: &[bool]| -> Vec<DeterminedNode> {
         determined_nodes(&hierarchy, &subtree_respondents, exact)
