@@ -17,6 +17,7 @@ mod dialect;
 mod m20261128_000001_v1_schema;
 mod m20261207_000001_round_keyring;
 mod m20261207_000002_tokens;
+mod m20261214_000001_disclosure_across_rounds;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_v1_schema::Migration),
             Box::new(m20261207_000001_round_keyring::Migration),
             Box::new(m20261207_000002_tokens::Migration),
+            Box::new(m20261214_000001_disclosure_across_rounds::Migration),
         ]
     }
 }

@@ -58,9 +58,17 @@ on_both_databases! {
         tick_at(&app, opened + chrono::Duration::hours(2)).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
         assert_eq!(shown(&team), Some(5), "not recomputed within a day");
-        tick_at(&app, opened + chrono::Duration::hours(25)).await;
+        // The next refresh falls at a random moment of the day after the first.
+        tick_at(&app, opened + chrono::Duration::hours(49)).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
-        assert_eq!(shown(&team), Some(10), "11 answers show as 10 a day later");
+        assert_eq!(shown(&team), Some(10), "11 answers show as 10 two days later");
+        let entry = team["open_rounds"][0].clone();
+        let as_of = entry["as_of"].as_str().unwrap();
+        assert_eq!(
+            as_of,
+            (opened + chrono::Duration::hours(49)).date_naive().to_string(),
+            "the day only, no time"
+        );
 
         let manager = app.token(Role::Manager, "lead.t1@example.com").await;
         let (status, _) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &manager).await;
@@ -73,7 +81,7 @@ on_both_databases! {
             .await
             .unwrap();
         assert!(kept.is_empty(), "closing deletes the participation figures");
-        tick_at(&app, opened + chrono::Duration::hours(50)).await;
+        tick_at(&app, opened + chrono::Duration::hours(100)).await;
         let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[round_id])
             .await
             .unwrap();
