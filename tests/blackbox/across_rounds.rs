@@ -297,6 +297,31 @@ on_both_databases! {
         }
         assert!(rounded.get("items").is_none(), "no item figures in a rounded release");
         assert_eq!(oracle(&app, &scenario, 10).await, None);
+
+        // The dashboard shows the rounded means and one explanation for all reasons.
+        // (Its session tokens are checked against the real time.)
+        app.clock.set(chrono::Utc::now());
+        let hr_person = app.create_person("people.partner@example.com", department).await;
+        let admin = app.admin_token().await;
+        let granted = app
+            .client
+            .put(app.url(&format!("/api/v1/people/{hr_person}/roles/hr")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(granted.status().is_success());
+        let cookie = crate::dashboard::signed_in(&app, "people.partner@example.com").await;
+        let (status, body) = crate::dashboard::page(&app, &format!("/dashboard/teams/{alpha}"), &cookie).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("Rounded to protect anonymity"), "{body}");
+        assert!(body.contains("when the group changed since its last results"));
+        assert!(body.contains("Team changed since the last pulse"));
+        assert!(body.contains("rounded to protect anonymity</td>"), "the round's row");
+        let (status, body) =
+            crate::dashboard::page(&app, &format!("/dashboard/rounds/{second}/heatmap"), &cookie).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("level-rounded"), "rounded cells in the heatmap");
     }
 
     async fn people_who_skip_a_round_take_the_detail_family_and_its_comments_with_them(app) {
