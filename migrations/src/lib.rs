@@ -31,6 +31,7 @@ mod dialect;
 mod m20261128_000001_v1_schema;
 mod m20261207_000001_round_keyring;
 mod m20261207_000002_tokens;
+mod m20261214_000001_disclosure_across_rounds;
 mod m20261214_000001_outbox_claims;
 mod m20261215_000001_backward_compatible_migrations;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_v1_schema::Migration),
             Box::new(m20261207_000001_round_keyring::Migration),
             Box::new(m20261207_000002_tokens::Migration),
+            Box::new(m20261214_000001_disclosure_across_rounds::Migration),
             Box::new(m20261214_000001_outbox_claims::Migration),
             Box::new(m20261215_000001_backward_compatible_migrations::Migration),
         ]

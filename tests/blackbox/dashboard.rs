@@ -302,7 +302,11 @@ on_both_databases! {
         let (status, body) = page(&app, &format!("/dashboard/teams/{hidden_team}"), &hr).await;
         assert_eq!(status, 200);
         assert!(body.contains("hidden to protect anonymity"));
-        assert!(body.contains("Too few answers to show"));
+        assert!(body.contains("Hidden to protect anonymity"));
+        assert!(
+            body.contains("when too few people answered, when the group changed since its last results"),
+            "the explanation names every reason without saying which applied"
+        );
         assert!(body.contains(&format!("href=\"/dashboard/teams/{}\"", org.department)), "a link to the department");
         for figure_marker in ["<svg", "<circle", "95% interval", "Mean ", "favourable", "Agreement"] {
             assert!(!body.contains(figure_marker), "{figure_marker} on a hidden team's page");

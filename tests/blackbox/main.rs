@@ -1,5 +1,6 @@
 //! The black-box tests: one binary, one module per area, tests named as sentences.
 
+mod across_rounds;
 mod answer;
 mod answer_browser;
 mod answer_linkage;

@@ -24,7 +24,7 @@ async fn get_json(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
 
 on_both_databases! {
     async fn an_open_round_shows_participation_rounded_to_k_for_large_teams_only_and_at_most_daily(app) {
-        let org = app.create_org(&[12, 4]).await;
+        let org = app.create_org(&[20, 4]).await;
         let survey = app.create_survey(&[org.department], json!({})).await;
         let round_id = app.open_round(survey).await;
         let items = app.item_count(round_id).await;
@@ -46,7 +46,7 @@ on_both_databases! {
         }
         tick_at(&app, opened + chrono::Duration::minutes(1)).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
-        assert_eq!(shown(&team), Some(5), "7 answers of 12 show as 5 (k = 5)");
+        assert_eq!(shown(&team), Some(5), "7 answers of 20 show as 5 (k = 5)");
         let (_, department) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.department), &hr).await;
         assert_eq!(shown(&department), Some(5));
         let (_, small) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[1]), &hr).await;
@@ -58,9 +58,17 @@ on_both_databases! {
         tick_at(&app, opened + chrono::Duration::hours(2)).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
         assert_eq!(shown(&team), Some(5), "not recomputed within a day");
-        tick_at(&app, opened + chrono::Duration::hours(25)).await;
+        // The next refresh falls at a random moment of the day after the first.
+        tick_at(&app, opened + chrono::Duration::hours(49)).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
-        assert_eq!(shown(&team), Some(10), "11 answers show as 10 a day later");
+        assert_eq!(shown(&team), Some(10), "11 answers show as 10 two days later");
+        let entry = team["open_rounds"][0].clone();
+        let as_of = entry["as_of"].as_str().unwrap();
+        assert_eq!(
+            as_of,
+            (opened + chrono::Duration::hours(49)).date_naive().to_string(),
+            "the day only, no time"
+        );
 
         let manager = app.token(Role::Manager, "lead.t1@example.com").await;
         let (status, _) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &manager).await;
@@ -73,7 +81,7 @@ on_both_databases! {
             .await
             .unwrap();
         assert!(kept.is_empty(), "closing deletes the participation figures");
-        tick_at(&app, opened + chrono::Duration::hours(50)).await;
+        tick_at(&app, opened + chrono::Duration::hours(100)).await;
         let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[round_id])
             .await
             .unwrap();

@@ -47,7 +47,10 @@ on_both_databases! {
             app.get(&format!("/api/v1/surveys/{survey}"), &token).await.json().await.unwrap();
         assert_eq!(body["status"], "active");
         assert_eq!(body["include_subteams"], true);
-        assert_eq!(body["privacy"], json!({ "k": 5, "k_detail": 10 }));
+        assert_eq!(
+            body["privacy"],
+            json!({ "k": 5, "k_detail": 10, "restricted_release": "suppressed" })
+        );
         assert_eq!(body["window_hours"], 96);
         assert_eq!(body["cadence"]["frequency"], "every_n_weeks");
         assert_eq!(body["questions"]["rotating"]["items_per_round"], 8);
@@ -140,8 +143,8 @@ on_both_databases! {
         let token = app.admin_token().await;
         let path = format!("/api/v1/surveys/{survey}");
         for (privacy, direction) in [
-            (json!({ "k": 8, "k_detail": 14 }), "up"),
-            (json!({ "k": 4, "k_detail": 7 }), "down to the floors"),
+            (json!({ "k": 8, "k_detail": 14, "restricted_release": "suppressed" }), "up"),
+            (json!({ "k": 4, "k_detail": 7, "restricted_release": "rounded" }), "down to the floors, rounded"),
         ] {
             let response = app.patch_json(&path, &token, &json!({ "privacy": privacy })).await;
             let status = response.status();
@@ -162,13 +165,19 @@ on_both_databases! {
             assert_eq!(problem["errors"][0]["message"], floor, "{problem}");
         }
         let stored: serde_json::Value = app.get(&path, &token).await.json().await.unwrap();
-        assert_eq!(stored["privacy"], json!({ "k": 4, "k_detail": 7 }), "refused changes changed nothing");
+        assert_eq!(
+            stored["privacy"],
+            json!({ "k": 4, "k_detail": 7, "restricted_release": "rounded" }),
+            "refused changes changed nothing"
+        );
 
         let opened_with = round_row(&app, first).await;
         assert_eq!((opened_with.k, opened_with.k_detail), (6, 12), "an open round keeps its thresholds");
+        assert_eq!(opened_with.restricted_release, "suppressed");
         app.close_round(first).await;
         let next = round_row(&app, app.open_round(survey).await).await;
         assert_eq!((next.k, next.k_detail), (4, 7), "the next round opens with the new ones");
+        assert_eq!(next.restricted_release, "rounded");
     }
 
     async fn a_paused_survey_opens_no_round_until_resumed(app) {

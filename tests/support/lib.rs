@@ -10,6 +10,7 @@
 
 pub mod answer_form;
 pub mod database_dump;
+pub mod disclosure_oracle;
 pub mod server_process;
 pub mod smtp_sink;
 pub mod tcp_proxy;

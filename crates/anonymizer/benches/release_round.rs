@@ -1,6 +1,7 @@
 //! Releasing one round of 50,000 responses × 8 items over 5,000 teams in a 10-level
 //! hierarchy, next to the raw ceiling: one pass that only sums the same answers per
-//! team. Run with `cargo bench -p safepulse-anonymizer`; figures go in BENCHMARKS.md.
+//! team; and the same round set against a previous round of the same teams (Rule D).
+//! Run with `cargo bench -p safepulse-anonymizer`; figures go in BENCHMARKS.md.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -10,7 +11,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safepulse_anonymizer::{
-    Comment, Policy, Response, RoundInput, RoundStatus, SnapshotNode, release_round,
+    Comment, EarlierRound, History, MembershipChange, Policy, Response, RoundInput, RoundStatus,
+    SnapshotNode, release_round,
 };
 use safepulse_domain::{Answer, Dimension, ItemId, ItemMeta, NodeId, Scale};
 use uuid::Uuid;
@@ -39,7 +41,12 @@ fn items() -> Vec<ItemMeta> {
 }
 
 fn round() -> RoundInput {
-    let mut rng = StdRng::seed_from_u64(2026);
+    round_answered(2026, 2026)
+}
+
+/// The same hierarchy (from `shape_seed`), answered with `answer_seed`.
+fn round_answered(shape_seed: u64, answer_seed: u64) -> RoundInput {
+    let mut rng = StdRng::seed_from_u64(shape_seed);
     let mut nodes: Vec<SnapshotNode> = Vec::new();
     let mut previous_level: Vec<usize> = Vec::new();
     for size in LEVEL_SIZES {
@@ -73,6 +80,7 @@ fn round() -> RoundInput {
     }
     nodes[0].viewers += 3;
 
+    let mut rng = StdRng::seed_from_u64(answer_seed);
     let items = items();
     let responses = (0..RESPONSES)
         .map(|_| Response {
@@ -97,7 +105,35 @@ fn round() -> RoundInput {
         responses,
         comments,
         status: RoundStatus::Closed,
+        history: History::default(),
     }
+}
+
+/// The round again, answered anew, with the history a previous round of the same
+/// teams leaves: its determined nodes, and one node in twenty whose invitees changed.
+fn round_after_previous() -> RoundInput {
+    let previous = round_answered(2026, 7);
+    let released = release_round(&previous, &Policy::default(), &mut StdRng::seed_from_u64(1))
+        .expect("a valid round");
+    let mut input = round();
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut membership_changes = Vec::new();
+    for node in &input.nodes {
+        if rng.random_bool(0.05) {
+            membership_changes.push(MembershipChange {
+                node: node.id,
+                people: rng.random_range(1..=12),
+            });
+        }
+    }
+    input.history = History {
+        earlier_rounds: vec![EarlierRound {
+            scores: released.ledger.scores.determined,
+            detail: released.ledger.detail.determined,
+        }],
+        membership_changes,
+    };
+    input
 }
 
 /// The ceiling: look each response's team up and add its answers to that team's sums.
@@ -148,6 +184,16 @@ fn closing_a_round(criterion: &mut Criterion) {
         bencher.iter_with_large_drop(|| {
             let mut rng = StdRng::seed_from_u64(1);
             release_round(black_box(&input), &policy, &mut rng).expect("a valid round")
+        })
+    });
+    let after_previous = round_after_previous();
+    group.bench_function("release_round_with_previous_round", |bencher| {
+        bencher.iter(|| {
+            let mut rng = StdRng::seed_from_u64(1);
+            black_box(
+                release_round(black_box(&after_previous), &policy, &mut rng)
+                    .expect("a valid round"),
+            )
         })
     });
     group.finish();

@@ -14,7 +14,7 @@ use safepulse_domain::{Dimension, NodeId};
 use crate::hierarchy::Hierarchy;
 use crate::hierarchy_rule::{FrontierWalk, Residual};
 use crate::item_layout::ItemLayout;
-use crate::ledger::{AtomId, FamilyLedger, LedgerAtom, LedgerRelease};
+use crate::ledger::{AtomId, DeterminedNode, FamilyLedger, LedgerAtom, LedgerRelease};
 use crate::policy::Family;
 use crate::tally::{Tally, TallyTable, enps_detractors, top_two_boxes};
 
@@ -128,8 +128,12 @@ impl FamilyPartition {
     }
 
     /// Every release with the atoms of its subtree: its own residual and those of all
-    /// released descendants.
-    pub(crate) fn ledger(&self, hierarchy: &Hierarchy) -> FamilyLedger {
+    /// released descendants; and the nodes the family's exact releases determine.
+    pub(crate) fn ledger(
+        &self,
+        hierarchy: &Hierarchy,
+        determined: Vec<DeterminedNode>,
+    ) -> FamilyLedger {
         let mut atoms_by_release: Vec<Vec<AtomId>> = vec![Vec::new(); hierarchy.len()];
         for atom in &self.owned_atoms {
             let mut covering_release = Some(atom.owner);
@@ -158,6 +162,7 @@ impl FamilyPartition {
                     atoms: std::mem::take(&mut atoms_by_release[node]),
                 })
                 .collect(),
+            determined,
         }
     }
 

@@ -35,6 +35,10 @@ pub enum AnonymizerError {
     ResponseForUnknownNode { node: NodeId },
     #[error("a comment names node {node}, which is not in the snapshot")]
     CommentForUnknownNode { node: NodeId },
+    #[error("the history names node {node}, which is not in the snapshot")]
+    HistoryForUnknownNode { node: NodeId },
+    #[error("the history names node {node} twice")]
+    DuplicateHistory { node: NodeId },
     #[error("a response has {found} answers but the round has {expected} items")]
     WrongAnswerCount { expected: usize, found: usize },
     #[error("a response holds an answer outside the scale of item {item}")]

@@ -17,7 +17,9 @@ pub struct ReleasedFigures {
     /// Whether the detail family released this node too (spread, distribution,
     /// agreement, comments, significance of changes).
     pub detail: bool,
-    /// In the round's item order.
+    /// In the round's item order; only when detail-released. A score-only release
+    /// gives its figures per dimension: a mean and a favourable share per item
+    /// together pin near-unanimous answer sets of a small group.
     pub items: Vec<ItemFigures>,
     /// In the order of [`Dimension::ALL`], for the dimensions the round asks about.
     pub dimensions: Vec<DimensionFigures>,
@@ -71,6 +73,33 @@ pub struct DimensionDetail {
     /// Lindell's r*wg(j) = 1 − s̄²/σ², uncapped (negative: a polarised team).
     pub rwg_lindell: f64,
 }
+
+/// A restricted release (Rule D, [`crate::RestrictedRelease::Rounded`]): `n` and each
+/// dimension's mean on a coarse grid, nothing else: no item, favourability, band,
+/// spread, distribution or comment, each of which would carry an exact count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundedFigures {
+    pub respondents: u32,
+    /// The grid the means are rounded to: a whole scale point below
+    /// [`ROUNDED_FINE_FROM`] respondents, half a point from there.
+    pub step: f64,
+    /// In the order of [`Dimension::ALL`], for the dimensions the round asks about.
+    pub dimensions: Vec<RoundedDimension>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundedDimension {
+    pub dimension: Dimension,
+    pub item_count: u32,
+    /// The mean of respondent scores, rounded to the nearest multiple of `step`.
+    pub mean: f64,
+}
+
+/// From this many respondents a rounded release uses half a scale point. Rounding a
+/// mean of `n` people to `step` leaves their sum uncertain by `n·step`: at least five
+/// scale points either way, so one changed person's answer stays among at least five
+/// values unless it sits near the end of the scale.
+pub const ROUNDED_FINE_FROM: u32 = 10;
 
 /// The 95% interval `mean ± t(0.975, n−1)·s/√n`, labelled with the `s` it used.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -131,6 +160,9 @@ pub(crate) fn released_figures(
         let moments = tally.item_moments(layout, position);
         let (mean, variance) = mean_and_variance(moments)?;
         item_variances.push(variance);
+        if !with_detail {
+            continue;
+        }
         let promoters_minus_detractors =
             i64::from(top_two_boxes(histogram)) - i64::from(enps_detractors(histogram));
         items.push(ItemFigures {
@@ -189,6 +221,31 @@ pub(crate) fn released_figures(
         respondents,
         detail: with_detail,
         items,
+        dimensions,
+    })
+}
+
+/// The figures of a restricted release (`None` without respondents).
+pub(crate) fn rounded_figures(tally: Tally<'_>, layout: &ItemLayout) -> Option<RoundedFigures> {
+    let respondents = tally.respondents;
+    let step = if respondents >= ROUNDED_FINE_FROM {
+        0.5
+    } else {
+        1.0
+    };
+    let dimensions = (0..layout.dimensions.len())
+        .map(|position| {
+            let mean = tally.dimension_moments(layout, position).mean()?;
+            Some(RoundedDimension {
+                dimension: layout.dimensions[position].dimension,
+                item_count: layout.dimensions[position].items.len() as u32,
+                mean: (mean / step).round() * step,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(RoundedFigures {
+        respondents,
+        step,
         dimensions,
     })
 }

@@ -6,6 +6,10 @@
 //! family's threshold of people beyond its viewers, no combination of any number of
 //! releases isolates fewer. The ledger is stored, and anything released later from
 //! the same people (pooled periods, filters) is checked against it.
+//!
+//! Each family's ledger also records which nodes the round's exact releases
+//! *determined* (released, or derivable from released nodes) and with how many
+//! respondents: the counts Rule D compares later rounds against (`cross_round`).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -44,6 +48,16 @@ pub struct FamilyLedger {
     pub threshold: u32,
     pub atoms: Vec<LedgerAtom>,
     pub releases: Vec<LedgerRelease>,
+    /// Every node whose figures this family's exact releases determine, in snapshot
+    /// order. Store-only, like the atoms: what later rounds are checked against.
+    pub determined: Vec<DeterminedNode>,
+}
+
+/// A node whose figures a round's exact releases pin down, and its respondents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeterminedNode {
+    pub node: NodeId,
+    pub respondents: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +161,7 @@ mod tests {
                         .collect(),
                 })
                 .collect(),
+            determined: Vec::new(),
         }
     }
 

@@ -16,6 +16,10 @@
 //!   - the Rule A [`Ledger`]: per [`Family`], every release as a set of atoms;
 //!   - [`AtomStatistics`] for the store, the only place sums of squares appear;
 //!   - [`ReleasedComment`]s per detail atom, shuffled, without dates.
+//! - Rule D (`cross_round`): with the [`History`] of earlier rounds (counts only), a
+//!   release that could be set against a node's latest earlier determination loses
+//!   exactness: [`Release::Rounded`] ([`RoundedFigures`]) or suppressed, as the
+//!   [`RestrictedRelease`] of the [`Policy`] and the cause decide; detail is withheld.
 //! - [`compare_rounds`] (difference and Welch's t-test), [`trend`] (OLS slope and its
 //!   t-test) and [`minimum_detectable_change`] read released figures only.
 //!
@@ -40,9 +44,10 @@
 //!
 //! # Limits
 //!
-//! - Inference across independent rounds: two rounds released separately can differ
-//!   by one person who joined or left (the caller flags "team changed, not
-//!   comparable"; pooled releases must pass Rule A against the stored ledger).
+//! - Across rounds, Rule D compares each node with its latest earlier determination
+//!   only: releases two or more determinations apart, a small group's sum when a
+//!   few people skip, and the end of the scale under rounding remain (quantified in
+//!   docs/privacy.md). Pooled releases must pass Rule A against the stored ledger.
 //! - Unanimous teams: if everyone in an atom gave the same answer, a released
 //!   distribution says what each of them answered, however many they are.
 //! - Comment content: a comment can identify its author by what it says.
@@ -52,6 +57,7 @@
 mod atoms;
 mod comments;
 mod comparison;
+mod cross_round;
 mod error;
 mod figures;
 mod hierarchy;
@@ -78,10 +84,16 @@ pub use comparison::{
 };
 pub use error::AnonymizerError;
 pub use figures::{
-    ConfidenceInterval, DimensionDetail, DimensionFigures, ItemDetail, ItemFigures, ReleasedFigures,
+    ConfidenceInterval, DimensionDetail, DimensionFigures, ItemDetail, ItemFigures,
+    ROUNDED_FINE_FROM, ReleasedFigures, RoundedDimension, RoundedFigures,
 };
-pub use ledger::{AtomId, FamilyLedger, Ledger, LedgerAtom, LedgerRelease, RuleAViolation};
+pub use ledger::{
+    AtomId, DeterminedNode, FamilyLedger, Ledger, LedgerAtom, LedgerRelease, RuleAViolation,
+};
 pub use org_figures::{OrgDimensionFigures, OrgFigures, OrgItemFigures};
-pub use policy::{Family, K_DETAIL_FLOOR, K_FLOOR, Policy, PolicyError};
+pub use policy::{Family, K_DETAIL_FLOOR, K_FLOOR, Policy, PolicyError, RestrictedRelease};
 pub use release::{NodeRelease, Release, RoundRelease, SuppressionReason, release_round};
-pub use round_input::{Comment, Response, RoundInput, RoundStatus, SnapshotNode};
+pub use round_input::{
+    Comment, EarlierRound, History, MembershipChange, Response, RoundInput, RoundStatus,
+    SnapshotNode,
+};

@@ -7,14 +7,17 @@ use safepulse_domain::NodeId;
 
 use crate::atoms::{AtomStatistics, FamilyPartition};
 use crate::comments::{ReleasedComment, release_comments};
+use crate::cross_round::{Cause, Past, RuleD, determined_nodes};
 use crate::error::AnonymizerError;
-use crate::figures::{ReleasedFigures, SpreadForBands, released_figures};
+use crate::figures::{
+    ReleasedFigures, RoundedFigures, SpreadForBands, released_figures, rounded_figures,
+};
 use crate::hierarchy::Hierarchy;
 use crate::hierarchy_rule::released_nodes;
 use crate::item_layout::ItemLayout;
-use crate::ledger::Ledger;
+use crate::ledger::{DeterminedNode, Ledger};
 use crate::org_figures::{OrgFigures, org_figures};
-use crate::policy::{Family, Policy};
+use crate::policy::{Family, Policy, RestrictedRelease};
 use crate::round_input::{RoundInput, RoundStatus};
 use crate::statistics::ConfidenceQuantiles;
 use crate::tally::{TallyScratch, TallyTable};
@@ -44,22 +47,34 @@ pub struct NodeRelease {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Release {
-    Suppressed { reason: SuppressionReason },
+    Suppressed {
+        reason: SuppressionReason,
+    },
     Released(ReleasedFigures),
+    /// Restricted by Rule D under [`RestrictedRelease::Rounded`]: coarse means only.
+    /// It says nothing about which rule restricted it.
+    Rounded(RoundedFigures),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuppressionReason {
-    /// Shown to viewers as "hidden to protect anonymity", whatever the rule that fired:
-    /// naming the rule would say how close to the threshold the group is.
+    /// Shown to viewers as "hidden to protect anonymity", whatever the rule that fired
+    /// (a small group, a changed team, a comparison with an earlier round): naming the
+    /// rule would say how close to a threshold the group is, or who changed.
     HiddenToProtectAnonymity,
 }
 
 /// Releases a closed round under `policy` (Rule C: an open round is refused). Call it
 /// once, at close: the store freezes the result, and a release is never recomputed.
 /// `rng` draws the atom ids and shuffles the comments; the release decisions depend
-/// only on counts, never on answers or `rng`.
+/// only on counts and the counts in `input.history`, never on answers or `rng`.
+///
+/// Rule B chooses each family's released nodes; Rule D (`cross_round`) then takes
+/// exactness away from releases that could be set against earlier rounds: a score
+/// release of a changed team becomes suppressed or rounded (`policy.restricted()`),
+/// one restricted by a comparison of counts is rounded, a detail release is
+/// withheld. Detail runs over the exact score releases only.
 pub fn release_round(
     input: &RoundInput,
     policy: &Policy,
@@ -102,13 +117,58 @@ pub fn release_round(
     }
     let subtree_respondents = subtree_tallies.respondents().to_vec();
 
-    let score_released = released_nodes(&hierarchy, &subtree_respondents, policy.k(), |_| true);
-    let detail_released = released_nodes(
+    let past = Past::new(&hierarchy, &input.history)?;
+    let rule_d = RuleD {
+        hierarchy: &hierarchy,
+        respondents: &subtree_respondents,
+        past: &past,
+        policy,
+    };
+
+    let mut score_released = released_nodes(&hierarchy, &subtree_respondents, policy.k(), |_| true);
+    let restricted = rule_d.restrictions(Family::Scores, &score_released);
+    let score_exact: Vec<bool> = (0..hierarchy.len())
+        .map(|node| score_released[node] && restricted[node].is_none())
+        .collect();
+    // A changed team takes the survey's form; a comparison of counts, which only a
+    // reader who knows who answered can exploit, is always rounded (the least loss).
+    let mut rounded = vec![false; hierarchy.len()];
+    for (node, cause) in restricted.iter().enumerate() {
+        match (cause, policy.restricted()) {
+            (None, _) => {}
+            (Some(Cause::Counts), _) | (Some(Cause::Membership), RestrictedRelease::Rounded) => {
+                rounded[node] = true;
+            }
+            // Taking releases away keeps every remaining residual at or above k.
+            (Some(Cause::Membership), RestrictedRelease::Suppressed) => {
+                score_released[node] = false;
+            }
+        }
+    }
+    let mut detail_released = released_nodes(
         &hierarchy,
         &subtree_respondents,
         policy.k_detail(),
-        |node| score_released[node],
+        |node| score_exact[node],
     );
+    let withheld = rule_d.restrictions(Family::Detail, &detail_released);
+    for (released, withheld) in detail_released.iter_mut().zip(withheld) {
+        *released &= withheld.is_none();
+    }
+    let determined_by = |exact: &[bool]| -> Vec<DeterminedNode> {
+        determined_nodes(&hierarchy, &subtree_respondents, exact)
+            .iter()
+            .enumerate()
+            .filter(|(_, how)| how.is_some())
+            .map(|(node, _)| DeterminedNode {
+                node: hierarchy.ids[node],
+                respondents: subtree_respondents[node],
+            })
+            .collect()
+    };
+    let scores_determined = determined_by(&score_exact);
+    let detail_determined = determined_by(&detail_released);
+
     let scores = FamilyPartition::new(
         Family::Scores,
         policy.k(),
@@ -127,8 +187,8 @@ pub fn release_round(
     );
 
     let ledger = Ledger {
-        scores: scores.ledger(&hierarchy),
-        detail: detail.ledger(&hierarchy),
+        scores: scores.ledger(&hierarchy, scores_determined),
+        detail: detail.ledger(&hierarchy, detail_determined),
     };
     for family_ledger in [&ledger.scores, &ledger.detail] {
         family_ledger
@@ -156,19 +216,19 @@ pub fn release_round(
                 (Some(org), false) => SpreadForBands::OrgLevel(org),
                 (None, false) => SpreadForBands::NoBand,
             };
-            let figures = if scores.released[node] {
-                released_figures(subtree_tallies.group(node), &layout, spread, &mut quantiles)
-            } else {
-                None
+            let tally = subtree_tallies.group(node);
+            let release = match (scores.released[node], rounded[node]) {
+                (true, false) => {
+                    released_figures(tally, &layout, spread, &mut quantiles).map(Release::Released)
+                }
+                (true, true) => rounded_figures(tally, &layout).map(Release::Rounded),
+                (false, _) => None,
             };
             NodeRelease {
                 node: hierarchy.ids[node],
-                release: match figures {
-                    Some(figures) => Release::Released(figures),
-                    None => Release::Suppressed {
-                        reason: SuppressionReason::HiddenToProtectAnonymity,
-                    },
-                },
+                release: release.unwrap_or(Release::Suppressed {
+                    reason: SuppressionReason::HiddenToProtectAnonymity,
+                }),
             }
         })
         .collect();

@@ -1,7 +1,10 @@
 //! What the round-close code hands the anonymizer: the hierarchy snapshot, the items,
-//! the (already ballot-checked) responses and comments. Nothing here names a person.
+//! the (already ballot-checked) responses and comments, and what earlier rounds
+//! released of the same nodes. Nothing here names a person.
 
 use safepulse_domain::{Answer, ItemMeta, NodeId};
+
+use crate::ledger::DeterminedNode;
 use serde::{Deserialize, Serialize};
 
 /// One node of the round's frozen hierarchy snapshot (a team, the synthetic
@@ -46,4 +49,37 @@ pub struct RoundInput {
     pub comments: Vec<Comment>,
     /// Rule C: only a closed round is released.
     pub status: RoundStatus,
+    /// What earlier rounds of the survey determined about these nodes, for Rule D
+    /// (`cross_round`). Empty for a survey's first round.
+    #[serde(default)]
+    pub history: History,
+}
+
+/// The past of a round's nodes, as counts only: what the round-close code reads from
+/// the stored ledgers and invitations. Never an answer, never a person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Every earlier round of the survey, as its ledgers recorded the nodes its exact
+    /// releases determined. Nodes no longer in the snapshot are left out.
+    pub earlier_rounds: Vec<EarlierRound>,
+    /// Nodes whose invited people changed since the last round whose exact score
+    /// releases determined them.
+    pub membership_changes: Vec<MembershipChange>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlierRound {
+    /// [`crate::FamilyLedger::determined`] of the score family.
+    pub scores: Vec<DeterminedNode>,
+    /// The same for the detail family.
+    pub detail: Vec<DeterminedNode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipChange {
+    pub node: NodeId,
+    /// People invited in the node's subtree now but not in the last round whose exact
+    /// score releases determined it, plus those invited then but not now (left,
+    /// moved or erased since).
+    pub people: u32,
 }

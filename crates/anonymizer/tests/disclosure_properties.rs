@@ -9,8 +9,8 @@ use proptest::strategy::ValueTree;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safepulse_anonymizer::{
-    Comment, Policy, Release, Response, RoundInput, RoundRelease, RoundStatus, SnapshotNode,
-    release_round,
+    Comment, History, Policy, Release, Response, RoundInput, RoundRelease, RoundStatus,
+    SnapshotNode, release_round,
 };
 use safepulse_domain::{Answer, Dimension, ItemId, ItemMeta, NodeId, Scale};
 use uuid::Uuid;
@@ -132,6 +132,7 @@ impl Organisation {
             responses,
             comments,
             status: RoundStatus::Closed,
+            history: History::default(),
         }
     }
 
@@ -302,6 +303,7 @@ fn decisions(organisation: &Organisation, release: &RoundRelease) -> Vec<(bool, 
         .iter()
         .map(|id| match by_id[id] {
             Release::Released(figures) => (true, figures.detail),
+            Release::Rounded(_) => (true, false),
             Release::Suppressed { .. } => (false, false),
         })
         .collect()

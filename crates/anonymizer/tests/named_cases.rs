@@ -1,11 +1,11 @@
-//! The named cases of issue 3, through the public API only.
+//! The named cases of issues 3 and 18, through the public API only.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use safepulse_anonymizer::{
-    AnonymizerError, Comment, ConfidenceInterval, Policy, Release, ReleasedFigures, Response,
-    RoundInput, RoundRelease, RoundStatus, SnapshotNode, compare_rounds, minimum_detectable_change,
-    release_round, trend,
+    AnonymizerError, Comment, ConfidenceInterval, EarlierRound, History, MembershipChange, Policy,
+    Release, ReleasedFigures, Response, RestrictedRelease, RoundInput, RoundRelease, RoundStatus,
+    SnapshotNode, compare_rounds, minimum_detectable_change, release_round, trend,
 };
 use safepulse_domain::{Answer, Dimension, ItemId, ItemMeta, NodeId, Scale};
 use uuid::Uuid;
@@ -63,6 +63,7 @@ fn round(nodes: Vec<SnapshotNode>, responses: Vec<Response>) -> RoundInput {
         responses,
         comments: Vec::new(),
         status: RoundStatus::Closed,
+        history: History::default(),
     }
 }
 
@@ -83,7 +84,7 @@ fn figures(release: &RoundRelease, number: u128) -> Option<&ReleasedFigures> {
         .unwrap();
     match &node.release {
         Release::Released(figures) => Some(figures),
-        Release::Suppressed { .. } => None,
+        Release::Rounded(_) | Release::Suppressed { .. } => None,
     }
 }
 
@@ -104,12 +105,16 @@ fn a_parent_of_16_with_children_of_10_and_6_never_releases_the_six_person_distri
     assert_eq!(status(&release, 1), Some(true));
     assert_eq!(status(&release, 2), Some(false));
     assert_eq!(status(&release, 3), Some(false));
+    let score_only = figures(&release, 2).unwrap();
     assert!(
-        figures(&release, 2)
-            .unwrap()
-            .items
+        score_only.items.is_empty(),
+        "no per-item figure without detail"
+    );
+    assert!(
+        score_only
+            .dimensions
             .iter()
-            .all(|item| item.detail.is_none())
+            .all(|dimension| dimension.detail.is_none())
     );
     let detail = &release.ledger.detail;
     assert_eq!(detail.atoms.len(), 1);
@@ -394,10 +399,11 @@ fn score_only_releases_borrow_the_org_level_sd_and_show_no_band_without_one() {
     assert_eq!(release.org, None);
     let root = figures(&release, 1).unwrap();
     assert!(!root.detail);
+    assert!(root.items.is_empty());
     assert!(
-        root.items
+        root.dimensions
             .iter()
-            .all(|item| item.confidence_interval == ConfidenceInterval::NoBand)
+            .all(|dimension| dimension.confidence_interval == ConfidenceInterval::NoBand)
     );
 }
 
@@ -473,8 +479,9 @@ fn a_suppressed_release_serialises_to_its_reason_alone() {
     let released = self::release(&round(vec![node(1, None, 0)], respondents(1, 6)), 5, 10);
     let json = serde_json::to_value(&released.releases[0]).unwrap();
     assert_eq!(json["release"]["status"], "released");
+    assert_eq!(json["release"]["items"], serde_json::json!([]));
     assert_eq!(
-        json["release"]["items"][0]["confidence_interval"],
+        json["release"]["dimensions"][0]["confidence_interval"],
         serde_json::json!({"sd_source": "none"})
     );
 }
@@ -498,4 +505,150 @@ fn changes_are_compared_only_between_releases_of_at_least_k() {
             .all(|change| change.significant && change.difference > 0.5)
     );
     assert!(compare_rounds(previous, current, 13).is_empty());
+}
+
+/// What the close code hands the next round: the earlier round's determined nodes,
+/// and who changed where.
+fn history_after(earlier: &RoundRelease, changes: &[(u128, u32)]) -> History {
+    History {
+        earlier_rounds: vec![EarlierRound {
+            scores: earlier.ledger.scores.determined.clone(),
+            detail: earlier.ledger.detail.determined.clone(),
+        }],
+        membership_changes: changes
+            .iter()
+            .map(|&(number, people)| MembershipChange {
+                node: node_id(number),
+                people,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_team_that_lost_or_gained_one_person_is_restricted_in_the_next_round() {
+    // Issue 18, scenario 1: Department (5 directly) over Alpha (6) and Beta (6); one
+    // of Alpha moves to Beta. 6·mean₁ − 5·mean₂ would be the mover's answers.
+    let nodes = || vec![node(1, None, 0), node(2, Some(1), 0), node(3, Some(1), 0)];
+    let first = release(
+        &round(
+            nodes(),
+            [respondents(1, 5), respondents(2, 6), respondents(3, 6)].concat(),
+        ),
+        5,
+        10,
+    );
+    assert_eq!(
+        [status(&first, 1), status(&first, 2), status(&first, 3)],
+        [Some(true), Some(false), Some(false)]
+    );
+    let determined: Vec<(NodeId, u32)> = first
+        .ledger
+        .scores
+        .determined
+        .iter()
+        .map(|entry| (entry.node, entry.respondents))
+        .collect();
+    assert_eq!(
+        determined,
+        [(node_id(1), 17), (node_id(2), 6), (node_id(3), 6)]
+    );
+
+    let mut second = round(
+        nodes(),
+        [respondents(1, 5), respondents(2, 5), respondents(3, 7)].concat(),
+    );
+    second.history = history_after(&first, &[(2, 1), (3, 1)]);
+    for (restricted, expected) in [
+        (RestrictedRelease::Suppressed, "suppressed"),
+        (RestrictedRelease::Rounded, "rounded"),
+    ] {
+        let policy = Policy::new(5, 10).unwrap().with_restricted(restricted);
+        let released = release_round(&second, &policy, &mut StdRng::seed_from_u64(3)).unwrap();
+        let json = serde_json::to_value(&released.releases).unwrap();
+        assert_eq!(json[1]["release"]["status"], expected, "Alpha");
+        assert_eq!(json[2]["release"]["status"], expected, "Beta");
+        // The department did not change: 17 people, the same invitees.
+        assert_eq!(status(&released, 1), Some(true));
+        // Nothing lets a later round difference Alpha or Beta against this one.
+        assert!(
+            released
+                .ledger
+                .scores
+                .determined
+                .iter()
+                .all(|entry| entry.node == node_id(1))
+        );
+    }
+}
+
+#[test]
+fn two_people_who_skip_a_round_take_the_detail_family_with_them() {
+    // Issue 18, scenario 2: Alpha (10 directly) contains Tiny (2, suppressed). Round
+    // 1: everyone answers (12); round 2: Tiny does not (10). The difference of the two
+    // distributions would be Tiny's answers.
+    let nodes = || vec![node(1, None, 0), node(2, Some(1), 0)];
+    let first = release(
+        &round(nodes(), [respondents(1, 10), respondents(2, 2)].concat()),
+        5,
+        10,
+    );
+    assert_eq!(status(&first, 1), Some(true));
+    let mut second = round(nodes(), respondents(1, 10));
+    second.history = history_after(&first, &[]);
+    let released = release(&second, 5, 10);
+    assert_eq!(
+        status(&released, 1),
+        Some(false),
+        "scores stay (a group's sum is the documented limit), detail goes"
+    );
+    assert!(released.comments.is_empty() && released.org.is_none());
+    // The same two rounds with nobody skipping release detail both times.
+    let mut unchanged = round(nodes(), [respondents(1, 10), respondents(2, 2)].concat());
+    unchanged.history = history_after(&first, &[]);
+    assert_eq!(status(&release(&unchanged, 5, 10), 1), Some(true));
+}
+
+#[test]
+fn one_person_less_than_an_earlier_round_rounds_the_scores() {
+    // Whoever knows who skipped would get that person's answers: the release is
+    // rounded, whatever the survey's form for changed teams.
+    let nodes = || vec![node(1, None, 0)];
+    let first = release(&round(nodes(), respondents(1, 8)), 5, 10);
+    let mut second = round(nodes(), respondents(1, 7));
+    second.history = history_after(&first, &[]);
+    let released = release(&second, 5, 10);
+    let Release::Rounded(rounded) = &released.releases[0].release else {
+        panic!("{:?}", released.releases[0]);
+    };
+    assert_eq!((rounded.respondents, rounded.step), (7, 1.0));
+    assert!(
+        rounded
+            .dimensions
+            .iter()
+            .all(|dimension| dimension.mean == dimension.mean.round())
+    );
+    let mut third = round(nodes(), respondents(1, 6));
+    third.history = history_after(&first, &[]);
+    assert_eq!(
+        status(&release(&third, 5, 10), 1),
+        Some(false),
+        "two fewer: released, a pair's sum is the limit"
+    );
+}
+
+#[test]
+fn a_score_only_release_of_five_gives_figures_per_dimension_only() {
+    // Issue 18, scenario 4: at n = 5 a per-item mean and favourable share pin
+    // near-unanimous answer sets, so a score-only release has no item figures.
+    let released = release(&round(vec![node(1, None, 0)], respondents(1, 5)), 5, 10);
+    let figures = figures(&released, 1).unwrap();
+    assert!(!figures.detail);
+    assert!(figures.items.is_empty());
+    assert_eq!(figures.dimensions.len(), 2);
+    for dimension in &figures.dimensions {
+        assert!(dimension.detail.is_none());
+    }
+    let json = serde_json::to_string(&released.releases).unwrap();
+    assert!(!json.contains("ps-1") && !json.contains("enps"), "{json}");
 }

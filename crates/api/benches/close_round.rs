@@ -103,6 +103,7 @@ async fn measure(database: &str, database_url: Option<String>) {
             settings: serde_json::to_value(SurveySettings::starting_on(now.date_naive())).unwrap(),
             k: 5,
             k_detail: 10,
+            restricted_release: "suppressed".into(),
         },
         now,
     )

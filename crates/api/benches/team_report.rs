@@ -89,6 +89,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
                 .unwrap(),
             k: 5,
             k_detail: 10,
+            restricted_release: "suppressed".into(),
         },
         start,
     )

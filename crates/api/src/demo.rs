@@ -213,6 +213,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
             settings: serde_json::to_value(&settings)?,
             k: 5,
             k_detail: 10,
+            restricted_release: "suppressed".into(),
         },
         first_opening,
     )

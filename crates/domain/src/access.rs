@@ -47,6 +47,37 @@ impl NodeKind {
     }
 }
 
+/// The id of a synthetic node (the Leadership node, a synthetic root) of a survey's
+/// round: the same in every round of the survey while its audience (the teams it
+/// names, and whether it takes their sub-teams) stays the same. Rule B breaks ties by
+/// node id and Rule D finds a node's past by it, so the same counts must meet the
+/// same id each round. A SHA-256 of the labelled inputs, as a version 8 UUID: it
+/// says nothing a round's snapshot does not.
+pub fn synthetic_node_id(
+    kind: NodeKind,
+    survey_id: Uuid,
+    audience_teams: &[Uuid],
+    include_subteams: bool,
+) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let mut teams = audience_teams.to_vec();
+    teams.sort_unstable();
+    teams.dedup();
+    let mut hash = Sha256::new();
+    hash.update(b"safepulse/v1/synthetic-node");
+    hash.update(kind.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(survey_id.as_bytes());
+    hash.update([u8::from(include_subteams)]);
+    for team in teams {
+        hash.update(team.as_bytes());
+    }
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 /// The nodes a manager who leads `led_teams` reads: each led team and every team
 /// below it, plus the node directly above each led team (its department, or the
 /// synthetic root), so a small team's manager still sees department-level detail.
@@ -333,5 +364,26 @@ mod tests {
         let nodes = [root, mine, sibling, below, leadership];
         let readable = nodes_a_manager_reads(&nodes, &[mine.id]);
         assert_eq!(readable, HashSet::from([root.id, mine.id, below.id]));
+    }
+
+    #[test]
+    fn synthetic_node_ids_are_stable_per_survey_kind_and_audience() {
+        let survey = Uuid::from_u128(1);
+        let teams = [Uuid::from_u128(7), Uuid::from_u128(3)];
+        let leadership = synthetic_node_id(NodeKind::Leadership, survey, &teams, true);
+        assert_eq!(
+            leadership,
+            synthetic_node_id(NodeKind::Leadership, survey, &[teams[1], teams[0]], true),
+            "the order the teams are listed in does not matter"
+        );
+        assert_eq!(leadership.get_version_num(), 8);
+        for other in [
+            synthetic_node_id(NodeKind::Root, survey, &teams, true),
+            synthetic_node_id(NodeKind::Leadership, Uuid::from_u128(2), &teams, true),
+            synthetic_node_id(NodeKind::Leadership, survey, &teams[..1], true),
+            synthetic_node_id(NodeKind::Leadership, survey, &teams, false),
+        ] {
+            assert_ne!(leadership, other);
+        }
     }
 }

@@ -249,6 +249,7 @@ async fn queue_a_round(store: &Store, bank: &ItemBank, keys: &KeyChain, team: uu
             settings: serde_json::to_value(SurveySettings::default()).unwrap(),
             k: 5,
             k_detail: 10,
+            restricted_release: "suppressed".into(),
         },
         SystemClock.now(),
     )

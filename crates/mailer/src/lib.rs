@@ -11,7 +11,8 @@
 //! - [`transport`]: [`MailTransport`] (pooled SMTP or `.eml` files), [`SendError`]
 //!   (transient or permanent) and [`retry_delay`].
 //! - [`survey`]: a survey's stored settings and validated plan ([`SurveyPlan`]).
-//! - [`rounds`]: the transactions that open and close a round.
+//! - [`rounds`]: the transactions that open and close a round; the close reads the
+//!   survey's earlier rounds for the anonymizer's rules across rounds (`history`).
 //! - [`outbox`]: the [`OutboxWorker`], which claims queued emails and sends them.
 //! - [`sign_in`]: magic sign-in links — asking for one, the token derived at send
 //!   time ([`SignInToken`]), using it once.
@@ -25,6 +26,7 @@
 //! recipient next to survey data.
 
 pub mod cadence;
+mod history;
 pub mod item_bank;
 pub mod messages;
 pub mod outbox;

@@ -877,15 +877,48 @@ fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> Mana
 }
 
 fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> DigestTeam {
+    let (respondents, of) = match locale {
+        Locale::En => ("Respondents", "of"),
+        Locale::De => ("Teilnehmende", "von"),
+    };
+    let scale_max = |dimension: Dimension| {
+        // A dimension's items share one scale; a score-only release has no items.
+        bank.items_of(dimension)
+            .next()
+            .map(|item| item.meta().scale.max())
+    };
+    if let Some(rounded) = team.rounded {
+        let (about, note) = match locale {
+            Locale::En => ("about", "rounded to protect anonymity"),
+            Locale::De => ("etwa", "zum Schutz der Anonymität gerundet"),
+        };
+        let mut headline_figures = vec![DigestFigure {
+            label: respondents.to_owned(),
+            value: rounded.respondents.to_string(),
+        }];
+        for dimension in &rounded.dimensions {
+            let mean = one_decimal(dimension.mean, locale);
+            headline_figures.push(DigestFigure {
+                label: dimension_label(dimension.dimension, locale).to_owned(),
+                value: match scale_max(dimension.dimension) {
+                    Some(max) => format!("{about} {mean} {of} {max} ({note})"),
+                    None => format!("{about} {mean} ({note})"),
+                },
+            });
+        }
+        return DigestTeam {
+            team_name: team.team_name,
+            result: DigestTeamResult::Released {
+                headline_figures,
+                biggest_comparable_change: None,
+            },
+        };
+    }
     let Some(figures) = team.figures else {
         return DigestTeam {
             team_name: team.team_name,
             result: DigestTeamResult::HiddenToProtectAnonymity,
         };
-    };
-    let (respondents, of) = match locale {
-        Locale::En => ("Respondents", "of"),
-        Locale::De => ("Teilnehmende", "von"),
     };
     let mut headline_figures = vec![DigestFigure {
         label: respondents.to_owned(),
@@ -903,15 +936,9 @@ fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> Dige
             continue;
         }
         let mean = one_decimal(dimension.mean, locale);
-        let scale_max = figures
-            .items
-            .iter()
-            .find(|item| item.dimension == dimension.dimension)
-            .and_then(|item| bank.meta(&item.item))
-            .map(|meta| meta.scale.max());
         headline_figures.push(DigestFigure {
             label,
-            value: match scale_max {
+            value: match scale_max(dimension.dimension) {
                 Some(max) => format!("{mean} {of} {max}"),
                 None => mean,
             },
@@ -950,6 +977,39 @@ mod tests {
             "permanent failure (550): 5.1.1 (address) mailbox unavailable"
         );
         assert_eq!(without_addresses(&"x ".repeat(1_000)).chars().count(), 500);
+    }
+
+    #[test]
+    fn a_rounded_team_is_shown_rounded_in_a_digest_and_says_so() {
+        let rounded = safepulse_anonymizer::RoundedFigures {
+            respondents: 7,
+            step: 1.0,
+            dimensions: vec![safepulse_anonymizer::RoundedDimension {
+                dimension: Dimension::Trust,
+                item_count: 1,
+                mean: 5.0,
+            }],
+        };
+        let team = digest_team(
+            DigestPayloadTeam {
+                team_name: "Alpha".into(),
+                figures: None,
+                rounded: Some(rounded),
+            },
+            Locale::En,
+            &ItemBank::builtin().unwrap(),
+        );
+        let DigestTeamResult::Released {
+            headline_figures, ..
+        } = team.result
+        else {
+            panic!("{team:?}");
+        };
+        assert_eq!(headline_figures[0].value, "7");
+        assert_eq!(
+            headline_figures[1].value,
+            "about 5.0 of 7 (rounded to protect anonymity)"
+        );
     }
 
     #[test]

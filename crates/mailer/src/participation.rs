@@ -1,10 +1,13 @@
 //! Participation while a round is open (DESIGN §3): the one figure about a round
-//! shown before it closes. For every node whose subtree has at least `2k`
-//! invitees, how many of them have answered, rounded down to a multiple of `k`
-//! ([`Policy::participation_while_open`]), so one more answer shows only once every
-//! `k` answers. It is recomputed at most once a day ([`REFRESH_EVERY`]): a figure
-//! that moved right after someone was seen at their desk would say who answered.
-//! Smaller nodes show nothing.
+//! shown before it closes. For every node whose subtree has more than `2k`
+//! invitees, how many of them have answered, rounded down to a multiple of `k` and
+//! kept below `invited − k` ([`Policy::participation_while_open`]), so one more
+//! answer shows only once every `k` answers, and the figure never says that all but
+//! a handful answered. It is recomputed at most once a day, at a random moment of
+//! the day after the wait ([`REFRESH_EVERY`], [`next_refresh`]): a figure that moved
+//! right after someone was seen at their desk, or at a moment a reader could
+//! predict, would say who answered. Reports show the day it was computed, not the
+//! time. Smaller nodes show nothing.
 
 use std::collections::HashMap;
 
@@ -15,11 +18,20 @@ use safepulse_store::{Store, StoreError, participation, reports};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-/// How long a participation figure stands before it is recomputed.
+/// How long a participation figure stands at least before it is recomputed.
 pub const REFRESH_EVERY: chrono::Duration = chrono::Duration::hours(24);
 
-/// Recomputes the participation of every open round whose figures are older than
-/// [`REFRESH_EVERY`] (or missing); returns how many rounds were refreshed.
+/// When a figure computed at `computed_at` may be recomputed: after
+/// [`REFRESH_EVERY`] and a further random part of a day, so readers cannot tell the
+/// moment of the next refresh (and a figure that moves cannot be matched to the
+/// last person seen answering before it).
+pub fn next_refresh(computed_at: DateTime<Utc>, rng: &mut impl rand::Rng) -> DateTime<Utc> {
+    let jitter = chrono::Duration::seconds(rng.random_range(0..REFRESH_EVERY.num_seconds()));
+    computed_at + REFRESH_EVERY + jitter
+}
+
+/// Recomputes the participation of every open round whose figures are due (see
+/// [`next_refresh`]) or missing; returns how many rounds were refreshed.
 pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let db = store.connection();
     let open = round::Entity::find()
@@ -27,10 +39,12 @@ pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, Sto
         .all(db)
         .await?;
     let round_ids: Vec<Uuid> = open.iter().map(|round| round.id).collect();
-    let mut computed_at: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    let mut refresh_after: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
     for row in participation::of_rounds(db, &round_ids).await? {
-        let entry = computed_at.entry(row.round_id).or_insert(row.computed_at);
-        *entry = (*entry).min(row.computed_at);
+        // Rows from before the jitter have none: a day after their computation.
+        let due = row.refresh_after.unwrap_or(row.computed_at + REFRESH_EVERY);
+        let entry = refresh_after.entry(row.round_id).or_insert(due);
+        *entry = (*entry).min(due);
     }
     let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
     for node in reports::snapshots_of_rounds(db, &round_ids).await? {
@@ -55,9 +69,7 @@ pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, Sto
             })
             .map(|(node, _)| *node)
             .collect();
-        let due = computed_at
-            .get(&round.id)
-            .is_none_or(|at| now - *at >= REFRESH_EVERY);
+        let due = refresh_after.get(&round.id).is_none_or(|at| now >= *at);
         if large.is_empty() || !due {
             continue;
         }
@@ -75,7 +87,8 @@ pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, Sto
                 Some((node, shown))
             })
             .collect();
-        participation::store_for_round(store, round.id, &rounded, now).await?;
+        let refresh_at = next_refresh(now, &mut rand::rng());
+        participation::store_for_round(store, round.id, &rounded, now, refresh_at).await?;
         refreshed += 1;
     }
     Ok(refreshed)
@@ -125,6 +138,22 @@ mod tests {
             invited,
             viewers: 0,
         }
+    }
+
+    #[test]
+    fn the_next_refresh_falls_at_random_within_the_day_after_the_wait() {
+        let computed = chrono::DateTime::parse_from_rfc3339("2026-12-14T09:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut rng = rand::rng();
+        let moments: Vec<DateTime<Utc>> =
+            (0..200).map(|_| next_refresh(computed, &mut rng)).collect();
+        for moment in &moments {
+            assert!(*moment >= computed + REFRESH_EVERY);
+            assert!(*moment < computed + REFRESH_EVERY * 2);
+        }
+        let distinct: std::collections::HashSet<_> = moments.iter().collect();
+        assert!(distinct.len() > 150, "{} distinct moments", distinct.len());
     }
 
     #[test]

@@ -22,15 +22,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use safepulse_anonymizer::{
-    AnonymizerError, Comment, Family, Policy, Release, ReleasedFigures, Response, RoundInput,
-    RoundStatus, SnapshotNode, release_round,
+    AnonymizerError, Comment, Family, Policy, Release, ReleasedFigures, Response,
+    RestrictedRelease, RoundInput, RoundStatus, RoundedFigures, SnapshotNode, release_round,
 };
-use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads};
+use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads, synthetic_node_id};
 use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
 use safepulse_store::entities::{
-    atom_statistics, invitation, outbox, person, release, release_ledger, released_comment,
-    retained_comment, retained_response, round, round_item, round_node, round_viewer, survey,
-    survey_team, team, team_leader,
+    atom_statistics, determined_node, invitation, outbox, person, release, release_ledger,
+    released_comment, retained_comment, retained_response, round, round_item, round_node,
+    round_viewer, survey, survey_team, team, team_leader,
 };
 use safepulse_store::keyring::{KeyChain, KeyringError};
 use safepulse_store::{Store, StoreError, answers, org};
@@ -293,6 +293,7 @@ async fn write_opened_round(
         key_id: Set(key_id.to_owned()),
         k: Set(survey.k),
         k_detail: Set(survey.k_detail),
+        restricted_release: Set(survey.restricted_release.clone()),
         opened_at: Set(now),
         closes_at: Set(closes_at),
         closed_at: Set(None),
@@ -473,6 +474,10 @@ struct Audience {
     people: Vec<person::Model>,
     leaders: BTreeMap<Uuid, BTreeSet<Uuid>>,
     hr: HashSet<Uuid>,
+    /// The ids of the synthetic root and Leadership node, stable for the survey's
+    /// audience (`synthetic_node_id`).
+    root_id: Uuid,
+    leadership_id: Uuid,
 }
 
 impl Audience {
@@ -494,6 +499,9 @@ impl Audience {
                 children.entry(parent).or_default().push(team.id);
             }
         }
+        let synthetic = |kind| synthetic_node_id(kind, survey.id, &chosen, survey.include_subteams);
+        let root_id = synthetic(NodeKind::Root);
+        let leadership_id = synthetic(NodeKind::Leadership);
         let mut included: BTreeSet<Uuid> = BTreeSet::new();
         let mut stack = chosen;
         while let Some(team_id) = stack.pop() {
@@ -533,6 +541,8 @@ impl Audience {
             people,
             leaders,
             hr,
+            root_id,
+            leadership_id,
         })
     }
 
@@ -573,7 +583,9 @@ struct SnapshotNodeDraft {
 
 /// The round's frozen hierarchy (DESIGN §3): team nodes keep their team's id, a
 /// synthetic root joins several top teams, and everyone who leads a team of the
-/// audience answers into the synthetic Leadership node under the root.
+/// audience answers into the synthetic Leadership node under the root. Synthetic
+/// nodes keep their id from round to round (see [`Audience`]), so the same counts
+/// get the same decisions and Rule D finds their past.
 struct Snapshot {
     nodes: Vec<SnapshotNodeDraft>,
     index: HashMap<Uuid, usize>,
@@ -605,7 +617,7 @@ impl Snapshot {
         let root = if let [only] = tops.as_slice() {
             *only
         } else {
-            let root = Uuid::new_v4();
+            let root = audience.root_id;
             for node in nodes.iter_mut().filter(|node| node.parent.is_none()) {
                 node.parent = Some(root);
             }
@@ -626,7 +638,7 @@ impl Snapshot {
             .filter(|person| audience.leaders.contains_key(&person.id))
             .collect();
         let leadership = (!invited_leaders.is_empty()).then(|| {
-            let id = Uuid::new_v4();
+            let id = audience.leadership_id;
             nodes.push(SnapshotNodeDraft {
                 id,
                 parent: Some(root),
@@ -792,6 +804,8 @@ pub async fn close_round(
         .all(&transaction)
         .await?;
     let node_ids: HashSet<Uuid> = nodes.iter().map(|node| node.node_id).collect();
+    // Rule D's input: counts and membership of the survey's earlier rounds.
+    let past = crate::history::load(&transaction, &round, &nodes, &invitations).await?;
 
     let mut responses = Vec::with_capacity(open_responses.len());
     let mut counted = Vec::with_capacity(open_responses.len());
@@ -833,12 +847,17 @@ pub async fn close_round(
         responses,
         comments,
         status: RoundStatus::Closed,
+        history: past.history,
     };
+    let restricted = RestrictedRelease::parse(&round.restricted_release).ok_or_else(|| {
+        RoundError::Inconsistent(format!("restricted_release {}", round.restricted_release))
+    })?;
     let policy = Policy::new(round.k as u32, round.k_detail as u32)
-        .map_err(|error| RoundError::Inconsistent(error.to_string()))?;
+        .map_err(|error| RoundError::Inconsistent(error.to_string()))?
+        .with_restricted(restricted);
     let released = release_round(&input, &policy, &mut rand::rng())?;
 
-    store_release(&transaction, round_id, &released).await?;
+    store_release(&transaction, round_id, &released, &past.team_changed).await?;
 
     if retention == RawRetention::Keep {
         retain_shuffled(&transaction, round_id, &counted, &input.comments, &released).await?;
@@ -896,6 +915,7 @@ async fn store_release(
     db: &DatabaseTransaction,
     round_id: Uuid,
     released: &safepulse_anonymizer::RoundRelease,
+    team_changed: &HashSet<Uuid>,
 ) -> Result<(), RoundError> {
     let releases = released
         .releases
@@ -907,6 +927,11 @@ async fn store_release(
                     figures.detail,
                     Some(serde_json::to_value(figures).expect("figures serialize")),
                 ),
+                Release::Rounded(figures) => (
+                    "rounded",
+                    false,
+                    Some(serde_json::to_value(figures).expect("figures serialize")),
+                ),
                 Release::Suppressed { .. } => ("suppressed", false, None),
             };
             release::ActiveModel {
@@ -916,6 +941,7 @@ async fn store_release(
                 status: Set(status.into()),
                 detail: Set(detail),
                 figures: Set(figures),
+                team_changed: Set(team_changed.contains(&node_release.node.0)),
             }
         })
         .collect();
@@ -938,6 +964,22 @@ async fn store_release(
         })
         .collect();
     insert_chunked(db, ledger_rows).await?;
+
+    let determined_rows = [&released.ledger.scores, &released.ledger.detail]
+        .into_iter()
+        .flat_map(|family| {
+            family
+                .determined
+                .iter()
+                .map(move |entry| determined_node::ActiveModel {
+                    round_id: Set(round_id),
+                    family: Set(family_name(family.family).into()),
+                    node_id: Set(entry.node.0),
+                    respondents: Set(i32::try_from(entry.respondents).unwrap_or(i32::MAX)),
+                })
+        })
+        .collect();
+    insert_chunked(db, determined_rows).await?;
 
     let atom_rows = released
         .atoms
@@ -1131,8 +1173,11 @@ pub struct DigestPayload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestPayloadTeam {
     pub team_name: String,
-    /// `None` when the release is suppressed.
+    /// `None` when the release is suppressed or rounded.
     pub figures: Option<ReleasedFigures>,
+    /// A rounded release (Rule D): its coarse means.
+    #[serde(default)]
+    pub rounded: Option<RoundedFigures>,
 }
 
 async fn queue_digests(
@@ -1199,12 +1244,17 @@ async fn queue_digests(
             .iter()
             .map(|team_id| {
                 let node = team_nodes[team_id];
+                let readable_release = release_of
+                    .get(&node.node_id)
+                    .filter(|_| readable.contains(&node.node_id));
                 DigestPayloadTeam {
                     team_name: node.name.clone(),
-                    figures: match release_of.get(&node.node_id) {
-                        Some(Release::Released(figures)) if readable.contains(&node.node_id) => {
-                            Some(figures.clone())
-                        }
+                    figures: match readable_release {
+                        Some(Release::Released(figures)) => Some(figures.clone()),
+                        _ => None,
+                    },
+                    rounded: match readable_release {
+                        Some(Release::Rounded(figures)) => Some(figures.clone()),
                         _ => None,
                     },
                 }

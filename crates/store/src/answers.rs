@@ -60,6 +60,9 @@ pub struct AnswerPageRound {
     pub survey_name: String,
     pub k: u32,
     pub k_detail: u32,
+    /// `suppressed` or `rounded`: what a group's results become when comparing them
+    /// with an earlier round could single someone out (shown to respondents).
+    pub restricted_release: String,
     pub closes_at: DateTime<Utc>,
     pub node_name: String,
     /// `team`, `leadership` or `root` (`round_nodes.kind`).
@@ -82,7 +85,8 @@ pub async fn answer_page_round(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
-            "SELECT i.round_id, r.k, r.k_detail, r.closes_at, s.name AS survey_name, \
+            "SELECT i.round_id, r.k, r.k_detail, r.restricted_release, r.closes_at, \
+                    s.name AS survey_name, \
                     n.name AS node_name, n.kind AS node_kind, n.invited AS node_invited, \
                     ri.item_id \
              FROM invitations i \
@@ -107,6 +111,7 @@ pub async fn answer_page_round(
         survey_name: row.try_get("", "survey_name")?,
         k: count("k")?,
         k_detail: count("k_detail")?,
+        restricted_release: row.try_get("", "restricted_release")?,
         closes_at: row.try_get("", "closes_at")?,
         node_name: row.try_get("", "node_name")?,
         node_kind: row.try_get("", "node_kind")?,

@@ -2,6 +2,7 @@
 
 pub mod atom_statistics;
 pub mod audit_entry;
+pub mod determined_node;
 pub mod invitation;
 pub mod issued_token;
 pub mod magic_link;

@@ -1,6 +1,7 @@
 //! Participation while a round is open (DESIGN §3, Rule C's one exception): how
 //! many people of a large node have answered so far, rounded down to a multiple of
-//! `k` and refreshed at most daily. The scheduler computes it from the open tables
+//! `k`, kept below `invited − k`, and refreshed at most daily at an unpredictable
+//! moment. The scheduler computes it from the open tables
 //! ([`respondents_per_node`]) and stores only the rounded figure
 //! ([`store_for_round`]); reports read the stored figure
 //! ([`open_rounds_of_node`]) and never the open tables.
@@ -49,14 +50,16 @@ pub async fn of_rounds(
         .await?)
 }
 
-/// Stores a round's participation figures (already rounded). An upsert, because
-/// several schedulers (replicas of `safepulse worker`) may refresh the same round
-/// at the same moment; the set of nodes is fixed by the round's snapshot.
+/// Stores a round's participation figures (already rounded), computed `now`, not to
+/// be recomputed before `refresh_after`. An upsert, because several schedulers
+/// (replicas of `safepulse worker`) may refresh the same round at the same moment;
+/// the set of nodes is fixed by the round's snapshot.
 pub async fn store_for_round(
     store: &Store,
     round_id: Uuid,
     rounded: &[(Uuid, u32)],
     now: DateTime<Utc>,
+    refresh_after: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if rounded.is_empty() {
         return Ok(());
@@ -89,6 +92,7 @@ pub async fn store_for_round(
             node_id: Set(node_id),
             respondents: Set(i32::try_from(respondents).unwrap_or(i32::MAX)),
             computed_at: Set(now),
+            refresh_after: Set(Some(refresh_after)),
         }
     }))
     .on_conflict(
@@ -99,6 +103,7 @@ pub async fn store_for_round(
         .update_columns([
             round_participation::Column::Respondents,
             round_participation::Column::ComputedAt,
+            round_participation::Column::RefreshAfter,
         ])
         .to_owned(),
     )

@@ -1,16 +1,15 @@
 //! What the reports read beside releases (which only [`crate::releases`] reads):
-//! who was invited where, for "team changed, not comparable", and membership
-//! changes from the audit log. Nothing here reads an answer: reports never touch
-//! `open_*`, `responses`, `comments` or `atom_statistics`.
-
-use std::collections::{HashMap, HashSet};
+//! round snapshots and membership changes from the audit log. Whether a team
+//! changed since the last pulse is decided at close and stored on its release.
+//! Nothing here reads an answer: reports never touch `open_*`, `responses`,
+//! `comments`, `atom_statistics` or `determined_nodes`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entities::{audit_entry, invitation, round_node};
+use crate::entities::{audit_entry, round_node};
 
 /// The snapshots of several rounds in one query.
 pub async fn snapshots_of_rounds(
@@ -21,27 +20,6 @@ pub async fn snapshots_of_rounds(
         .filter(round_node::Column::RoundId.is_in(round_ids.iter().copied()))
         .all(db)
         .await?)
-}
-
-/// Everyone invited in the given nodes of the given rounds: round → people.
-pub async fn people_invited_in_nodes(
-    db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
-    node_ids: &HashSet<Uuid>,
-) -> Result<HashMap<Uuid, Vec<(Uuid, Uuid)>>, StoreError> {
-    let mut people: HashMap<Uuid, Vec<(Uuid, Uuid)>> = HashMap::new();
-    for row in invitation::Entity::find()
-        .filter(invitation::Column::RoundId.is_in(round_ids.iter().copied()))
-        .filter(invitation::Column::NodeId.is_in(node_ids.iter().copied()))
-        .all(db)
-        .await?
-    {
-        people
-            .entry(row.round_id)
-            .or_default()
-            .push((row.node_id, row.person_id));
-    }
-    Ok(people)
 }
 
 /// When people joined or left `team_id` (audit log), within a window.
@@ -61,22 +39,4 @@ pub async fn membership_changes(
         .into_iter()
         .map(|entry| entry.at)
         .collect())
-}
-
-/// `node_id` and every node below it in a round's snapshot.
-pub fn subtree_of(nodes: &[round_node::Model], node_id: Uuid) -> HashSet<Uuid> {
-    let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for node in nodes {
-        if let Some(parent) = node.parent_node_id {
-            children.entry(parent).or_default().push(node.node_id);
-        }
-    }
-    let mut subtree = HashSet::new();
-    let mut stack = vec![node_id];
-    while let Some(id) = stack.pop() {
-        if subtree.insert(id) {
-            stack.extend(children.get(&id).into_iter().flatten().copied());
-        }
-    }
-    subtree
 }

@@ -21,6 +21,9 @@ pub struct NewSurvey {
     pub settings: serde_json::Value,
     pub k: u32,
     pub k_detail: u32,
+    /// `suppressed` or `rounded` (the anonymizer's `RestrictedRelease`; the table
+    /// `CHECK`s it).
+    pub restricted_release: String,
 }
 
 /// A survey with the teams it is sent to.
@@ -45,6 +48,7 @@ pub async fn create_survey(
         settings: Set(new.settings),
         k: Set(new.k as i32),
         k_detail: Set(new.k_detail as i32),
+        restricted_release: Set(new.restricted_release),
         privacy_locked: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
@@ -141,6 +145,8 @@ pub struct SurveyChanges {
     /// `(k, k_detail)`, checked against the floors by the caller (and by the
     /// table's `CHECK`s). They apply from the next round: a round keeps its own.
     pub thresholds: Option<(u32, u32)>,
+    /// `suppressed` or `rounded`; applies from the next round, like the thresholds.
+    pub restricted_release: Option<String>,
     pub status: Option<&'static str>,
 }
 
@@ -171,6 +177,9 @@ pub async fn update_survey(
     if let Some((k, k_detail)) = changes.thresholds {
         model.k = Set(k as i32);
         model.k_detail = Set(k_detail as i32);
+    }
+    if let Some(restricted_release) = changes.restricted_release {
+        model.restricted_release = Set(restricted_release);
     }
     if let Some(status) = changes.status {
         model.status = Set(status.into());

@@ -609,6 +609,8 @@ struct FormView {
     invited: u32,
     k: u32,
     k_detail: u32,
+    /// Results restricted across rounds are rounded (else hidden).
+    rounded_when_restricted: bool,
     closes_at: String,
     time_zone: &'static str,
     csrf: String,
@@ -704,6 +706,7 @@ impl FormView {
             invited: round.node_invited,
             k: round.k,
             k_detail: round.k_detail,
+            rounded_when_restricted: round.restricted_release == "rounded",
             closes_at: local_date_time(round.closes_at, time_zone, locale),
             time_zone: time_zone.name(),
             csrf,

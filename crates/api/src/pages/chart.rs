@@ -4,6 +4,8 @@
 //! gap in line and band, marked by a grey column labelled "hidden", so a reader sees
 //! that a round happened without anything about its answers. A line never bridges a
 //! gap: joining the points on either side would suggest a value nobody released.
+//! A round released rounded is a lone dot, outside any line or band: its mean is
+//! only known to its grid.
 //!
 //! Every chart also gets a sentence describing it ([`TrendChart::description`]);
 //! the page adds a data table with every figure.
@@ -22,6 +24,8 @@ pub enum PointValue {
     Figure { mean: f64, band: Option<(f64, f64)> },
     /// The round was suppressed to protect anonymity.
     Hidden,
+    /// Released rounded to protect anonymity: the mean on its grid.
+    Rounded { mean: f64 },
     /// The round was released but did not ask about this dimension.
     NotAsked,
 }
@@ -156,6 +160,17 @@ pub fn trend_chart(
                     title: format!("{}: hidden to protect anonymity", point.label),
                 });
             }
+            PointValue::Rounded { mean } => {
+                finish_run(&mut run);
+                dots.push(Dot {
+                    x,
+                    y: y_of(mean),
+                    title: format!(
+                        "{}: about {mean:.1} (rounded to protect anonymity)",
+                        point.label
+                    ),
+                });
+            }
             PointValue::NotAsked => finish_run(&mut run),
         }
     }
@@ -276,6 +291,19 @@ fn describe(
             hidden.join(", ")
         ));
     }
+    let rounded: Vec<String> = points
+        .iter()
+        .filter_map(|point| match point.value {
+            PointValue::Rounded { mean } => Some(format!("about {mean:.1} in {}", point.label)),
+            _ => None,
+        })
+        .collect();
+    if !rounded.is_empty() {
+        text.push_str(&format!(
+            " Rounded to protect anonymity: {}.",
+            rounded.join(", ")
+        ));
+    }
     text
 }
 
@@ -324,6 +352,37 @@ mod tests {
             chart
                 .description
                 .contains("lowest 4.0 in R4, highest 5.5 in R2")
+        );
+    }
+
+    #[test]
+    fn a_rounded_round_is_a_lone_dot_that_says_so() {
+        let points = [
+            figure("R1", 5.0),
+            figure("R2", 5.5),
+            ChartPoint {
+                label: "R3".to_owned(),
+                value: PointValue::Rounded { mean: 5.0 },
+            },
+            figure("R4", 4.0),
+        ];
+        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        assert_eq!(chart.lines.len(), 1, "only R1–R2 are joined");
+        assert_eq!(chart.dots.len(), 4);
+        assert!(chart.hidden.is_empty());
+        assert_eq!(
+            chart.dots[2].title,
+            "R3: about 5.0 (rounded to protect anonymity)"
+        );
+        assert!(
+            chart
+                .description
+                .contains("Rounded to protect anonymity: about 5.0 in R3.")
+        );
+        assert!(
+            chart.description.contains("Released in 3 rounds"),
+            "a rounded mean is not counted as released: {}",
+            chart.description
         );
     }
 

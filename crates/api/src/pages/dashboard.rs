@@ -42,6 +42,7 @@ use crate::routes::reports::{
     build_team_report, record_heatmap_view, record_team_report_view,
 };
 use crate::state::AppState;
+use safepulse_anonymizer::RoundedFigures;
 
 /// Closed rounds listed on the overview, newest first.
 const RECENT_ROUNDS: u64 = 12;
@@ -259,11 +260,15 @@ fn round_label(survey_names: &HashMap<Uuid, String>, round: &round::Model) -> St
 /// The released dimension with the lowest mean (the recommendation item aside: it
 /// is on another scale), named with its scale.
 fn headline_of(state: &AppState, row: &HeatmapRow, period: &str) -> Headline {
-    if row.status != "released" {
-        return Headline::Hidden {
-            round: period.to_owned(),
-        };
-    }
+    let rounded = match row.status.as_str() {
+        "released" => false,
+        "rounded" => true,
+        _ => {
+            return Headline::Hidden {
+                round: period.to_owned(),
+            };
+        }
+    };
     let lowest = row
         .cells
         .iter()
@@ -273,7 +278,15 @@ fn headline_of(state: &AppState, row: &HeatmapRow, period: &str) -> Headline {
         Some((cell, dimension)) => Headline::Released {
             round: period.to_owned(),
             lowest: dimension_label(dimension, safepulse_domain::Locale::En).to_owned(),
-            lowest_mean: format!("{:.1} of {}", cell.mean, scale_max_of(state, dimension)),
+            lowest_mean: if rounded {
+                format!(
+                    "about {:.1} of {} (rounded to protect anonymity)",
+                    cell.mean,
+                    scale_max_of(state, dimension)
+                )
+            } else {
+                format!("{:.1} of {}", cell.mean, scale_max_of(state, dimension))
+            },
         },
         None => Headline::Hidden {
             round: period.to_owned(),
@@ -333,6 +346,7 @@ struct RoundRow {
     closed_on: String,
     status: &'static str,
     respondents: Option<u32>,
+    team_changed: bool,
     membership_changed: bool,
 }
 
@@ -382,9 +396,12 @@ struct TeamPage<'a> {
     name: String,
     parent: Option<(Uuid, String)>,
     rounds: Vec<RoundRow>,
-    latest_hidden: bool,
+    /// The latest round is hidden or rounded to protect anonymity.
+    latest_protected: bool,
+    latest_rounded: bool,
     latest_label: Option<String>,
     latest_not_comparable: bool,
+    latest_team_changed: bool,
     latest_membership_changed: bool,
     detail_released: bool,
     sections: Vec<DimensionSection>,
@@ -441,7 +458,14 @@ pub async fn team_page(
 fn released_figures(round: &RoundReport) -> Option<ReleasedFigures> {
     match &round.release {
         ReleaseView::Released { figures, .. } => ReleasedFigures::deserialize(figures).ok(),
-        ReleaseView::Suppressed { .. } => None,
+        ReleaseView::Rounded { .. } | ReleaseView::Suppressed { .. } => None,
+    }
+}
+
+fn rounded_figures(round: &RoundReport) -> Option<RoundedFigures> {
+    match &round.release {
+        ReleaseView::Rounded { figures, .. } => RoundedFigures::deserialize(figures).ok(),
+        ReleaseView::Released { .. } | ReleaseView::Suppressed { .. } => None,
     }
 }
 
@@ -469,6 +493,7 @@ fn team_view<'a>(
 ) -> TeamPage<'a> {
     let figures: Vec<Option<ReleasedFigures>> =
         report.rounds.iter().map(released_figures).collect();
+    let rounded: Vec<Option<RoundedFigures>> = report.rounds.iter().map(rounded_figures).collect();
     let latest = report.rounds.last();
     let latest_released = report
         .rounds
@@ -484,12 +509,26 @@ fn team_view<'a>(
                     .dimensions
                     .iter()
                     .any(|figure| figure.dimension == *dimension)
+            }) || rounded.iter().flatten().any(|figures| {
+                figures
+                    .dimensions
+                    .iter()
+                    .any(|figure| figure.dimension == *dimension)
             })
         })
         .collect();
     let sections = dimensions
         .into_iter()
-        .map(|dimension| dimension_section(state, report, &figures, latest_released, dimension))
+        .map(|dimension| {
+            dimension_section(
+                state,
+                report,
+                &figures,
+                &rounded,
+                latest_released,
+                dimension,
+            )
+        })
         .collect();
     let (comments, comments_round) = report
         .rounds
@@ -506,26 +545,32 @@ fn team_view<'a>(
         rounds: report
             .rounds
             .iter()
-            .zip(&figures)
-            .map(|(round, figures)| RoundRow {
+            .zip(figures.iter().zip(&rounded))
+            .map(|(round, (figures, rounded))| RoundRow {
                 label: round.period_key.clone(),
                 closed_on: round
                     .closed_at
                     .map(|at| at.format("%Y-%m-%d").to_string())
                     .unwrap_or_default(),
-                status: if figures.is_some() {
-                    "released"
-                } else {
-                    "hidden to protect anonymity"
+                status: match (figures, rounded) {
+                    (Some(_), _) => "released",
+                    (None, Some(_)) => "rounded to protect anonymity",
+                    (None, None) => "hidden to protect anonymity",
                 },
-                respondents: figures.as_ref().map(|figures| figures.respondents),
+                respondents: figures
+                    .as_ref()
+                    .map(|figures| figures.respondents)
+                    .or(rounded.as_ref().map(|rounded| rounded.respondents)),
+                team_changed: round.team_changed,
                 membership_changed: round.membership_changed_before,
             })
             .collect(),
-        latest_hidden: latest.is_some_and(|round| released_figures(round).is_none()),
+        latest_protected: latest.is_some_and(|round| released_figures(round).is_none()),
+        latest_rounded: latest.is_some_and(|round| rounded_figures(round).is_some()),
         latest_label: latest.map(|round| round.period_key.clone()),
         latest_not_comparable: latest
             .is_some_and(|round| matches!(round.change, Some(ChangeView::NotComparable { .. }))),
+        latest_team_changed: latest.is_some_and(|round| round.team_changed),
         latest_membership_changed: latest.is_some_and(|round| round.membership_changed_before),
         detail_released: latest_released.is_some_and(|(_, figures)| figures.detail),
         sections,
@@ -544,16 +589,32 @@ fn dimension_section(
     state: &AppState,
     report: &TeamReport,
     figures: &[Option<ReleasedFigures>],
+    rounded: &[Option<RoundedFigures>],
     latest_released: Option<(&RoundReport, &ReleasedFigures)>,
     dimension: Dimension,
 ) -> DimensionSection {
     let label = dimension_label(dimension, safepulse_domain::Locale::En);
     let mut points = Vec::with_capacity(report.rounds.len());
     let mut rows = Vec::with_capacity(report.rounds.len());
-    for (round, figures) in report.rounds.iter().zip(figures) {
-        let (value, figure) = match figures {
-            None => (PointValue::Hidden, None),
-            Some(figures) => match figures
+    for ((round, figures), rounded) in report.rounds.iter().zip(figures).zip(rounded) {
+        let (value, figure) = match (figures, rounded) {
+            (None, None) => (PointValue::Hidden, None),
+            (None, Some(rounded)) => match rounded
+                .dimensions
+                .iter()
+                .find(|figure| figure.dimension == dimension)
+            {
+                Some(figure) => (
+                    PointValue::Rounded { mean: figure.mean },
+                    Some(Some(FigureCells {
+                        mean: format!("about {:.1}", figure.mean),
+                        interval: "rounded to protect anonymity".to_owned(),
+                        favourable: "–".to_owned(),
+                    })),
+                ),
+                None => (PointValue::NotAsked, Some(None)),
+            },
+            (Some(figures), _) => match figures
                 .dimensions
                 .iter()
                 .find(|figure| figure.dimension == dimension)
@@ -708,9 +769,15 @@ fn change_text(report: &TeamReport, dimension: Dimension) -> String {
                 latest.period_key
             )
         }
+        None if matches!(latest.release, ReleaseView::Rounded { .. }) => {
+            format!(
+                "Change: none shown, {} is rounded to protect anonymity.",
+                latest.period_key
+            )
+        }
         None => "Change: no earlier released round to compare with.".to_owned(),
         Some(ChangeView::NotComparable { .. }) => format!(
-            "Change: not comparable. People joined or left the team before {}, so the two rounds describe different groups.",
+            "Change: not comparable. The team changed since the last released round before {}, so the two rounds describe different groups.",
             latest.period_key
         ),
         Some(ChangeView::Compared { dimensions, .. }) => {
@@ -816,22 +883,30 @@ pub async fn heatmap_page(
                 _ => row.name.clone(),
             },
             is_team: row.kind == "team",
-            cells: (row.status == "released").then(|| {
+            cells: (row.status != "suppressed").then(|| {
                 dimensions
                     .iter()
                     .map(|dimension| {
                         row.cells
                             .iter()
                             .find(|cell| cell.dimension == dimension.as_str())
-                            .map(|cell| HeatCell {
-                                mean: format!("{:.1}", cell.mean),
-                                favourable: format!("{:.0}%", cell.favourability_percent),
-                                level: if cell.favourability_percent >= 70.0 {
-                                    "high"
-                                } else if cell.favourability_percent >= 50.0 {
-                                    "mid"
-                                } else {
-                                    "low"
+                            .map(|cell| match cell.favourability_percent {
+                                Some(favourable) => HeatCell {
+                                    mean: format!("{:.1}", cell.mean),
+                                    favourable: format!("{favourable:.0}%"),
+                                    level: if favourable >= 70.0 {
+                                        "high"
+                                    } else if favourable >= 50.0 {
+                                        "mid"
+                                    } else {
+                                        "low"
+                                    },
+                                },
+                                // A rounded row: its mean on the grid, no favourability.
+                                None => HeatCell {
+                                    mean: format!("≈{:.1}", cell.mean),
+                                    favourable: "rounded".to_owned(),
+                                    level: "rounded",
                                 },
                             })
                     })

@@ -7,15 +7,16 @@
 use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use safepulse_anonymizer::{
-    DimensionChange, ReleasedFigures, Trend, compare_rounds, minimum_detectable_change, trend,
+    DimensionChange, ReleasedFigures, RoundedFigures, Trend, compare_rounds,
+    minimum_detectable_change, trend,
 };
 use safepulse_domain::{Dimension, Role};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::release;
 use safepulse_store::releases::{
-    self, ReleaseFilter, ReleaseSelection, VisibleRelease, VisibleReleases, visible_releases,
+    self, ReleaseFilter, ReleaseSelection, VisibleRelease, visible_releases,
 };
 use safepulse_store::reports;
 use serde::{Deserialize, Serialize};
@@ -28,16 +29,28 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
-/// One release as readers see it: figures, or only the public reason.
+/// One release as readers see it: figures, rounded figures, or only the public
+/// reason. Why a release is hidden or rounded is never said: a small group, a group
+/// that changed since the last pulse, and a comparison with earlier rounds that
+/// could single someone out all look the same.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ReleaseView {
     Released {
         /// Spread, distribution, agreement and comments were released too.
         detail: bool,
-        /// The anonymizer's released figures: respondents, per item and dimension
-        /// the mean, its 95% CI (with the SD it used), favourability, eNPS; with
-        /// `detail` also SD, distribution and agreement (rwg(j)).
+        /// The anonymizer's released figures: respondents, per dimension the mean,
+        /// its 95% CI (with the SD it used) and favourability; with `detail` also
+        /// SD, distribution and agreement (rwg(j)), and the same per item (with
+        /// eNPS). A release without detail has no per-item figures.
+        #[schema(value_type = Object)]
+        figures: serde_json::Value,
+    },
+    /// Shown on a coarse grid to protect anonymity: respondents, the grid `step`
+    /// and each dimension's mean rounded to it, nothing else.
+    Rounded {
+        /// Always `rounded_to_protect_anonymity`.
+        reason: String,
         #[schema(value_type = Object)]
         figures: serde_json::Value,
     },
@@ -49,9 +62,13 @@ pub enum ReleaseView {
 
 impl ReleaseView {
     fn of(release: &release::Model) -> ReleaseView {
-        match &release.figures {
-            Some(figures) if release.status == "released" => ReleaseView::Released {
+        match (&release.figures, release.status.as_str()) {
+            (Some(figures), "released") => ReleaseView::Released {
                 detail: release.detail,
+                figures: figures.clone(),
+            },
+            (Some(figures), "rounded") => ReleaseView::Rounded {
+                reason: "rounded_to_protect_anonymity".into(),
                 figures: figures.clone(),
             },
             _ => ReleaseView::Suppressed {
@@ -72,7 +89,8 @@ pub enum ChangeView {
         #[schema(value_type = Vec<Object>)]
         dimensions: Vec<DimensionChange>,
     },
-    /// Between 1 and k − 1 people joined or left the team between the two rounds.
+    /// The team changed (people joined, left or were erased) since the previous
+    /// released round: the two rounds describe different groups.
     NotComparable { previous_round_id: Uuid },
 }
 
@@ -84,8 +102,11 @@ pub struct RoundReport {
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub release: ReleaseView,
-    /// Absent for the first released round, and for a suppressed round.
+    /// Absent for the first released round, and for a hidden or rounded round.
     pub change: Option<ChangeView>,
+    /// The team changed since the survey's last pulse: people joined, left or were
+    /// erased (decided when the round closed).
+    pub team_changed: bool,
     /// Someone joined or left the team in the 14 days before the round opened.
     pub membership_changed_before: bool,
     /// Comments of a detail release, shuffled, without dates.
@@ -93,8 +114,8 @@ pub struct RoundReport {
 }
 
 /// How many people have answered a round that is still open: shown only for a node
-/// with at least 2k invitees, rounded down to a multiple of k, recomputed at most
-/// once a day (DESIGN §3).
+/// with more than 2k invitees, rounded down to a multiple of k, always below the
+/// invitee count less k, recomputed at most once a day at a random time (DESIGN §3).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OpenRoundParticipation {
     pub round_id: Uuid,
@@ -106,8 +127,8 @@ pub struct OpenRoundParticipation {
     pub respondents_at_least: u32,
     /// The round's k: the step in which `respondents_at_least` moves.
     pub rounded_to: u32,
-    /// When the figure was computed.
-    pub as_of: DateTime<Utc>,
+    /// The day (UTC) the figure was computed; never the time.
+    pub as_of: NaiveDate,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -232,9 +253,7 @@ pub async fn build_team_report(
     let db = state.store.connection();
     let history = visible_releases(db, reader.releases(), ReleaseSelection::Node(node_id)).await?;
     let visible: Vec<&VisibleRelease> = history.releases.iter().collect();
-    let visible_ids: Vec<Uuid> = visible.iter().map(|entry| entry.round.id).collect();
     let membership_changes = membership_windows(state, node_id, &visible).await?;
-    let invited = InvitedPeople::load(state, node_id, &history, &visible_ids).await?;
     let mut comments_by_round = releases::comments_of_node(db, &history, node_id).await?;
     let name = match history.latest_name_of(node_id) {
         Some(name) => name.to_owned(),
@@ -252,25 +271,35 @@ pub async fn build_team_report(
 
     let mut rounds = Vec::with_capacity(visible.len());
     let mut previous_released: HashMap<Uuid, (&VisibleRelease, ReleasedFigures)> = HashMap::new();
+    // Per survey: the team changed since its previous exact release.
+    let mut changed_since_previous: HashMap<Uuid, bool> = HashMap::new();
     let mut trend_points: HashMap<Dimension, Vec<(f64, f64)>> = HashMap::new();
     let mut latest_detail: Option<ReleasedFigures> = None;
     for entry in &visible {
         let release = ReleaseView::of(&entry.release);
         let figures = released_figures(&entry.release);
+        let changed = changed_since_previous
+            .entry(entry.round.survey_id)
+            .or_default();
+        *changed |= entry.release.team_changed;
         let mut change = None;
         let mut comments = Vec::new();
         if let Some(figures) = &figures {
             if let Some((previous, previous_figures)) =
                 previous_released.get(&entry.round.survey_id)
             {
-                change = Some(compare(
-                    &invited,
-                    previous,
-                    previous_figures,
-                    entry,
-                    figures,
-                ));
+                change = Some(if *changed {
+                    ChangeView::NotComparable {
+                        previous_round_id: previous.round.id,
+                    }
+                } else {
+                    ChangeView::Compared {
+                        previous_round_id: previous.round.id,
+                        dimensions: compare_rounds(previous_figures, figures, entry.round.k as u32),
+                    }
+                });
             }
+            *changed = false;
             for dimension in &figures.dimensions {
                 trend_points
                     .entry(dimension.dimension)
@@ -293,6 +322,7 @@ pub async fn build_team_report(
             closed_at: entry.round.closed_at,
             release,
             change,
+            team_changed: entry.release.team_changed,
             membership_changed_before: membership_changes.contains(&entry.round.id),
             comments,
         });
@@ -361,7 +391,7 @@ async fn open_round_participation(
             closes_at: round.closes_at,
             respondents_at_least: u32::try_from(row.respondents).unwrap_or(0),
             rounded_to: u32::try_from(round.k).unwrap_or(0),
-            as_of: row.computed_at,
+            as_of: row.computed_at.date_naive(),
         })
         .collect())
 }
@@ -383,75 +413,6 @@ async fn manager_reads_team_now(
         })
         .collect();
     Ok(reader.led_teams_read(&nodes).contains(&team_id))
-}
-
-/// Who was invited in the team's subtree, per round (for "not comparable").
-struct InvitedPeople {
-    by_round: HashMap<Uuid, HashSet<Uuid>>,
-}
-
-impl InvitedPeople {
-    async fn load(
-        state: &AppState,
-        node_id: Uuid,
-        history: &VisibleReleases,
-        round_ids: &[Uuid],
-    ) -> Result<InvitedPeople, ApiError> {
-        let subtrees: HashMap<Uuid, HashSet<Uuid>> = round_ids
-            .iter()
-            .map(|round_id| {
-                (
-                    *round_id,
-                    reports::subtree_of(history.snapshot(*round_id), node_id),
-                )
-            })
-            .collect();
-        let all_nodes: HashSet<Uuid> = subtrees.values().flatten().copied().collect();
-        let invitations =
-            reports::people_invited_in_nodes(state.store.connection(), round_ids, &all_nodes)
-                .await?;
-        let by_round = invitations
-            .into_iter()
-            .map(|(round_id, rows)| {
-                let subtree = &subtrees[&round_id];
-                let people = rows
-                    .into_iter()
-                    .filter(|(node, _)| subtree.contains(node))
-                    .map(|(_, person)| person)
-                    .collect();
-                (round_id, people)
-            })
-            .collect();
-        Ok(InvitedPeople { by_round })
-    }
-
-    fn of(&self, round_id: Uuid) -> HashSet<Uuid> {
-        self.by_round.get(&round_id).cloned().unwrap_or_default()
-    }
-}
-
-/// "Team changed, not comparable" when 1 to k − 1 people joined or left.
-fn compare(
-    invited: &InvitedPeople,
-    previous: &VisibleRelease,
-    previous_figures: &ReleasedFigures,
-    current: &VisibleRelease,
-    current_figures: &ReleasedFigures,
-) -> ChangeView {
-    let before = invited.of(previous.round.id);
-    let after = invited.of(current.round.id);
-    let k = current.round.k as usize;
-    let joined = after.difference(&before).count();
-    let left = before.difference(&after).count();
-    if (1..k).contains(&joined) || (1..k).contains(&left) {
-        return ChangeView::NotComparable {
-            previous_round_id: previous.round.id,
-        };
-    }
-    ChangeView::Compared {
-        previous_round_id: previous.round.id,
-        dimensions: compare_rounds(previous_figures, current_figures, current.round.k as u32),
-    }
 }
 
 /// The rounds with a membership change in the 14 days before they opened.
@@ -486,8 +447,10 @@ async fn membership_windows(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HeatmapCell {
     pub dimension: String,
+    /// Exact, or on the row's grid when the row is `rounded`.
     pub mean: f64,
-    pub favourability_percent: f64,
+    /// Absent when the row is `rounded`.
+    pub favourability_percent: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -497,7 +460,8 @@ pub struct HeatmapRow {
     /// `team`, `leadership` or `root`.
     pub kind: String,
     pub parent_node_id: Option<Uuid>,
-    /// `released` or `suppressed`; suppressed rows have no cells.
+    /// `released`, `rounded` (means on a coarse grid, no favourability) or
+    /// `suppressed` (no cells).
     pub status: String,
     pub cells: Vec<HeatmapCell>,
 }
@@ -544,31 +508,40 @@ pub async fn build_heatmap(
         .releases
         .iter()
         .map(|VisibleRelease { node, release, .. }| {
-            let figures = released_figures(release);
+            let (status, cells) = match (released_figures(release), rounded_figures(release)) {
+                (Some(figures), _) => (
+                    "released",
+                    figures
+                        .dimensions
+                        .iter()
+                        .map(|dimension| HeatmapCell {
+                            dimension: dimension.dimension.as_str().to_owned(),
+                            mean: dimension.mean,
+                            favourability_percent: Some(dimension.favourability_percent),
+                        })
+                        .collect(),
+                ),
+                (None, Some(figures)) => (
+                    "rounded",
+                    figures
+                        .dimensions
+                        .iter()
+                        .map(|dimension| HeatmapCell {
+                            dimension: dimension.dimension.as_str().to_owned(),
+                            mean: dimension.mean,
+                            favourability_percent: None,
+                        })
+                        .collect(),
+                ),
+                (None, None) => ("suppressed", Vec::new()),
+            };
             HeatmapRow {
                 node_id: node.node_id,
                 name: node.name.clone(),
                 kind: node.kind.clone(),
                 parent_node_id: node.parent_node_id,
-                status: if figures.is_some() {
-                    "released"
-                } else {
-                    "suppressed"
-                }
-                .into(),
-                cells: figures
-                    .map(|figures| {
-                        figures
-                            .dimensions
-                            .iter()
-                            .map(|dimension| HeatmapCell {
-                                dimension: dimension.dimension.as_str().to_owned(),
-                                mean: dimension.mean,
-                                favourability_percent: dimension.favourability_percent,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                status: status.into(),
+                cells,
             }
         })
         .collect();
@@ -576,13 +549,22 @@ pub async fn build_heatmap(
     Ok(rows)
 }
 
-/// A release's figures, when it was released.
+/// A release's figures, when it was released exactly.
 fn released_figures(release: &release::Model) -> Option<ReleasedFigures> {
     release
         .figures
         .as_ref()
         .filter(|_| release.status == "released")
         .and_then(|figures| ReleasedFigures::deserialize(figures).ok())
+}
+
+/// A release's figures, when it was rounded.
+pub fn rounded_figures(release: &release::Model) -> Option<RoundedFigures> {
+    release
+        .figures
+        .as_ref()
+        .filter(|_| release.status == "rounded")
+        .and_then(|figures| RoundedFigures::deserialize(figures).ok())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use safepulse_anonymizer::Policy;
+use safepulse_anonymizer::{Policy, RestrictedRelease};
 use safepulse_domain::Role;
 use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RoundError};
 use safepulse_mailer::survey::{
@@ -101,7 +101,8 @@ pub struct RemindersDto {
     pub non_responders_only: bool,
 }
 
-/// Minimum group sizes. They lock when the survey's first round opens.
+/// Minimum group sizes, and what happens to a group whose figures could be set
+/// against an earlier round's. A round keeps the values it opened with.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyDto {
@@ -111,6 +112,38 @@ pub struct PrivacyDto {
     /// Minimum respondents for spread, agreement and comments (default 10, at least max(k, 7)).
     #[schema(minimum = 7, maximum = 2147483647)]
     pub k_detail: u32,
+    /// When comparing a group's figures with an earlier round could single someone
+    /// out — people joined or left it, or one person more or fewer answered — its
+    /// figures for that round are hidden (`suppressed`, the default) or shown
+    /// `rounded` (dimension means on a coarse grid, nothing else). The answer page
+    /// tells respondents which.
+    #[serde(default)]
+    pub restricted_release: RestrictedReleaseDto,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictedReleaseDto {
+    #[default]
+    Suppressed,
+    Rounded,
+}
+
+impl RestrictedReleaseDto {
+    fn policy(self) -> RestrictedRelease {
+        match self {
+            RestrictedReleaseDto::Suppressed => RestrictedRelease::Suppressed,
+            RestrictedReleaseDto::Rounded => RestrictedRelease::Rounded,
+        }
+    }
+
+    /// A stored value (the tables `CHECK` it).
+    fn stored(text: &str) -> RestrictedReleaseDto {
+        match RestrictedRelease::parse(text) {
+            Some(RestrictedRelease::Rounded) => RestrictedReleaseDto::Rounded,
+            Some(RestrictedRelease::Suppressed) | None => RestrictedReleaseDto::Suppressed,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -133,7 +166,7 @@ pub struct CreateSurvey {
     pub window_hours: Option<u32>,
     /// Default: one reminder after 48 hours, to everyone.
     pub reminders: Option<RemindersDto>,
-    /// Default: k = 5, k_detail = 10.
+    /// Default: k = 5, k_detail = 10, restricted releases suppressed.
     pub privacy: Option<PrivacyDto>,
 }
 
@@ -218,6 +251,7 @@ impl RoundDto {
             privacy: PrivacyDto {
                 k: round.k as u32,
                 k_detail: round.k_detail as u32,
+                restricted_release: RestrictedReleaseDto::stored(&round.restricted_release),
             },
         }
     }
@@ -320,6 +354,7 @@ fn survey_dto(stored: SurveyWithTeams) -> Result<SurveyDto, ApiError> {
         privacy: PrivacyDto {
             k: survey.k as u32,
             k_detail: survey.k_detail as u32,
+            restricted_release: RestrictedReleaseDto::stored(&survey.restricted_release),
         },
         privacy_locked: survey.privacy_locked,
         created_at: survey.created_at,
@@ -377,7 +412,7 @@ fn apply_settings(
 /// The floors are the only rule: thresholds may go up or down whenever the admin
 /// likes, because each round keeps the thresholds it opened with, and no round is
 /// released under less than the floors (issue 11).
-fn parse_privacy(privacy: PrivacyDto, errors: &mut Vec<FieldError>) -> (u32, u32) {
+fn parse_privacy(privacy: PrivacyDto, errors: &mut Vec<FieldError>) -> (u32, u32, String) {
     if let Err(error) = Policy::new(privacy.k, privacy.k_detail) {
         errors.push(FieldError::new("privacy", error));
     }
@@ -388,7 +423,11 @@ fn parse_privacy(privacy: PrivacyDto, errors: &mut Vec<FieldError>) -> (u32, u32
             "k and k_detail must be below 2^31",
         ));
     }
-    (privacy.k, privacy.k_detail)
+    (
+        privacy.k,
+        privacy.k_detail,
+        privacy.restricted_release.policy().as_str().to_owned(),
+    )
 }
 
 fn parse_team_ids(team_ids: Vec<Uuid>, errors: &mut Vec<FieldError>) -> Vec<Uuid> {
@@ -467,8 +506,12 @@ pub async fn create_survey(
         },
         &mut errors,
     );
-    let (k, k_detail) = parse_privacy(
-        body.privacy.unwrap_or(PrivacyDto { k: 5, k_detail: 10 }),
+    let (k, k_detail, restricted_release) = parse_privacy(
+        body.privacy.unwrap_or(PrivacyDto {
+            k: 5,
+            k_detail: 10,
+            restricted_release: RestrictedReleaseDto::default(),
+        }),
         &mut errors,
     );
     let (Some(name), true) = (name, errors.is_empty()) else {
@@ -484,6 +527,7 @@ pub async fn create_survey(
             settings: serde_json::to_value(&settings).map_err(ApiError::internal)?,
             k,
             k_detail,
+            restricted_release,
         },
         now,
     )
@@ -588,7 +632,7 @@ pub async fn update_survey(
         },
         &mut errors,
     );
-    let thresholds = body
+    let privacy = body
         .privacy
         .map(|privacy| parse_privacy(privacy, &mut errors));
     if !errors.is_empty() {
@@ -603,7 +647,8 @@ pub async fn update_survey(
             team_ids,
             include_subteams: body.include_subteams,
             settings: Some(serde_json::to_value(&settings).map_err(ApiError::internal)?),
-            thresholds,
+            thresholds: privacy.as_ref().map(|(k, k_detail, _)| (*k, *k_detail)),
+            restricted_release: privacy.map(|(_, _, restricted_release)| restricted_release),
             status: None,
         },
         now,

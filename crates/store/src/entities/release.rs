@@ -10,6 +10,9 @@ pub struct Model {
     pub status: String,
     pub detail: bool,
     pub figures: Option<Json>,
+    /// The node's invited people differ from the survey's previous round (decided at
+    /// close; reports say "team changed since the last pulse", never how).
+    pub team_changed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,8 @@ pub struct Model {
     pub key_id: String,
     pub k: i32,
     pub k_detail: i32,
+    /// The survey's `restricted_release` when the round opened.
+    pub restricted_release: String,
     pub opened_at: DateTimeUtc,
     pub closes_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,

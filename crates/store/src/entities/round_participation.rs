@@ -9,6 +9,9 @@ pub struct Model {
     pub node_id: Uuid,
     pub respondents: i32,
     pub computed_at: DateTimeUtc,
+    /// The earliest moment of the next refresh: a day after `computed_at`, plus a
+    /// random part of the following day.
+    pub refresh_after: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

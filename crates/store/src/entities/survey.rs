@@ -11,6 +11,8 @@ pub struct Model {
     pub settings: Json,
     pub k: i32,
     pub k_detail: i32,
+    /// `suppressed` or `rounded`: Rule D's restricted releases (issue 18).
+    pub restricted_release: String,
     pub privacy_locked: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
