@@ -251,6 +251,18 @@ on_both_databases! {
         assert_eq!(round["release"]["status"], "released", "the department did not change");
         assert_eq!(round["team_changed"], false);
         assert_eq!(oracle(&app, &scenario, 10).await, None);
+
+        // The Leadership node keeps its id from round to round (equal counts, equal
+        // decisions), so its own past is found too.
+        let leadership_of = |rows: Vec<Value>| -> Vec<Value> {
+            rows.into_iter()
+                .filter(|row| row["node_kind"] == "leadership")
+                .map(|row| row["node_id"].clone())
+                .collect()
+        };
+        let first_leadership = leadership_of(export(&app, first).await);
+        assert_eq!(first_leadership.len(), 1);
+        assert_eq!(first_leadership, leadership_of(export(&app, second).await));
     }
 
     async fn a_moving_person_is_only_rounded_under_the_rounded_policy(app) {
