@@ -251,6 +251,18 @@ on_both_databases! {
         assert_eq!(round["release"]["status"], "released", "the department did not change");
         assert_eq!(round["team_changed"], false);
         assert_eq!(oracle(&app, &scenario, 10).await, None);
+
+        // The Leadership node keeps its id from round to round (equal counts, equal
+        // decisions), so its own past is found too.
+        let leadership_of = |rows: Vec<Value>| -> Vec<Value> {
+            rows.into_iter()
+                .filter(|row| row["node_kind"] == "leadership")
+                .map(|row| row["node_id"].clone())
+                .collect()
+        };
+        let first_leadership = leadership_of(export(&app, first).await);
+        assert_eq!(first_leadership.len(), 1);
+        assert_eq!(first_leadership, leadership_of(export(&app, second).await));
     }
 
     async fn a_moving_person_is_only_rounded_under_the_rounded_policy(app) {
@@ -410,6 +422,36 @@ on_both_databases! {
         assert_eq!(shown.get(&ten), None);
         assert_eq!(shown.get(&twenty), Some(&10), "all twenty answered: still 10");
         assert_eq!(shown.get(&org), Some(&25), "all 31 answered: still 25");
+    }
+
+    async fn the_answer_page_says_what_happens_to_a_group_that_changed(app) {
+        let mut scenario = Scenario::default();
+        let team = scenario.team(&app, "Team", None).await;
+        scenario.members(&app, team, 6, 0, false).await;
+        for (privacy, promise) in [
+            (json!({ "k": 5, "k_detail": 10 }), "results for this pulse are hidden."),
+            (
+                json!({ "k": 5, "k_detail": 10, "restricted_release": "rounded" }),
+                "results for this pulse are shown only as rounded averages.",
+            ),
+        ] {
+            let survey = app.create_survey(&[team], json!({ "privacy": privacy })).await;
+            let round_id = app.open_round(survey).await;
+            let tokens = app.link_tokens(round_id).await;
+            let person = scenario.people[0].id;
+            let page = app
+                .client
+                .get(app.url(&format!("/r/{}", tokens[&person].encode())))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(page.contains("one person more or fewer answered"), "{page}");
+            assert!(page.contains(promise), "{promise}");
+            app.close_round(round_id).await;
+        }
     }
 
     async fn a_score_only_release_of_five_has_no_item_figures(app) {

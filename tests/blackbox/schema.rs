@@ -95,3 +95,136 @@ async fn answer_tables_are_without_rowid_on_sqlite() {
         );
     }
 }
+
+/// Upgrading to the migration of issue 18 keeps every release and records the exact
+/// ones in `determined_nodes`, so the first round closed afterwards is compared with
+/// the rounds closed before.
+async fn upgrading_records_the_exact_releases_of_closed_rounds(url: &str) {
+    use safepulse_migration::{Migrator, MigratorTrait};
+    use sea_orm::Value;
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    // v1, the round keyring and tokens: the schema before issue 18.
+    Migrator::up(&db, Some(3)).await.unwrap();
+    let backend = db.get_database_backend();
+    let run = |sql: &'static str, values: Vec<Value>| {
+        let db = &db;
+        async move {
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await
+                .unwrap();
+        }
+    };
+    let (survey, round) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let now = chrono::Utc::now();
+    run(
+        "INSERT INTO surveys (id, name, status, include_subteams, settings, k, k_detail, \
+         privacy_locked, created_at, updated_at) VALUES ($1, 'Pulse', 'active', $2, $3, 5, 10, $4, $5, $5)",
+        vec![survey.into(), true.into(), serde_json::json!({}).into(), true.into(), now.into()],
+    )
+    .await;
+    run(
+        "INSERT INTO rounds (id, survey_id, period_key, round_index, status, key_id, k, k_detail, \
+         opened_at, closes_at, closed_at, invited_count) \
+         VALUES ($1, $2, 'p1', 0, 'closed', 'k1', 5, 10, $3, $3, $3, 20)",
+        vec![round.into(), survey.into(), now.into()],
+    )
+    .await;
+    let nodes = [
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    ];
+    let figures = |respondents: u32| serde_json::json!({ "respondents": respondents });
+    for (node, status, detail, figures) in [
+        (nodes[0], "released", true, Some(figures(14))),
+        (nodes[1], "released", false, Some(figures(6))),
+        (nodes[2], "suppressed", false, None),
+    ] {
+        run(
+            "INSERT INTO releases (id, round_id, node_id, status, detail, figures) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                uuid::Uuid::new_v4().into(),
+                round.into(),
+                node.into(),
+                status.into(),
+                detail.into(),
+                figures.into(),
+            ],
+        )
+        .await;
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT family, node_id, respondents FROM determined_nodes ORDER BY family, respondents",
+        ))
+        .await
+        .unwrap();
+    let determined: Vec<(String, uuid::Uuid, i32)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "family").unwrap(),
+                row.try_get("", "node_id").unwrap(),
+                row.try_get("", "respondents").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        determined,
+        [
+            ("detail".to_owned(), nodes[0], 14),
+            ("scores".to_owned(), nodes[1], 6),
+            ("scores".to_owned(), nodes[0], 14),
+        ]
+    );
+    let kept = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT count(*) AS n, sum(CASE WHEN team_changed THEN 1 ELSE 0 END) AS changed FROM releases",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.try_get::<i64>("", "n").unwrap(), 3);
+    assert_eq!(kept.try_get::<i64>("", "changed").unwrap(), 0);
+    // The new status exists, and a rounded release needs its figures.
+    let rounded = |figures: Option<serde_json::Value>| {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO releases (id, round_id, node_id, status, detail, figures, team_changed) \
+             VALUES ($1, $2, $3, 'rounded', $4, $5, $4)",
+            vec![
+                uuid::Uuid::new_v4().into(),
+                round.into(),
+                uuid::Uuid::new_v4().into(),
+                false.into(),
+                figures.into(),
+            ],
+        ))
+    };
+    assert!(
+        rounded(None).await.is_err(),
+        "a rounded release without figures"
+    );
+    rounded(Some(figures(7))).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_records_the_exact_releases_of_closed_rounds_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("upgrade.db").display()
+    );
+    upgrading_records_the_exact_releases_of_closed_rounds(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_records_the_exact_releases_of_closed_rounds_on_postgres() {
+    let url = safepulse_tests::fresh_postgres_database().await;
+    upgrading_records_the_exact_releases_of_closed_rounds(&url).await;
+}

@@ -153,7 +153,8 @@ pub struct TeamReport {
     pub name: String,
     /// Closed rounds this reader may see, oldest first.
     pub rounds: Vec<RoundReport>,
-    /// Per dimension, when at least three rounds were released.
+    /// Per dimension, when at least three rounds were released (exact or rounded:
+    /// a rounded round counts with its rounded mean).
     pub trends: Vec<DimensionTrend>,
     /// From the latest detail release, per dimension.
     pub noise: Vec<DimensionNoise>,
@@ -278,6 +279,16 @@ pub async fn build_team_report(
     for entry in &visible {
         let release = ReleaseView::of(&entry.release);
         let figures = released_figures(&entry.release);
+        // A rounded round counts in the trend with its rounded means: the trend is
+        // then a function of published figures only.
+        if let Some(rounded) = rounded_figures(&entry.release) {
+            for dimension in &rounded.dimensions {
+                trend_points
+                    .entry(dimension.dimension)
+                    .or_default()
+                    .push((f64::from(entry.round.round_index), dimension.mean));
+            }
+        }
         let changed = changed_since_previous
             .entry(entry.round.survey_id)
             .or_default();
