@@ -249,19 +249,7 @@ impl Membership {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn node(id: u128, parent: Option<u128>, invited: i32) -> round_node::Model {
-        round_node::Model {
-            round_id: Uuid::nil(),
-            node_id: Uuid::from_u128(id),
-            parent_node_id: parent.map(Uuid::from_u128),
-            team_id: None,
-            kind: "team".into(),
-            name: format!("node {id}"),
-            invited,
-            viewers: 0,
-        }
-    }
+    use crate::participation::test_node as node;
 
     fn invitation(person: u128, node: u128) -> invitation::Model {
         invitation::Model {

@@ -123,22 +123,25 @@ fn subtree_totals(
     totals
 }
 
+/// A snapshot node for the tests of this crate: `id` and `parent` as numbers.
+#[cfg(test)]
+pub(crate) fn test_node(id: u128, parent: Option<u128>, invited: i32) -> round_node::Model {
+    round_node::Model {
+        round_id: Uuid::nil(),
+        node_id: Uuid::from_u128(id),
+        parent_node_id: parent.map(Uuid::from_u128),
+        team_id: None,
+        kind: "team".into(),
+        name: format!("node {id}"),
+        invited,
+        viewers: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_node as node;
     use super::*;
-
-    fn node(id: u128, parent: Option<u128>, invited: i32) -> round_node::Model {
-        round_node::Model {
-            round_id: Uuid::nil(),
-            node_id: Uuid::from_u128(id),
-            parent_node_id: parent.map(Uuid::from_u128),
-            team_id: None,
-            kind: "team".into(),
-            name: format!("node {id}"),
-            invited,
-            viewers: 0,
-        }
-    }
 
     #[test]
     fn the_next_refresh_falls_at_random_within_the_day_after_the_wait() {
