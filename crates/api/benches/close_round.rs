@@ -7,7 +7,7 @@
 //! too, so its share is visible. Run with `cargo bench -p safepulse-api --bench close_round`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use safepulse_api::app::build_state;
 use safepulse_api::config::Config;
@@ -16,11 +16,14 @@ use safepulse_domain::{InvitationId, Name, NodeId, SystemClock};
 use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RawRetention};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
-use safepulse_store::entities::{invitation, open_response, person, round_item, team};
+use safepulse_store::bulk::{self, ColumnKind, Columns, insert_rows};
+use safepulse_store::entities::{
+    invitation, open_response, outbox, person, round, round_item, team,
+};
 use safepulse_store::surveys::{self, NewSurvey};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Statement, TransactionTrait,
+    QueryFilter, Statement, TransactionTrait, Value,
 };
 use uuid::Uuid;
 
@@ -82,22 +85,20 @@ async fn organisation(state: &AppState) -> Uuid {
     department
 }
 
-#[expect(clippy::print_stdout, reason = "the figures are this program's output")]
-async fn measure(database: &str, database_url: Option<String>) {
-    let dirs = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dirs.path().join("data"),
-        secrets_dir: dirs.path().join("secrets"),
-        database_url,
-        ..Config::default()
-    };
-    let state = build_state(config, Arc::new(SystemClock)).await.unwrap();
-    let department = organisation(&state).await;
+/// An open round of its own survey over the whole organisation, every invitation
+/// answered through `answers::submit` from `SUBMITTERS` tasks, and its invitations
+/// gone from the outbox as if sent (a round closes days after its emails left).
+/// Returns the round, its item count, and the submit rate.
+async fn answered_round(
+    state: &AppState,
+    department: Uuid,
+    name: &str,
+) -> (round::Model, usize, f64) {
     let now = chrono::Utc::now();
     let survey = surveys::create_survey(
         state.store.connection(),
         NewSurvey {
-            name: Name::parse("Bench pulse").expect("a valid name"),
+            name: Name::parse(name).expect("a valid name"),
             team_ids: vec![department],
             include_subteams: true,
             settings: serde_json::to_value(SurveySettings::starting_on(now.date_naive())).unwrap(),
@@ -166,14 +167,150 @@ async fn measure(database: &str, database_url: Option<String>) {
     for submitter in submitters {
         submitter.await.unwrap();
     }
-    let submitting = started.elapsed();
+    let rate = tokens.len() as f64 / started.elapsed().as_secs_f64();
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::RoundId.eq(round.id))
+        .exec(db)
+        .await
+        .unwrap();
+    (round, items, rate)
+}
+
+/// A closed round's stored rows, as the raw close writes them again for another
+/// round: every column's value, JSON as text.
+async fn stored_rows(
+    state: &AppState,
+    closed: Uuid,
+    table: &str,
+    columns: &[(&'static str, ColumnKind)],
+    into: Uuid,
+) -> Vec<Vec<Value>> {
+    let backend = state.store.db_backend();
+    let select = columns
+        .iter()
+        .map(|(name, kind)| match (kind, backend) {
+            (ColumnKind::Json, DbBackend::Postgres) => format!("CAST({name} AS TEXT) AS {name}"),
+            _ => (*name).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = state
+        .store
+        .connection()
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT {select} FROM {table} WHERE round_id = $1"),
+            [closed.into()],
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|(name, _)| -> Value {
+                    match *name {
+                        "round_id" => into.into(),
+                        "id" => Uuid::new_v4().into(),
+                        "node_id" | "atom_id" => row.try_get::<Uuid>("", name).unwrap().into(),
+                        "detail" | "team_changed" => row.try_get::<bool>("", name).unwrap().into(),
+                        "respondents" | "people" | "position" => {
+                            row.try_get::<i32>("", name).unwrap().into()
+                        }
+                        _ => row.try_get::<Option<String>>("", name).unwrap().into(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The raw ceiling of a close: the smallest durable transaction of the same shape,
+/// in plain SQL through the same pool — mark the round closed, read its
+/// invitations and sealed rows, write the same number of release, ledger,
+/// statistics and comment rows with the same JSON (taken from the round closed
+/// before), delete the open rows, null the lookups, commit. No key derivation,
+/// no decryption, no anonymizer.
+async fn raw_close(
+    state: &AppState,
+    round_id: Uuid,
+    rows: Vec<(Columns<'static>, Vec<Vec<Value>>)>,
+) {
+    let backend = state.store.db_backend();
+    let statement = |sql: &str| Statement::from_sql_and_values(backend, sql, [round_id.into()]);
+    let transaction = state.store.begin_write().await.unwrap();
+    transaction
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "UPDATE rounds SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'",
+            [chrono::Utc::now().into(), round_id.into()],
+        ))
+        .await
+        .unwrap();
+    for select in [
+        "SELECT id, node_id FROM invitations WHERE round_id = $1",
+        "SELECT node_id, ballot, sealed FROM open_responses WHERE round_id = $1",
+        "SELECT node_id, sealed FROM open_comments WHERE round_id = $1",
+    ] {
+        assert!(
+            !transaction
+                .query_all_raw(statement(select))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    for (columns, rows) in rows {
+        insert_rows(&transaction, columns, rows).await.unwrap();
+    }
+    for change in [
+        "DELETE FROM open_responses WHERE round_id = $1",
+        "DELETE FROM open_comments WHERE round_id = $1",
+        "UPDATE invitations SET lookup = NULL WHERE round_id = $1",
+    ] {
+        transaction.execute_raw(statement(change)).await.unwrap();
+    }
+    transaction.commit().await.unwrap();
+}
+
+const RELEASE_TABLES: [Columns<'static>; 5] = [
+    bulk::RELEASES,
+    bulk::RELEASE_LEDGER,
+    bulk::DETERMINED_NODES,
+    bulk::ATOM_STATISTICS,
+    bulk::RELEASED_COMMENTS,
+];
+
+#[expect(clippy::print_stdout, reason = "the figures are this program's output")]
+async fn measure(database: &str, database_url: Option<String>) {
+    let dirs = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dirs.path().join("data"),
+        secrets_dir: dirs.path().join("secrets"),
+        database_url,
+        ..Config::default()
+    };
+    let state = build_state(config, Arc::new(SystemClock)).await.unwrap();
+    let department = organisation(&state).await;
+    let (round, items, submit_rate) = answered_round(&state, department, "Bench pulse").await;
+    let (raw_round, _, _) = answered_round(&state, department, "Raw pulse").await;
+    let db = state.store.connection();
+    let answered = open_response::Entity::find()
+        .filter(open_response::Column::RoundId.eq(round.id))
+        .count(db)
+        .await
+        .unwrap() as usize;
 
     let sealed = open_response::Entity::find()
         .filter(open_response::Column::RoundId.eq(round.id))
         .all(db)
         .await
         .unwrap();
-    let seal = round_key.answer_seal();
+    let seal = state
+        .keys
+        .round_key(round.id, &round.key_id)
+        .unwrap()
+        .answer_seal();
     let started = Instant::now();
     let opened = sealed
         .iter()
@@ -183,7 +320,7 @@ async fn measure(database: &str, database_url: Option<String>) {
         })
         .count();
     let opening = started.elapsed();
-    assert_eq!(opened, tokens.len());
+    assert_eq!(opened, answered);
 
     let started = Instant::now();
     let outcome = rounds::close_round(
@@ -202,16 +339,31 @@ async fn measure(database: &str, database_url: Option<String>) {
     assert_eq!(
         outcome,
         CloseOutcome::Closed {
-            counted_responses: tokens.len() as u32
+            counted_responses: answered as u32
         }
     );
-    let per_second = |count: usize, elapsed: Duration| count as f64 / elapsed.as_secs_f64();
+
+    let mut copies = Vec::new();
+    for columns in RELEASE_TABLES {
+        let rows = stored_rows(
+            &state,
+            round.id,
+            columns.table,
+            columns.columns,
+            raw_round.id,
+        )
+        .await;
+        copies.push((columns, rows));
+    }
+    let started = Instant::now();
+    raw_close(&state, raw_round.id, copies).await;
+    let raw_closing = started.elapsed();
+
     println!(
-        "| {database} | {} answers × {items} items over {TEAMS} teams | submit with sealing ({SUBMITTERS} tasks): {:.0}/s | opening every sealed answer: {:.1} ms | close (transaction + shredding): {:.2} s |",
-        tokens.len(),
-        per_second(tokens.len(), submitting),
+        "| {database} | {answered} answers × {items} items over {TEAMS} teams | submit with sealing ({SUBMITTERS} tasks): {submit_rate:.0}/s | opening every sealed answer: {:.1} ms | close (transaction + shredding): {:.2} s | raw close (same shape, plain SQL): {:.2} s |",
         opening.as_secs_f64() * 1000.0,
         closing.as_secs_f64(),
+        raw_closing.as_secs_f64(),
     );
 }
 

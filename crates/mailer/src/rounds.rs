@@ -28,8 +28,7 @@ use safepulse_anonymizer::{
 use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads, synthetic_node_id};
 use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
 use safepulse_store::entities::{
-    atom_statistics, determined_node, invitation, outbox, person, release, release_ledger,
-    released_comment, retained_comment, retained_response, round, round_item, round_node,
+    invitation, outbox, person, retained_comment, retained_response, round, round_item, round_node,
     round_viewer, survey, survey_team, team, team_leader,
 };
 use safepulse_store::keyring::{KeyChain, KeyringError};
@@ -37,7 +36,7 @@ use safepulse_store::{Store, StoreError, answers, org};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, Set, Statement, TryInsertResult,
+    QueryFilter, QueryOrder, Set, Statement, TryInsertResult, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -917,82 +916,75 @@ async fn store_release(
     released: &safepulse_anonymizer::RoundRelease,
     team_changed: &HashSet<Uuid>,
 ) -> Result<(), RoundError> {
+    use safepulse_store::bulk::{self, insert_rows};
     let releases = released
         .releases
         .iter()
         .map(|node_release| {
             let (status, detail, figures) = match &node_release.release {
-                Release::Released(figures) => (
-                    "released",
-                    figures.detail,
-                    Some(serde_json::to_value(figures).expect("figures serialize")),
-                ),
-                Release::Rounded(figures) => (
-                    "rounded",
-                    false,
-                    Some(serde_json::to_value(figures).expect("figures serialize")),
-                ),
+                Release::Released(figures) => ("released", figures.detail, Some(json(figures))),
+                Release::Rounded(figures) => ("rounded", false, Some(json(figures))),
                 Release::Suppressed { .. } => ("suppressed", false, None),
             };
-            release::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                round_id: Set(round_id),
-                node_id: Set(node_release.node.0),
-                status: Set(status.into()),
-                detail: Set(detail),
-                figures: Set(figures),
-                team_changed: Set(team_changed.contains(&node_release.node.0)),
-            }
+            vec![
+                Uuid::new_v4().into(),
+                round_id.into(),
+                node_release.node.0.into(),
+                status.into(),
+                detail.into(),
+                figures.unwrap_or(Value::String(None)),
+                team_changed.contains(&node_release.node.0).into(),
+            ]
         })
         .collect();
-    insert_chunked(db, releases).await?;
+    insert_rows(db, bulk::RELEASES, releases).await?;
 
     let ledger_rows = [&released.ledger.scores, &released.ledger.detail]
         .into_iter()
         .flat_map(|family| {
             family.releases.iter().flat_map(move |entry| {
-                entry
-                    .atoms
-                    .iter()
-                    .map(move |atom| release_ledger::ActiveModel {
-                        round_id: Set(round_id),
-                        node_id: Set(entry.node.0),
-                        family: Set(family_name(family.family).into()),
-                        atom_id: Set(atom.0),
-                    })
+                entry.atoms.iter().map(move |atom| {
+                    vec![
+                        round_id.into(),
+                        entry.node.0.into(),
+                        family_name(family.family).into(),
+                        atom.0.into(),
+                    ]
+                })
             })
         })
         .collect();
-    insert_chunked(db, ledger_rows).await?;
+    insert_rows(db, bulk::RELEASE_LEDGER, ledger_rows).await?;
 
     let determined_rows = [&released.ledger.scores, &released.ledger.detail]
         .into_iter()
         .flat_map(|family| {
-            family
-                .determined
-                .iter()
-                .map(move |entry| determined_node::ActiveModel {
-                    round_id: Set(round_id),
-                    family: Set(family_name(family.family).into()),
-                    node_id: Set(entry.node.0),
-                    respondents: Set(i32::try_from(entry.respondents).unwrap_or(i32::MAX)),
-                })
+            family.determined.iter().map(move |entry| {
+                vec![
+                    round_id.into(),
+                    family_name(family.family).into(),
+                    entry.node.0.into(),
+                    i32::try_from(entry.respondents).unwrap_or(i32::MAX).into(),
+                ]
+            })
         })
         .collect();
-    insert_chunked(db, determined_rows).await?;
+    insert_rows(db, bulk::DETERMINED_NODES, determined_rows).await?;
 
     let atom_rows = released
         .atoms
         .iter()
-        .map(|atom| atom_statistics::ActiveModel {
-            round_id: Set(round_id),
-            family: Set(family_name(atom.family).into()),
-            atom_id: Set(atom.atom.0),
-            people: Set(atom.respondents as i32),
-            statistics: Set(serde_json::to_value(atom).expect("atom statistics serialize")),
+        .map(|atom| {
+            vec![
+                round_id.into(),
+                family_name(atom.family).into(),
+                atom.atom.0.into(),
+                (atom.respondents as i32).into(),
+                json(atom),
+            ]
         })
         .collect();
-    insert_chunked(db, atom_rows).await?;
+    insert_rows(db, bulk::ATOM_STATISTICS, atom_rows).await?;
 
     let mut positions: HashMap<Uuid, i32> = HashMap::new();
     let comment_rows = released
@@ -1001,16 +993,16 @@ async fn store_release(
         .map(|comment| {
             let position = positions.entry(comment.atom.0).or_default();
             *position += 1;
-            released_comment::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                round_id: Set(round_id),
-                atom_id: Set(comment.atom.0),
-                position: Set(*position),
-                body: Set(comment.text.clone()),
-            }
+            vec![
+                Uuid::new_v4().into(),
+                round_id.into(),
+                comment.atom.0.into(),
+                (*position).into(),
+                comment.text.clone().into(),
+            ]
         })
         .collect();
-    insert_chunked(db, comment_rows).await?;
+    insert_rows(db, bulk::RELEASED_COMMENTS, comment_rows).await?;
 
     if let Some(org) = &released.org {
         round::Entity::update_many()
@@ -1023,6 +1015,13 @@ async fn store_release(
             .await?;
     }
     Ok(())
+}
+
+/// A stored figure document as JSON text, for a `Json` column of [`insert_rows`].
+fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_string(value)
+        .expect("figures serialize: plain structs of numbers and strings")
+        .into()
 }
 
 fn family_name(family: Family) -> &'static str {
