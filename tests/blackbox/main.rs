@@ -12,6 +12,7 @@ mod dashboard;
 mod database_faults;
 mod demo;
 mod deploy_manifests;
+mod exports;
 mod foundation;
 mod group_commit;
 mod metrics;

@@ -39,8 +39,9 @@ use crate::access::Reader;
 use crate::error::ApiError;
 use crate::routes::reports::{
     ChangeView, HeatmapRow, ReadVia, ReleaseView, RoundReport, TeamReport, build_heatmap,
-    build_team_report, record_heatmap_view, record_team_report_view,
+    build_team_report, heatmap_table, record_heatmap_view, record_team_report_view,
 };
+use crate::spreadsheet::ExportFormat;
 use crate::state::AppState;
 use safepulse_anonymizer::RoundedFigures;
 
@@ -833,6 +834,7 @@ struct HeatCell {
 #[template(path = "dashboard/heatmap.html")]
 struct HeatmapPage<'a> {
     session: Option<&'a Session>,
+    round_id: Uuid,
     label: String,
     columns: Vec<&'static str>,
     rows: Vec<HeatmapLine>,
@@ -858,7 +860,7 @@ pub async fn heatmap_page(
         Err(error) => return api_error_page(&error, &session),
     };
     if let Err(error) =
-        record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Dashboard).await
+        record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Dashboard, None).await
     {
         return server_error(&error, Some(&session));
     }
@@ -918,6 +920,7 @@ pub async fn heatmap_page(
         StatusCode::OK,
         HeatmapPage {
             session: Some(&session),
+            round_id,
             label,
             columns: dimensions
                 .iter()
@@ -927,6 +930,44 @@ pub async fn heatmap_page(
         }
         .render(),
     )
+}
+
+/// `GET /dashboard/rounds/{id}/heatmap.csv` and `.xlsx`: the heatmap's download
+/// button. The same rows as the page and the API ([`build_heatmap`]), the same table
+/// as the API's download ([`heatmap_table`]), audited as a view.
+pub async fn heatmap_download(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    format: ExportFormat,
+) -> HttpResponse {
+    let (session, reader) = match reader_of(&request, &state).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Ok(round_id) = id.parse::<Uuid>() else {
+        return api_error_page(&ApiError::NotFound, &session);
+    };
+    let rows = match build_heatmap(&state, &reader, round_id).await {
+        Ok(rows) => rows,
+        Err(error) => return api_error_page(&error, &session),
+    };
+    if let Err(error) = record_heatmap_view(
+        &state,
+        &reader,
+        round_id,
+        &rows,
+        ReadVia::Dashboard,
+        Some(format),
+    )
+    .await
+    {
+        return server_error(&error, Some(&session));
+    }
+    match heatmap_table(&rows).download(format, &format!("heatmap-{round_id}")) {
+        Ok(response) => response,
+        Err(error) => server_error(&error, Some(&session)),
+    }
 }
 
 async fn heatmap_label(state: &AppState, round_id: Uuid) -> Result<String, ApiError> {
