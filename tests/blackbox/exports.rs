@@ -221,22 +221,24 @@ on_both_databases! {
         assert_eq!(status, 200);
         assert!(content_type.starts_with("text/csv"), "{content_type}");
         let (header, rows) = csv_records(&body);
-        assert_eq!(&header[..5], ["node_id", "node_name", "node_kind", "parent_node_id", "status"]);
+        assert_eq!(&header[..6], ["node_id", "node_name", "node_kind", "parent_node_id", "depth", "status"]);
         assert!(header.contains(&"psychological_safety_mean".to_owned()), "{header:?}");
         let json_rows = json.as_array().unwrap();
         assert_eq!(rows.len(), json_rows.len(), "the JSON's rows");
         for (row, node) in rows.iter().zip(json_rows) {
             assert_eq!(row[0], node["node_id"].as_str().unwrap(), "in the JSON's order");
             if node["status"] == "suppressed" {
-                assert!(row[5..].iter().all(String::is_empty), "a hidden node's cells are empty: {row:?}");
+                assert!(row[6..].iter().all(String::is_empty), "a hidden node's cells are empty: {row:?}");
             } else {
                 for cell in node["cells"].as_array().unwrap() {
                     let at = column(&header, &format!("{}_mean", cell["dimension"].as_str().unwrap()));
                     assert_eq!(row[at], format!("{:.2}", cell["mean"].as_f64().unwrap()));
+                    let difference = column(&header, &format!("{}_difference_from_organisation", cell["dimension"].as_str().unwrap()));
+                    assert_eq!(row[difference], cell["difference_from_organisation"].as_f64().map(|value| format!("{value:.2}").replace("-0.00", "0.00")).unwrap_or_default());
                 }
             }
         }
-        assert!(rows.iter().any(|row| row[4] == "suppressed"), "the Leadership node is hidden");
+        assert!(rows.iter().any(|row| row[5] == "suppressed"), "the Leadership node is hidden");
 
         // The manager's download button: their nodes only, the page's rows.
         let cookie = signed_in(&app, "lead.t0@example.com").await;

@@ -15,6 +15,7 @@ mod deploy_manifests;
 mod exports;
 mod foundation;
 mod group_commit;
+mod heatmap;
 mod metrics;
 mod operations;
 mod outbox;

@@ -474,6 +474,11 @@ pub struct HeatmapCell {
     pub mean: f64,
     /// Absent when the row is `rounded`.
     pub favourability_percent: Option<f64>,
+    /// This mean less the organisation's for the same dimension in the same round
+    /// (the round's top node, released exactly or rounded, and read by the caller),
+    /// at full precision. Absent for the organisation's own row, a `rounded` row,
+    /// and when the caller does not read the organisation's figure.
+    pub difference_from_organisation: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -483,6 +488,11 @@ pub struct HeatmapRow {
     /// `team`, `leadership` or `root`.
     pub kind: String,
     pub parent_node_id: Option<Uuid>,
+    /// How deep the node sits below the first row of its tree in this list: rows
+    /// come depth first as the round's hierarchy had them (siblings by name, the
+    /// Leadership group last), and a row whose parent the caller does not read
+    /// starts a tree at depth 0.
+    pub depth: u32,
     /// `released`, `rounded` (means on a coarse grid, no favourability) or
     /// `suppressed` (no cells).
     pub status: String,
@@ -493,10 +503,12 @@ pub struct HeatmapRow {
 ///
 /// **Formats.** JSON by default (full precision). `Accept: text/csv` or
 /// `?format=csv` gives CSV, the XLSX media type or `?format=xlsx` a workbook: one
-/// row per node in the order of the JSON, columns `node_id, node_name, node_kind,
-/// parent_node_id, status`, then per dimension of the round `<dimension>_mean`
-/// (2 decimals) and `<dimension>_favourable_percent` (1 decimal); a hidden node's
-/// cells are empty. Any other `Accept` is `406` (`not_acceptable`).
+/// row per node in the order of the JSON (the hierarchy, depth first), columns
+/// `node_id, node_name, node_kind, parent_node_id, depth, status`, then per
+/// dimension of the round `<dimension>_mean` (2 decimals),
+/// `<dimension>_favourable_percent` (1 decimal) and
+/// `<dimension>_difference_from_organisation` (2 decimals); a hidden node's cells
+/// are empty. Any other `Accept` is `406` (`not_acceptable`).
 #[utoipa::path(
     get, path = "/api/v1/reports/rounds/{id}/heatmap", tag = "reports", security(("bearer" = [])),
     params(FormatQuery),
@@ -544,6 +556,7 @@ pub fn heatmap_table(rows: &[HeatmapRow]) -> Table {
         "node_name",
         "node_kind",
         "parent_node_id",
+        "depth",
         "status",
     ]
     .map(str::to_owned)
@@ -551,6 +564,10 @@ pub fn heatmap_table(rows: &[HeatmapRow]) -> Table {
     for dimension in &dimensions {
         header.push(format!("{}_mean", dimension.as_str()));
         header.push(format!("{}_favourable_percent", dimension.as_str()));
+        header.push(format!(
+            "{}_difference_from_organisation",
+            dimension.as_str()
+        ));
     }
     let lines = rows
         .iter()
@@ -561,6 +578,7 @@ pub fn heatmap_table(rows: &[HeatmapRow]) -> Table {
                 Cell::text(row.kind.clone()),
                 row.parent_node_id
                     .map_or(Cell::Empty, |id| Cell::text(id.to_string())),
+                Cell::Integer(i64::from(row.depth)),
                 Cell::text(row.status.clone()),
             ];
             for dimension in &dimensions {
@@ -572,6 +590,10 @@ pub fn heatmap_table(rows: &[HeatmapRow]) -> Table {
                 line.push(Cell::number(
                     cell.and_then(|cell| cell.favourability_percent),
                     1,
+                ));
+                line.push(Cell::number(
+                    cell.and_then(|cell| cell.difference_from_organisation),
+                    2,
                 ));
             }
             line
@@ -616,6 +638,7 @@ pub async fn build_heatmap(
                             dimension: dimension.dimension.as_str().to_owned(),
                             mean: dimension.mean,
                             favourability_percent: Some(dimension.favourability_percent),
+                            difference_from_organisation: None,
                         })
                         .collect(),
                 ),
@@ -628,6 +651,7 @@ pub async fn build_heatmap(
                             dimension: dimension.dimension.as_str().to_owned(),
                             mean: dimension.mean,
                             favourability_percent: None,
+                            difference_from_organisation: None,
                         })
                         .collect(),
                 ),
@@ -638,13 +662,77 @@ pub async fn build_heatmap(
                 name: node.name.clone(),
                 kind: node.kind.clone(),
                 parent_node_id: node.parent_node_id,
+                depth: 0,
                 status: status.into(),
                 cells,
             }
         })
         .collect();
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(rows)
+    compare_with_organisation(&mut rows);
+    Ok(in_hierarchy_order(rows))
+}
+
+/// Sets each exactly released cell's difference from the organisation: the row of
+/// the round's top node (no parent), when it is among the rows and released, exactly
+/// or rounded (then its means on their grid). Both figures are releases this reader
+/// reads; the difference adds nothing to them.
+fn compare_with_organisation(rows: &mut [HeatmapRow]) {
+    let Some(organisation) = rows
+        .iter()
+        .find(|row| row.parent_node_id.is_none() && row.status != "suppressed")
+    else {
+        return;
+    };
+    let organisation_id = organisation.node_id;
+    let means: HashMap<String, f64> = organisation
+        .cells
+        .iter()
+        .map(|cell| (cell.dimension.clone(), cell.mean))
+        .collect();
+    for row in rows
+        .iter_mut()
+        .filter(|row| row.status == "released" && row.node_id != organisation_id)
+    {
+        for cell in &mut row.cells {
+            cell.difference_from_organisation =
+                means.get(&cell.dimension).map(|mean| cell.mean - mean);
+        }
+    }
+}
+
+/// The rows depth first as the round's hierarchy had them: siblings by name with
+/// the Leadership group last; a row whose parent is not among them starts a tree.
+fn in_hierarchy_order(rows: Vec<HeatmapRow>) -> Vec<HeatmapRow> {
+    let present: HashSet<Uuid> = rows.iter().map(|row| row.node_id).collect();
+    let mut children: HashMap<Option<Uuid>, Vec<HeatmapRow>> = HashMap::new();
+    for row in rows {
+        let parent = row.parent_node_id.filter(|parent| present.contains(parent));
+        children.entry(parent).or_default().push(row);
+    }
+    for siblings in children.values_mut() {
+        siblings.sort_by(|a, b| {
+            (a.kind == "leadership", &a.name, a.node_id).cmp(&(
+                b.kind == "leadership",
+                &b.name,
+                b.node_id,
+            ))
+        });
+        // Popped from the end below: reversed, the first sibling comes out first.
+        siblings.reverse();
+    }
+    let mut ordered = Vec::with_capacity(present.len());
+    let mut stack: Vec<(Option<Uuid>, u32)> = vec![(None, 0)];
+    // Each stack entry is a parent whose children are still to be emitted.
+    while let Some((parent, depth)) = stack.pop() {
+        let Some(mut row) = children.get_mut(&parent).and_then(Vec::pop) else {
+            continue;
+        };
+        stack.push((parent, depth));
+        row.depth = depth;
+        stack.push((Some(row.node_id), depth + 1));
+        ordered.push(row);
+    }
+    ordered
 }
 
 /// A release's figures, when it was released exactly.
