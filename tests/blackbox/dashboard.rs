@@ -397,13 +397,13 @@ async fn sign_out_revokes_the_session_and_forged_posts_are_refused() {
 const PHONE_WIDTH: u32 = 375;
 const PHONE_HEIGHT: u32 = 812;
 
-fn keep_screenshot(name: &str, png: &[u8]) {
+pub(crate) fn keep_screenshot(name: &str, png: &[u8]) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
 }
 
-async fn wait_for_title(browser: &Browser, expected: &str) {
+pub(crate) async fn wait_for_title(browser: &Browser, expected: &str) {
     let mut title = String::new();
     for _ in 0..100 {
         title = browser
@@ -421,7 +421,7 @@ async fn wait_for_title(browser: &Browser, expected: &str) {
 }
 
 /// Tabs until the element with `id` (or the first button, for `"BUTTON"`) has focus.
-async fn tab_to(browser: &Browser, target: &str) {
+pub(crate) async fn tab_to(browser: &Browser, target: &str) {
     for _ in 0..10 {
         browser.press(&[keys::TAB]).await;
         let focused = browser
@@ -434,7 +434,7 @@ async fn tab_to(browser: &Browser, target: &str) {
     panic!("Tab never reached {target}");
 }
 
-async fn fits_the_phone(browser: &Browser) -> bool {
+pub(crate) async fn fits_the_phone(browser: &Browser) -> bool {
     browser
         .read("return document.documentElement.scrollWidth <= window.innerWidth;")
         .await

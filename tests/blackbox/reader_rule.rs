@@ -700,6 +700,7 @@ async fn export_pairs(
                     round_id: Some(*round),
                     period_key: None,
                     team_id: None,
+                    format: None,
                 },
             )
             .await

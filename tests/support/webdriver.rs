@@ -109,6 +109,17 @@ impl Browser {
             .await;
     }
 
+    /// Sets a cookie for the page's origin (navigate there first), as a signed-in
+    /// browser would hold it.
+    pub async fn add_cookie(&self, name: &str, value: &str) {
+        self.command(
+            reqwest::Method::POST,
+            "/cookie",
+            json!({ "cookie": { "name": name, "value": value, "path": "/", "httpOnly": true } }),
+        )
+        .await;
+    }
+
     /// Presses each key in turn (down, up), as a keyboard user would.
     pub async fn press(&self, keys: &[&str]) {
         let actions: Vec<Value> = keys

@@ -240,6 +240,7 @@ async fn export_everything(state: &AppState, reader: &Reader) -> usize {
                 round_id: None,
                 period_key: None,
                 team_id: None,
+                format: None,
             },
         )
         .await

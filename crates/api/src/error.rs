@@ -74,6 +74,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request body must be {expected}")]
     UnsupportedMediaType { expected: &'static str },
+    /// The `Accept` header names no type this operation writes.
+    #[error("this resource is available as {available}")]
+    NotAcceptable { available: &'static str },
     #[error("too many requests; try again in {retry_after_seconds} seconds")]
     TooManyRequests { retry_after_seconds: u64 },
     #[error("the service is not ready: {0}")]
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::NotAcceptable { .. } => "not_acceptable",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -137,6 +141,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType { .. } => "Unsupported media type",
+            ApiError::NotAcceptable { .. } => "Not acceptable",
             ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => "Service unavailable",
             ApiError::Internal(_) => "Internal error",
@@ -187,6 +192,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE

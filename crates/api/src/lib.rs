@@ -11,6 +11,8 @@
 //! - [`access`]: who the caller of a report is ([`access::Reader`]); the store's
 //!   release gate decides which releases they get (DESIGN §3);
 //! - [`error`]: [`error::ApiError`], the one error type, rendered as problem+json;
+//! - [`spreadsheet`]: the CSV and XLSX downloads of reports (format negotiation,
+//!   rounding);
 //! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
 //!   the key files of the secrets directory;
 //! - [`cli`]: the `safepulse` commands; [`demo`]: the demo organisation and its history;
@@ -34,6 +36,7 @@ pub mod request_context;
 pub mod routes;
 pub mod secrets;
 pub mod sign_in_queue;
+pub mod spreadsheet;
 pub mod state;
 pub mod submit_queue;
 pub mod telemetry;

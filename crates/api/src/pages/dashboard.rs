@@ -39,8 +39,9 @@ use crate::access::Reader;
 use crate::error::ApiError;
 use crate::routes::reports::{
     ChangeView, HeatmapRow, ReadVia, ReleaseView, RoundReport, TeamReport, build_heatmap,
-    build_team_report, record_heatmap_view, record_team_report_view,
+    build_team_report, heatmap_table, record_heatmap_view, record_team_report_view,
 };
+use crate::spreadsheet::ExportFormat;
 use crate::state::AppState;
 use safepulse_anonymizer::RoundedFigures;
 
@@ -818,6 +819,10 @@ struct HeatmapLine {
     node_id: Uuid,
     name: String,
     is_team: bool,
+    /// The organisation's own row, the one the others are compared with.
+    is_organisation: bool,
+    /// Indentation class, 0 to [`MAX_INDENT`].
+    indent: usize,
     /// One per column; `None` when the row is hidden or the dimension not asked.
     cells: Option<Vec<Option<HeatCell>>>,
 }
@@ -826,16 +831,99 @@ struct HeatmapLine {
 struct HeatCell {
     mean: String,
     favourable: String,
+    /// CSS class: a step of the diverging scale, `baseline` (the organisation's
+    /// own row), `plain` (nothing to compare with) or `rounded`.
     level: &'static str,
+    /// The difference from the organisation as text (`−0.6`) with its symbol and
+    /// words, so colour is never the only cue.
+    comparison: Option<Comparison>,
+}
+
+#[derive(Debug)]
+struct Comparison {
+    difference: String,
+    symbol: &'static str,
+    words: &'static str,
+}
+
+/// One step of the heatmap's diverging scale: a class, a symbol, words.
+#[derive(Debug)]
+struct ScaleStep {
+    level: &'static str,
+    symbol: &'static str,
+    words: &'static str,
+    /// What the step covers on a 1–7 scale, for the legend.
+    range: &'static str,
+}
+
+/// The diverging scale of the heatmap, from well below to well above the
+/// organisation. The steps are a 24th and a 12th of the scale's width (0.25 and 0.5
+/// on a 1–7 scale): about the smallest change the conversation guides call worth
+/// a talk, and twice that.
+const SCALE: [ScaleStep; 5] = [
+    ScaleStep {
+        level: "far-below",
+        symbol: "▼▼",
+        words: "well below the organisation",
+        range: "0.5 or more below",
+    },
+    ScaleStep {
+        level: "below",
+        symbol: "▼",
+        words: "below the organisation",
+        range: "0.25 to 0.5 below",
+    },
+    ScaleStep {
+        level: "near",
+        symbol: "=",
+        words: "close to the organisation",
+        range: "within 0.25",
+    },
+    ScaleStep {
+        level: "above",
+        symbol: "▲",
+        words: "above the organisation",
+        range: "0.25 to 0.5 above",
+    },
+    ScaleStep {
+        level: "far-above",
+        symbol: "▲▲",
+        words: "well above the organisation",
+        range: "0.5 or more above",
+    },
+];
+
+/// Where a difference of means falls on [`SCALE`] for a scale `width` points wide.
+fn scale_step(difference: f64, width: f64) -> &'static ScaleStep {
+    let near = width / 24.0;
+    let far = width / 12.0;
+    let index = if difference <= -far {
+        0
+    } else if difference <= -near {
+        1
+    } else if difference < near {
+        2
+    } else if difference < far {
+        3
+    } else {
+        4
+    };
+    &SCALE[index]
 }
 
 #[derive(Debug, Template)]
 #[template(path = "dashboard/heatmap.html")]
 struct HeatmapPage<'a> {
     session: Option<&'a Session>,
+    round_id: Uuid,
     label: String,
     columns: Vec<&'static str>,
     rows: Vec<HeatmapLine>,
+    /// The organisation's name when its figure is among the rows.
+    organisation: Option<String>,
+    /// Its figure is rounded to protect anonymity: compared with the rounded means.
+    organisation_rounded: bool,
+    scale: &'static [ScaleStep],
 }
 
 /// `GET /dashboard/rounds/{id}/heatmap`.
@@ -858,7 +946,7 @@ pub async fn heatmap_page(
         Err(error) => return api_error_page(&error, &session),
     };
     if let Err(error) =
-        record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Dashboard).await
+        record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Dashboard, None).await
     {
         return server_error(&error, Some(&session));
     }
@@ -874,59 +962,149 @@ pub async fn heatmap_page(
                 .any(|cell| cell.dimension == dimension.as_str())
         })
         .collect();
+    // The organisation's row: the top node, compared with when released (exactly
+    // or rounded).
+    let organisation = rows
+        .iter()
+        .find(|row| row.parent_node_id.is_none() && row.status != "suppressed");
+    let compared = rows
+        .iter()
+        .flat_map(|row| &row.cells)
+        .any(|cell| cell.difference_from_organisation.is_some());
     let lines = rows
         .iter()
-        .map(|row| HeatmapLine {
-            node_id: row.node_id,
-            name: match row.kind.as_str() {
-                "leadership" => "Leadership group".to_owned(),
-                _ => row.name.clone(),
-            },
-            is_team: row.kind == "team",
-            cells: (row.status != "suppressed").then(|| {
-                dimensions
-                    .iter()
-                    .map(|dimension| {
-                        row.cells
-                            .iter()
-                            .find(|cell| cell.dimension == dimension.as_str())
-                            .map(|cell| match cell.favourability_percent {
-                                Some(favourable) => HeatCell {
-                                    mean: format!("{:.1}", cell.mean),
-                                    favourable: format!("{favourable:.0}%"),
-                                    level: if favourable >= 70.0 {
-                                        "high"
-                                    } else if favourable >= 50.0 {
-                                        "mid"
-                                    } else {
-                                        "low"
-                                    },
-                                },
-                                // A rounded row: its mean on the grid, no favourability.
-                                None => HeatCell {
-                                    mean: format!("≈{:.1}", cell.mean),
-                                    favourable: "rounded".to_owned(),
-                                    level: "rounded",
-                                },
-                            })
-                    })
-                    .collect()
-            }),
+        .map(|row| {
+            let is_organisation = organisation.is_some_and(|top| top.node_id == row.node_id);
+            HeatmapLine {
+                node_id: row.node_id,
+                name: match row.kind.as_str() {
+                    "leadership" => "Leadership group".to_owned(),
+                    _ => row.name.clone(),
+                },
+                is_team: row.kind == "team",
+                is_organisation,
+                indent: (row.depth as usize).min(MAX_INDENT),
+                cells: (row.status != "suppressed").then(|| {
+                    dimensions
+                        .iter()
+                        .map(|dimension| {
+                            row.cells
+                                .iter()
+                                .find(|cell| cell.dimension == dimension.as_str())
+                                .map(|cell| {
+                                    heat_cell(&state, *dimension, cell, is_organisation && compared)
+                                })
+                        })
+                        .collect()
+                }),
+            }
         })
         .collect();
     html_response(
         StatusCode::OK,
         HeatmapPage {
             session: Some(&session),
+            round_id,
             label,
             columns: dimensions
                 .iter()
                 .map(|dimension| dimension_label(*dimension, safepulse_domain::Locale::En))
                 .collect(),
             rows: lines,
+            organisation: organisation
+                .filter(|_| compared)
+                .map(|row| row.name.clone()),
+            organisation_rounded: organisation.is_some_and(|row| row.status == "rounded"),
+            scale: &SCALE,
         }
         .render(),
     )
+}
+
+/// One cell: the absolute figures, and where the mean stands against the
+/// organisation's (the baseline row is marked as such).
+fn heat_cell(
+    state: &AppState,
+    dimension: Dimension,
+    cell: &crate::routes::reports::HeatmapCell,
+    baseline: bool,
+) -> HeatCell {
+    let Some(favourable) = cell.favourability_percent else {
+        // A rounded row: its mean on the grid, no favourability, no comparison.
+        return HeatCell {
+            mean: format!("≈{:.1}", cell.mean),
+            favourable: "rounded".to_owned(),
+            level: "rounded",
+            comparison: None,
+        };
+    };
+    let width =
+        f64::from(scale_max_of(state, dimension)) - f64::from(scale_min_of(state, dimension));
+    let (level, comparison) = match cell.difference_from_organisation {
+        Some(difference) => {
+            let step = scale_step(difference, width);
+            // Rounded to a tenth, a tiny difference would read "-0.0".
+            let shown = if difference.abs() < 0.05 {
+                0.0
+            } else {
+                difference
+            };
+            (
+                step.level,
+                Some(Comparison {
+                    difference: format!("{shown:+.1}").replace('-', "−"),
+                    symbol: step.symbol,
+                    words: step.words,
+                }),
+            )
+        }
+        None if baseline => ("baseline", None),
+        None => ("plain", None),
+    };
+    HeatCell {
+        mean: format!("{:.1}", cell.mean),
+        favourable: format!("{favourable:.0}%"),
+        level,
+        comparison,
+    }
+}
+
+/// `GET /dashboard/rounds/{id}/heatmap.csv` and `.xlsx`: the heatmap's download
+/// button. The same rows as the page and the API ([`build_heatmap`]), the same table
+/// as the API's download ([`heatmap_table`]), audited as a view.
+pub async fn heatmap_download(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    format: ExportFormat,
+) -> HttpResponse {
+    let (session, reader) = match reader_of(&request, &state).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Ok(round_id) = id.parse::<Uuid>() else {
+        return api_error_page(&ApiError::NotFound, &session);
+    };
+    let rows = match build_heatmap(&state, &reader, round_id).await {
+        Ok(rows) => rows,
+        Err(error) => return api_error_page(&error, &session),
+    };
+    if let Err(error) = record_heatmap_view(
+        &state,
+        &reader,
+        round_id,
+        &rows,
+        ReadVia::Dashboard,
+        Some(format),
+    )
+    .await
+    {
+        return server_error(&error, Some(&session));
+    }
+    match heatmap_table(&rows).download(format, &format!("heatmap-{round_id}")) {
+        Ok(response) => response,
+        Err(error) => server_error(&error, Some(&session)),
+    }
 }
 
 async fn heatmap_label(state: &AppState, round_id: Uuid) -> Result<String, ApiError> {

@@ -7,7 +7,8 @@
 //! - [`sign_in`]: `/sign-in`, `/sign-in/{token}` and `/sign-out`, the magic-link
 //!   sign-in of managers and HR.
 //! - [`dashboard`]: `/dashboard`, `/dashboard/teams/{id}` and
-//!   `/dashboard/rounds/{id}/heatmap`, their released results; drawn with
+//!   `/dashboard/rounds/{id}/heatmap` (with its `.csv` and `.xlsx` downloads),
+//!   their released results; drawn with
 //!   [`chart`] and explained with [`guides`].
 //! - [`session`]: the session cookie, CSRF fields and response headers the sign-in
 //!   and dashboard pages share.
@@ -19,10 +20,13 @@ pub mod guides;
 pub mod session;
 pub mod sign_in;
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::spreadsheet::ExportFormat;
+use crate::state::AppState;
 
 /// Registers every page.
 pub fn configure(config: &mut ServiceConfig) {
@@ -49,8 +53,30 @@ pub fn configure(config: &mut ServiceConfig) {
             web::resource("/dashboard/rounds/{id}/heatmap")
                 .route(web::get().to(dashboard::heatmap_page)),
         )
+        .service(
+            web::resource("/dashboard/rounds/{id}/heatmap.csv").route(web::get().to(heatmap_csv)),
+        )
+        .service(
+            web::resource("/dashboard/rounds/{id}/heatmap.xlsx").route(web::get().to(heatmap_xlsx)),
+        )
         .service(web::resource("/reports").route(web::get().to(dashboard::reports_redirect)))
         .service(web::resource("/privacy").route(web::get().to(privacy)));
+}
+
+async fn heatmap_csv(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    dashboard::heatmap_download(request, state, id, ExportFormat::Csv).await
+}
+
+async fn heatmap_xlsx(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    dashboard::heatmap_download(request, state, id, ExportFormat::Xlsx).await
 }
 
 /// The privacy model, `docs/privacy.md` as written: respondents read the promises

@@ -6,7 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use safepulse_anonymizer::{
     DimensionChange, ReleasedFigures, RoundedFigures, Trend, compare_rounds,
@@ -27,12 +28,17 @@ use super::{Page, PageQuery};
 use crate::access::Reader;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
+use crate::spreadsheet::{Cell, ExportFormat, FormatParam, FormatQuery, Table, XlsxWorkbook};
 use crate::state::AppState;
 
 /// One release as readers see it: figures, rounded figures, or only the public
 /// reason. Why a release is hidden or rounded is never said: a small group, a group
 /// that changed since the last pulse, and a comparison with earlier rounds that
 /// could single someone out all look the same.
+///
+/// JSON numbers are the anonymizer's figures at full double precision, unrounded
+/// (round them for display: means and intervals to 1–2 decimals, percentages to
+/// whole numbers); the CSV and XLSX downloads are rounded as their operations say.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ReleaseView {
@@ -230,6 +236,8 @@ pub async fn record_heatmap_view(
     round_id: Uuid,
     rows: &[HeatmapRow],
     via: ReadVia,
+    // `None` for the dashboard's page.
+    format: Option<ExportFormat>,
 ) -> Result<(), ApiError> {
     audit::record_committed(
         &state.store,
@@ -239,7 +247,11 @@ pub async fn record_heatmap_view(
             action: "report.heatmap_viewed",
             team_id: None,
             target: Some(round_id.to_string()),
-            details: serde_json::json!({ "nodes": rows.len(), "via": via.as_str() }),
+            details: serde_json::json!({
+                "nodes": rows.len(),
+                "via": via.as_str(),
+                "format": format.map(format_name),
+            }),
         },
     )
     .await?;
@@ -462,6 +474,11 @@ pub struct HeatmapCell {
     pub mean: f64,
     /// Absent when the row is `rounded`.
     pub favourability_percent: Option<f64>,
+    /// This mean less the organisation's for the same dimension in the same round
+    /// (the round's top node, released exactly or rounded, and read by the caller),
+    /// at full precision. Absent for the organisation's own row, a `rounded` row,
+    /// and when the caller does not read the organisation's figure.
+    pub difference_from_organisation: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -471,6 +488,11 @@ pub struct HeatmapRow {
     /// `team`, `leadership` or `root`.
     pub kind: String,
     pub parent_node_id: Option<Uuid>,
+    /// How deep the node sits below the first row of its tree in this list: rows
+    /// come depth first as the round's hierarchy had them (siblings by name, the
+    /// Leadership group last), and a row whose parent the caller does not read
+    /// starts a tree at depth 0.
+    pub depth: u32,
     /// `released`, `rounded` (means on a coarse grid, no favourability) or
     /// `suppressed` (no cells).
     pub status: String,
@@ -478,23 +500,110 @@ pub struct HeatmapRow {
 }
 
 /// A closed round's teams × dimensions, for the nodes the caller may read.
+///
+/// **Formats.** JSON by default (full precision). `Accept: text/csv` or
+/// `?format=csv` gives CSV, the XLSX media type or `?format=xlsx` a workbook: one
+/// row per node in the order of the JSON (the hierarchy, depth first), columns
+/// `node_id, node_name, node_kind, parent_node_id, depth, status`, then per
+/// dimension of the round `<dimension>_mean` (2 decimals),
+/// `<dimension>_favourable_percent` (1 decimal) and
+/// `<dimension>_difference_from_organisation` (2 decimals); a hidden node's cells
+/// are empty. Any other `Accept` is `406` (`not_acceptable`).
 #[utoipa::path(
     get, path = "/api/v1/reports/rounds/{id}/heatmap", tag = "reports", security(("bearer" = [])),
-    responses((status = 200, body = Vec<HeatmapRow>), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem))
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "The round's rows",
+         content((Vec<HeatmapRow> = "application/json"),
+                 (String = "text/csv"),
+                 (inline(XlsxWorkbook) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 406, body = Problem, description = "`Accept` names no type this operation writes (`not_acceptable`)"))
 )]
 #[get("/api/v1/reports/rounds/{id}/heatmap")]
 pub async fn round_heatmap(
     caller: Caller,
     state: web::Data<AppState>,
+    request: HttpRequest,
     id: web::Path<Uuid>,
+    query: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let db = state.store.connection();
     let reader = Reader::resolve(&caller, db).await?;
+    let format = ExportFormat::negotiate(query.into_inner().format, accept_of(&request))?;
     let round_id = id.into_inner();
     let rows = build_heatmap(&state, &reader, round_id).await?;
-    record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Api).await?;
-    Ok(HttpResponse::Ok().json(rows))
+    record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Api, Some(format)).await?;
+    if format == ExportFormat::Json {
+        return Ok(HttpResponse::Ok().json(rows));
+    }
+    heatmap_table(&rows).download(format, &format!("heatmap-{round_id}"))
+}
+
+/// The heatmap's rows as a table, one row per node, two columns per dimension.
+pub fn heatmap_table(rows: &[HeatmapRow]) -> Table {
+    let dimensions: Vec<Dimension> = Dimension::ALL
+        .into_iter()
+        .filter(|dimension| {
+            rows.iter()
+                .flat_map(|row| &row.cells)
+                .any(|cell| cell.dimension == dimension.as_str())
+        })
+        .collect();
+    let mut header: Vec<String> = [
+        "node_id",
+        "node_name",
+        "node_kind",
+        "parent_node_id",
+        "depth",
+        "status",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for dimension in &dimensions {
+        header.push(format!("{}_mean", dimension.as_str()));
+        header.push(format!("{}_favourable_percent", dimension.as_str()));
+        header.push(format!(
+            "{}_difference_from_organisation",
+            dimension.as_str()
+        ));
+    }
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let mut line = vec![
+                Cell::text(row.node_id.to_string()),
+                Cell::text(row.name.clone()),
+                Cell::text(row.kind.clone()),
+                row.parent_node_id
+                    .map_or(Cell::Empty, |id| Cell::text(id.to_string())),
+                Cell::Integer(i64::from(row.depth)),
+                Cell::text(row.status.clone()),
+            ];
+            for dimension in &dimensions {
+                let cell = row
+                    .cells
+                    .iter()
+                    .find(|cell| cell.dimension == dimension.as_str());
+                line.push(Cell::number(cell.map(|cell| cell.mean), 2));
+                line.push(Cell::number(
+                    cell.and_then(|cell| cell.favourability_percent),
+                    1,
+                ));
+                line.push(Cell::number(
+                    cell.and_then(|cell| cell.difference_from_organisation),
+                    2,
+                ));
+            }
+            line
+        })
+        .collect();
+    Table {
+        sheet_name: "Heatmap",
+        header,
+        rows: lines,
+    }
 }
 
 pub async fn build_heatmap(
@@ -529,6 +638,7 @@ pub async fn build_heatmap(
                             dimension: dimension.dimension.as_str().to_owned(),
                             mean: dimension.mean,
                             favourability_percent: Some(dimension.favourability_percent),
+                            difference_from_organisation: None,
                         })
                         .collect(),
                 ),
@@ -541,6 +651,7 @@ pub async fn build_heatmap(
                             dimension: dimension.dimension.as_str().to_owned(),
                             mean: dimension.mean,
                             favourability_percent: None,
+                            difference_from_organisation: None,
                         })
                         .collect(),
                 ),
@@ -551,13 +662,77 @@ pub async fn build_heatmap(
                 name: node.name.clone(),
                 kind: node.kind.clone(),
                 parent_node_id: node.parent_node_id,
+                depth: 0,
                 status: status.into(),
                 cells,
             }
         })
         .collect();
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(rows)
+    compare_with_organisation(&mut rows);
+    Ok(in_hierarchy_order(rows))
+}
+
+/// Sets each exactly released cell's difference from the organisation: the row of
+/// the round's top node (no parent), when it is among the rows and released, exactly
+/// or rounded (then its means on their grid). Both figures are releases this reader
+/// reads; the difference adds nothing to them.
+fn compare_with_organisation(rows: &mut [HeatmapRow]) {
+    let Some(organisation) = rows
+        .iter()
+        .find(|row| row.parent_node_id.is_none() && row.status != "suppressed")
+    else {
+        return;
+    };
+    let organisation_id = organisation.node_id;
+    let means: HashMap<String, f64> = organisation
+        .cells
+        .iter()
+        .map(|cell| (cell.dimension.clone(), cell.mean))
+        .collect();
+    for row in rows
+        .iter_mut()
+        .filter(|row| row.status == "released" && row.node_id != organisation_id)
+    {
+        for cell in &mut row.cells {
+            cell.difference_from_organisation =
+                means.get(&cell.dimension).map(|mean| cell.mean - mean);
+        }
+    }
+}
+
+/// The rows depth first as the round's hierarchy had them: siblings by name with
+/// the Leadership group last; a row whose parent is not among them starts a tree.
+fn in_hierarchy_order(rows: Vec<HeatmapRow>) -> Vec<HeatmapRow> {
+    let present: HashSet<Uuid> = rows.iter().map(|row| row.node_id).collect();
+    let mut children: HashMap<Option<Uuid>, Vec<HeatmapRow>> = HashMap::new();
+    for row in rows {
+        let parent = row.parent_node_id.filter(|parent| present.contains(parent));
+        children.entry(parent).or_default().push(row);
+    }
+    for siblings in children.values_mut() {
+        siblings.sort_by(|a, b| {
+            (a.kind == "leadership", &a.name, a.node_id).cmp(&(
+                b.kind == "leadership",
+                &b.name,
+                b.node_id,
+            ))
+        });
+        // Popped from the end below: reversed, the first sibling comes out first.
+        siblings.reverse();
+    }
+    let mut ordered = Vec::with_capacity(present.len());
+    let mut stack: Vec<(Option<Uuid>, u32)> = vec![(None, 0)];
+    // Each stack entry is a parent whose children are still to be emitted.
+    while let Some((parent, depth)) = stack.pop() {
+        let Some(mut row) = children.get_mut(&parent).and_then(Vec::pop) else {
+            continue;
+        };
+        stack.push((parent, depth));
+        row.depth = depth;
+        stack.push((Some(row.node_id), depth + 1));
+        ordered.push(row);
+    }
+    ordered
 }
 
 /// A release's figures, when it was released exactly.
@@ -591,6 +766,9 @@ pub struct ReleaseQuery {
     pub period_key: Option<String>,
     /// A team's id (or a synthetic node's).
     pub team_id: Option<Uuid>,
+    /// `json` (default), `csv` or `xlsx`; overrides the `Accept` header.
+    #[param(inline)]
+    pub format: Option<FormatParam>,
 }
 
 /// One row of the HR export. Stable schema: fields are only ever added.
@@ -614,14 +792,36 @@ pub struct ReleaseRow {
 /// caller may not read (a node that held their own invitation in a round that
 /// opened before they were given hr) are skipped, so a page may hold fewer than
 /// `limit` rows; the last page is the one without `next_cursor`.
+///
+/// **Formats.** JSON by default, with every figure at full double precision.
+/// `Accept: text/csv` or `?format=csv` gives the same page as CSV (UTF-8, comma
+/// separated, a header row), and the XLSX media type or `?format=xlsx` as a workbook:
+/// one row per release and dimension (one row without figures for a hidden release),
+/// columns `release_id, round_id, survey_id, period_key, closed_at, node_id, team_id,
+/// node_name, node_kind, status, detail, respondents, rounded_to, dimension, mean,
+/// ci_low, ci_high, ci_sd_source, favourable_percent, sd, agreement_rwg`. Numbers are
+/// rounded: means, interval bounds, `sd`, `agreement_rwg` and `rounded_to` to 2
+/// decimals, `favourable_percent` to 1; a figure the release does not have is an
+/// empty cell. Per-item figures, distributions and comments are in the JSON only.
+/// The next page of a download is in the `Link` header (`rel="next"`). Text
+/// beginning with `=`, `+`, `-` or `@` is prefixed with `'` in CSV, so a
+/// spreadsheet does not run it. Any other `Accept` is `406` (`not_acceptable`).
 #[utoipa::path(
     get, path = "/api/v1/releases", tag = "reports", security(("bearer" = [])), params(ReleaseQuery),
-    responses((status = 200, body = Page<ReleaseRow>), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses(
+        (status = 200, description = "A page of releases",
+         content((Page<ReleaseRow> = "application/json"),
+                 (String = "text/csv"),
+                 (inline(XlsxWorkbook) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+         headers(("Link" = String, description = "For CSV and XLSX: the next page, `rel=\"next\"`"))),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 406, body = Problem, description = "`Accept` names no type this operation writes (`not_acceptable`)"))
 )]
 #[get("/api/v1/releases")]
 pub async fn list_releases(
     caller: Caller,
     state: web::Data<AppState>,
+    request: HttpRequest,
     query: web::Query<ReleaseQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let db = state.store.connection();
@@ -629,7 +829,9 @@ pub async fn list_releases(
     if !reader.is_hr() {
         return Err(ApiError::Forbidden);
     }
-    let page = build_release_page(&state, &reader, query.into_inner()).await?;
+    let mut query = query.into_inner();
+    let format = ExportFormat::negotiate(query.format.take(), accept_of(&request))?;
+    let page = build_release_page(&state, &reader, query).await?;
     let items = page.items;
     audit::record_committed(
         &state.store,
@@ -640,15 +842,180 @@ pub async fn list_releases(
             team_id: None,
             target: None,
             details: serde_json::json!({
-                "releases": items.iter().map(|row| row.id).collect::<Vec<_>>()
+                "releases": items.iter().map(|row| row.id).collect::<Vec<_>>(),
+                "format": format_name(format),
             }),
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(Page {
-        items,
-        next_cursor: page.next_cursor,
-    }))
+    if format == ExportFormat::Json {
+        return Ok(HttpResponse::Ok().json(Page {
+            items,
+            next_cursor: page.next_cursor,
+        }));
+    }
+    let mut response = release_table(&items).download(format, "releases")?;
+    if let Some(cursor) = page.next_cursor {
+        let link = format!("<{}>; rel=\"next\"", next_page_path(&request, cursor));
+        if let Ok(value) = header::HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The request's `Accept` header, when it is readable text.
+pub fn accept_of(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// How the audit log names a format.
+pub fn format_name(format: ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Json => "json",
+        ExportFormat::Csv => "csv",
+        ExportFormat::Xlsx => "xlsx",
+    }
+}
+
+/// This request's path and query with `cursor` set to the next page's.
+fn next_page_path(request: &HttpRequest, cursor: Uuid) -> String {
+    let kept: Vec<&str> = request
+        .query_string()
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("cursor="))
+        .collect();
+    let mut query = kept.join("&");
+    if !query.is_empty() {
+        query.push('&');
+    }
+    format!("{}?{query}cursor={cursor}", request.path())
+}
+
+/// The HR export's rows as a table: one row per release and dimension, figures
+/// taken from the release exactly as the JSON shows it (a hidden release has none).
+pub fn release_table(rows: &[ReleaseRow]) -> Table {
+    let header = [
+        "release_id",
+        "round_id",
+        "survey_id",
+        "period_key",
+        "closed_at",
+        "node_id",
+        "team_id",
+        "node_name",
+        "node_kind",
+        "status",
+        "detail",
+        "respondents",
+        "rounded_to",
+        "dimension",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "ci_sd_source",
+        "favourable_percent",
+        "sd",
+        "agreement_rwg",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let mut lines = Vec::new();
+    for row in rows {
+        let identity =
+            |status: &str, detail: Option<bool>, respondents: Option<u32>, step: Option<f64>| {
+                vec![
+                    Cell::text(row.id.to_string()),
+                    Cell::text(row.round_id.to_string()),
+                    Cell::text(row.survey_id.to_string()),
+                    Cell::text(row.period_key.clone()),
+                    row.closed_at
+                        .map_or(Cell::Empty, |at| Cell::text(at.to_rfc3339())),
+                    Cell::text(row.node_id.to_string()),
+                    row.team_id
+                        .map_or(Cell::Empty, |id| Cell::text(id.to_string())),
+                    Cell::text(row.node_name.clone()),
+                    Cell::text(row.node_kind.clone()),
+                    Cell::text(status),
+                    detail.map_or(Cell::Empty, |detail| Cell::text(detail.to_string())),
+                    respondents.map_or(Cell::Empty, |n| Cell::Integer(i64::from(n))),
+                    Cell::number(step, 2),
+                ]
+            };
+        match &row.release {
+            ReleaseView::Released { detail, figures } => {
+                let Ok(figures) = ReleasedFigures::deserialize(figures) else {
+                    continue;
+                };
+                for dimension in &figures.dimensions {
+                    let (low, high, source) = interval_cells(&dimension.confidence_interval);
+                    let mut line =
+                        identity("released", Some(*detail), Some(figures.respondents), None);
+                    line.extend([
+                        Cell::text(dimension.dimension.as_str()),
+                        Cell::number(Some(dimension.mean), 2),
+                        low,
+                        high,
+                        source,
+                        Cell::number(Some(dimension.favourability_percent), 1),
+                        Cell::number(dimension.detail.as_ref().map(|detail| detail.sd), 2),
+                        Cell::number(dimension.detail.as_ref().map(|detail| detail.rwg), 2),
+                    ]);
+                    lines.push(line);
+                }
+            }
+            ReleaseView::Rounded { figures, .. } => {
+                let Ok(figures) = RoundedFigures::deserialize(figures) else {
+                    continue;
+                };
+                for dimension in &figures.dimensions {
+                    let mut line = identity(
+                        "rounded",
+                        Some(false),
+                        Some(figures.respondents),
+                        Some(figures.step),
+                    );
+                    line.extend([
+                        Cell::text(dimension.dimension.as_str()),
+                        Cell::number(Some(dimension.mean), 2),
+                    ]);
+                    line.extend(std::iter::repeat_n(Cell::Empty, 6));
+                    lines.push(line);
+                }
+            }
+            ReleaseView::Suppressed { .. } => {
+                let mut line = identity("suppressed", None, None, None);
+                line.extend(std::iter::repeat_n(Cell::Empty, 8));
+                lines.push(line);
+            }
+        }
+    }
+    Table {
+        sheet_name: "Releases",
+        header,
+        rows: lines,
+    }
+}
+
+/// A confidence interval's bounds and the SD it used, as cells.
+fn interval_cells(interval: &safepulse_anonymizer::ConfidenceInterval) -> (Cell, Cell, Cell) {
+    use safepulse_anonymizer::ConfidenceInterval;
+    match *interval {
+        ConfidenceInterval::Team { low, high } => (
+            Cell::number(Some(low), 2),
+            Cell::number(Some(high), 2),
+            Cell::text("team"),
+        ),
+        ConfidenceInterval::OrgLevel { low, high } => (
+            Cell::number(Some(low), 2),
+            Cell::number(Some(high), 2),
+            Cell::text("org_level"),
+        ),
+        ConfidenceInterval::NoBand => (Cell::Empty, Cell::Empty, Cell::text("no_band")),
+    }
 }
 
 /// One page of the HR export (what `GET /api/v1/releases` answers, without the
