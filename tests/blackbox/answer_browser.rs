@@ -88,6 +88,9 @@ async fn a_keyboard_only_respondent_answers_on_a_phone_and_sees_the_thank_you_pa
         json!("/privacy"),
         "Tab reaches the privacy link above the questions"
     );
+    // Then the summary that unfolds the full promise.
+    browser.press(&[keys::TAB]).await;
+    assert_eq!(active(&browser, "tagName").await, "SUMMARY");
     let mut expected = Vec::new();
     for (index, (item, minimum)) in items.iter().enumerate() {
         browser.press(&[keys::TAB]).await;
@@ -154,4 +157,144 @@ async fn a_keyboard_only_respondent_answers_on_a_phone_and_sees_the_thank_you_pa
         app.unsealed_comments(round_id).await,
         ["Typed without a mouse."]
     );
+}
+
+/// The German page at 320 and 375 px (issue 13, point 7): two lines of promise
+/// above question 1 with the full text one tap away, every question inside its
+/// box, and after a missing answer, the browser's own check and the error
+/// summary's links both leave the question and its error in view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_german_respondent_sees_question_one_at_once_and_every_missing_answer_in_view() {
+    let app = spawn_app(Db::Sqlite).await;
+    let org = app.create_org(&[5]).await;
+    let admin = app.admin_token().await;
+    let person = org.members[0][0];
+    let response = app
+        .patch_json(
+            &format!("/api/v1/people/{person}"),
+            &admin,
+            &json!({ "locale": "de" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let survey = app.create_survey(&[org.department], json!({})).await;
+    let round_id = app.open_round(survey).await;
+    let tokens = app.link_tokens(round_id).await;
+    let path = TestApp::answer_path(&tokens[&person]);
+
+    for (width, height) in [(320, 640), (375, 812)] {
+        let browser = Browser::start(width, height).await;
+        browser.navigate(&app.url(&path)).await;
+        assert_eq!(
+            browser.read("return document.documentElement.lang;").await,
+            "de"
+        );
+        assert!(
+            browser.fits_the_width().await,
+            "nothing overflows at {width} px"
+        );
+        let first_question = browser
+            .read("return document.querySelector('fieldset').getBoundingClientRect().top;")
+            .await
+            .as_f64()
+            .unwrap();
+        assert!(
+            first_question < f64::from(height),
+            "question 1 starts in the first screen at {width} px: {first_question}"
+        );
+        let promise = browser
+            .read("return document.querySelector('.promise-short').textContent;")
+            .await;
+        assert!(
+            promise
+                .as_str()
+                .unwrap()
+                .contains("Niemand kann Ihre einzelnen Antworten sehen"),
+            "{promise}"
+        );
+        let full = browser
+            .read("return document.querySelector('details.promise-full').textContent;")
+            .await;
+        assert!(
+            full.as_str()
+                .unwrap()
+                .contains("Kommentare werden wörtlich gezeigt"),
+            "the full text, one tap away"
+        );
+        let outside = browser
+            .read(
+                "return Array.from(document.querySelectorAll('fieldset')).filter(box => {\
+                   const outer = box.getBoundingClientRect();\
+                   const legend = box.querySelector('legend').getBoundingClientRect();\
+                   return legend.top < outer.top + 1 || legend.left < outer.left || legend.right > outer.right;\
+                 }).length;",
+            )
+            .await;
+        assert_eq!(
+            outside,
+            json!(0),
+            "every question sits inside its box at {width} px"
+        );
+
+        // The browser's own check: pressing send with nothing answered.
+        browser.click("button[type=submit]").await;
+        let legend_top = browser
+            .read("return document.activeElement.closest('fieldset').querySelector('legend').getBoundingClientRect().top;")
+            .await
+            .as_f64()
+            .unwrap();
+        assert!(
+            legend_top >= 0.0,
+            "the browser's check leaves the question in view at {width} px: {legend_top}"
+        );
+        keep_screenshot(
+            &format!("de-{width}-browser-check.png"),
+            &browser.viewport_screenshot().await,
+        );
+
+        // The server's check: the first two questions answered, the form sent as a
+        // browser without validation would, then the summary's last link followed.
+        browser
+            .click("fieldset:nth-of-type(1) input[type=radio]")
+            .await;
+        browser
+            .click("fieldset:nth-of-type(2) input[type=radio]")
+            .await;
+        browser
+            .read("document.querySelector('form').submit(); return true;")
+            .await;
+        let mut title = String::new();
+        for _ in 0..100 {
+            title = browser
+                .read("return document.title;")
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if title.starts_with("Bitte prüfen") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(title.starts_with("Bitte prüfen"), "{title}");
+        browser.click(".summary li:last-child a").await;
+        let in_view = browser
+            .read(
+                "const box = document.querySelector(location.hash).closest('fieldset');\
+                 const legend = box.querySelector('legend').getBoundingClientRect();\
+                 const error = box.querySelector('.error').getBoundingClientRect();\
+                 return [legend.top, error.bottom, window.innerHeight];",
+            )
+            .await;
+        let [legend, error, viewport] = [0, 1, 2].map(|index| in_view[index].as_f64().unwrap());
+        assert!(
+            legend >= 0.0 && error <= viewport,
+            "question and error in view at {width} px: {in_view}"
+        );
+        keep_screenshot(
+            &format!("de-{width}-error-link.png"),
+            &browser.viewport_screenshot().await,
+        );
+        browser.quit().await;
+    }
 }

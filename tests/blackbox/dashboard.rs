@@ -75,7 +75,7 @@ async fn delivered_links(app: &TestApp, email: &str) -> Vec<String> {
 }
 
 /// One link for `email`, asked for and delivered.
-async fn sign_in_link(app: &TestApp, email: &str) -> String {
+pub(crate) async fn sign_in_link(app: &TestApp, email: &str) -> String {
     let before = delivered_links(app, email).await;
     assert_eq!(ask_for_link(app, email).await.status(), 200);
     let links: Vec<String> = delivered_links(app, email)
@@ -138,7 +138,7 @@ pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, Strin
 
 /// A person in `team` with the hr role, added after any round: nothing of theirs
 /// sits in a round, so they read every node.
-async fn new_hr_person(app: &TestApp, email: &str, team: Uuid) {
+pub(crate) async fn new_hr_person(app: &TestApp, email: &str, team: Uuid) {
     app.create_person(email, team).await;
     let db = app.state.store.connection();
     let person = org::find_person_by_email(db, &Email::parse(email).unwrap())
@@ -535,21 +535,23 @@ async fn hr_signs_in_from_the_emailed_link_and_reads_trend_charts_on_a_phone() {
             .contains("Hidden to protect anonymity"),
         "{described}"
     );
-    let drawn_width = browser
-        .read("return document.querySelector('svg.trend').getBoundingClientRect().width;")
-        .await;
-    assert!(
-        drawn_width.as_f64().unwrap() > 300.0,
-        "the chart uses the phone's width: {drawn_width}"
-    );
     assert!(fits_the_phone(&browser).await, "the team page fits 375 px");
+    keep_screenshot("team.png", &browser.viewport_screenshot().await);
+    // A link to a dimension opens its folded section.
     browser
         .navigate(&app.url(&format!(
             "/dashboard/teams/{}#psychological_safety",
             mixed.id
         )))
         .await;
-    keep_screenshot("team.png", &browser.viewport_screenshot().await);
+    let drawn_width = browser
+        .read("return document.querySelector('#psychological_safety svg.trend').getBoundingClientRect().width;")
+        .await;
+    assert!(
+        drawn_width.as_f64().unwrap() > 300.0,
+        "the chart uses the phone's width: {drawn_width}"
+    );
+    keep_screenshot("team-chart.png", &browser.viewport_screenshot().await);
 
     browser
         .navigate(&app.url(&format!("/dashboard/rounds/{a_round}/heatmap")))

@@ -1,5 +1,6 @@
 //! The black-box tests: one binary, one module per area, tests named as sentences.
 
+mod accessibility;
 mod across_rounds;
 mod answer;
 mod answer_browser;
@@ -14,8 +15,10 @@ mod demo;
 mod deploy_manifests;
 mod exports;
 mod foundation;
+mod front_door;
 mod group_commit;
 mod heatmap;
+mod manager_pages;
 mod metrics;
 mod operations;
 mod outbox;

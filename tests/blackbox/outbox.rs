@@ -258,7 +258,7 @@ on_both_databases! {
 
         let digest = sink.messages().pop().unwrap();
         assert_eq!(digest.recipients, ["lead@example.com"]);
-        assert!(digest.header("Subject").unwrap().contains("results for"));
+        assert!(digest.header("Subject").unwrap().contains("results of the pulse of"));
         let text = digest.text();
         assert!(text.contains("Platform"), "{text}");
         assert!(text.contains("Respondents: 10"), "{text}");

@@ -146,6 +146,40 @@ impl Browser {
         self.press(&keys).await;
     }
 
+    /// Runs a script that reports its value by calling its last argument (W3C
+    /// "Execute Async Script"), for checks that return a promise, such as axe-core.
+    pub async fn read_async(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
+    /// Clicks the first element matching the CSS selector, as a pointer would.
+    pub async fn click(&self, css: &str) {
+        let element = self
+            .command(
+                reqwest::Method::POST,
+                "/element",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        let id = element
+            .as_object()
+            .and_then(|object| object.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_owned();
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
     /// Runs a script and returns its value. Tests use it only to *read* the page.
     pub async fn read(&self, script: &str) -> Value {
         self.command(
@@ -154,6 +188,53 @@ impl Browser {
             json!({ "script": script, "args": [] }),
         )
         .await
+    }
+
+    /// Whether the page is no wider than the viewport: nothing makes the whole page
+    /// scroll sideways (a table scrolling inside its own box is fine).
+    pub async fn fits_the_width(&self) -> bool {
+        self.read("return document.documentElement.scrollWidth <= window.innerWidth;")
+            .await
+            == json!(true)
+    }
+
+    /// The text of `<main>` without the elements matching `excluded` (read from a
+    /// copy, so the page is untouched): what a reader sees outside, say, the
+    /// analysts' section, folded or not.
+    pub async fn main_text_outside(&self, excluded: &str) -> String {
+        let script = format!(
+            "const copy = document.querySelector('main').cloneNode(true);\
+             copy.querySelectorAll({excluded:?}).forEach(node => node.remove());\
+             return copy.textContent;"
+        );
+        self.read(&script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The text shown in the first screen (the viewport at the top of the page):
+    /// every visible text node whose box starts above the fold.
+    pub async fn first_screen_text(&self) -> String {
+        self.read(
+            "window.scrollTo(0, 0);\
+             const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);\
+             const parts = [];\
+             while (walker.nextNode()) {\
+               const node = walker.currentNode;\
+               if (!node.textContent.trim()) continue;\
+               const range = document.createRange();\
+               range.selectNodeContents(node);\
+               const box = range.getBoundingClientRect();\
+               if (box.height > 0 && box.top < window.innerHeight) parts.push(node.textContent.trim());\
+             }\
+             return parts.join(' ');",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
     }
 
     /// A PNG of the whole page (beyond the viewport), at the session's width.

@@ -190,7 +190,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 None
             };
-            tracing::info!(port, "safepulse is listening");
+            // What a person starting the server needs next: the address to open
+            // and where the keys are (to keep apart from database backups).
+            tracing::info!(
+                port,
+                open = %format!("{}/", state.config.public_url_trimmed()),
+                secrets_dir = %state.config.secrets_dir.display(),
+                round_keyring = %state.config.round_keyring_dir().display(),
+                "safepulse is listening"
+            );
             // On SIGTERM or SIGINT the server drains in-flight requests while the
             // scheduler and email worker give back what they have not started and
             // finish (or abandon) their sends under way, at the same time.

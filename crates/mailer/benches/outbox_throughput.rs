@@ -184,6 +184,7 @@ fn prebuilt_messages(count: usize) -> Vec<Message> {
             InvitationEmail {
                 survey_name: "Team pulse".into(),
                 team_name: "Platform".into(),
+                led_teams: Vec::new(),
                 answer_link: base.answer_link(&token),
                 question_count: 8,
                 min_group_size: 5,

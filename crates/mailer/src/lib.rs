@@ -45,7 +45,7 @@ pub use item_bank::{BankItem, ItemBank, ItemBankError};
 pub use messages::{
     DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
     MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
-    SignInEmail,
+    SignInEmail, local_date, local_day_and_month, pulse_label,
 };
 pub use outbox::{DeliveryReport, OutboxError, OutboxSettings, OutboxWorker};
 pub use rotation::{FixedItemList, RotatingPlan, RotationPlan, RotationPlanError, items_for_round};

@@ -195,6 +195,9 @@ pub struct MessageHeaders {
 pub struct InvitationEmail {
     pub survey_name: String,
     pub team_name: String,
+    /// The teams the recipient leads, when they answer in the leadership group
+    /// (DESIGN §3: viewers are not respondents in what they view); empty otherwise.
+    pub led_teams: Vec<String>,
     pub answer_link: SecretLink,
     pub question_count: usize,
     /// The survey's `k`: answers are only shown in groups of at least this many people.
@@ -208,6 +211,8 @@ pub struct InvitationEmail {
 pub struct ReminderEmail {
     pub survey_name: String,
     pub team_name: String,
+    /// As on [`InvitationEmail`].
+    pub led_teams: Vec<String>,
     pub answer_link: SecretLink,
     pub min_group_size: u32,
     pub closes_at: DateTime<Utc>,
@@ -282,6 +287,8 @@ pub fn dimension_label(dimension: Dimension, locale: Locale) -> &'static str {
 struct PulseView<'a> {
     survey_name: &'a str,
     team_name: &'a str,
+    /// "Platform and Kernel": the teams a leadership-group member leads.
+    led_teams: Option<String>,
     answer_link: &'a str,
     question_count: usize,
     min_group_size: u32,
@@ -377,6 +384,7 @@ impl InvitationEmail {
         let view = PulseView {
             survey_name: &self.survey_name,
             team_name: &self.team_name,
+            led_teams: spoken_list(&self.led_teams, locale),
             answer_link: self.answer_link.as_str(),
             question_count: self.question_count,
             min_group_size: self.min_group_size,
@@ -404,6 +412,7 @@ impl ReminderEmail {
         let view = PulseView {
             survey_name: &self.survey_name,
             team_name: &self.team_name,
+            led_teams: spoken_list(&self.led_teams, locale),
             answer_link: self.answer_link.as_str(),
             // Reminders do not repeat the question count; their templates do not use it.
             question_count: 0,
@@ -436,12 +445,16 @@ impl ManagerDigestEmail {
     pub fn to_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
         let (subject, plain_text, html) = match headers.to.locale {
             Locale::En => (
-                format!("{}: results for {}", self.survey_name, self.round_label),
+                format!(
+                    "{}: results of the {}",
+                    self.survey_name,
+                    lowercase_first(&self.round_label)
+                ),
                 render(&DigestText::English { digest: self }, "digest")?,
                 render(&DigestHtml::English { digest: self }, "digest")?,
             ),
             Locale::De => (
-                format!("{}: Ergebnisse für {}", self.survey_name, self.round_label),
+                format!("{}: Ergebnisse, {}", self.survey_name, self.round_label),
                 render(&DigestText::German { digest: self }, "digest")?,
                 render(&DigestHtml::German { digest: self }, "digest")?,
             ),
@@ -555,6 +568,79 @@ fn readable_body(text: String) -> Body {
         ContentTransferEncoding::EightBit
     };
     Body::dangerous_pre_encoded(with_crlf.into_bytes(), encoding)
+}
+
+/// What a round is called wherever people read about it (dashboard, emails, the
+/// API's `label`): the day it actually opened, in the team's time zone, as people
+/// say it: "Pulse of 7 Dec 2026", "Puls vom 7. Dez. 2026". The period key
+/// (`2026-W50`) names the cadence's slot, which a round opened by hand on a
+/// Sunday can miss; nobody says it aloud.
+pub fn pulse_label(opened_at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("Pulse of {}", local_date(opened_at, time_zone, locale)),
+        Locale::De => format!("Puls vom {}", local_date(opened_at, time_zone, locale)),
+    }
+}
+
+/// A day as people write it: "7 Dec 2026", "7. Dez. 2026".
+pub fn local_date(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
+    let local = at.with_timezone(&time_zone.tz());
+    let month = local.month0() as usize;
+    match locale {
+        Locale::En => format!(
+            "{} {} {}",
+            local.day(),
+            ENGLISH_SHORT_MONTHS[month],
+            local.year()
+        ),
+        Locale::De => format!(
+            "{}. {} {}",
+            local.day(),
+            GERMAN_SHORT_MONTHS[month],
+            local.year()
+        ),
+    }
+}
+
+/// A day without its year, for chart axes: "7 Dec", "7. Dez.".
+pub fn local_day_and_month(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
+    let local = at.with_timezone(&time_zone.tz());
+    let month = local.month0() as usize;
+    match locale {
+        Locale::En => format!("{} {}", local.day(), ENGLISH_SHORT_MONTHS[month]),
+        Locale::De => format!("{}. {}", local.day(), GERMAN_SHORT_MONTHS[month]),
+    }
+}
+
+const ENGLISH_SHORT_MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Duden's abbreviations; the short months are written out.
+const GERMAN_SHORT_MONTHS: [&str; 12] = [
+    "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez.",
+];
+
+/// "Pulse of 7 Dec 2026" inside a sentence: "the pulse of 7 Dec 2026".
+fn lowercase_first(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => first.to_lowercase().chain(characters).collect(),
+        None => String::new(),
+    }
+}
+
+/// "Platform", "Platform and Kernel", "Platform, Kernel und Web"; `None` for no names.
+fn spoken_list(names: &[String], locale: Locale) -> Option<String> {
+    let and = match locale {
+        Locale::En => "and",
+        Locale::De => "und",
+    };
+    match names {
+        [] => None,
+        [only] => Some(only.clone()),
+        [init @ .., last] => Some(format!("{} {and} {last}", init.join(", "))),
+    }
 }
 
 /// E.g. "Friday, 20 November 2026, 17:00 (Europe/Berlin)" or

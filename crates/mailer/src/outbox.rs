@@ -554,6 +554,7 @@ impl OutboxWorker {
                     InvitationEmail {
                         survey_name: payload.survey_name,
                         team_name: payload.team_name,
+                        led_teams: payload.led_teams,
                         answer_link,
                         question_count: payload.question_count,
                         min_group_size: payload.min_group_size,
@@ -564,6 +565,7 @@ impl OutboxWorker {
                     ReminderEmail {
                         survey_name: payload.survey_name,
                         team_name: payload.team_name,
+                        led_teams: payload.led_teams,
                         answer_link,
                         min_group_size: payload.min_group_size,
                         closes_at: payload.closes_at,

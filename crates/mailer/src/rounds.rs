@@ -117,6 +117,11 @@ pub enum OpenOutcome {
 pub struct InvitationPayload {
     pub survey_name: String,
     pub team_name: String,
+    /// The teams the person leads, when they answer in the Leadership node: their
+    /// email says so instead of calling the group their team. Absent in rows
+    /// queued before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub led_teams: Vec<String>,
     pub question_count: usize,
     pub min_group_size: u32,
     pub closes_at: DateTime<Utc>,
@@ -380,6 +385,11 @@ async fn write_opened_round(
         let payload = InvitationPayload {
             survey_name: survey.name.clone(),
             team_name: node.name.clone(),
+            led_teams: if node.kind == NodeKind::Leadership {
+                audience.led_team_names(person.id)
+            } else {
+                Vec::new()
+            },
             question_count: items.len(),
             min_group_size: survey.k as u32,
             closes_at,
@@ -543,6 +553,19 @@ impl Audience {
             root_id,
             leadership_id,
         })
+    }
+
+    /// The names of the audience's teams `person` leads, by name.
+    fn led_team_names(&self, person: Uuid) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .leaders
+            .get(&person)
+            .into_iter()
+            .flatten()
+            .filter_map(|team| self.teams.get(team).map(|team| team.name.clone()))
+            .collect();
+        names.sort();
+        names
     }
 
     fn time_zone_of(&self, person: &person::Model) -> TimeZone {
@@ -1228,7 +1251,13 @@ async fn queue_digests(
         .iter()
         .map(safepulse_store::releases::access_node)
         .collect();
-    let round_label = round.opened_at.format("%-d %B %Y").to_string();
+    let team_zones: HashMap<Uuid, TimeZone> = team::Entity::find()
+        .filter(team::Column::Id.is_in(team_nodes.keys().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|team| Some((team.id, TimeZone::parse(&team.time_zone).ok()?)))
+        .collect();
     let mut rows = Vec::with_capacity(managers.len());
     for manager in &managers {
         let own = own_parts
@@ -1260,14 +1289,21 @@ async fn queue_digests(
             })
             .collect();
         let time_zone = manager.time_zone.clone().unwrap_or_else(|| "UTC".into());
+        let locale = Locale::parse(&manager.locale).unwrap_or(Locale::En);
+        let mut led_teams = led[&manager.id].clone();
+        led_teams.sort_by(|a, b| team_nodes[a].name.cmp(&team_nodes[b].name));
+        // Named as on the dashboard: the day it opened in the (first) team's zone,
+        // in the reader's language.
+        let label_zone = team_zones.get(&led_teams[0]).copied().unwrap_or_default();
         let payload = DigestPayload {
             survey_name: survey.name.clone(),
-            round_label: round_label.clone(),
-            report_link: format!("{report_base_url}/reports"),
-            locale: Locale::parse(&manager.locale)
-                .unwrap_or(Locale::En)
-                .as_str()
-                .to_owned(),
+            round_label: crate::messages::pulse_label(round.opened_at, label_zone, locale),
+            // The team's own page; a manager of several teams gets the list of them.
+            report_link: match led_teams.as_slice() {
+                [only] => format!("{report_base_url}/dashboard/teams/{only}"),
+                _ => format!("{report_base_url}/dashboard"),
+            },
+            locale: locale.as_str().to_owned(),
             time_zone,
             teams,
         };

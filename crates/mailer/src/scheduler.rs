@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use safepulse_domain::{Clock, InvitationId, TimeZone};
 use safepulse_store::entities::{
     invitation, outbox, person, round, round_item, round_node, round_reminder, survey, survey_team,
-    team,
+    team, team_leader,
 };
 use safepulse_store::keyring::KeyChain;
 use safepulse_store::{Store, StoreError, answers, org};
@@ -424,13 +424,38 @@ impl Scheduler {
             .into_iter()
             .map(|person| (person.id, person))
             .collect();
-        let node_names: HashMap<Uuid, String> = round_node::Entity::find()
+        let nodes = round_node::Entity::find()
             .filter(round_node::Column::RoundId.eq(round.id))
             .all(db)
-            .await?
+            .await?;
+        let leadership_nodes: HashSet<Uuid> = nodes
+            .iter()
+            .filter(|node| node.kind == "leadership")
+            .map(|node| node.node_id)
+            .collect();
+        // The round's teams by their team id: what a leadership-group member leads.
+        let round_teams: HashMap<Uuid, String> = nodes
+            .iter()
+            .filter_map(|node| node.team_id.map(|team| (team, node.name.clone())))
+            .collect();
+        let node_names: HashMap<Uuid, String> = nodes
             .into_iter()
             .map(|node| (node.node_id, node.name))
             .collect();
+        let mut led_teams: HashMap<Uuid, Vec<String>> = HashMap::new();
+        if !leadership_nodes.is_empty() {
+            for row in team_leader::Entity::find().all(db).await? {
+                if let Some(name) = round_teams.get(&row.team_id) {
+                    led_teams
+                        .entry(row.person_id)
+                        .or_default()
+                        .push(name.clone());
+                }
+            }
+            for names in led_teams.values_mut() {
+                names.sort();
+            }
+        }
         let team_zones: HashMap<Uuid, String> = team::Entity::find()
             .all(db)
             .await?
@@ -469,6 +494,11 @@ impl Scheduler {
                     .get(&invitation.node_id)
                     .cloned()
                     .unwrap_or_default(),
+                led_teams: if leadership_nodes.contains(&invitation.node_id) {
+                    led_teams.get(&person.id).cloned().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
                 question_count,
                 min_group_size: round.k as u32,
                 closes_at: round.closes_at,

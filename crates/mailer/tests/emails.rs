@@ -8,7 +8,7 @@ use safepulse_mailer::messages::{SIGN_IN_LINK_VALID_MINUTES, dimension_label};
 use safepulse_mailer::{
     DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
     MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
-    SignInEmail,
+    SignInEmail, local_date, local_day_and_month, pulse_label,
 };
 
 fn token() -> LinkToken {
@@ -43,6 +43,7 @@ fn invitation(answer_link: SecretLink) -> InvitationEmail {
     InvitationEmail {
         survey_name: "Team pulse".into(),
         team_name: "Platform".into(),
+        led_teams: Vec::new(),
         answer_link,
         question_count: 8,
         min_group_size: 5,
@@ -212,6 +213,66 @@ fn the_german_invitation_is_complete_and_uses_the_recipients_time_zone() {
 }
 
 #[test]
+fn a_team_lead_s_invitation_and_reminder_name_the_teams_they_lead_in_both_languages() {
+    let token = token();
+    let message_id = MessageId::random("example.org").unwrap();
+    let lead = InvitationEmail {
+        team_name: "Leadership".into(),
+        led_teams: vec!["Kernel".into(), "Platform".into()],
+        ..invitation(base_url().answer_link(&token))
+    };
+    let english = render(
+        &lead
+            .to_message(&headers(Locale::En, "Europe/Berlin", &message_id))
+            .unwrap(),
+    );
+    let german = render(
+        &lead
+            .to_message(&headers(Locale::De, "Europe/Berlin", &message_id))
+            .unwrap(),
+    );
+    for text in [&english.plain_text, &english.html] {
+        assert!(
+            text.contains(
+                "You lead Kernel and Platform: your answers count in the leadership group"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("you lead Kernel and Platform, and Team pulse goes to everyone"));
+        assert!(!text.contains("in Leadership"), "{text}");
+    }
+    for text in [&german.plain_text, &german.html] {
+        assert!(
+            text.contains(
+                "Sie leiten Kernel und Platform: Ihre Antworten zählen in der Führungsgruppe"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("in Leadership"), "{text}");
+    }
+    let reminder = ReminderEmail {
+        survey_name: "Team pulse".into(),
+        team_name: "Leadership".into(),
+        led_teams: vec!["Kernel".into()],
+        answer_link: base_url().answer_link(&token),
+        min_group_size: 6,
+        closes_at: closes_at(),
+    };
+    let english = render(
+        &reminder
+            .to_message(&headers(Locale::En, "Europe/Berlin", &message_id))
+            .unwrap(),
+    );
+    assert!(
+        english
+            .plain_text
+            .contains("as the lead of Kernel, in the leadership group"),
+        "{}",
+        english.plain_text
+    );
+}
+
+#[test]
 fn the_message_id_is_the_callers_and_unrelated_to_the_token() {
     let token = token();
     let message_id = MessageId::random("example.org").unwrap();
@@ -350,6 +411,7 @@ fn the_reminder_thanks_those_who_already_answered_in_both_languages() {
     let reminder = ReminderEmail {
         survey_name: "Team pulse".into(),
         team_name: "Platform".into(),
+        led_teams: Vec::new(),
         answer_link: base_url().answer_link(&token),
         min_group_size: 6,
         closes_at: closes_at(),
@@ -394,7 +456,7 @@ fn the_reminder_thanks_those_who_already_answered_in_both_languages() {
 fn digest() -> ManagerDigestEmail {
     ManagerDigestEmail {
         survey_name: "Team pulse".into(),
-        round_label: "November 2026".into(),
+        round_label: "Pulse of 30 Nov 2026".into(),
         report_link: "https://pulse.example.org/reports/surveys/42".into(),
         teams: vec![
             DigestTeam {
@@ -464,7 +526,7 @@ fn the_manager_digest_shows_released_figures_and_only_a_reason_for_hidden_teams(
     assert!(
         rendered
             .headers
-            .contains("Subject: Team pulse: results for November 2026")
+            .contains("Subject: Team pulse: results of the pulse of 30 Nov 2026")
     );
 }
 
@@ -485,6 +547,32 @@ fn the_german_manager_digest_is_translated() {
         assert!(!text.contains("Hidden to protect"));
     }
     assert_eq!(dimension_label(Dimension::Trust, Locale::De), "Vertrauen");
+}
+
+/// A round opened by hand on Sunday 6 December 2026, 23:30 in Berlin (22:30 UTC),
+/// is the pulse of that Sunday for Berlin and of the 7th for Sydney; never its
+/// cadence slot (`2026-W50`) or the day it closed.
+#[test]
+fn a_round_is_named_by_the_day_it_opened_in_the_team_s_zone_and_language() {
+    let opened = Utc.with_ymd_and_hms(2026, 12, 6, 22, 30, 0).unwrap();
+    let berlin = TimeZone::parse("Europe/Berlin").unwrap();
+    let sydney = TimeZone::parse("Australia/Sydney").unwrap();
+    assert_eq!(
+        pulse_label(opened, berlin, Locale::En),
+        "Pulse of 6 Dec 2026"
+    );
+    assert_eq!(
+        pulse_label(opened, sydney, Locale::En),
+        "Pulse of 7 Dec 2026"
+    );
+    assert_eq!(
+        pulse_label(opened, berlin, Locale::De),
+        "Puls vom 6. Dez. 2026"
+    );
+    assert_eq!(local_date(opened, berlin, Locale::De), "6. Dez. 2026");
+    assert_eq!(local_day_and_month(opened, sydney, Locale::En), "7 Dec");
+    let march = Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap();
+    assert_eq!(local_date(march, berlin, Locale::De), "1. März 2027");
 }
 
 #[test]

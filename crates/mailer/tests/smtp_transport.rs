@@ -45,6 +45,7 @@ fn invitation(recipient: &str, message_id: &MessageId) -> Message {
     let content = InvitationEmail {
         survey_name: "Teampuls".into(),
         team_name: "Plattform".into(),
+        led_teams: Vec::new(),
         answer_link: PublicBaseUrl::parse("https://pulse.example.org")
             .unwrap()
             .answer_link(&token),

@@ -1,20 +1,27 @@
 //! The geometry of a dimension's trend chart: the released mean per round as a
 //! line with its 95% confidence band, drawn as inline SVG by the team template (no
 //! script, nothing fetched). Only released figures are plotted; a hidden round is a
-//! gap in line and band, marked by a grey column labelled "hidden", so a reader sees
-//! that a round happened without anything about its answers. A line never bridges a
-//! gap: joining the points on either side would suggest a value nobody released.
-//! A round released rounded is a lone dot, outside any line or band: its mean is
-//! only known to its grid.
+//! gap in line and band, marked by a grey column (named in its tooltip and in the
+//! caption, never by sideways text), so a reader sees that a round happened without
+//! anything about its answers. A line never bridges a gap: joining the points on
+//! either side would suggest a value nobody released. A released round with no
+//! released neighbour (the first round, or one between hidden ones) is a dot with
+//! its interval drawn as a bar, since there is no band to draw. A round released
+//! rounded is a lone dot, outside any line or band: its mean is only known to its
+//! grid.
 //!
-//! Every chart also gets a sentence describing it ([`TrendChart::description`]);
-//! the page adds a data table with every figure.
+//! Every chart also gets a sentence describing it ([`TrendChart::description`]) and
+//! a caption saying what is drawn ([`TrendChart::caption`]); the page adds a data
+//! table with every figure. Text is sized for the chart's drawn width (the page
+//! caps it), so axis labels read at 12–14 px on a phone and on a desktop.
 
 /// One round on the chart, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartPoint {
-    /// What the round is called (its period, e.g. `2026-W48`).
+    /// What the round is called, e.g. "Pulse of 7 Dec 2026".
     pub label: String,
+    /// Its short name under the x axis, e.g. "7 Dec".
+    pub tick: String,
     pub value: PointValue,
 }
 
@@ -43,7 +50,8 @@ pub struct Tick {
 pub struct Dot {
     pub x: f64,
     pub y: f64,
-    /// Read by pointer hover and some screen readers: "2026-W48: 5.3 (4.9–5.7)".
+    /// Read by pointer hover and some screen readers:
+    /// "Pulse of 7 Dec 2026: 5.3 (95% interval 4.9–5.7)".
     pub title: String,
 }
 
@@ -51,9 +59,16 @@ pub struct Dot {
 pub struct HiddenColumn {
     pub x: f64,
     pub width: f64,
-    /// Centre of the column, where the rotated "hidden" label sits.
-    pub centre: f64,
     pub title: String,
+}
+
+/// A released round's 95% interval drawn as a vertical bar: for a round whose
+/// neighbours are not released, where no band can be drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalBar {
+    pub x: f64,
+    pub top: f64,
+    pub bottom: f64,
 }
 
 /// Everything the template draws, in the SVG's own coordinates ([`WIDTH`]×[`HEIGHT`]).
@@ -66,8 +81,12 @@ pub struct TrendChart {
     /// `points` attributes of one polyline per run of released rounds.
     pub lines: Vec<String>,
     pub dots: Vec<Dot>,
+    pub intervals: Vec<IntervalBar>,
     pub hidden: Vec<HiddenColumn>,
     pub description: String,
+    /// What the chart draws, in words under it: promises a line and a band only
+    /// when there are some.
+    pub caption: String,
 }
 
 /// A released round inside a run drawn as one line: x, y and the band's ends.
@@ -112,9 +131,17 @@ pub fn trend_chart(
     let mut bands = Vec::new();
     let mut lines = Vec::new();
     let mut dots = Vec::new();
+    let mut intervals = Vec::new();
     let mut hidden = Vec::new();
     let mut run: Vec<RunPoint> = Vec::new();
     let mut finish_run = |run: &mut Vec<RunPoint>| {
+        if let [(x, _, Some((low, high)))] = run.as_slice() {
+            intervals.push(IntervalBar {
+                x: *x,
+                top: y_of(*high),
+                bottom: y_of(*low),
+            });
+        }
         if run.len() > 1 {
             lines.push(
                 run.iter()
@@ -156,7 +183,6 @@ pub fn trend_chart(
                 hidden.push(HiddenColumn {
                     x: tenths(x - width / 2.0),
                     width,
-                    centre: x,
                     title: format!("{}: hidden to protect anonymity", point.label),
                 });
             }
@@ -200,7 +226,7 @@ pub fn trend_chart(
         .into_iter()
         .map(|index| Tick {
             position: x_of(index),
-            label: points[index].label.clone(),
+            label: points[index].tick.clone(),
             anchor: if index + 1 == count && count > 1 {
                 "end"
             } else {
@@ -208,15 +234,57 @@ pub fn trend_chart(
             },
         })
         .collect();
+    let caption = caption(
+        &lines,
+        &dots,
+        &intervals,
+        &hidden,
+        points
+            .iter()
+            .any(|point| matches!(point.value, PointValue::Rounded { .. })),
+    );
     TrendChart {
         y_ticks,
         x_labels,
         bands,
         lines,
         dots,
+        intervals,
         hidden,
         description: describe(dimension_label, points, scale_min, scale_max),
+        caption,
     }
+}
+
+/// The caption under a chart: only what this chart draws.
+fn caption(
+    lines: &[String],
+    dots: &[Dot],
+    intervals: &[IntervalBar],
+    hidden: &[HiddenColumn],
+    any_rounded: bool,
+) -> String {
+    if lines.is_empty() && dots.len() == 1 && intervals.len() == 1 {
+        return "One released pulse so far: the dot is its mean, the bar its 95% interval.                 A line with its band appears from the second released pulse on."
+            .to_owned();
+    }
+    let mut parts = Vec::new();
+    if !lines.is_empty() {
+        parts.push("Mean per pulse (line) with its 95% interval (shaded).");
+    }
+    if !intervals.is_empty() {
+        parts.push("A dot with a bar: a released pulse without released neighbours, with its 95% interval.");
+    }
+    if !hidden.is_empty() {
+        parts.push("Grey columns: pulses hidden to protect anonymity.");
+    }
+    if any_rounded {
+        parts.push("A dot without line or bar: a pulse shown rounded to protect anonymity.");
+    }
+    if parts.is_empty() {
+        parts.push("Mean per pulse.");
+    }
+    parts.join(" ")
 }
 
 /// Coordinates to a tenth of a unit: finer than any screen shows, and short markup.
@@ -314,6 +382,7 @@ mod tests {
     fn figure(label: &str, mean: f64) -> ChartPoint {
         ChartPoint {
             label: label.to_owned(),
+            tick: label.to_owned(),
             value: PointValue::Figure {
                 mean,
                 band: Some((mean - 0.5, mean + 0.5)),
@@ -324,6 +393,7 @@ mod tests {
     fn hidden(label: &str) -> ChartPoint {
         ChartPoint {
             label: label.to_owned(),
+            tick: label.to_owned(),
             value: PointValue::Hidden,
         }
     }
@@ -362,6 +432,7 @@ mod tests {
             figure("R2", 5.5),
             ChartPoint {
                 label: "R3".to_owned(),
+                tick: "R3".to_owned(),
                 value: PointValue::Rounded { mean: 5.0 },
             },
             figure("R4", 4.0),
@@ -398,11 +469,39 @@ mod tests {
     }
 
     #[test]
-    fn a_single_released_round_is_a_dot_without_a_line() {
+    fn a_single_released_round_is_a_dot_with_its_interval_and_a_caption_that_says_so() {
         let chart = trend_chart("Trust", &[figure("A", 4.0)], 1.0, 7.0);
-        assert!(chart.lines.is_empty());
+        assert!(chart.lines.is_empty() && chart.bands.is_empty());
         assert_eq!(chart.dots.len(), 1);
+        assert_eq!(chart.intervals.len(), 1);
+        let bar = chart.intervals[0];
+        assert!(
+            bar.top < chart.dots[0].y && chart.dots[0].y < bar.bottom,
+            "{bar:?}"
+        );
+        assert!(
+            chart.caption.starts_with("One released pulse so far"),
+            "{}",
+            chart.caption
+        );
+        assert!(!chart.caption.contains("(line)"), "no line is promised");
         assert_eq!(chart.y_ticks.len(), 7);
+    }
+
+    #[test]
+    fn a_released_round_between_hidden_ones_gets_a_bar_and_the_caption_names_what_is_drawn() {
+        let points = [
+            figure("R1", 5.0),
+            figure("R2", 5.5),
+            hidden("R3"),
+            figure("R4", 4.0),
+            hidden("R5"),
+        ];
+        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        assert_eq!(chart.lines.len(), 1);
+        assert_eq!(chart.intervals.len(), 1, "R4 stands alone");
+        assert!(chart.caption.contains("(line)") && chart.caption.contains("Grey columns"));
+        assert!(!chart.caption.contains("rounded"), "{}", chart.caption);
     }
 
     #[test]

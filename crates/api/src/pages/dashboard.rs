@@ -14,14 +14,14 @@
 //! English only: the people who read reports configure safepulse too, and the
 //! settings and API are English; respondents' pages and emails are bilingual.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use safepulse_anonymizer::{ConfidenceInterval, ReleasedFigures};
-use safepulse_domain::Dimension;
 use safepulse_domain::access::{AccessNode, NodeKind};
+use safepulse_domain::{Dimension, TimeZone};
 use safepulse_mailer::messages::dimension_label;
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::{round, survey, team};
@@ -38,8 +38,9 @@ use super::session::{
 use crate::access::Reader;
 use crate::error::ApiError;
 use crate::routes::reports::{
-    ChangeView, HeatmapRow, ReadVia, ReleaseView, RoundReport, TeamReport, build_heatmap,
-    build_team_report, heatmap_table, record_heatmap_view, record_team_report_view,
+    ChangeView, DimensionTrend, HeatmapRow, LabelZones, ReadVia, ReleaseView, RoundReport,
+    TeamReport, build_heatmap, build_team_report, heatmap_table, record_heatmap_view,
+    record_team_report_view,
 };
 use crate::spreadsheet::ExportFormat;
 use crate::state::AppState;
@@ -47,7 +48,7 @@ use safepulse_anonymizer::RoundedFigures;
 
 /// Closed rounds listed on the overview, newest first.
 const RECENT_ROUNDS: u64 = 12;
-/// Hierarchy depth the overview indents (deeper teams share the last indent).
+/// Hierarchy depth the heatmap indents (deeper teams share the last indent).
 const MAX_INDENT: usize = 5;
 
 /// The signed-in reader, or the response that replaces the page.
@@ -84,12 +85,23 @@ fn api_error_page(error: &ApiError, session: &Session) -> HttpResponse {
 // ---------------------------------------------------------------------------------
 // Overview
 
+/// One team of the overview's tree, in depth-first order. The template writes
+/// the nesting from `opens_list`, `has_children` and `closes` (askama has no
+/// recursion), so screen readers get real nested lists with their levels.
 #[derive(Debug)]
 struct TeamLine {
     id: Uuid,
     name: String,
-    indent: usize,
     headline: Headline,
+    /// "clearly lower than last time in Trust", "no clear change since last time".
+    change: Option<String>,
+    /// "8 of 10 answered", or how many have answered an open pulse so far.
+    answered: Option<String>,
+    /// The first child of its parent: a nested list starts before it.
+    opens_list: bool,
+    has_children: bool,
+    /// Nested lists that end after this team (when it has no children).
+    closes: usize,
 }
 
 #[derive(Debug)]
@@ -213,29 +225,54 @@ async fn overview_page(
         },
     )
     .await?;
+    let zones = LabelZones::load(state).await?;
     let mut headlines: HashMap<Uuid, Headline> = headlines
         .into_iter()
-        .map(|(node, (round, row))| (node, headline_of(state, &row, &round.period_key)))
-        .collect();
-
-    let lines = in_tree_order(&teams)
-        .into_iter()
-        .filter(|(team, _)| readable.contains(&team.id))
-        .map(|(team, depth)| TeamLine {
-            id: team.id,
-            name: team.name.clone(),
-            indent: depth.min(MAX_INDENT),
-            headline: headlines.remove(&team.id).unwrap_or(Headline::NoResults),
+        .map(|(node, (round, row))| {
+            let label = zones.label(round.opened_at, Some(node));
+            (node, headline_of(state, &row, &label))
         })
         .collect();
+
+    let readable_teams: Vec<(&team::Model, usize)> = in_tree_order(&teams)
+        .into_iter()
+        .filter(|(team, _)| readable.contains(&team.id))
+        .map(|(team, _)| (team, readable_depth(&teams, &readable, team)))
+        .collect();
+    let mut lines = Vec::with_capacity(readable_teams.len());
+    for (position, (team, depth)) in readable_teams.iter().enumerate() {
+        let next_depth = readable_teams
+            .get(position + 1)
+            .map_or(0, |(_, depth)| *depth);
+        let previous_depth = position
+            .checked_sub(1)
+            .map(|previous| readable_teams[previous].1);
+        let (change, answered) = match build_team_report(state, reader, team.id).await {
+            Ok(report) => glance(&report),
+            Err(ApiError::Forbidden | ApiError::NotFound) => (None, None),
+            Err(error) => return Err(error),
+        };
+        lines.push(TeamLine {
+            id: team.id,
+            name: team.name.clone(),
+            headline: headlines.remove(&team.id).unwrap_or(Headline::NoResults),
+            change,
+            answered,
+            opens_list: previous_depth.is_some_and(|previous| *depth > previous),
+            has_children: next_depth > *depth,
+            closes: depth.saturating_sub(next_depth),
+        });
+    }
     let rounds = closed
         .iter()
         .map(|round| RoundLine {
             id: round.id,
-            label: round_label(&survey_names, round),
+            label: round_label(&survey_names, &zones, round),
             closed_on: round
                 .closed_at
-                .map(|at| at.format("%Y-%m-%d").to_string())
+                .map(|at| {
+                    safepulse_mailer::local_date(at, zones.of(None), safepulse_domain::Locale::En)
+                })
                 .unwrap_or_default(),
         })
         .collect();
@@ -251,10 +288,16 @@ async fn overview_page(
     ))
 }
 
-fn round_label(survey_names: &HashMap<Uuid, String>, round: &round::Model) -> String {
+/// "Pulse of 7 Dec 2026 (Team pulse)": a round on pages about the whole round.
+fn round_label(
+    survey_names: &HashMap<Uuid, String>,
+    zones: &LabelZones,
+    round: &round::Model,
+) -> String {
+    let label = zones.label(round.opened_at, None);
     match survey_names.get(&round.survey_id) {
-        Some(name) => format!("{name}, {}", round.period_key),
-        None => round.period_key.clone(),
+        Some(name) => format!("{label} ({name})"),
+        None => label,
     }
 }
 
@@ -312,6 +355,69 @@ fn scale_min_of(state: &AppState, dimension: Dimension) -> u8 {
         .map_or(1, |item| item.meta().scale.min())
 }
 
+/// How many of `team`'s ancestors the reader reads: its level in their tree.
+fn readable_depth(teams: &[team::Model], readable: &HashSet<Uuid>, team: &team::Model) -> usize {
+    let mut depth = 0;
+    let mut current = team.parent_id;
+    while let Some(parent) = current {
+        if readable.contains(&parent) {
+            depth += 1;
+        }
+        current = teams
+            .iter()
+            .find(|candidate| candidate.id == parent)
+            .and_then(|parent| parent.parent_id);
+    }
+    depth
+}
+
+/// A team's latest change and participation in a few words, for the overview.
+fn glance(report: &TeamReport) -> (Option<String>, Option<String>) {
+    let latest = report.rounds.last();
+    let change = latest.and_then(|round| match &round.change {
+        Some(ChangeView::Compared { dimensions, .. }) => {
+            let moved: Vec<String> = dimensions
+                .iter()
+                .filter(|change| change.significant)
+                .map(|change| {
+                    format!(
+                        "{} clearly {}",
+                        dimension_label(change.dimension, safepulse_domain::Locale::En),
+                        if change.difference < 0.0 {
+                            "lower"
+                        } else {
+                            "higher"
+                        }
+                    )
+                })
+                .collect();
+            Some(if moved.is_empty() {
+                "no clear change since last time".to_owned()
+            } else {
+                format!("{} than last time", moved.join(", "))
+            })
+        }
+        Some(ChangeView::NotComparable { .. }) => Some("team changed, not compared".to_owned()),
+        None => None,
+    });
+    let answered = match report.open_rounds.last() {
+        Some(open) => Some(format!(
+            "open: at least {} answered so far",
+            open.respondents_at_least
+        )),
+        None => latest.and_then(|round| {
+            let respondents = released_figures(round)
+                .map(|figures| figures.respondents)
+                .or(rounded_figures(round).map(|rounded| rounded.respondents))?;
+            Some(match round.invited {
+                Some(invited) => format!("{respondents} of {invited} answered"),
+                None => format!("{respondents} answered"),
+            })
+        }),
+    };
+    (change, answered)
+}
+
 /// Teams depth first, siblings by name, with their depth.
 fn in_tree_order(teams: &[team::Model]) -> Vec<(&team::Model, usize)> {
     let mut children: HashMap<Option<Uuid>, Vec<&team::Model>> = HashMap::new();
@@ -340,13 +446,20 @@ fn in_tree_order(teams: &[team::Model]) -> Vec<(&team::Model, usize)> {
 
 // ---------------------------------------------------------------------------------
 // Team page
+//
+// Summary first (issue 13): the latest pulse in a few plain sentences, how many
+// answered, the suggested conversation and the comments; then one folded section
+// per dimension; the statistics behind the words under "For analysts". The plain
+// text never says "significant", "p", "rwg" or a period key: those words are for
+// analysts, and the period key names a cadence slot nobody says aloud.
 
 #[derive(Debug)]
 struct RoundRow {
     label: String,
     closed_on: String,
     status: &'static str,
-    respondents: Option<u32>,
+    /// "8 of 10", or "8" when nobody's count of invitees is known.
+    answered: Option<String>,
     team_changed: bool,
     membership_changed: bool,
 }
@@ -380,14 +493,34 @@ struct ItemLine {
 struct DimensionSection {
     id: &'static str,
     label: &'static str,
+    /// What the folded section says before it is opened: "5.1 of 7 · within
+    /// normal variation".
+    headline: String,
     chart: TrendChart,
     rows: Vec<DataRow>,
-    change: String,
-    trend: String,
-    noise: Option<String>,
-    agreement: Option<String>,
+    /// Plain sentences: change, trend, what counts as noise, agreement.
+    facts: Vec<String>,
+    /// The statistics behind those sentences.
+    analyst: Vec<String>,
     items: Vec<ItemLine>,
     guide: Option<&'static Guide>,
+}
+
+/// The latest pulse in words.
+#[derive(Debug)]
+struct Summary {
+    label: String,
+    sentences: Vec<String>,
+    /// "8 of 10 people answered (80%)."
+    answered: Option<String>,
+}
+
+/// The conversation suggested for the weakest dimension.
+#[derive(Debug)]
+struct Talk {
+    id: &'static str,
+    label: &'static str,
+    guide: &'static Guide,
 }
 
 #[derive(Debug, Template)]
@@ -396,15 +529,24 @@ struct TeamPage<'a> {
     session: Option<&'a Session>,
     name: String,
     parent: Option<(Uuid, String)>,
+    /// Rounds still open, with how many have answered so far.
+    open_rounds: Vec<String>,
+    summary: Option<Summary>,
     rounds: Vec<RoundRow>,
     /// The latest round is hidden or rounded to protect anonymity.
     latest_protected: bool,
     latest_rounded: bool,
     latest_label: Option<String>,
+    /// The nearest larger group shown (exactly or rounded) in the latest pulse
+    /// that the reader may read, when the latest pulse is hidden or rounded here.
+    nearest: Option<(Uuid, String)>,
+    /// An earlier pulse is hidden or rounded (the page then explains why, once).
+    earlier_protected: bool,
     latest_not_comparable: bool,
     latest_team_changed: bool,
     latest_membership_changed: bool,
     detail_released: bool,
+    talk: Option<Talk>,
     sections: Vec<DimensionSection>,
     comments: Vec<String>,
     comments_round: Option<String>,
@@ -440,20 +582,55 @@ pub async fn team_page(
     {
         return server_error(&error, Some(&session));
     }
-    let parent = match org::get_team(db, node_id).await {
-        Ok(team) => match team.parent_id {
-            Some(parent_id) => org::get_team(db, parent_id)
-                .await
-                .ok()
-                .map(|parent| (parent.id, parent.name)),
-            None => None,
-        },
-        Err(_) => None,
+    let zones = match LabelZones::load(&state).await {
+        Ok(zones) => zones,
+        Err(error) => return server_error(&error, Some(&session)),
     };
-    html_response(
-        StatusCode::OK,
-        team_view(&state, &session, &report, parent).render(),
-    )
+    let (parent, team_id) = match org::get_team(db, node_id).await {
+        Ok(team) => (
+            match team.parent_id {
+                Some(parent_id) => org::get_team(db, parent_id)
+                    .await
+                    .ok()
+                    .map(|parent| (parent.id, parent.name)),
+                None => None,
+            },
+            Some(team.id),
+        ),
+        Err(_) => (None, None),
+    };
+    let zone = zones.of(team_id);
+    let nearest = match report.rounds.last() {
+        Some(latest) if released_figures(latest).is_none() => {
+            nearest_shown_group(&state, &reader, latest.round_id, node_id).await
+        }
+        _ => None,
+    };
+    let mut page = team_view(&state, &session, &report, parent, zone);
+    page.nearest = nearest;
+    html_response(StatusCode::OK, page.render())
+}
+
+/// The nearest group above `node_id` whose results of `round_id` were shown
+/// (exactly or rounded) and that `reader` may read; `None` when there is none or
+/// it cannot be read now (the page then simply names no group).
+async fn nearest_shown_group(
+    state: &AppState,
+    reader: &Reader,
+    round_id: Uuid,
+    node_id: Uuid,
+) -> Option<(Uuid, String)> {
+    let rows = build_heatmap(state, reader, round_id).await.ok()?;
+    let row_of = |id: Uuid| rows.iter().find(|row| row.node_id == id);
+    let mut current = row_of(node_id)?.parent_node_id;
+    while let Some(id) = current {
+        let row = row_of(id)?;
+        if row.status != "suppressed" && row.kind == "team" {
+            return Some((row.node_id, row.name.clone()));
+        }
+        current = row.parent_node_id;
+    }
+    None
 }
 
 fn released_figures(round: &RoundReport) -> Option<ReleasedFigures> {
@@ -486,16 +663,39 @@ fn interval_text(interval: &ConfidenceInterval) -> String {
     }
 }
 
+/// A p-value as analysts write it: never "p = 0.000".
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".to_owned()
+    } else {
+        format!("p = {p:.3}")
+    }
+}
+
+/// "8 of 10 people answered (80%)."
+fn answered_text(respondents: u32, invited: Option<u32>) -> String {
+    match invited.filter(|invited| *invited >= respondents && *invited > 0) {
+        Some(invited) => format!(
+            "{respondents} of {invited} people answered ({:.0}%).",
+            f64::from(respondents) * 100.0 / f64::from(invited)
+        ),
+        None => format!("{respondents} people answered."),
+    }
+}
+
 fn team_view<'a>(
     state: &AppState,
     session: &'a Session,
     report: &TeamReport,
     parent: Option<(Uuid, String)>,
+    zone: TimeZone,
 ) -> TeamPage<'a> {
     let figures: Vec<Option<ReleasedFigures>> =
         report.rounds.iter().map(released_figures).collect();
     let rounded: Vec<Option<RoundedFigures>> = report.rounds.iter().map(rounded_figures).collect();
     let latest = report.rounds.last();
+    let latest_figures = figures.last().and_then(Option::as_ref);
+    let latest_rounded_figures = rounded.last().and_then(Option::as_ref);
     let latest_released = report
         .rounds
         .iter()
@@ -518,8 +718,8 @@ fn team_view<'a>(
             })
         })
         .collect();
-    let sections = dimensions
-        .into_iter()
+    let sections: Vec<DimensionSection> = dimensions
+        .iter()
         .map(|dimension| {
             dimension_section(
                 state,
@@ -527,53 +727,115 @@ fn team_view<'a>(
                 &figures,
                 &rounded,
                 latest_released,
-                dimension,
+                *dimension,
+                zone,
             )
         })
         .collect();
+    // The weakest dimension of the latest pulse, exact or rounded: what to talk
+    // about first (the recommendation item summarises the others).
+    let latest_means: Vec<(Dimension, f64)> = match (latest_figures, latest_rounded_figures) {
+        (Some(figures), _) => figures
+            .dimensions
+            .iter()
+            .map(|figure| (figure.dimension, figure.mean))
+            .collect(),
+        (None, Some(rounded)) => rounded
+            .dimensions
+            .iter()
+            .map(|figure| (figure.dimension, figure.mean))
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let weakest = latest_means
+        .iter()
+        .filter(|(dimension, _)| *dimension != Dimension::Recommendation)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .copied();
+    let summary = latest
+        .filter(|_| !latest_means.is_empty())
+        .map(|round| Summary {
+            label: round.label.clone(),
+            sentences: summary_sentences(state, report, weakest, latest_figures.is_none()),
+            answered: latest_figures
+                .map(|figures| figures.respondents)
+                .or(latest_rounded_figures.map(|rounded| rounded.respondents))
+                .map(|respondents| answered_text(respondents, round.invited)),
+        });
+    let talk = weakest.and_then(|(dimension, _)| {
+        Some(Talk {
+            id: dimension.as_str(),
+            label: dimension_label(dimension, safepulse_domain::Locale::En),
+            guide: guides::guide(dimension)?,
+        })
+    });
     let (comments, comments_round) = report
         .rounds
         .iter()
         .rev()
         .find(|round| !round.comments.is_empty())
         .map_or((Vec::new(), None), |round| {
-            (round.comments.clone(), Some(round.period_key.clone()))
+            (round.comments.clone(), Some(round.label.clone()))
         });
+    let open_rounds = report
+        .open_rounds
+        .iter()
+        .map(|open| {
+            format!(
+                "{} is open until {}. At least {} people have answered so far. This count is \
+                 updated once a day and rounded down to a multiple of {} to protect anonymity, \
+                 so it reads 0 on the first day by design.",
+                open.label,
+                safepulse_mailer::local_date(open.closes_at, zone, safepulse_domain::Locale::En),
+                open.respondents_at_least,
+                open.rounded_to
+            )
+        })
+        .collect();
     TeamPage {
         session: Some(session),
         name: report.name.clone(),
         parent,
+        open_rounds,
+        summary,
         rounds: report
             .rounds
             .iter()
             .zip(figures.iter().zip(&rounded))
             .map(|(round, (figures, rounded))| RoundRow {
-                label: round.period_key.clone(),
+                label: round.label.clone(),
                 closed_on: round
                     .closed_at
-                    .map(|at| at.format("%Y-%m-%d").to_string())
+                    .map(|at| safepulse_mailer::local_date(at, zone, safepulse_domain::Locale::En))
                     .unwrap_or_default(),
                 status: match (figures, rounded) {
                     (Some(_), _) => "released",
                     (None, Some(_)) => "rounded to protect anonymity",
                     (None, None) => "hidden to protect anonymity",
                 },
-                respondents: figures
+                answered: figures
                     .as_ref()
                     .map(|figures| figures.respondents)
-                    .or(rounded.as_ref().map(|rounded| rounded.respondents)),
+                    .or(rounded.as_ref().map(|rounded| rounded.respondents))
+                    .map(|respondents| match round.invited {
+                        Some(invited) => format!("{respondents} of {invited}"),
+                        None => respondents.to_string(),
+                    }),
                 team_changed: round.team_changed,
                 membership_changed: round.membership_changed_before,
             })
             .collect(),
         latest_protected: latest.is_some_and(|round| released_figures(round).is_none()),
         latest_rounded: latest.is_some_and(|round| rounded_figures(round).is_some()),
-        latest_label: latest.map(|round| round.period_key.clone()),
+        latest_label: latest.map(|round| round.label.clone()),
+        nearest: None,
+        earlier_protected: figures.iter().any(Option::is_none),
         latest_not_comparable: latest
             .is_some_and(|round| matches!(round.change, Some(ChangeView::NotComparable { .. }))),
         latest_team_changed: latest.is_some_and(|round| round.team_changed),
         latest_membership_changed: latest.is_some_and(|round| round.membership_changed_before),
         detail_released: latest_released.is_some_and(|(_, figures)| figures.detail),
+        talk,
         sections,
         comments,
         comments_round,
@@ -586,6 +848,114 @@ fn team_view<'a>(
     }
 }
 
+/// The latest pulse in a few sentences: what went clearly up or down, what has
+/// been moving over several pulses, what is lowest, and, when nothing moved, that
+/// the rest is within normal variation. Dimensions that moved the same way share a
+/// sentence, so the first screen stays short when a team struggles everywhere.
+fn summary_sentences(
+    state: &AppState,
+    report: &TeamReport,
+    weakest: Option<(Dimension, f64)>,
+    rounded: bool,
+) -> Vec<String> {
+    let mut sentences = Vec::new();
+    let latest = report.rounds.last();
+    let mut tested = false;
+    let label = |dimension| dimension_label(dimension, safepulse_domain::Locale::En);
+    if let Some(ChangeView::Compared { dimensions, .. }) =
+        latest.and_then(|round| round.change.as_ref())
+    {
+        for lower in [true, false] {
+            let moved: Vec<String> = dimensions
+                .iter()
+                .filter(|change| change.significant && (change.difference < 0.0) == lower)
+                .map(|change| {
+                    format!(
+                        "{} ({:.1}, was {:.1})",
+                        label(change.dimension),
+                        change.current_mean,
+                        change.previous_mean
+                    )
+                })
+                .collect();
+            if !moved.is_empty() {
+                sentences.push(format!(
+                    "Clearly {} than last time: {}.",
+                    if lower { "lower" } else { "higher" },
+                    spoken_list(&moved)
+                ));
+            }
+        }
+        tested = dimensions.iter().any(|change| change.welch.is_some());
+    }
+    for falling in [true, false] {
+        let moving: Vec<&DimensionTrend> = report
+            .trends
+            .iter()
+            .filter(|trend| {
+                trend
+                    .trend
+                    .slope_test
+                    .as_ref()
+                    .is_some_and(|test| test.p_value < 0.05)
+                    && (trend.trend.slope < 0.0) == falling
+            })
+            .collect();
+        let names: Vec<String> = moving
+            .iter()
+            .filter_map(|trend| Dimension::parse(&trend.dimension).map(|d| label(d).to_owned()))
+            .collect();
+        if let Some(points) = moving.iter().map(|trend| trend.trend.points).max() {
+            sentences.push(format!(
+                "{} over the last {points} released pulses: {}.",
+                if falling { "Falling" } else { "Rising" },
+                spoken_list(&names)
+            ));
+        }
+    }
+    let moved = !sentences.is_empty();
+    if let Some((dimension, mean)) = weakest {
+        sentences.push(format!(
+            "Lowest: {}, {}{mean:.1} of {}{}.",
+            dimension_label(dimension, safepulse_domain::Locale::En),
+            if rounded { "about " } else { "" },
+            scale_max_of(state, dimension),
+            if rounded {
+                " (rounded to protect anonymity)"
+            } else {
+                ""
+            }
+        ));
+    }
+    match latest.and_then(|round| round.change.as_ref()) {
+        Some(ChangeView::Compared { .. }) if !moved && tested => {
+            sentences
+                .push("Everything else is within normal variation since last time.".to_owned());
+        }
+        Some(ChangeView::Compared { .. }) if !moved => sentences.push(
+            "With this few answers a change since last time cannot be told apart from chance; \
+             the trend over several pulses is the better guide."
+                .to_owned(),
+        ),
+        Some(ChangeView::NotComparable { .. }) => sentences.push(
+            "The team changed since the last pulse, so this pulse is not compared with it."
+                .to_owned(),
+        ),
+        None if !rounded
+            && report
+                .rounds
+                .iter()
+                .filter(|round| round.change.is_none())
+                .count()
+                == report.rounds.len() =>
+        {
+            sentences.push("First results: nothing to compare with yet.".to_owned());
+        }
+        _ => {}
+    }
+    sentences
+}
+
 fn dimension_section(
     state: &AppState,
     report: &TeamReport,
@@ -593,6 +963,7 @@ fn dimension_section(
     rounded: &[Option<RoundedFigures>],
     latest_released: Option<(&RoundReport, &ReleasedFigures)>,
     dimension: Dimension,
+    zone: TimeZone,
 ) -> DimensionSection {
     let label = dimension_label(dimension, safepulse_domain::Locale::En);
     let mut points = Vec::with_capacity(report.rounds.len());
@@ -635,76 +1006,105 @@ fn dimension_section(
             },
         };
         points.push(ChartPoint {
-            label: round.period_key.clone(),
+            label: round.label.clone(),
+            tick: safepulse_mailer::local_day_and_month(
+                round.opened_at,
+                zone,
+                safepulse_domain::Locale::En,
+            ),
             value,
         });
         rows.push(DataRow {
-            label: round.period_key.clone(),
+            label: round.label.clone(),
             figure,
         });
     }
     let scale_min = f64::from(scale_min_of(state, dimension));
-    let scale_max = f64::from(scale_max_of(state, dimension));
-    let change = change_text(report, dimension);
-    let trend = match report
+    let scale_max = scale_max_of(state, dimension);
+    let mut facts = Vec::new();
+    let mut analyst = Vec::new();
+    let change = change_words(report, dimension);
+    facts.push(change.plain);
+    analyst.extend(change.analyst);
+    match report
         .trends
         .iter()
         .find(|trend| trend.dimension == dimension.as_str())
     {
         Some(trend) => {
+            let points = trend.trend.points;
             let slope = trend.trend.slope;
-            let direction = if slope.abs() < 0.005 {
-                "flat".to_owned()
-            } else if slope > 0.0 {
-                format!("rising by {slope:.2} per round")
-            } else {
-                format!("falling by {:.2} per round", -slope)
-            };
-            let evidence = match &trend.trend.slope_test {
+            let direction = if slope < 0.0 { "falling" } else { "rising" };
+            facts.push(match &trend.trend.slope_test {
                 Some(test) if test.p_value < 0.05 => {
-                    format!("a clear trend (p = {:.3})", test.p_value)
+                    format!("Over the last {points} released pulses: {direction} steadily.")
                 }
-                Some(test) => format!("could be noise (p = {:.2})", test.p_value),
-                None => "exactly on a line".to_owned(),
-            };
-            format!(
-                "Trend over {} released rounds: {direction}, {evidence}.",
-                trend.trend.points
-            )
+                Some(_) => format!("Over the last {points} released pulses: no clear direction."),
+                None if slope.abs() < 0.005 => {
+                    format!("Over the last {points} released pulses: unchanged.")
+                }
+                None => format!("Over the last {points} released pulses: {direction} steadily."),
+            });
+            analyst.push(match &trend.trend.slope_test {
+                Some(test) => format!(
+                    "Trend: least-squares slope {slope:+.3} per pulse over {points} pulses, \
+                     t = {:.2} with {:.0} degrees of freedom, {}.",
+                    test.t_statistic,
+                    test.degrees_of_freedom,
+                    p_text(test.p_value)
+                ),
+                None => format!(
+                    "Trend: least-squares slope {slope:+.3} per pulse over {points} pulses, exactly on a line."
+                ),
+            });
         }
-        None => "Trend: shown once three rounds are released.".to_owned(),
-    };
-    let noise = report
+        None => facts.push("A trend is shown from the third released pulse on.".to_owned()),
+    }
+    if let Some(noise) = report
         .noise
         .iter()
         .find(|noise| noise.dimension == dimension.as_str())
-        .map(|noise| {
-            format!(
-                "At this team's size, changes smaller than {:.1} between two rounds are within noise.",
-                noise.minimum_detectable_change
-            )
-        });
+    {
+        facts.push(format!(
+            "At this team's size, only changes of {:.1} or more between two pulses stand out from chance.",
+            noise.minimum_detectable_change
+        ));
+        analyst.push(format!(
+            "Minimum detectable change (80% power, two-sided α = .05): {:.2}.",
+            noise.minimum_detectable_change
+        ));
+    }
     let latest_figure = latest_released.and_then(|(_, figures)| {
         figures
             .dimensions
             .iter()
             .find(|figure| figure.dimension == dimension)
     });
-    let agreement = latest_figure
-        .and_then(|figure| figure.detail.as_ref())
-        .map(|detail| {
-            let word = if detail.rwg >= 0.7 {
-                "the team largely agrees"
+    if let Some(detail) = latest_figure.and_then(|figure| figure.detail.as_ref()) {
+        facts.push(
+            if detail.rwg >= 0.7 {
+                "The team largely agrees."
             } else if detail.rwg_lindell < 0.0 {
-                "answers are split: some see it very differently from others"
+                "Answers are split: some see it very differently from others."
             } else {
-                "answers vary a lot"
-            };
-            format!(
-                "Agreement rwg(j) {:.2}: {word}. Standard deviation {:.2}.",
-                detail.rwg, detail.sd
-            )
-        });
+                "Answers vary a lot."
+            }
+            .to_owned(),
+        );
+        analyst.push(format!(
+            "Agreement rwg(j) {:.2} (Lindell's r*wg(j) {:.2}), standard deviation {:.2}.",
+            detail.rwg, detail.rwg_lindell, detail.sd
+        ));
+    }
+    let latest_value = points.last().map(|point| point.value);
+    let headline = match latest_value {
+        Some(PointValue::Figure { mean, .. }) => {
+            format!("{mean:.1} of {scale_max} · {}", change.short)
+        }
+        Some(PointValue::Rounded { mean }) => format!("about {mean:.1} of {scale_max} · rounded"),
+        Some(PointValue::Hidden) => "latest pulse hidden to protect anonymity".to_owned(),
+        Some(PointValue::NotAsked) | None => "not asked in the latest pulse".to_owned(),
+    };
     let items = latest_released
         .map(|(_, figures)| {
             figures
@@ -747,68 +1147,121 @@ fn dimension_section(
     DimensionSection {
         id: dimension.as_str(),
         label,
-        chart: chart::trend_chart(label, &points, scale_min, scale_max),
+        headline,
+        chart: chart::trend_chart(label, &points, scale_min, f64::from(scale_max)),
         rows,
-        change,
-        trend,
-        noise,
-        agreement,
+        facts,
+        analyst,
         items,
         guide: guides::guide(dimension),
     }
 }
 
-/// The change of the latest round against the previous released one.
-fn change_text(report: &TeamReport, dimension: Dimension) -> String {
+/// A dimension's change since the previous released pulse, in words and figures.
+struct ChangeWords {
+    /// A sentence for everybody.
+    plain: String,
+    /// A few words for the folded section's headline.
+    short: &'static str,
+    /// The figures and the test, for analysts.
+    analyst: Option<String>,
+}
+
+fn change_words(report: &TeamReport, dimension: Dimension) -> ChangeWords {
+    let plain = |plain: String, short: &'static str| ChangeWords {
+        plain,
+        short,
+        analyst: None,
+    };
     let Some(latest) = report.rounds.last() else {
-        return "No round yet.".to_owned();
+        return plain("No pulse has closed yet.".to_owned(), "no results yet");
     };
     match &latest.change {
-        None if matches!(latest.release, ReleaseView::Suppressed { .. }) => {
-            format!(
-                "Change: none shown, {} is hidden to protect anonymity.",
-                latest.period_key
-            )
-        }
-        None if matches!(latest.release, ReleaseView::Rounded { .. }) => {
-            format!(
-                "Change: none shown, {} is rounded to protect anonymity.",
-                latest.period_key
-            )
-        }
-        None => "Change: no earlier released round to compare with.".to_owned(),
-        Some(ChangeView::NotComparable { .. }) => format!(
-            "Change: not comparable. The team changed since the last released round before {}, so the two rounds describe different groups.",
-            latest.period_key
+        None if matches!(latest.release, ReleaseView::Suppressed { .. }) => plain(
+            format!("No change shown: {} is hidden to protect anonymity.", latest.label),
+            "hidden",
+        ),
+        None if matches!(latest.release, ReleaseView::Rounded { .. }) => plain(
+            format!("No change shown: {} is rounded to protect anonymity.", latest.label),
+            "rounded",
+        ),
+        None => plain(
+            "No earlier released pulse to compare with.".to_owned(),
+            "first results",
+        ),
+        Some(ChangeView::NotComparable { .. }) => plain(
+            "Not compared with the last pulse: the team changed since, so the two describe different groups."
+                .to_owned(),
+            "team changed, not compared",
         ),
         Some(ChangeView::Compared { dimensions, .. }) => {
-            match dimensions
+            let Some(change) = dimensions
                 .iter()
                 .find(|change| change.dimension == dimension)
-            {
-                Some(change) => {
-                    let verdict = if change.significant {
-                        "a meaningful change"
-                    } else if change.welch.is_some() {
-                        "within what chance alone could produce"
-                    } else {
-                        "significance not tested at this size"
-                    };
-                    // Rounded to a tenth, a tiny fall would read "-0.0".
-                    let difference = if change.difference.abs() < 0.05 {
-                        0.0
-                    } else {
-                        change.difference
-                    };
-                    format!(
-                        "Change since the previous round: {difference:+.1} (from {:.1} to {:.1}), {verdict}.",
-                        change.previous_mean, change.current_mean
-                    )
+            else {
+                return plain("Not asked in both pulses.".to_owned(), "not compared");
+            };
+            let short = if change.significant {
+                if change.difference < 0.0 {
+                    "clearly lower than last time"
+                } else {
+                    "clearly higher than last time"
                 }
-                None => "Change: not asked in both rounds.".to_owned(),
+            } else if change.welch.is_some() {
+                "within normal variation"
+            } else {
+                "too few answers to tell"
+            };
+            let sentence = if change.welch.is_some() || change.significant {
+                format!(
+                    "{}{}: {:.1}, was {:.1}.",
+                    short[..1].to_uppercase(),
+                    &short[1..],
+                    change.current_mean,
+                    change.previous_mean
+                )
+            } else {
+                format!(
+                    "{:.1}, was {:.1} last time: with this few answers a change cannot be told apart from chance.",
+                    change.current_mean, change.previous_mean
+                )
+            };
+            // The difference of the figures as shown, so the three never disagree.
+            let (previous, current) = (hundredths(change.previous_mean), hundredths(change.current_mean));
+            let test = match &change.welch {
+                Some(welch) => format!(
+                    "Welch's t-test t = {:.2} with {:.1} degrees of freedom, {}; {} (p < .05 and a change of at least 0.5).",
+                    welch.t_statistic,
+                    welch.degrees_of_freedom,
+                    p_text(welch.p_value),
+                    if change.significant { "significant" } else { "not significant" }
+                ),
+                None => "Significance not tested: that needs spread released in both pulses and at least 8 answers.".to_owned(),
+            };
+            ChangeWords {
+                plain: sentence,
+                short,
+                analyst: Some(format!(
+                    "Change {:+.2} (from {previous:.2} to {current:.2}). {test}",
+                    current - previous
+                )),
             }
         }
     }
+}
+
+/// "A", "A and B", "A, B and C".
+fn spoken_list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Rounded to two decimals, as the analysts' figures are shown.
+fn hundredths(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 // ---------------------------------------------------------------------------------
@@ -1117,7 +1570,7 @@ async fn heatmap_label(state: &AppState, round_id: Uuid) -> Result<String, ApiEr
         .into_iter()
         .map(|survey| (survey.id, survey.name))
         .collect();
-    Ok(round_label(&names, &round))
+    Ok(round_label(&names, &LabelZones::load(state).await?, &round))
 }
 
 /// `GET /reports`: where the managers' digest email links to.

@@ -2,6 +2,7 @@
 //! [`crate::routes`]: they are not API operations, so they live outside `routes/`
 //! and are not in the OpenAPI document.
 //!
+//! - [`front_door`]: `/` (where to go from here) and `/docs` (to `/docs/`).
 //! - [`answer`]: `/r/{token}`, the one-time answer page a team member opens from
 //!   the pulse email.
 //! - [`sign_in`]: `/sign-in`, `/sign-in/{token}` and `/sign-out`, the magic-link
@@ -16,6 +17,7 @@
 pub mod answer;
 pub mod chart;
 pub mod dashboard;
+pub mod front_door;
 pub mod guides;
 pub mod session;
 pub mod sign_in;
@@ -31,6 +33,8 @@ use crate::state::AppState;
 /// Registers every page.
 pub fn configure(config: &mut ServiceConfig) {
     config
+        .service(web::resource("/").route(web::get().to(front_door::landing)))
+        .service(web::resource("/docs").route(web::get().to(front_door::docs_redirect)))
         .service(
             web::resource("/r/{token}")
                 .route(web::get().to(answer::show_form))

@@ -57,6 +57,8 @@ const QUEUE_FULL_RETRY_SECONDS: u64 = 60;
 struct SignInPage<'a> {
     email: &'a str,
     error: Option<&'static str>,
+    /// No `[smtp]`: the email is an `.eml` file, and the page says where to find it.
+    writes_mail_files: bool,
 }
 
 #[derive(Debug, Template)]
@@ -74,6 +76,7 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
             SignInPage {
                 email: "",
                 error: None,
+                writes_mail_files: state.config.smtp.is_none(),
             }
             .render(),
         ),
@@ -110,6 +113,7 @@ pub async fn request_link(
             SignInPage {
                 email: typed,
                 error: Some("Please enter an email address, like name@example.com."),
+                writes_mail_files: state.config.smtp.is_none(),
             }
             .render(),
         );

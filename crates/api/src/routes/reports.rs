@@ -13,7 +13,7 @@ use safepulse_anonymizer::{
     DimensionChange, ReleasedFigures, RoundedFigures, Trend, compare_rounds,
     minimum_detectable_change, trend,
 };
-use safepulse_domain::{Dimension, Role};
+use safepulse_domain::{Dimension, Locale, Role, TimeZone};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::release;
 use safepulse_store::releases::{
@@ -104,9 +104,18 @@ pub enum ChangeView {
 pub struct RoundReport {
     pub round_id: Uuid,
     pub survey_id: Uuid,
+    /// What people call the round: the day it opened in the team's time zone,
+    /// e.g. "Pulse of 7 Dec 2026" (the dashboard and the emails use the same).
+    pub label: String,
+    /// The cadence's slot (`2026-W50`, `2026-12`, `manual-…`), kept for clients
+    /// that group by it; not meant to be shown.
     pub period_key: String,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// People invited in this node's subtree when the round opened (the answer
+    /// page tells them this number), for the response rate; absent when the
+    /// release is suppressed, which shows nothing at all.
+    pub invited: Option<u32>,
     pub release: ReleaseView,
     /// Absent for the first released round, and for a hidden or rounded round.
     pub change: Option<ChangeView>,
@@ -126,6 +135,8 @@ pub struct RoundReport {
 pub struct OpenRoundParticipation {
     pub round_id: Uuid,
     pub survey_id: Uuid,
+    /// As on [`RoundReport`]: "Pulse of 7 Dec 2026".
+    pub label: String,
     pub period_key: String,
     pub opened_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
@@ -167,6 +178,47 @@ pub struct TeamReport {
     /// Rounds still open, with their rounded participation where the team is large
     /// enough to show it.
     pub open_rounds: Vec<OpenRoundParticipation>,
+}
+
+/// The time zones rounds are named in ([`safepulse_mailer::pulse_label`]): a
+/// team's own; for the synthetic nodes (root, leadership) and pages about a whole
+/// round, the organisation's, taken as its first top-level team's (by name).
+#[derive(Debug, Clone)]
+pub struct LabelZones {
+    teams: HashMap<Uuid, TimeZone>,
+    organisation: TimeZone,
+}
+
+impl LabelZones {
+    pub async fn load(state: &AppState) -> Result<LabelZones, ApiError> {
+        let teams = safepulse_store::org::all_teams(state.store.connection()).await?;
+        let mut tops: Vec<&safepulse_store::entities::team::Model> = teams
+            .iter()
+            .filter(|team| team.parent_id.is_none())
+            .collect();
+        tops.sort_by(|a, b| a.name.cmp(&b.name));
+        let zone = |name: &str| TimeZone::parse(name).unwrap_or_default();
+        Ok(LabelZones {
+            organisation: tops
+                .first()
+                .map_or_else(TimeZone::default, |team| zone(&team.time_zone)),
+            teams: teams
+                .iter()
+                .map(|team| (team.id, zone(&team.time_zone)))
+                .collect(),
+        })
+    }
+
+    /// The zone of `team`, or the organisation's for a synthetic node or a round.
+    pub fn of(&self, team: Option<Uuid>) -> TimeZone {
+        team.and_then(|team| self.teams.get(&team).copied())
+            .unwrap_or(self.organisation)
+    }
+
+    /// The round's English label for a node of `team` (see [`RoundReport::label`]).
+    pub fn label(&self, opened_at: DateTime<Utc>, team: Option<Uuid>) -> String {
+        safepulse_mailer::pulse_label(opened_at, self.of(team), Locale::En)
+    }
 }
 
 /// A team's report: every closed round the caller may read, with figures exactly
@@ -282,6 +334,7 @@ pub async fn build_team_report(
         return Err(ApiError::Forbidden);
     }
 
+    let zones = LabelZones::load(state).await?;
     let mut rounds = Vec::with_capacity(visible.len());
     let mut previous_released: HashMap<Uuid, (&VisibleRelease, ReleasedFigures)> = HashMap::new();
     // Per survey: the team changed since its previous exact release.
@@ -337,12 +390,18 @@ pub async fn build_team_report(
             }
             previous_released.insert(entry.round.survey_id, (entry, figures.clone()));
         }
+        let invited = match &release {
+            ReleaseView::Suppressed { .. } => None,
+            _ => Some(subtree_invited(history.snapshot(entry.round.id), node_id)),
+        };
         rounds.push(RoundReport {
             round_id: entry.round.id,
             survey_id: entry.round.survey_id,
+            label: zones.label(entry.round.opened_at, entry.node.team_id),
             period_key: entry.round.period_key.clone(),
             opened_at: entry.round.opened_at,
             closed_at: entry.round.closed_at,
+            invited,
             release,
             change,
             team_changed: entry.release.team_changed,
@@ -385,8 +444,28 @@ pub async fn build_team_report(
         rounds,
         trends,
         noise,
-        open_rounds: open_round_participation(state, reader, node_id).await?,
+        open_rounds: open_round_participation(state, reader, node_id, &zones).await?,
     })
+}
+
+/// People invited in `node_id`'s subtree of a round's snapshot.
+fn subtree_invited(
+    snapshot: &[safepulse_store::entities::round_node::Model],
+    node_id: Uuid,
+) -> u32 {
+    let mut total = 0;
+    let mut below = vec![node_id];
+    while let Some(parent) = below.pop() {
+        for node in snapshot {
+            if node.node_id == parent {
+                total += u32::try_from(node.invited).unwrap_or(0);
+            }
+            if node.parent_node_id == Some(parent) {
+                below.push(node.node_id);
+            }
+        }
+    }
+    total
 }
 
 /// The node's rounded participation in open rounds the reader may read.
@@ -394,6 +473,7 @@ async fn open_round_participation(
     state: &AppState,
     reader: &Reader,
     node_id: Uuid,
+    zones: &LabelZones,
 ) -> Result<Vec<OpenRoundParticipation>, ApiError> {
     let db = state.store.connection();
     let open = safepulse_store::participation::open_rounds_of_node(db, node_id).await?;
@@ -409,6 +489,7 @@ async fn open_round_participation(
         .map(|(round, row)| OpenRoundParticipation {
             round_id: round.id,
             survey_id: round.survey_id,
+            label: zones.label(round.opened_at, Some(node_id)),
             period_key: round.period_key,
             opened_at: round.opened_at,
             closes_at: round.closes_at,
@@ -777,6 +858,8 @@ pub struct ReleaseRow {
     pub id: Uuid,
     pub round_id: Uuid,
     pub survey_id: Uuid,
+    /// As on the team report: "Pulse of 7 Dec 2026", in the team's time zone.
+    pub label: String,
     pub period_key: String,
     pub closed_at: Option<DateTime<Utc>>,
     pub node_id: Uuid,
@@ -1045,8 +1128,13 @@ pub async fn build_release_page(
         },
     )
     .await?;
+    let zones = LabelZones::load(state).await?;
     Ok(Page {
-        items: page.releases.iter().map(release_row).collect(),
+        items: page
+            .releases
+            .iter()
+            .map(|visible| release_row(visible, &zones))
+            .collect(),
         next_cursor: page.next,
     })
 }
@@ -1075,11 +1163,13 @@ fn release_row(
         node,
         release,
     }: &VisibleRelease,
+    zones: &LabelZones,
 ) -> ReleaseRow {
     ReleaseRow {
         id: release.id,
         round_id: round.id,
         survey_id: round.survey_id,
+        label: zones.label(round.opened_at, node.team_id),
         period_key: round.period_key.clone(),
         closed_at: round.closed_at,
         node_id: release.node_id,
