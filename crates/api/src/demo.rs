@@ -19,7 +19,7 @@ use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, Name, Tim
 use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
-use safepulse_store::entities::{invitation, outbox, round, round_item};
+use safepulse_store::entities::{invitation, outbox, person, round, round_item};
 use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::surveys::{self, NewSurvey};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -29,6 +29,8 @@ use crate::state::AppState;
 
 const ROUNDS: i64 = 12;
 const DAYS_BETWEEN_ROUNDS: i64 = 14;
+/// The team whose leader `safepulse demo` prints as the manager to sign in as.
+const MANAGER_TEAM: &str = "Payments";
 
 /// One team of the demo organisation: name, parent (index), time zone, members.
 struct DemoTeam {
@@ -271,7 +273,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         rounds: ROUNDS as usize,
         answers: answers_stored,
         hr_email: "hr@demo.example".into(),
-        manager_email: "lead.payments@demo.example".into(),
+        manager_email: format!("lead.{}@demo.example", MANAGER_TEAM.to_lowercase()),
     })
 }
 
@@ -294,17 +296,29 @@ async fn answer_round(
         .map(|row| ItemId(row.item_id))
         .collect();
     let round_key = state.keys.round_key(round.id, &round.key_id)?;
-    let invitations = invitation::Entity::find()
+    let mut invitations = invitation::Entity::find()
         .filter(invitation::Column::RoundId.eq(round.id))
         .all(db)
         .await?;
+    // By email, so the seeded generator gives every run the same answers: ids are
+    // random, and the database returns rows in id order.
+    let emails: HashMap<Uuid, String> = person::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|person| (person.id, person.email))
+        .collect();
+    invitations.sort_by(|a, b| emails[&a.person_id].cmp(&emails[&b.person_id]));
     let participation = rng.random_range(0.7..0.95);
     let mut stored = 0;
     for invitation in invitations {
-        if !rng.random_bool(participation) {
+        let team = &TEAMS[team_of_person[&invitation.person_id]];
+        // The team the demo's manager leads answers in full every round: a team
+        // whose count changes from round to round can have its results withheld
+        // (Rule D), and the demo is there to show a manager their results.
+        if team.name != MANAGER_TEAM && !rng.random_bool(participation) {
             continue;
         }
-        let team = &TEAMS[team_of_person[&invitation.person_id]];
         let climate = (team.baseline + team.drift_per_round * round_index as f64)
             + person_offset[&invitation.person_id];
         let mut values = Vec::with_capacity(items.len());
