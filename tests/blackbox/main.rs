@@ -1,6 +1,8 @@
 //! The black-box tests: one binary, one module per area, tests named as sentences.
 
 mod across_rounds;
+mod admin_browser;
+mod admin_console;
 mod answer;
 mod answer_browser;
 mod answer_linkage;

@@ -66,7 +66,7 @@ async fn organisation(state: &AppState) -> Uuid {
             id: Set(*id),
             email: Set(format!("p{member}.{}@bench.example", id.simple())),
             name: Set(format!("Person {member}")),
-            team_id: Set(*team),
+            team_id: Set(Some(*team)),
             locale: Set("en".into()),
             time_zone: Set(None),
             active: Set(true),
@@ -104,6 +104,7 @@ async fn measure(database: &str, database_url: Option<String>) {
             k: 5,
             k_detail: 10,
             restricted_release: "suppressed".into(),
+            draft: false,
         },
         now,
     )
