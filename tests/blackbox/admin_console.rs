@@ -220,3 +220,53 @@ on_both_databases! {
         assert!(entries.iter().any(|entry| entry.action == "team.deleted" && entry.actor == FIRST_ADMIN));
     }
 }
+
+on_both_databases! {
+    async fn a_draft_survey_sends_nothing_until_started_and_the_api_stays_active_by_default(app) {
+        let team = app.create_team("Team", None).await;
+        app.create_person("member@example.com", team).await;
+        let token = app.admin_token().await;
+        let draft = app
+            .post_json("/api/v1/surveys", &token, &serde_json::json!({ "name": "Draft", "team_ids": [team], "draft": true }))
+            .await;
+        assert_eq!(draft.status(), 201);
+        let draft: serde_json::Value = draft.json().await.unwrap();
+        assert_eq!(draft["status"], "draft");
+        let id = draft["id"].as_str().unwrap().to_owned();
+        let refused = app.post_json(&format!("/api/v1/surveys/{id}/rounds"), &token, &serde_json::json!({})).await;
+        assert_eq!(refused.status(), 409, "a draft opens no round");
+        let paused = app.post_json(&format!("/api/v1/surveys/{id}/pause"), &token, &serde_json::json!({})).await;
+        assert_eq!(paused.status(), 409);
+        let started = app.post_json(&format!("/api/v1/surveys/{id}/start"), &token, &serde_json::json!({})).await;
+        assert_eq!(started.status(), 200);
+        assert_eq!(started.json::<serde_json::Value>().await.unwrap()["status"], "active");
+        let again = app.post_json(&format!("/api/v1/surveys/{id}/start"), &token, &serde_json::json!({})).await;
+        assert_eq!(again.status(), 409);
+        let active = app
+            .post_json("/api/v1/surveys", &token, &serde_json::json!({ "name": "At once", "team_ids": [team] }))
+            .await;
+        assert_eq!(active.json::<serde_json::Value>().await.unwrap()["status"], "active", "without draft, as before");
+    }
+
+    async fn an_api_token_issued_in_the_console_is_shown_once_audited_and_revocable(app) {
+        let admin = admin_signed_in(&app, FIRST_ADMIN).await;
+        let (_, home) = page(&app, "/admin", &admin).await;
+        let csrf = csrf_of(&home);
+        let issued = post_form(&app, "/admin/access/tokens", &admin, Some(&csrf), &[("subject", "integration@example.com"), ("role", "hr"), ("ttl", "30d")]).await;
+        assert_eq!(issued.status(), 200);
+        let body = issued.text().await.unwrap();
+        let start = body.find("id=\"new-token\">").expect("the token is shown") + 15;
+        let token = body[start..].split('<').next().unwrap().to_owned();
+        assert_eq!(app.get("/api/v1/releases", &token).await.status(), 200, "the token works");
+        let (_, listing) = page(&app, "/admin/access", &admin).await;
+        assert!(!listing.contains(&token), "shown once: the listing has ids only");
+        let jti = safepulse_store::tokens::list_active(app.state.store.connection(), chrono::Utc::now(), None, 100)
+            .await.unwrap().items.into_iter().find(|row| row.subject == "integration@example.com").unwrap().jti;
+        let revoked = post_form(&app, &format!("/admin/access/tokens/{jti}/revoke"), &admin, Some(&csrf), &[]).await;
+        assert_eq!(revoked.status(), 303);
+        assert_eq!(app.get("/api/v1/releases", &token).await.status(), 401);
+        let (_, audit) = page(&app, "/admin/audit?action=token.", &admin).await;
+        assert!(audit.contains("token.issued") && audit.contains("token.revoked"), "{audit}");
+        assert!(!audit.contains("role.granted"), "filtered by action: the invitation's grant is not listed");
+    }
+}
