@@ -114,6 +114,7 @@ admin_routes! {
 
 /// The one guard of the console: the admin session of this request, or the
 /// response that replaces the page (sign-in redirect, `403`, `500`).
+#[allow(clippy::result_large_err)]
 pub async fn admin_session(
     request: &HttpRequest,
     state: &AppState,
@@ -133,6 +134,8 @@ pub async fn admin_session(
     }
 }
 
+// The error is the page that replaces the handler's, built once per refused request.
+#[allow(clippy::result_large_err)]
 fn app_state(request: &HttpRequest) -> Result<web::Data<AppState>, HttpResponse> {
     request
         .app_data::<web::Data<AppState>>()

@@ -306,15 +306,15 @@ impl SurveyForm {
             cadence: CadenceDto {
                 frequency,
                 weeks,
-                week_of_month: (self.frequency == "monthly").then(|| {
+                week_of_month: (self.frequency == "monthly").then_some(
                     match self.week_of_month.as_str() {
                         "second" => WeekOfMonthDto::Second,
                         "third" => WeekOfMonthDto::Third,
                         "fourth" => WeekOfMonthDto::Fourth,
                         "last" => WeekOfMonthDto::Last,
                         _ => WeekOfMonthDto::First,
-                    }
-                }),
+                    },
+                ),
                 weekday: self.weekday.clone(),
                 local_time: self.local_time.clone(),
                 allow_weekends: self.allow_weekends,
