@@ -151,7 +151,7 @@ async fn open_a_large_round(app: &TestApp) -> (uuid::Uuid, Vec<LinkToken>) {
             id: Set(uuid::Uuid::new_v4()),
             email: Set(format!("p{index}@bench.example")),
             name: Set(format!("Person {index}")),
-            team_id: Set(teams[index % TEAMS]),
+            team_id: Set(Some(teams[index % TEAMS])),
             locale: Set("en".to_owned()),
             time_zone: Set(None),
             active: Set(true),

@@ -2,6 +2,8 @@
 
 mod accessibility;
 mod across_rounds;
+mod admin_browser;
+mod admin_console;
 mod answer;
 mod answer_browser;
 mod answer_linkage;

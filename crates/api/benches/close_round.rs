@@ -69,7 +69,7 @@ async fn organisation(state: &AppState) -> Uuid {
             id: Set(*id),
             email: Set(format!("p{member}.{}@bench.example", id.simple())),
             name: Set(format!("Person {member}")),
-            team_id: Set(*team),
+            team_id: Set(Some(*team)),
             locale: Set("en".into()),
             time_zone: Set(None),
             active: Set(true),
@@ -105,6 +105,7 @@ async fn answered_round(
             k: 5,
             k_detail: 10,
             restricted_release: "suppressed".into(),
+            draft: false,
         },
         now,
     )

@@ -70,7 +70,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
             NewPerson {
                 email: Email::parse(&format!("m{member}@bench.example")).unwrap(),
                 name: Name::parse(&format!("Member {member}")).expect("a valid name"),
-                team_id: team.id,
+                team_id: Some(team.id),
                 locale: Locale::En,
                 time_zone: None,
             },
@@ -90,6 +90,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
             k: 5,
             k_detail: 10,
             restricted_release: "suppressed".into(),
+            draft: false,
         },
         start,
     )

@@ -235,6 +235,38 @@ pub async fn revoke_and_audit(
     Ok(())
 }
 
+/// Issues an API token (bearer, for `/api/*`) and records who issued it for whom,
+/// in one transaction: for `safepulse token issue` and the admin console. The
+/// token itself is returned once and never stored.
+pub async fn issue_api_token_and_audit(
+    state: &AppState,
+    actor: &str,
+    subject: &str,
+    role: Role,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<String, TokenError> {
+    let db = state.store.begin_write().await?;
+    let token = state
+        .tokens
+        .issue(&db, subject, role, TokenKind::Api, ttl, now)
+        .await?;
+    audit::record(
+        &db,
+        now,
+        AuditEvent {
+            actor,
+            action: "token.issued",
+            team_id: None,
+            target: Some(subject.to_owned()),
+            details: serde_json::json!({ "role": role.as_str(), "expires_at": now + ttl }),
+        },
+    )
+    .await?;
+    db.commit().await.map_err(StoreError::from)?;
+    Ok(token)
+}
+
 /// Parses a duration such as `30d`, `12h`, `90m` (for `--ttl`).
 pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();

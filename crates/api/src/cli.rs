@@ -14,8 +14,9 @@ use safepulse_store::tokens::{self, TokenKind};
 use safepulse_store::{Checkpoint, SchemaStatus, Store, StoreError, surveys};
 
 use crate::app::{Application, build_state};
-use crate::auth::{parse_ttl, revoke_and_audit};
+use crate::auth::{issue_api_token_and_audit, parse_ttl, revoke_and_audit};
 use crate::config::Config;
+use crate::routes::people;
 use crate::routes::surveys::discard_and_audit;
 use crate::state::AppState;
 use crate::worker::BackgroundWork;
@@ -75,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Administrators of the admin console.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Import people from a CSV file (email,name,team,leads,time_zone,locale).
     Import {
         file: PathBuf,
@@ -100,6 +106,19 @@ enum RoundCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Make EMAIL an administrator and print a sign-in link to the admin console
+    /// (valid once, for 15 minutes). Someone not yet in safepulse is added without
+    /// a team: administrators are never surveyed unless a team is set for them.
+    Invite {
+        email: String,
+        /// Their display name when they are new [default: the part before the @].
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Issue a token; it is printed on the last line.
     Issue {
@@ -118,6 +137,78 @@ enum TokenCommand {
     List,
     /// Revoke a token or dashboard session by its id (the `jti` of `token list`).
     Revoke { jti: String },
+}
+
+/// `safepulse admin invite`: the person (added without a team when new, through
+/// the API's own function), the admin grant (likewise, audited as `cli`), and a
+/// sign-in link printed instead of emailed, so the first administrator needs no
+/// working mail. Returns the link.
+pub async fn invite_admin(
+    state: &AppState,
+    email: &str,
+    name: Option<String>,
+) -> anyhow::Result<String> {
+    let address = Email::parse(email.trim()).with_context(|| format!("{email:?}"))?;
+    let db = state.store.connection();
+    let person = match safepulse_store::org::find_person_by_email(db, &address).await? {
+        Some(person) => person,
+        None => {
+            let name = name.unwrap_or_else(|| {
+                address
+                    .as_str()
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            people::create(
+                state,
+                "cli",
+                people::CreatePerson {
+                    email: address.as_str().to_owned(),
+                    name,
+                    team_id: Some(None),
+                    locale: None,
+                    time_zone: None,
+                },
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!(api_error_line(error)))?
+        }
+    };
+    if !person.active {
+        bail!("{address} is deactivated; reactivate them first");
+    }
+    if !safepulse_store::org::holds_role(db, person.id, Role::Admin).await? {
+        people::grant(state, "cli", person.id, Role::Admin)
+            .await
+            .map_err(|error| anyhow::anyhow!(api_error_line(error)))?;
+    }
+    let now = state.clock.now();
+    let transaction = state.store.begin_write().await?;
+    let Some(link_id) = safepulse_mailer::sign_in::admin_link(&transaction, person.id, now).await?
+    else {
+        bail!("{address} cannot sign in as an administrator");
+    };
+    transaction.commit().await?;
+    let token = safepulse_mailer::SignInToken::derive(state.secrets.active_master_key(), link_id);
+    Ok(format!(
+        "{}/sign-in/{}",
+        state.config.public_url_trimmed(),
+        token.encode()
+    ))
+}
+
+/// An API error in one line: its detail, and each problem with its field.
+fn api_error_line(error: crate::error::ApiError) -> String {
+    match error {
+        crate::error::ApiError::Validation(errors) => errors
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 /// How long `serve` waits, once stopped, for queued sign-in requests.
@@ -274,19 +365,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = build_state(config, clock.clone()).await?;
             let now = chrono::Utc::now();
             // Printed only once its row is committed: an unrecorded token is refused.
-            let transaction = state.store.begin_write().await?;
-            let token = state
-                .tokens
-                .issue(
-                    &transaction,
-                    subject.as_str(),
-                    role,
-                    TokenKind::Api,
-                    ttl,
-                    now,
-                )
-                .await?;
-            transaction.commit().await?;
+            let token =
+                issue_api_token_and_audit(&state, "cli", subject.as_str(), role, ttl, now).await?;
             eprintln!(
                 "safepulse: {role} token for {subject}, valid until {}",
                 now + ttl
@@ -335,6 +415,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(()) => eprintln!("safepulse: token {jti} revoked"),
                 Err(StoreError::NotFound) => bail!("no token with id {jti}"),
                 Err(error) => return Err(error.into()),
+            }
+        }
+        Command::Admin {
+            command: AdminCommand::Invite { email, name },
+        } => {
+            let state = build_state(config, clock.clone()).await?;
+            let link = invite_admin(&state, &email, name).await?;
+            eprintln!(
+                "safepulse: {email} holds the admin grant; open this link within 15 minutes \
+                 and press \"Administrators: sign in to the admin console\":"
+            );
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{link}");
             }
         }
         Command::Import { file, partial } => {

@@ -166,7 +166,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
                     } else {
                         format!("{} member {}", demo.name, member + 1)
                     })?,
-                    team_id: team.id,
+                    team_id: Some(team.id),
                     locale: if demo.time_zone == BERLIN && member % 3 == 0 {
                         Locale::De
                     } else {
@@ -193,7 +193,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         NewPerson {
             email: Email::parse("hr@demo.example").map_err(anyhow::Error::msg)?,
             name: Name::parse("People partner")?,
-            team_id: people_team,
+            team_id: Some(people_team),
             locale: Locale::En,
             time_zone: None,
         },
@@ -216,6 +216,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
             k: 5,
             k_detail: 10,
             restricted_release: "suppressed".into(),
+            draft: false,
         },
         first_opening,
     )

@@ -170,6 +170,13 @@ fn conflict_detail(code: &str) -> &'static str {
     match code {
         "team_cycle" => "a team cannot be moved below itself or one of its sub-teams",
         "team_not_empty" => "the team still has sub-teams or people; move them first",
+        "survey_not_draft" => "the survey has started already",
+        "survey_is_draft" => "the survey is a draft: start it first",
+        "survey_archived" => "the survey is archived and cannot change",
+        "team_in_survey" => "a survey still asks this team; take it out of the survey first",
+        "team_has_rounds" => {
+            "the team has pulse rounds, whose reports would lose their team; rename or move it instead"
+        }
         "team_name_taken" => "another team with this name already has the same parent",
         "parent_not_found" => "the parent team does not exist",
         "team_not_found" => "the team does not exist",

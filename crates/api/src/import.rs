@@ -267,6 +267,85 @@ pub async fn import_people(
     Ok(report)
 }
 
+/// One line of a file as the console's preview shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewRow {
+    pub line: u64,
+    /// The row's address as written, when it has one.
+    pub email: String,
+    pub outcome: PreviewOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreviewOutcome {
+    Created,
+    Updated,
+    Unchanged,
+    /// Every problem of the row.
+    Rejected(Vec<FieldError>),
+}
+
+/// What [`import_people`] would do with each line of `bytes`, found by applying
+/// the valid rows with [`people_import::apply`] (the same decisions) in one
+/// transaction that is rolled back: nothing is written. Lines in file order.
+pub async fn preview_people(
+    store: &Store,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<PreviewRow>, StoreError> {
+    let (rows, rejected) = parse_people_csv(bytes);
+    let mut preview: Vec<PreviewRow> = rejected
+        .into_iter()
+        .map(|row| PreviewRow {
+            line: row.line,
+            email: String::new(),
+            outcome: PreviewOutcome::Rejected(row.errors),
+        })
+        .collect();
+    if !rows.is_empty() {
+        let people: Vec<ImportedPerson> = rows.iter().map(|row| row.person.clone()).collect();
+        let db = store.begin_write().await?;
+        let counts = people_import::apply(&db, &people, "preview", now).await?;
+        db.rollback().await?;
+        for (row, change) in rows.iter().zip(counts.rows) {
+            preview.push(PreviewRow {
+                line: row.line,
+                email: row.person.email.as_str().to_owned(),
+                outcome: match change {
+                    people_import::RowChange::Created => PreviewOutcome::Created,
+                    people_import::RowChange::Updated => PreviewOutcome::Updated,
+                    people_import::RowChange::Unchanged => PreviewOutcome::Unchanged,
+                },
+            });
+        }
+    }
+    // A rejected row's address, as written, helps find it in the file.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes));
+    let written: Vec<String> = reader
+        .records()
+        .map(|record| {
+            record
+                .ok()
+                .and_then(|record| record.get(0).map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect();
+    for row in &mut preview {
+        if row.email.is_empty() {
+            row.email = usize::try_from(row.line)
+                .ok()
+                .and_then(|line| written.get(line.checked_sub(2)?))
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
+    preview.sort_by_key(|row| row.line);
+    Ok(preview)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -59,6 +59,7 @@ use crate::routes::{health, people, reports, surveys, teams, tokens};
         surveys::list_surveys,
         surveys::get_survey,
         surveys::update_survey,
+        surveys::start_survey,
         surveys::pause_survey,
         surveys::resume_survey,
         surveys::archive_survey,
@@ -306,6 +307,7 @@ const LINKS: &[(&str, &[Link])] = &[
         &[
             ("get_survey", &[("id", "$response.body#/id")]),
             ("update_survey", &[("id", "$response.body#/id")]),
+            ("start_survey", &[("id", "$response.body#/id")]),
             ("pause_survey", &[("id", "$response.body#/id")]),
             ("resume_survey", &[("id", "$response.body#/id")]),
             ("archive_survey", &[("id", "$response.body#/id")]),

@@ -225,7 +225,7 @@ async fn create_team_of(store: &Store, size: usize) -> uuid::Uuid {
             NewPerson {
                 email: Email::parse(&format!("person{index}@example.com")).unwrap(),
                 name: Name::parse(&format!("Person {index}")).expect("a valid name"),
-                team_id: team.id,
+                team_id: Some(team.id),
                 locale: Locale::En,
                 time_zone: None,
             },
@@ -251,6 +251,7 @@ async fn queue_a_round(store: &Store, bank: &ItemBank, keys: &KeyChain, team: uu
             k: 5,
             k_detail: 10,
             restricted_release: "suppressed".into(),
+            draft: false,
         },
         SystemClock.now(),
     )

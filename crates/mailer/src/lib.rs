@@ -36,6 +36,7 @@ pub mod rounds;
 pub mod scheduler;
 pub mod sign_in;
 pub mod survey;
+pub mod test_send;
 pub mod transport;
 
 pub use cadence::{

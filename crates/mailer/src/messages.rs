@@ -285,6 +285,8 @@ pub fn dimension_label(dimension: Dimension, locale: Locale) -> &'static str {
 /// What the pulse templates show; times already in the reader's zone and language.
 #[derive(Debug)]
 struct PulseView<'a> {
+    /// A test send from the admin console: marked in the subject and the body.
+    is_test: bool,
     survey_name: &'a str,
     team_name: &'a str,
     /// "Platform and Kernel": the teams a leadership-group member leads.
@@ -378,17 +380,51 @@ fn render(template: &impl Template, name: &'static str) -> Result<String, Messag
     })
 }
 
+/// An email's parts as they are sent, for the admin console's preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub plain_text: String,
+    pub html: String,
+}
+
 impl InvitationEmail {
     pub fn to_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
-        let locale = headers.to.locale;
+        let RenderedEmail {
+            subject,
+            plain_text,
+            html,
+        } = self.render(headers.to.locale, headers.to.time_zone, false)?;
+        assemble(headers, subject, plain_text, html)
+    }
+
+    /// The admin console's "send a test email to me": the invitation marked as a
+    /// test in its subject and body, its link pointing to the console's preview.
+    pub fn to_test_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
+        let RenderedEmail {
+            subject,
+            plain_text,
+            html,
+        } = self.render(headers.to.locale, headers.to.time_zone, true)?;
+        assemble(headers, subject, plain_text, html)
+    }
+
+    /// The subject and both parts from the real templates, in `locale`.
+    pub fn render(
+        &self,
+        locale: Locale,
+        time_zone: TimeZone,
+        is_test: bool,
+    ) -> Result<RenderedEmail, MessageError> {
         let view = PulseView {
+            is_test,
             survey_name: &self.survey_name,
             team_name: &self.team_name,
             led_teams: spoken_list(&self.led_teams, locale),
             answer_link: self.answer_link.as_str(),
             question_count: self.question_count,
             min_group_size: self.min_group_size,
-            closes_at: local_date_time(self.closes_at, headers.to.time_zone, locale),
+            closes_at: local_date_time(self.closes_at, time_zone, locale),
         };
         let (subject, plain_text, html) = match locale {
             Locale::En => (
@@ -402,7 +438,16 @@ impl InvitationEmail {
                 render(&InvitationHtml::German { view: &view }, "invitation")?,
             ),
         };
-        assemble(headers, subject, plain_text, html)
+        let subject = if is_test {
+            format!("[TEST] {subject}")
+        } else {
+            subject
+        };
+        Ok(RenderedEmail {
+            subject,
+            plain_text,
+            html,
+        })
     }
 }
 
@@ -410,6 +455,7 @@ impl ReminderEmail {
     pub fn to_message(&self, headers: &MessageHeaders) -> Result<Message, MessageError> {
         let locale = headers.to.locale;
         let view = PulseView {
+            is_test: false,
             survey_name: &self.survey_name,
             team_name: &self.team_name,
             led_teams: spoken_list(&self.led_teams, locale),

@@ -73,11 +73,12 @@ use uuid::Uuid;
 use crate::item_bank::ItemBank;
 use crate::messages::{
     DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
-    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SignInEmail,
-    dimension_label,
+    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
+    SignInEmail, dimension_label,
 };
 use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload};
 use crate::sign_in::{SignInPayload, SignInToken};
+use crate::test_send::TestInvitationPayload;
 use crate::transport::{MailTransport, SendError, retry_delay};
 
 /// How long a claim lasts unless renewed. The worker renews it every third of
@@ -600,6 +601,24 @@ impl OutboxWorker {
                     sign_in_link: self.public_base_url.sign_in_link(&token),
                 }
                 .to_message(&headers)
+            }
+            "test_invitation" => {
+                let payload: TestInvitationPayload = serde_json::from_value(row.payload.clone())
+                    .map_err(|_| unsendable("the stored payload cannot be read"))?;
+                let headers = headers(&payload.locale, &payload.time_zone)?;
+                let preview_link = SecretLink::new(payload.preview_link)
+                    .map_err(|_| unsendable("the stored preview link is malformed"))?;
+                InvitationEmail {
+                    survey_name: payload.survey_name,
+                    team_name: payload.team_name,
+                    answer_link: preview_link,
+                    question_count: payload.question_count,
+                    min_group_size: payload.min_group_size,
+                    closes_at: payload.closes_at,
+                    // A test shows the team member's wording.
+                    led_teams: Vec::new(),
+                }
+                .to_test_message(&headers)
             }
             _ => return Err(unsendable("unknown kind of email")),
         };

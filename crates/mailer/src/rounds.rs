@@ -36,7 +36,7 @@ use safepulse_store::{Store, StoreError, answers, org};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, Set, Statement, TryInsertResult, Value,
+    QueryFilter, QueryOrder, Set, Statement, TransactionTrait, TryInsertResult, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -489,6 +489,40 @@ struct Audience {
     leadership_id: Uuid,
 }
 
+/// Who a round of `survey_id` opened now would invite, for the admin console's
+/// confirmation: per team of the audience (by name), the people who would get an
+/// invitation, read by the opener's own [`Audience`] rule. Leaders are counted in
+/// their team (they answer in the Leadership group). Writes nothing.
+pub async fn audience_now(
+    store: &Store,
+    survey_id: Uuid,
+) -> Result<Vec<(String, u32)>, RoundError> {
+    let transaction = store.connection().begin().await.map_err(StoreError::from)?;
+    let survey = survey::Entity::find_by_id(survey_id)
+        .one(&transaction)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or(RoundError::SurveyNotFound)?;
+    let audience = Audience::load(&transaction, &survey).await?;
+    transaction.rollback().await.map_err(StoreError::from)?;
+    let mut per_team: BTreeMap<Uuid, u32> = BTreeMap::new();
+    for team_id in audience.people.iter().filter_map(|person| person.team_id) {
+        *per_team.entry(team_id).or_default() += 1;
+    }
+    let mut counts: Vec<(String, u32)> = audience
+        .teams
+        .values()
+        .map(|team| {
+            (
+                team.name.clone(),
+                per_team.get(&team.id).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    counts.sort();
+    Ok(counts)
+}
+
 impl Audience {
     async fn load(
         db: &DatabaseTransaction,
@@ -573,8 +607,9 @@ impl Audience {
             .time_zone
             .as_deref()
             .or_else(|| {
-                self.teams
-                    .get(&person.team_id)
+                person
+                    .team_id
+                    .and_then(|team_id| self.teams.get(&team_id))
                     .map(|team| team.time_zone.as_str())
             })
             .and_then(|name| TimeZone::parse(name).ok())
@@ -686,7 +721,11 @@ impl Snapshot {
         for person in &audience.people {
             let node_id = match (leadership, audience.leaders.contains_key(&person.id)) {
                 (Some(leadership), true) => leadership,
-                _ => person.team_id,
+                // The audience holds people of its teams only.
+                _ => match person.team_id {
+                    Some(team_id) => team_id,
+                    None => continue,
+                },
             };
             snapshot.node_of_person.insert(person.id, node_id);
             let position = snapshot.index[&node_id];

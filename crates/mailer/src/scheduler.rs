@@ -485,7 +485,12 @@ impl Scheduler {
             let time_zone = person
                 .time_zone
                 .as_deref()
-                .or_else(|| team_zones.get(&person.team_id).map(String::as_str))
+                .or_else(|| {
+                    person
+                        .team_id
+                        .and_then(|team_id| team_zones.get(&team_id))
+                        .map(String::as_str)
+                })
                 .and_then(|name| TimeZone::parse(name).ok())
                 .unwrap_or_else(|| TimeZone::parse("UTC").expect("UTC is a time zone"));
             let payload = InvitationPayload {

@@ -23,8 +23,8 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use safepulse_domain::Email;
 use safepulse_domain::keys::{MasterKey, Purpose};
+use safepulse_domain::{Email, Role};
 use safepulse_store::entities::{magic_link, outbox};
 use safepulse_store::{Store, StoreError, org};
 use sea_orm::sea_query::Expr;
@@ -157,15 +157,7 @@ pub async fn request_link(
     let message_id = MessageId::random(mail_host).map_err(|error: LinkError| {
         StoreError::from(sea_orm::DbErr::Custom(format!("mail host: {error}")))
     })?;
-    let magic_link_id = Uuid::new_v4();
-    magic_link::ActiveModel {
-        id: Set(magic_link_id),
-        email: Set(person.email.clone()),
-        expires_at: Set(now + SIGN_IN_LINK_TTL),
-        used_at: Set(None),
-    }
-    .insert(&transaction)
-    .await?;
+    let magic_link_id = insert_link(&transaction, &person.email, now).await?;
     let payload = SignInPayload {
         magic_link_id,
         locale: person.locale.clone(),
@@ -191,6 +183,40 @@ pub async fn request_link(
     .await?;
     transaction.commit().await?;
     Ok(())
+}
+
+/// Records a new sign-in link for `address`, valid for [`SIGN_IN_LINK_TTL`]; its
+/// token is [`SignInToken::derive`] of the returned id.
+async fn insert_link(
+    db: &impl ConnectionTrait,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, StoreError> {
+    let magic_link_id = Uuid::new_v4();
+    magic_link::ActiveModel {
+        id: Set(magic_link_id),
+        email: Set(address.to_owned()),
+        expires_at: Set(now + SIGN_IN_LINK_TTL),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(magic_link_id)
+}
+
+/// A sign-in link for an administrator, to be printed by `safepulse admin invite`
+/// rather than emailed (the first administrator may have no working mail yet).
+/// Only for an active person holding the admin grant (`Ok(None)` otherwise).
+pub async fn admin_link(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, StoreError> {
+    let person = org::get_person(db, person_id).await?;
+    if !person.active || !org::holds_role(db, person.id, Role::Admin).await? {
+        return Ok(None);
+    }
+    Ok(Some(insert_link(db, &person.email, now).await?))
 }
 
 /// Uses the link `magic_link_id` once: marks it used if it is unused and unexpired,

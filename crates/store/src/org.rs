@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entities::{person, role_grant, team, team_leader};
+use crate::entities::{person, role_grant, round_node, survey_team, team, team_leader};
 
 /// A page of a list ordered by id; `next` is the cursor for the following page.
 #[derive(Debug, Clone)]
@@ -181,7 +181,9 @@ async fn ensure_not_own_ancestor(
     Ok(())
 }
 
-/// Deletes a team with no sub-teams and no people.
+/// Deletes a team that nothing depends on: no sub-teams and no people
+/// (`team_not_empty`), in no survey's audience (`team_in_survey`), and in no round's
+/// snapshot (`team_has_rounds`: its reports would lose their team).
 pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), StoreError> {
     get_team(db, id).await?;
     let children = team::Entity::find()
@@ -195,6 +197,20 @@ pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), Stor
     if children > 0 || members > 0 {
         return Err(StoreError::Conflict("team_not_empty"));
     }
+    let surveys = survey_team::Entity::find()
+        .filter(survey_team::Column::TeamId.eq(id))
+        .count(db)
+        .await?;
+    if surveys > 0 {
+        return Err(StoreError::Conflict("team_in_survey"));
+    }
+    let rounds = round_node::Entity::find()
+        .filter(round_node::Column::TeamId.eq(id))
+        .count(db)
+        .await?;
+    if rounds > 0 {
+        return Err(StoreError::Conflict("team_has_rounds"));
+    }
     team::Entity::delete_by_id(id).exec(db).await?;
     Ok(())
 }
@@ -205,7 +221,8 @@ pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), Stor
 pub struct NewPerson {
     pub email: Email,
     pub name: Name,
-    pub team_id: Uuid,
+    /// `None`: a person who holds role grants only and is never surveyed.
+    pub team_id: Option<Uuid>,
     pub locale: Locale,
     pub time_zone: Option<TimeZone>,
 }
@@ -215,9 +232,11 @@ pub async fn create_person(
     new: NewPerson,
     now: DateTime<Utc>,
 ) -> Result<person::Model, StoreError> {
-    get_team(db, new.team_id)
-        .await
-        .map_err(missing_as("team_not_found"))?;
+    if let Some(team_id) = new.team_id {
+        get_team(db, team_id)
+            .await
+            .map_err(missing_as("team_not_found"))?;
+    }
     let model = person::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(new.email.as_str().to_owned()),
@@ -264,11 +283,47 @@ pub async fn list_people(
     Ok(into_page(query.all(db).await?, limit, |person| person.id))
 }
 
+/// People whose name or address contains `text` (any letter case), by name, at
+/// most `limit`; everybody when `text` is empty.
+pub async fn search_people(
+    db: &impl ConnectionTrait,
+    text: &str,
+    limit: u64,
+) -> Result<Vec<person::Model>, StoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    let mut query = person::Entity::find()
+        .order_by_asc(person::Column::Name)
+        .order_by_asc(person::Column::Id)
+        .limit(limit);
+    if !text.is_empty() {
+        let escaped: String = text
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let contains = |column: person::Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(contains(person::Column::Name))
+                .add(contains(person::Column::Email)),
+        );
+    }
+    Ok(query.all(db).await?)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PersonChanges {
     pub name: Option<Name>,
     pub email: Option<Email>,
-    pub team_id: Option<Uuid>,
+    /// `Some(None)` takes the person out of every team (role grants only).
+    pub team_id: Option<Option<Uuid>>,
     pub locale: Option<Locale>,
     pub time_zone: Option<Option<TimeZone>>,
     pub active: Option<bool>,
@@ -281,7 +336,7 @@ pub async fn update_person(
     now: DateTime<Utc>,
 ) -> Result<person::Model, StoreError> {
     let current = get_person(db, id).await?;
-    if let Some(team_id) = changes.team_id {
+    if let Some(Some(team_id)) = changes.team_id {
         get_team(db, team_id)
             .await
             .map_err(missing_as("team_not_found"))?;

@@ -35,12 +35,23 @@ pub struct ImportedPerson {
 }
 
 /// What an import did, row by row.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportCounts {
     pub created: usize,
     pub updated: usize,
     /// Rows that already matched the organisation: nothing was written for them.
     pub unchanged: usize,
+    /// What happened to each row, in the order of `people` (the console's preview
+    /// applies a file in a transaction it rolls back, and shows these).
+    pub rows: Vec<RowChange>,
+}
+
+/// What [`apply`] did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowChange {
+    Created,
+    Updated,
+    Unchanged,
 }
 
 /// Applies `people` (distinct emails) inside the caller's transaction: creates
@@ -71,27 +82,31 @@ pub async fn apply(
         let (person_id, leads_now) = match existing.get(row.email.as_str()) {
             Some(current) => {
                 let changed = current.name != row.name.as_str()
-                    || current.team_id != team_id
+                    || current.team_id != Some(team_id)
                     || current.locale != row.locale.as_str()
                     || current.time_zone != time_zone;
                 let leads_now = leaderships.contains(&(team_id, current.id));
                 if changed {
                     let mut model: person::ActiveModel = current.clone().into();
                     model.name = Set(row.name.as_str().to_owned());
-                    model.team_id = Set(team_id);
+                    model.team_id = Set(Some(team_id));
                     model.locale = Set(row.locale.as_str().to_owned());
                     model.time_zone = Set(time_zone);
                     model.updated_at = Set(now);
                     updates.push(model);
-                    if current.team_id != team_id {
-                        audit.push(("membership.left", current.team_id, current.id));
+                    if current.team_id != Some(team_id) {
+                        if let Some(former) = current.team_id {
+                            audit.push(("membership.left", former, current.id));
+                        }
                         audit.push(joined(team_id, current.id));
                     }
                 }
                 if changed || leads_now != row.leads {
                     counts.updated += 1;
+                    counts.rows.push(RowChange::Updated);
                 } else {
                     counts.unchanged += 1;
+                    counts.rows.push(RowChange::Unchanged);
                 }
                 (current.id, leads_now)
             }
@@ -101,7 +116,7 @@ pub async fn apply(
                     id: Set(id),
                     email: Set(row.email.as_str().to_owned()),
                     name: Set(row.name.as_str().to_owned()),
-                    team_id: Set(team_id),
+                    team_id: Set(Some(team_id)),
                     locale: Set(row.locale.as_str().to_owned()),
                     time_zone: Set(time_zone),
                     active: Set(true),
@@ -111,6 +126,7 @@ pub async fn apply(
                 });
                 audit.push(joined(team_id, id));
                 counts.created += 1;
+                counts.rows.push(RowChange::Created);
                 (id, false)
             }
         };

@@ -24,6 +24,9 @@ pub struct NewSurvey {
     /// `suppressed` or `rounded` (the anonymizer's `RestrictedRelease`; the table
     /// `CHECK`s it).
     pub restricted_release: String,
+    /// A draft opens no round (neither on its cadence nor on request) until it is
+    /// started.
+    pub draft: bool,
 }
 
 /// A survey with the teams it is sent to.
@@ -43,7 +46,7 @@ pub async fn create_survey(
     survey::ActiveModel {
         id: Set(id),
         name: Set(new.name.into_string()),
-        status: Set("active".into()),
+        status: Set(if new.draft { "draft" } else { "active" }.into()),
         include_subteams: Set(new.include_subteams),
         settings: Set(new.settings),
         k: Set(new.k as i32),

@@ -130,6 +130,27 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
     form_page(StatusCode::OK, locale, &view)
 }
 
+/// The form of `round` exactly as a respondent in `locale` gets it (same templates,
+/// style sheet and headers), for the admin console's preview: marked as a preview,
+/// its button disabled, its CSRF field empty. Reads and writes nothing.
+pub fn preview_page(
+    state: &AppState,
+    round: &AnswerPageRound,
+    locale: Locale,
+    time_zone: TimeZone,
+) -> HttpResponse {
+    let mut view = FormView::new(
+        state,
+        round,
+        locale,
+        time_zone,
+        String::new(),
+        &Checked::blank(round.item_ids.len()),
+    );
+    view.preview = true;
+    form_page(StatusCode::OK, locale, &view)
+}
+
 /// `POST /r/{token}`: checks the request and the answers, then stores them with
 /// [`answers::submit`].
 pub async fn submit_answers(
@@ -603,6 +624,8 @@ fn comment_problem_text(problem: CommentProblem, locale: Locale) -> String {
 /// Everything the form templates show, already in the reader's language.
 #[derive(Debug)]
 struct FormView {
+    /// The admin console's preview: marked as such, its button disabled.
+    preview: bool,
     survey_name: String,
     team_name: String,
     is_leadership: bool,
@@ -696,6 +719,7 @@ impl FormView {
             });
         }
         FormView {
+            preview: false,
             survey_name: round.survey_name.clone(),
             team_name: if is_leadership {
                 words.leadership_group.to_owned()

@@ -13,7 +13,9 @@
 //!   [`chart`] and explained with [`guides`].
 //! - [`session`]: the session cookie, CSRF fields and response headers the sign-in
 //!   and dashboard pages share.
+//! - [`admin`]: `/admin/*`, the admin console for sessions holding the admin grant.
 
+pub mod admin;
 pub mod answer;
 pub mod chart;
 pub mod dashboard;
@@ -65,6 +67,7 @@ pub fn configure(config: &mut ServiceConfig) {
         )
         .service(web::resource("/reports").route(web::get().to(dashboard::reports_redirect)))
         .service(web::resource("/privacy").route(web::get().to(privacy)));
+    admin::configure(config);
 }
 
 async fn heatmap_csv(

@@ -14,7 +14,9 @@
 //!   because mail scanners open links: opening must not burn the link.
 //! - `POST /sign-in/{token}`: consumes the link once (one atomic `UPDATE`) and, in the
 //!   same transaction, issues a session token for the role the person holds now (hr
-//!   wins over manager; admin only when neither applies), set as the session cookie.
+//!   wins over manager; admin only when neither applies, or when the person pressed
+//!   "Sign in to the admin console" and holds the admin grant), set as the session
+//!   cookie. Admin sessions go to `/admin`, the others to `/dashboard`.
 //!   Unknown, used and expired links get one page.
 //! - `POST /sign-out`: revokes the session token and clears the cookie.
 //!
@@ -188,9 +190,14 @@ pub async fn sign_in(
     if !csrf_ok {
         return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
     }
-    match consume_and_issue(&state, magic_link_id).await {
-        Ok(Some(session_token)) => {
-            let mut response = see_other("/dashboard");
+    let wants_admin = field(&fields, "as") == Some("admin");
+    match consume_and_issue(&state, magic_link_id, wants_admin).await {
+        Ok(Some((session_token, role))) => {
+            let mut response = see_other(if role == Role::Admin {
+                "/admin"
+            } else {
+                "/dashboard"
+            });
             if let Err(error) = response.add_cookie(&session_cookie(&state, session_token)) {
                 return server_error(&error, None);
             }
@@ -205,13 +212,14 @@ pub async fn sign_in(
 async fn consume_and_issue(
     state: &AppState,
     magic_link_id: uuid::Uuid,
-) -> anyhow::Result<Option<String>> {
+    wants_admin: bool,
+) -> anyhow::Result<Option<(String, Role)>> {
     let now = state.clock.now();
     let transaction = state.store.begin_write().await?;
     let Some(address) = sign_in::consume(&transaction, magic_link_id, now).await? else {
         return Ok(None);
     };
-    let Some(role) = role_now(&transaction, &address).await? else {
+    let Some(role) = role_now(&transaction, &address, wants_admin).await? else {
         // The grant or the leadership ended after the link was sent.
         return Ok(None);
     };
@@ -221,12 +229,18 @@ async fn consume_and_issue(
         .issue(&transaction, &address, role, TokenKind::Session, ttl, now)
         .await?;
     transaction.commit().await?;
-    Ok(Some(token))
+    Ok(Some((token, role)))
 }
 
-/// The role a person signs in with: hr wins, then manager (leads a team), then
-/// admin; `None` when they hold none of them any more.
-async fn role_now(db: &impl ConnectionTrait, address: &str) -> anyhow::Result<Option<Role>> {
+/// The role a person signs in with: admin when they asked for the admin console
+/// and hold the grant; otherwise hr wins, then manager (leads a team), then admin;
+/// `None` when they hold none of them any more. A session carries one role, so an
+/// administrator who also reads reports signs in twice, once for each.
+async fn role_now(
+    db: &impl ConnectionTrait,
+    address: &str,
+    wants_admin: bool,
+) -> anyhow::Result<Option<Role>> {
     let Ok(email) = Email::parse(address) else {
         return Ok(None);
     };
@@ -237,6 +251,9 @@ async fn role_now(db: &impl ConnectionTrait, address: &str) -> anyhow::Result<Op
         return Ok(None);
     }
     let roles = org::roles_of(db, person.id).await?;
+    if wants_admin && roles.iter().any(|role| role == "admin") {
+        return Ok(Some(Role::Admin));
+    }
     if roles.iter().any(|role| role == "hr") {
         return Ok(Some(Role::Hr));
     }

@@ -118,6 +118,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(surveys::list_surveys)
         .service(surveys::get_survey)
         .service(surveys::update_survey)
+        .service(surveys::start_survey)
         .service(surveys::pause_survey)
         .service(surveys::resume_survey)
         .service(surveys::archive_survey)

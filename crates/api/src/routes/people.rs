@@ -23,7 +23,9 @@ pub struct PersonDto {
     pub id: Uuid,
     pub email: String,
     pub name: String,
-    pub team_id: Uuid,
+    /// `null` for someone who holds role grants only (HR analysts, administrators):
+    /// they belong to no team and are never surveyed.
+    pub team_id: Option<Uuid>,
     /// `en` or `de`.
     pub locale: String,
     /// IANA time zone, when it differs from the team's.
@@ -60,7 +62,12 @@ pub struct CreatePerson {
     pub email: String,
     #[schema(value_type = NameSchema)]
     pub name: String,
-    pub team_id: Uuid,
+    /// The person's team, or `null` for someone who holds role grants only (HR
+    /// analysts, administrators): they belong to no team and are never surveyed.
+    /// Required, so that nobody is left out of the pulses by a forgotten field.
+    #[serde(default, deserialize_with = "absent_or_nullable")]
+    #[schema(value_type = Option<Uuid>, required = true)]
+    pub team_id: Option<Option<Uuid>>,
     /// Default `en`.
     #[schema(value_type = Option<LocaleSchema>)]
     pub locale: Option<String>,
@@ -77,8 +84,11 @@ pub struct UpdatePerson {
     #[schema(value_type = Option<NameSchema>)]
     pub name: Option<String>,
     /// Moving someone to another team is recorded in the audit log: reports flag
-    /// rounds whose team changed shortly before.
-    pub team_id: Option<Uuid>,
+    /// rounds whose team changed shortly before. `null` takes them out of every
+    /// team (role grants only: never surveyed).
+    #[serde(default, deserialize_with = "absent_or_nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub team_id: Option<Option<Uuid>>,
     #[schema(value_type = Option<LocaleSchema>)]
     pub locale: Option<String>,
     /// `null` clears it: the person follows their team's time zone.
@@ -114,17 +124,21 @@ fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> 
 
 async fn record_membership(
     db: &impl sea_orm::ConnectionTrait,
-    caller: &Caller,
+    actor: &str,
     now: DateTime<Utc>,
     action: &str,
     person_id: Uuid,
-    team_id: Uuid,
+    team_id: Option<Uuid>,
 ) -> Result<(), ApiError> {
+    // Only team changes matter to reports (membership changes before a round).
+    let Some(team_id) = team_id else {
+        return Ok(());
+    };
     audit::record(
         db,
         now,
         AuditEvent {
-            actor: &caller.subject,
+            actor,
             action,
             team_id: Some(team_id),
             target: Some(person_id.to_string()),
@@ -138,7 +152,7 @@ async fn record_membership(
 /// Remembers that a person's tokens and sessions stopped working, and why.
 async fn record_tokens_revoked(
     db: &impl sea_orm::ConnectionTrait,
-    caller: &Caller,
+    actor: &str,
     now: DateTime<Utc>,
     person: &person::Model,
     reason: &str,
@@ -151,15 +165,75 @@ async fn record_tokens_revoked(
         db,
         now,
         AuditEvent {
-            actor: &caller.subject,
+            actor,
             action: "tokens.revoked",
-            team_id: Some(person.team_id),
+            team_id: person.team_id,
             target: Some(person.id.to_string()),
             details: serde_json::json!({ "reason": reason, "jtis": jtis }),
         },
     )
     .await?;
     Ok(())
+}
+
+/// Adds a person: the one implementation behind `POST /api/v1/people` and the admin
+/// console's form. Every problem of the body is a [`FieldError`].
+pub async fn create(
+    state: &AppState,
+    actor: &str,
+    body: CreatePerson,
+) -> Result<person::Model, ApiError> {
+    let mut errors = Vec::new();
+    let email = parse_email(&body.email, &mut errors);
+    let name = parse_name("name", &body.name, &mut errors);
+    let locale = body
+        .locale
+        .as_deref()
+        .map_or(Some(Locale::default()), |raw| {
+            parse_locale(raw, &mut errors)
+        });
+    let time_zone = body
+        .time_zone
+        .as_deref()
+        .map(|raw| parse_time_zone(raw, &mut errors));
+    let Some(team_id) = body.team_id else {
+        errors.push(FieldError::new(
+            "team_id",
+            "is required: a team's id, or null for someone who holds role grants only",
+        ));
+        return Err(ApiError::Validation(errors));
+    };
+    let (Some(email), Some(name), Some(locale), true) = (email, name, locale, errors.is_empty())
+    else {
+        return Err(ApiError::Validation(errors));
+    };
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = org::create_person(
+        &db,
+        NewPerson {
+            email,
+            name,
+            team_id,
+            locale,
+            time_zone: time_zone.flatten(),
+        },
+        now,
+    )
+    .await?;
+    record_membership(
+        &db,
+        actor,
+        now,
+        "membership.joined",
+        person.id,
+        person.team_id,
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(person)
 }
 
 /// Adds a person.
@@ -175,50 +249,7 @@ pub async fn create_person(
     body: JsonObject<CreatePerson>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let JsonObject(body) = body;
-    let mut errors = Vec::new();
-    let email = parse_email(&body.email, &mut errors);
-    let name = parse_name("name", &body.name, &mut errors);
-    let locale = body
-        .locale
-        .as_deref()
-        .map_or(Some(Locale::default()), |raw| {
-            parse_locale(raw, &mut errors)
-        });
-    let time_zone = body
-        .time_zone
-        .as_deref()
-        .map(|raw| parse_time_zone(raw, &mut errors));
-    let (Some(email), Some(name), Some(locale), true) = (email, name, locale, errors.is_empty())
-    else {
-        return Err(ApiError::Validation(errors));
-    };
-    let now = state.clock.now();
-    let db = state.store.begin_write().await?;
-    let person = org::create_person(
-        &db,
-        NewPerson {
-            email,
-            name,
-            team_id: body.team_id,
-            locale,
-            time_zone: time_zone.flatten(),
-        },
-        now,
-    )
-    .await?;
-    record_membership(
-        &db,
-        &caller,
-        now,
-        "membership.joined",
-        person.id,
-        person.team_id,
-    )
-    .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
+    let person = create(&state, &caller.subject, body.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             actix_web::http::header::LOCATION,
@@ -264,23 +295,14 @@ pub async fn get_person(
     ))
 }
 
-/// Changes a person's details, team or activity. `active: false` deactivates: the
-/// person is not invited any more, and every token and session of theirs is revoked.
-#[utoipa::path(
-    patch, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])), request_body = UpdatePerson,
-    params(("id" = Uuid, Path, description = "Person id")),
-    responses((status = 200, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
-)]
-#[patch("/api/v1/people/{id}")]
-pub async fn update_person(
-    caller: Caller,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-    body: JsonObject<UpdatePerson>,
-) -> Result<web::Json<PersonDto>, ApiError> {
-    caller.require(Role::Admin)?;
-    let JsonObject(body) = body;
+/// Changes a person: the one implementation behind `PATCH /api/v1/people/{id}` and
+/// the admin console's form. Deactivation revokes every token and session of theirs.
+pub async fn update(
+    state: &AppState,
+    actor: &str,
+    id: Uuid,
+    body: UpdatePerson,
+) -> Result<person::Model, ApiError> {
     let mut errors = Vec::new();
     let changes = PersonChanges {
         email: body
@@ -307,18 +329,18 @@ pub async fn update_person(
     }
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
-    let before = org::get_person(&db, *id).await?;
-    let person = org::update_person(&db, *id, changes, now).await?;
+    let before = org::get_person(&db, id).await?;
+    let person = org::update_person(&db, id, changes, now).await?;
     if deactivates {
         let revoked =
             tokens::revoke_of_person(&db, person.id, &[&before.email, &person.email], None, now)
                 .await?;
-        record_tokens_revoked(&db, &caller, now, &person, "deactivated", &revoked).await?;
+        record_tokens_revoked(&db, actor, now, &person, "deactivated", &revoked).await?;
     }
     if before.team_id != person.team_id {
         record_membership(
             &db,
-            &caller,
+            actor,
             now,
             "membership.left",
             person.id,
@@ -327,7 +349,7 @@ pub async fn update_person(
         .await?;
         record_membership(
             &db,
-            &caller,
+            actor,
             now,
             "membership.joined",
             person.id,
@@ -338,7 +360,60 @@ pub async fn update_person(
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    Ok(web::Json(person.into()))
+    Ok(person)
+}
+
+/// Changes a person's details, team or activity. `active: false` deactivates: the
+/// person is not invited any more, and every token and session of theirs is revoked.
+#[utoipa::path(
+    patch, path = "/api/v1/people/{id}", tag = "organisation", security(("bearer" = [])), request_body = UpdatePerson,
+    params(("id" = Uuid, Path, description = "Person id")),
+    responses((status = 200, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/api/v1/people/{id}")]
+pub async fn update_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: JsonObject<UpdatePerson>,
+) -> Result<web::Json<PersonDto>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(web::Json(
+        update(&state, &caller.subject, *id, body.0).await?.into(),
+    ))
+}
+
+/// Erases a person: the one implementation behind `DELETE /api/v1/people/{id}` and
+/// the admin console. In one transaction: their answer in a round still open (found
+/// by recomputing its ballot), tokens and sessions, the person with their
+/// leaderships, roles, invitations and queued emails.
+pub async fn erase(state: &AppState, actor: &str, id: Uuid) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    safepulse_mailer::rounds::erase_open_answers(&db, &state.keys, id)
+        .await
+        .map_err(|error| match error {
+            safepulse_mailer::rounds::RoundError::Store(error) => ApiError::from(error),
+            other => ApiError::internal(other),
+        })?;
+    let person = org::get_person(&db, id).await?;
+    let revoked = tokens::delete_of_person(&db, person.id, &[&person.email]).await?;
+    org::erase_person(&db, person.id).await?;
+    record_tokens_revoked(&db, actor, now, &person, "erased", &revoked).await?;
+    record_membership(
+        &db,
+        actor,
+        now,
+        "membership.erased",
+        person.id,
+        person.team_id,
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(())
 }
 
 /// Erases a person (GDPR): their record, leaderships, roles, tokens and sessions,
@@ -356,30 +431,7 @@ pub async fn erase_person(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let now = state.clock.now();
-    let db = state.store.begin_write().await?;
-    safepulse_mailer::rounds::erase_open_answers(&db, &state.keys, *id)
-        .await
-        .map_err(|error| match error {
-            safepulse_mailer::rounds::RoundError::Store(error) => ApiError::from(error),
-            other => ApiError::internal(other),
-        })?;
-    let person = org::get_person(&db, *id).await?;
-    let revoked = tokens::delete_of_person(&db, person.id, &[&person.email]).await?;
-    org::erase_person(&db, person.id).await?;
-    record_tokens_revoked(&db, &caller, now, &person, "erased", &revoked).await?;
-    record_membership(
-        &db,
-        &caller,
-        now,
-        "membership.erased",
-        person.id,
-        person.team_id,
-    )
-    .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
+    erase(&state, &caller.subject, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -394,13 +446,44 @@ pub enum GrantableRole {
 
 impl GrantableRole {
     /// Exactly `hr` or `admin`: the path segment is the role, untrimmed.
-    fn parse(raw: &str) -> Result<Role, ApiError> {
+    pub fn parse(raw: &str) -> Result<Role, ApiError> {
         match raw {
             "hr" => Ok(Role::Hr),
             "admin" => Ok(Role::Admin),
             _ => Err(ApiError::validation("role", "must be hr or admin")),
         }
     }
+}
+
+/// Grants `hr` or `admin` (from [`GrantableRole::parse`]): the one implementation
+/// behind `PUT /api/v1/people/{id}/roles/{role}`, the console and
+/// `safepulse admin invite`.
+pub async fn grant(
+    state: &AppState,
+    actor: &str,
+    person_id: Uuid,
+    role: Role,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = org::get_person(&db, person_id).await?;
+    org::grant_role(&db, person_id, role.as_str(), now).await?;
+    audit::record(
+        &db,
+        now,
+        AuditEvent {
+            actor,
+            action: "role.granted",
+            team_id: person.team_id,
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({ "role": role.as_str() }),
+        },
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(())
 }
 
 /// Grants `hr` or `admin` to a person (for signing in to the web pages).
@@ -418,26 +501,41 @@ pub async fn grant_role(
     caller.require(Role::Admin)?;
     let (person_id, role) = path.into_inner();
     let role = GrantableRole::parse(&role)?;
+    grant(&state, &caller.subject, person_id, role).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Takes a role away and revokes the person's tokens and sessions of that role: the
+/// one implementation behind `DELETE /api/v1/people/{id}/roles/{role}` and the
+/// console.
+pub async fn revoke(
+    state: &AppState,
+    actor: &str,
+    person_id: Uuid,
+    role: Role,
+) -> Result<(), ApiError> {
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
     let person = org::get_person(&db, person_id).await?;
-    org::grant_role(&db, person_id, role.as_str(), now).await?;
+    org::revoke_role(&db, person_id, role.as_str()).await?;
+    let revoked =
+        tokens::revoke_of_person(&db, person_id, &[&person.email], Some(role), now).await?;
     audit::record(
         &db,
         now,
         AuditEvent {
-            actor: &caller.subject,
-            action: "role.granted",
-            team_id: Some(person.team_id),
+            actor,
+            action: "role.revoked",
+            team_id: person.team_id,
             target: Some(person_id.to_string()),
-            details: serde_json::json!({ "role": role.as_str() }),
+            details: serde_json::json!({ "role": role.as_str(), "revoked_jtis": revoked }),
         },
     )
     .await?;
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 /// Takes `hr` or `admin` away from a person and revokes their tokens and sessions of
@@ -458,27 +556,7 @@ pub async fn revoke_role(
     caller.require(Role::Admin)?;
     let (person_id, role) = path.into_inner();
     let role = GrantableRole::parse(&role)?;
-    let now = state.clock.now();
-    let db = state.store.begin_write().await?;
-    let person = org::get_person(&db, person_id).await?;
-    org::revoke_role(&db, person_id, role.as_str()).await?;
-    let revoked =
-        tokens::revoke_of_person(&db, person_id, &[&person.email], Some(role), now).await?;
-    audit::record(
-        &db,
-        now,
-        AuditEvent {
-            actor: &caller.subject,
-            action: "role.revoked",
-            team_id: Some(person.team_id),
-            target: Some(person_id.to_string()),
-            details: serde_json::json!({ "role": role.as_str(), "revoked_jtis": revoked }),
-        },
-    )
-    .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
+    revoke(&state, &caller.subject, person_id, role).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -168,6 +168,10 @@ pub struct CreateSurvey {
     pub reminders: Option<RemindersDto>,
     /// Default: k = 5, k_detail = 10, restricted releases suppressed.
     pub privacy: Option<PrivacyDto>,
+    /// `true`: the survey starts as a `draft`, which opens no round (on its cadence
+    /// or on request) until `POST /api/v1/surveys/{id}/start`. Default `false`: active
+    /// at once, as before drafts existed. The admin console always creates drafts.
+    pub draft: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -193,7 +197,7 @@ pub struct UpdateSurvey {
 pub struct SurveyDto {
     pub id: Uuid,
     pub name: String,
-    /// `active`, `paused` or `archived`.
+    /// `draft` (nothing is sent until it is started), `active`, `paused` or `archived`.
     pub status: String,
     pub team_ids: Vec<Uuid>,
     pub include_subteams: bool,
@@ -440,7 +444,7 @@ fn parse_team_ids(team_ids: Vec<Uuid>, errors: &mut Vec<FieldError>) -> Vec<Uuid
     unique
 }
 
-fn round_error(error: RoundError) -> ApiError {
+pub fn round_error(error: RoundError) -> ApiError {
     match error {
         RoundError::SurveyNotFound | RoundError::RoundNotFound => ApiError::NotFound,
         RoundError::SurveyNotActive(status) => ApiError::Conflict {
@@ -476,26 +480,19 @@ fn round_error(error: RoundError) -> ApiError {
     }
 }
 
-/// Creates a survey. Nothing is sent until a round opens (on its cadence, or now).
-#[utoipa::path(
-    post, path = "/api/v1/surveys", tag = "surveys", security(("bearer" = [])), request_body = CreateSurvey,
-    responses((status = 201, body = SurveyDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 409, body = Problem), (status = 422, body = Problem))
-)]
-#[post("/api/v1/surveys")]
-pub async fn create_survey(
-    caller: Caller,
-    state: web::Data<AppState>,
-    body: JsonObject<CreateSurvey>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Admin)?;
-    let JsonObject(body) = body;
+/// Creates a survey: the one implementation behind `POST /api/v1/surveys` and the
+/// admin console's form.
+pub async fn create(
+    state: &AppState,
+    actor: &str,
+    body: CreateSurvey,
+) -> Result<SurveyWithTeams, ApiError> {
     let now = state.clock.now();
     let mut errors = Vec::new();
     let name = parse_name("name", &body.name, &mut errors);
     let team_ids = parse_team_ids(body.team_ids, &mut errors);
     let settings = apply_settings(
-        &state,
+        state,
         SurveySettings::starting_on(now.date_naive()),
         SettingsFields {
             questions: body.questions,
@@ -528,6 +525,7 @@ pub async fn create_survey(
             k,
             k_detail,
             restricted_release,
+            draft: body.draft.unwrap_or(false),
         },
         now,
     )
@@ -536,15 +534,33 @@ pub async fn create_survey(
         &db,
         now,
         AuditEvent {
-            actor: &caller.subject,
+            actor,
             action: "survey.created",
             team_id: None,
             target: Some(created.survey.id.to_string()),
-            details: serde_json::json!({ "name": created.survey.name }),
+            details: serde_json::json!({ "name": created.survey.name, "status": created.survey.status }),
         },
     )
     .await?;
     db.commit().await.map_err(StoreError::from)?;
+    Ok(created)
+}
+
+/// Creates a survey, active at once unless `draft` is true. Nothing is sent until a
+/// round opens (on its cadence, or now).
+#[utoipa::path(
+    post, path = "/api/v1/surveys", tag = "surveys", security(("bearer" = [])), request_body = CreateSurvey,
+    responses((status = 201, body = SurveyDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/api/v1/surveys")]
+pub async fn create_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonObject<CreateSurvey>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let created = create(&state, &caller.subject, body.0).await?;
     let location = format!("/api/v1/surveys/{}", created.survey.id);
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, location))
@@ -592,22 +608,14 @@ pub async fn get_survey(
     Ok(HttpResponse::Ok().json(survey_dto(survey)?))
 }
 
-/// Changes a survey. The privacy thresholds may go up or down, never below the floors.
-#[utoipa::path(
-    patch, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])), request_body = UpdateSurvey,
-    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
-)]
-#[patch("/api/v1/surveys/{id}")]
-pub async fn update_survey(
-    caller: Caller,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-    body: JsonObject<UpdateSurvey>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Admin)?;
-    let id = id.into_inner();
-    let JsonObject(body) = body;
+/// Changes a survey: the one implementation behind `PATCH /api/v1/surveys/{id}`
+/// and the admin console's form.
+pub async fn update(
+    state: &AppState,
+    actor: &str,
+    id: Uuid,
+    body: UpdateSurvey,
+) -> Result<SurveyWithTeams, ApiError> {
     let db = state.store.begin_write().await?;
     let current = surveys::get_survey(&db, id).await?;
     let stored: SurveySettings = serde_json::from_value(current.survey.settings.clone())
@@ -621,7 +629,7 @@ pub async fn update_survey(
         .team_ids
         .map(|team_ids| parse_team_ids(team_ids, &mut errors));
     let settings = apply_settings(
-        &state,
+        state,
         stored,
         SettingsFields {
             questions: body.questions,
@@ -658,7 +666,7 @@ pub async fn update_survey(
         &db,
         now,
         AuditEvent {
-            actor: &caller.subject,
+            actor,
             action: "survey.updated",
             team_id: None,
             target: Some(id.to_string()),
@@ -667,18 +675,71 @@ pub async fn update_survey(
     )
     .await?;
     db.commit().await.map_err(StoreError::from)?;
+    Ok(updated)
+}
+
+/// Changes a survey. The privacy thresholds may go up or down, never below the floors.
+#[utoipa::path(
+    patch, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])), request_body = UpdateSurvey,
+    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/api/v1/surveys/{id}")]
+pub async fn update_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: JsonObject<UpdateSurvey>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let updated = update(&state, &caller.subject, id.into_inner(), body.0).await?;
     Ok(HttpResponse::Ok().json(survey_dto(updated)?))
 }
 
-async fn set_status(
-    caller: Caller,
-    state: web::Data<AppState>,
+/// What an admin does to a survey's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// A draft becomes active: its rounds open on its cadence from `starts_on`.
+    Start,
+    Pause,
+    Resume,
+    Archive,
+}
+
+impl StatusChange {
+    fn status(self) -> &'static str {
+        match self {
+            StatusChange::Start | StatusChange::Resume => "active",
+            StatusChange::Pause => "paused",
+            StatusChange::Archive => "archived",
+        }
+    }
+}
+
+/// Starts, pauses, resumes or archives a survey: the one implementation behind the
+/// four API operations and the console's buttons. Only a draft starts (409
+/// `survey_not_draft`), and a draft neither pauses nor resumes (409
+/// `survey_is_draft`); archived surveys do not change (409 `survey_archived`).
+pub async fn change_status(
+    state: &AppState,
+    actor: &str,
     id: Uuid,
-    status: &'static str,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Admin)?;
+    change: StatusChange,
+) -> Result<SurveyWithTeams, ApiError> {
     let db = state.store.begin_write().await?;
     let now = state.clock.now();
+    let current = surveys::get_survey(&db, id).await?.survey;
+    let is_draft = current.status == "draft";
+    match change {
+        StatusChange::Start if !is_draft && current.status != "archived" => {
+            return Err(StoreError::Conflict("survey_not_draft").into());
+        }
+        StatusChange::Pause | StatusChange::Resume if is_draft => {
+            return Err(StoreError::Conflict("survey_is_draft").into());
+        }
+        _ => {}
+    }
+    let status = change.status();
     let updated = surveys::update_survey(
         &db,
         id,
@@ -693,8 +754,12 @@ async fn set_status(
         &db,
         now,
         AuditEvent {
-            actor: &caller.subject,
-            action: "survey.status_changed",
+            actor,
+            action: if change == StatusChange::Start {
+                "survey.started"
+            } else {
+                "survey.status_changed"
+            },
             team_id: None,
             target: Some(id.to_string()),
             details: serde_json::json!({ "status": status }),
@@ -702,7 +767,34 @@ async fn set_status(
     )
     .await?;
     db.commit().await.map_err(StoreError::from)?;
+    Ok(updated)
+}
+
+async fn set_status(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: Uuid,
+    change: StatusChange,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let updated = change_status(&state, &caller.subject, id, change).await?;
     Ok(HttpResponse::Ok().json(survey_dto(updated)?))
+}
+
+/// Starts a draft survey: from now on its rounds open on its cadence (not before
+/// `starts_on`), and a round may be opened now. 409 `survey_not_draft` otherwise.
+#[utoipa::path(
+    post, path = "/api/v1/surveys/{id}/start", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/api/v1/surveys/{id}/start")]
+pub async fn start_survey(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_status(caller, state, id.into_inner(), StatusChange::Start).await
 }
 
 /// Pauses a survey: no new rounds open until it is resumed; an open round runs to its end.
@@ -717,7 +809,7 @@ pub async fn pause_survey(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_status(caller, state, id.into_inner(), "paused").await
+    set_status(caller, state, id.into_inner(), StatusChange::Pause).await
 }
 
 /// Resumes a paused survey.
@@ -732,7 +824,7 @@ pub async fn resume_survey(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_status(caller, state, id.into_inner(), "active").await
+    set_status(caller, state, id.into_inner(), StatusChange::Resume).await
 }
 
 /// Archives a survey for good: no new rounds; its releases stay readable.
@@ -747,29 +839,18 @@ pub async fn archive_survey(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_status(caller, state, id.into_inner(), "archived").await
+    set_status(caller, state, id.into_inner(), StatusChange::Archive).await
 }
 
-/// Opens a round now: invitations are queued for everyone in the survey's teams.
-#[utoipa::path(
-    post, path = "/api/v1/surveys/{id}/rounds", tag = "surveys", security(("bearer" = [])),
-    responses((status = 201, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem))
-)]
-#[post("/api/v1/surveys/{id}/rounds")]
-pub async fn open_round(
-    caller: Caller,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Admin)?;
+/// Opens a round of a survey now: the one implementation behind
+/// `POST /api/v1/surveys/{id}/rounds` and the admin console's "open now".
+pub async fn open_now(state: &AppState, actor: &str, id: Uuid) -> Result<round::Model, ApiError> {
     if let Some(reason) = &state.round_opening_blocked {
         return Err(ApiError::Conflict {
             code: "database_records_answers",
             detail: format!("rounds cannot open: {reason}"),
         });
     }
-    let id = id.into_inner();
     let now = state.clock.now();
     let outcome = rounds::open_round(
         &state.store,
@@ -788,7 +869,7 @@ pub async fn open_round(
         &state.store,
         now,
         AuditEvent {
-            actor: &caller.subject,
+            actor,
             action: "round.opened",
             team_id: None,
             target: Some(round.id.to_string()),
@@ -796,6 +877,23 @@ pub async fn open_round(
         },
     )
     .await?;
+    Ok(round)
+}
+
+/// Opens a round now: invitations are queued for everyone in the survey's teams.
+#[utoipa::path(
+    post, path = "/api/v1/surveys/{id}/rounds", tag = "surveys", security(("bearer" = [])),
+    responses((status = 201, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/api/v1/surveys/{id}/rounds")]
+pub async fn open_round(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let round = open_now(&state, &caller.subject, id.into_inner()).await?;
     Ok(HttpResponse::Created().json(RoundDto::new(round, &state.keys)))
 }
 
@@ -823,21 +921,9 @@ pub async fn list_rounds(
     ))
 }
 
-/// Closes a round now: its releases are computed and frozen, its keys destroyed.
-/// Closing a closed round changes nothing.
-#[utoipa::path(
-    post, path = "/api/v1/rounds/{id}/close", tag = "surveys", security(("bearer" = [])),
-    responses((status = 200, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem))
-)]
-#[post("/api/v1/rounds/{id}/close")]
-pub async fn close_round(
-    caller: Caller,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Admin)?;
-    let id = id.into_inner();
+/// Closes a round now: the one implementation behind `POST /api/v1/rounds/{id}/close`
+/// and the admin console's "close now".
+pub async fn close_now(state: &AppState, actor: &str, id: Uuid) -> Result<round::Model, ApiError> {
     let now = state.clock.now();
     let outcome = rounds::close_round(
         &state.store,
@@ -856,7 +942,7 @@ pub async fn close_round(
             &state.store,
             now,
             AuditEvent {
-                actor: &caller.subject,
+                actor,
                 action: "round.closed",
                 team_id: None,
                 target: Some(id.to_string()),
@@ -865,7 +951,24 @@ pub async fn close_round(
         )
         .await?;
     }
-    let round = surveys::get_round(state.store.connection(), id).await?;
+    Ok(surveys::get_round(state.store.connection(), id).await?)
+}
+
+/// Closes a round now: its releases are computed and frozen, its keys destroyed.
+/// Closing a closed round changes nothing.
+#[utoipa::path(
+    post, path = "/api/v1/rounds/{id}/close", tag = "surveys", security(("bearer" = [])),
+    responses((status = 200, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem))
+)]
+#[post("/api/v1/rounds/{id}/close")]
+pub async fn close_round(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let round = close_now(&state, &caller.subject, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(RoundDto::new(round, &state.keys)))
 }
 

@@ -74,20 +74,13 @@ fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> 
         .ok()
 }
 
-/// Creates a team.
-#[utoipa::path(
-    post, path = "/api/v1/teams", tag = "organisation", security(("bearer" = [])), request_body = CreateTeam,
-    responses((status = 201, body = TeamDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 409, body = Problem), (status = 422, body = Problem))
-)]
-#[post("/api/v1/teams")]
-pub async fn create_team(
-    caller: Caller,
-    state: web::Data<AppState>,
-    body: JsonObject<CreateTeam>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Admin)?;
-    let JsonObject(body) = body;
+/// Creates a team: the one implementation behind `POST /api/v1/teams` and the admin
+/// console's form.
+pub async fn create(
+    state: &AppState,
+    actor: &str,
+    body: CreateTeam,
+) -> Result<team::Model, ApiError> {
     let mut errors = Vec::new();
     let name = parse_name("name", &body.name, &mut errors);
     let explicit_zone = body
@@ -124,7 +117,7 @@ pub async fn create_team(
         &db,
         now,
         AuditEvent {
-            actor: &caller.subject,
+            actor,
             action: "team.created",
             team_id: Some(team.id),
             target: Some(team.name.clone()),
@@ -135,6 +128,23 @@ pub async fn create_team(
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
+    Ok(team)
+}
+
+/// Creates a team.
+#[utoipa::path(
+    post, path = "/api/v1/teams", tag = "organisation", security(("bearer" = [])), request_body = CreateTeam,
+    responses((status = 201, body = TeamDto, headers(("Location" = String, description = "The created resource"))), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/api/v1/teams")]
+pub async fn create_team(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonObject<CreateTeam>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let team = create(&state, &caller.subject, body.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             actix_web::http::header::LOCATION,
@@ -180,22 +190,14 @@ pub async fn get_team(
     ))
 }
 
-/// Renames a team, changes its time zone, or moves it in the hierarchy.
-#[utoipa::path(
-    patch, path = "/api/v1/teams/{id}", tag = "organisation", security(("bearer" = [])), request_body = UpdateTeam,
-    params(("id" = Uuid, Path, description = "Team id")),
-    responses((status = 200, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
-)]
-#[patch("/api/v1/teams/{id}")]
-pub async fn update_team(
-    caller: Caller,
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-    body: JsonObject<UpdateTeam>,
-) -> Result<web::Json<TeamDto>, ApiError> {
-    caller.require(Role::Admin)?;
-    let JsonObject(body) = body;
+/// Renames, re-zones or moves a team: the one implementation behind
+/// `PATCH /api/v1/teams/{id}` and the admin console's form.
+pub async fn update(
+    state: &AppState,
+    actor: &str,
+    id: Uuid,
+    body: UpdateTeam,
+) -> Result<team::Model, ApiError> {
     let mut errors = Vec::new();
     let name = body
         .name
@@ -212,7 +214,7 @@ pub async fn update_team(
     let db = state.store.begin_write().await?;
     let team = org::update_team(
         &db,
-        *id,
+        id,
         TeamChanges {
             name,
             time_zone,
@@ -222,7 +224,7 @@ pub async fn update_team(
     )
     .await?;
     audit::record(&db, now, AuditEvent {
-        actor: &caller.subject,
+        actor,
         action: "team.updated",
         team_id: Some(team.id),
         target: Some(team.name.clone()),
@@ -232,10 +234,54 @@ pub async fn update_team(
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    Ok(web::Json(team.into()))
+    Ok(team)
 }
 
-/// Deletes a team that has no sub-teams and no people.
+/// Renames a team, changes its time zone, or moves it in the hierarchy.
+#[utoipa::path(
+    patch, path = "/api/v1/teams/{id}", tag = "organisation", security(("bearer" = [])), request_body = UpdateTeam,
+    params(("id" = Uuid, Path, description = "Team id")),
+    responses((status = 200, body = TeamDto), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/api/v1/teams/{id}")]
+pub async fn update_team(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: JsonObject<UpdateTeam>,
+) -> Result<web::Json<TeamDto>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(web::Json(
+        update(&state, &caller.subject, *id, body.0).await?.into(),
+    ))
+}
+
+/// Deletes a team nothing depends on: the one implementation behind
+/// `DELETE /api/v1/teams/{id}` and the admin console.
+pub async fn delete(state: &AppState, actor: &str, id: Uuid) -> Result<(), ApiError> {
+    let db = state.store.begin_write().await?;
+    org::delete_team(&db, id).await?;
+    audit::record(
+        &db,
+        state.clock.now(),
+        AuditEvent {
+            actor,
+            action: "team.deleted",
+            team_id: Some(id),
+            target: None,
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(())
+}
+
+/// Deletes a team that has no sub-teams and no people, that no survey asks and that
+/// no round holds (409 `team_not_empty`, `team_in_survey`, `team_has_rounds`).
 #[utoipa::path(
     delete, path = "/api/v1/teams/{id}", tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Team id")),
@@ -248,23 +294,7 @@ pub async fn delete_team(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let db = state.store.begin_write().await?;
-    org::delete_team(&db, *id).await?;
-    audit::record(
-        &db,
-        state.clock.now(),
-        AuditEvent {
-            actor: &caller.subject,
-            action: "team.deleted",
-            team_id: Some(*id),
-            target: None,
-            details: serde_json::json!({}),
-        },
-    )
-    .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
+    delete(&state, &caller.subject, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -292,6 +322,34 @@ pub async fn list_leaders(
     ))
 }
 
+/// Makes a person a leader of a team: the one implementation behind
+/// `PUT /api/v1/teams/{id}/leaders/{person_id}` and the admin console.
+pub async fn add_leader_of(
+    state: &AppState,
+    actor: &str,
+    team_id: Uuid,
+    person_id: Uuid,
+) -> Result<(), ApiError> {
+    let db = state.store.begin_write().await?;
+    org::add_leader(&db, team_id, person_id).await?;
+    audit::record(
+        &db,
+        state.clock.now(),
+        AuditEvent {
+            actor,
+            action: "team.leader_added",
+            team_id: Some(team_id),
+            target: Some(person_id.to_string()),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(())
+}
+
 /// Makes a person a leader of a team (idempotent).
 #[utoipa::path(
     put, path = "/api/v1/teams/{id}/leaders/{person_id}", tag = "organisation", security(("bearer" = [])),
@@ -306,24 +364,44 @@ pub async fn add_leader(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (team_id, person_id) = path.into_inner();
+    add_leader_of(&state, &caller.subject, team_id, person_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a leader; when they lead no team any more, their manager tokens and
+/// sessions are revoked. The one implementation behind
+/// `DELETE /api/v1/teams/{id}/leaders/{person_id}` and the admin console.
+pub async fn remove_leader_of(
+    state: &AppState,
+    actor: &str,
+    team_id: Uuid,
+    person_id: Uuid,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
     let db = state.store.begin_write().await?;
-    org::add_leader(&db, team_id, person_id).await?;
+    org::remove_leader(&db, team_id, person_id).await?;
+    let revoked = if org::teams_led_by(&db, person_id).await?.is_empty() {
+        let person = org::get_person(&db, person_id).await?;
+        tokens::revoke_of_person(&db, person_id, &[&person.email], Some(Role::Manager), now).await?
+    } else {
+        Vec::new()
+    };
     audit::record(
         &db,
-        state.clock.now(),
+        now,
         AuditEvent {
-            actor: &caller.subject,
-            action: "team.leader_added",
+            actor,
+            action: "team.leader_removed",
             team_id: Some(team_id),
             target: Some(person_id.to_string()),
-            details: serde_json::json!({}),
+            details: serde_json::json!({ "revoked_jtis": revoked }),
         },
     )
     .await?;
     db.commit()
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 /// Removes a person from a team's leaders. When they lead no team any more, their
@@ -341,29 +419,6 @@ pub async fn remove_leader(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (team_id, person_id) = path.into_inner();
-    let now = state.clock.now();
-    let db = state.store.begin_write().await?;
-    org::remove_leader(&db, team_id, person_id).await?;
-    let revoked = if org::teams_led_by(&db, person_id).await?.is_empty() {
-        let person = org::get_person(&db, person_id).await?;
-        tokens::revoke_of_person(&db, person_id, &[&person.email], Some(Role::Manager), now).await?
-    } else {
-        Vec::new()
-    };
-    audit::record(
-        &db,
-        now,
-        AuditEvent {
-            actor: &caller.subject,
-            action: "team.leader_removed",
-            team_id: Some(team_id),
-            target: Some(person_id.to_string()),
-            details: serde_json::json!({ "revoked_jtis": revoked }),
-        },
-    )
-    .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
+    remove_leader_of(&state, &caller.subject, team_id, person_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,7 +8,9 @@ pub struct Model {
     #[sea_orm(unique)]
     pub email: String,
     pub name: String,
-    pub team_id: Uuid,
+    /// `None` for people who hold role grants only (HR analysts, administrators):
+    /// they belong to no team, so no round invites them.
+    pub team_id: Option<Uuid>,
     pub locale: String,
     pub time_zone: Option<String>,
     pub active: bool,
