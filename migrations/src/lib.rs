@@ -34,6 +34,7 @@ mod m20261207_000002_tokens;
 mod m20261214_000001_disclosure_across_rounds;
 mod m20261214_000001_outbox_claims;
 mod m20261215_000001_backward_compatible_migrations;
+mod m20261221_000001_action_plans;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000001_disclosure_across_rounds::Migration),
             Box::new(m20261214_000001_outbox_claims::Migration),
             Box::new(m20261215_000001_backward_compatible_migrations::Migration),
+            Box::new(m20261221_000001_action_plans::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The black-box tests: one binary, one module per area, tests named as sentences.
 
 mod across_rounds;
+mod action_plans;
 mod answer;
 mod answer_browser;
 mod answer_linkage;

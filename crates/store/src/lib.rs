@@ -1,7 +1,7 @@
 //! Persistence for safepulse: the sea-orm [`entities`], connection setup for SQLite
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
 //! ([`org`] for teams and people, [`people_import`] for the CSV import's rows,
-//! [`audit`], [`tokens`] for issued tokens, and
+//! [`audit`], [`tokens`] for issued tokens, [`commitments`] for action plans, and
 //! [`releases`], the release gate: the only way to read a release, always for a
 //! given reader).
 //!
@@ -23,6 +23,7 @@
 
 pub mod answers;
 pub mod audit;
+pub mod commitments;
 pub mod entities;
 mod error;
 pub mod hygiene;
