@@ -35,6 +35,7 @@ mod m20261214_000001_disclosure_across_rounds;
 mod m20261214_000001_outbox_claims;
 mod m20261215_000001_backward_compatible_migrations;
 mod m20261216_000001_admin_console;
+mod m20261221_000001_action_plans;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000001_outbox_claims::Migration),
             Box::new(m20261215_000001_backward_compatible_migrations::Migration),
             Box::new(m20261216_000001_admin_console::Migration),
+            Box::new(m20261221_000001_action_plans::Migration),
         ]
     }
 }

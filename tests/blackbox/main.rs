@@ -2,6 +2,7 @@
 
 mod accessibility;
 mod across_rounds;
+mod action_plans;
 mod admin_browser;
 mod admin_console;
 mod answer;

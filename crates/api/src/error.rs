@@ -183,6 +183,11 @@ fn conflict_detail(code: &str) -> &'static str {
         "person_not_found" => "the person does not exist",
         "already_exists" => "an entry with these unique values already exists",
         "still_referenced" => "something else still refers to this entry",
+        "round_not_closed" => "a round's results, and plans about them, come after it closes",
+        "team_not_in_round" => "this round did not ask the team",
+        "commitment_limit_reached" => {
+            "the team already has three commitments for this round; edit one instead"
+        }
         _ => "the request conflicts with the current state",
     }
 }

@@ -18,7 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::routes::{health, people, reports, surveys, teams, tokens};
+use crate::routes::{commitments, health, people, reports, surveys, teams, tokens};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -71,12 +71,17 @@ use crate::routes::{health, people, reports, surveys, teams, tokens};
         reports::round_heatmap,
         reports::list_releases,
         reports::list_audit,
+        commitments::create_commitment,
+        commitments::update_commitment,
+        commitments::team_commitments,
+        commitments::all_commitments,
     ),
     components(schemas(people::GrantableRole)),
     modifiers(&BearerAuth, &ProblemResponses, &ResourceLinks),
     tags(
         (name = "organisation", description = "Teams, people, leaders, roles and tokens (admin)"),
         (name = "reports", description = "Released results (managers and hr) and the audit log"),
+        (name = "action plans", description = "What team leaders commit to after a round (leaders write, hr reads); never touches answers or releases"),
         (name = "surveys", description = "Surveys, their rounds and the item bank (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -1,5 +1,6 @@
 //! One sea-orm entity per table (see `migrations/` for the schema and why it looks as it does).
 
+pub mod action_commitment;
 pub mod atom_statistics;
 pub mod audit_entry;
 pub mod determined_node;

@@ -1,7 +1,8 @@
 //! Persistence for safepulse: the sea-orm [`entities`], connection setup for SQLite
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
-//! ([`org`] for teams and people, [`bulk`] for the close's multi-row inserts, [`people_import`] for the CSV import's rows,
-//! [`audit`], [`tokens`] for issued tokens, and
+//! ([`org`] for teams and people, [`bulk`] for the close's multi-row inserts,
+//! [`people_import`] for the CSV import's rows, [`audit`], [`tokens`] for issued
+//! tokens, [`commitments`] for action plans, and
 //! [`releases`], the release gate: the only way to read a release, always for a
 //! given reader).
 //!
@@ -24,6 +25,7 @@
 pub mod answers;
 pub mod audit;
 pub mod bulk;
+pub mod commitments;
 pub mod entities;
 mod error;
 pub mod hygiene;

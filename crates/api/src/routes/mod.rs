@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource. Every route carries a
 //! `#[utoipa::path]` and is listed in [`crate::openapi::ApiDoc`].
 
+pub mod commitments;
 pub mod health;
 pub mod people;
 pub mod reports;
@@ -129,5 +130,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(reports::team_report)
         .service(reports::round_heatmap)
         .service(reports::list_releases)
-        .service(reports::list_audit);
+        .service(reports::list_audit)
+        .service(commitments::create_commitment)
+        .service(commitments::update_commitment)
+        .service(commitments::team_commitments)
+        .service(commitments::all_commitments);
 }
