@@ -333,7 +333,7 @@ on_both_databases! {
         let (status, body) =
             crate::dashboard::page(&app, &format!("/dashboard/rounds/{second}/heatmap"), &cookie).await;
         assert_eq!(status, 200);
-        assert!(body.contains("level-rounded"), "rounded cells in the heatmap");
+        assert!(body.contains("cmp-rounded"), "rounded cells in the heatmap");
     }
 
     async fn people_who_skip_a_round_take_the_detail_family_and_its_comments_with_them(app) {
