@@ -258,7 +258,7 @@ fn creation_error(error: safepulse_store::StoreError) -> ApiError {
     params(("id" = Uuid, Path, description = "Team id")),
     request_body = NewCommitment,
     responses((status = 201, body = CommitmentDto), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 409, body = Problem))
+              (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/api/v1/teams/{id}/commitments")]
 pub async fn create_commitment(
@@ -325,7 +325,8 @@ pub async fn update_commitment(
 #[utoipa::path(
     get, path = "/api/v1/teams/{id}/commitments", tag = "action plans", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Team id")),
-    responses((status = 200, body = Vec<CommitmentDto>), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Vec<CommitmentDto>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem))
 )]
 #[get("/api/v1/teams/{id}/commitments")]
 pub async fn team_commitments(
