@@ -366,6 +366,7 @@ async fn a_postgresql_outage_is_a_quick_503_with_retry_after_and_heals_by_itself
     let (proxy, app) = app_behind_a_proxy().await;
     let (round, links) = round_with_links(&app, 6).await;
     let admin = app.admin_token().await;
+    let console = crate::admin_console::admin_signed_in(&app, "console.admin@example.com").await;
     let client = &app.client;
     let base = app.address.clone();
     let patience = Duration::from_secs(5);
@@ -429,6 +430,20 @@ async fn a_postgresql_outage_is_a_quick_503_with_retry_after_and_heals_by_itself
     )
     .await;
     assert_problem_503(&teams, patience);
+    // The admin console says "try again", like the API, not "our fault".
+    let page = reply_of(
+        client
+            .get(format!("{base}/admin/teams"))
+            .header("Cookie", &console),
+    )
+    .await;
+    assert_eq!(page.status, 503, "{page:?}");
+    assert_eq!(page.retry_after.as_deref(), Some("60"));
+    assert!(
+        page.body.contains("The database is out of reach"),
+        "{page:?}"
+    );
+    assert!(page.took < patience, "answered in {:?}", page.took);
     proxy.restore().await;
     wait_until_ready(client, &base).await;
     let reply = post_form(client, &base, waiting, waiting_form).await;

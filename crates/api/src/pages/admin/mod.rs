@@ -44,7 +44,7 @@ use safepulse_domain::Role;
 use sha2::{Digest, Sha256};
 
 use super::session::{self, Session};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, RETRY_UNAVAILABLE_AFTER_SECONDS};
 use crate::request_context::current_request_id;
 use crate::state::AppState;
 
@@ -113,7 +113,8 @@ admin_routes! {
 }
 
 /// The one guard of the console: the admin session of this request, or the
-/// response that replaces the page (sign-in redirect, `403`, `500`).
+/// response that replaces the page (sign-in redirect, `403`, `503` while the
+/// database is out of reach, `500`).
 #[allow(clippy::result_large_err)]
 pub async fn admin_session(
     request: &HttpRequest,
@@ -127,6 +128,7 @@ pub async fn admin_session(
             Some(&session),
         )),
         Ok(None) => Err(session::redirect_to_sign_in()),
+        Err(error) if error.is_unavailable() => Err(server_error(&error, None)),
         Err(error) => Err(server_error(
             &format!("{:#}", anyhow::Error::new(error)),
             None,
@@ -241,7 +243,7 @@ impl FromRequest for AdminForm {
 }
 
 /// Pages of the console that only say something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminNotice {
     /// A manager or hr session: the console is for the admin grant.
     AdminsOnly,
@@ -249,6 +251,11 @@ pub enum AdminNotice {
     Unverified,
     Unreadable,
     NotFound,
+    /// An API rule refused the action (a conflict, a missing permission): its
+    /// message says which.
+    Refused(String),
+    /// The database is down, locked or full: nothing was changed, try again.
+    Unavailable,
     ServerError,
 }
 
@@ -263,8 +270,62 @@ pub fn notice(status: StatusCode, notice: AdminNotice, session: Option<&Session>
     html_response(status, NoticePage { notice, session }.render())
 }
 
-/// Logs the failure with the request id only and shows the "our fault" page.
-pub fn server_error(error: &dyn std::fmt::Display, session: Option<&Session>) -> HttpResponse {
+/// A failure an admin page can meet: what it says, and whether it is the database
+/// being out of reach (a 503 with `Retry-After`, like the API and the answer page)
+/// rather than a fault of ours.
+pub trait PageFailure: std::fmt::Display {
+    fn is_unavailable(&self) -> bool {
+        false
+    }
+}
+
+impl PageFailure for safepulse_store::StoreError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, safepulse_store::StoreError::Unavailable(_))
+    }
+}
+
+impl PageFailure for ApiError {
+    fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_)
+        )
+    }
+}
+
+impl PageFailure for crate::auth::TokenError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, crate::auth::TokenError::Store(error) if error.is_unavailable())
+    }
+}
+
+// Rendering and link derivation never touch the database.
+impl PageFailure for safepulse_mailer::messages::MessageError {}
+impl PageFailure for safepulse_mailer::messages::LinkError {}
+impl PageFailure for &str {}
+impl PageFailure for String {}
+
+/// Logs the failure with the request id only and shows the "our fault" page, or
+/// the "try again" page with 503 and `Retry-After` when the database is out of reach.
+pub fn server_error(error: &dyn PageFailure, session: Option<&Session>) -> HttpResponse {
+    if error.is_unavailable() {
+        tracing::warn!(
+            request_id = %current_request_id(),
+            error = %error,
+            "an admin page could not use the database"
+        );
+        let mut response = notice(
+            StatusCode::SERVICE_UNAVAILABLE,
+            AdminNotice::Unavailable,
+            session,
+        );
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(RETRY_UNAVAILABLE_AFTER_SECONDS),
+        );
+        return response;
+    }
     tracing::error!(
         request_id = %current_request_id(),
         error = %error,
@@ -277,10 +338,18 @@ pub fn server_error(error: &dyn std::fmt::Display, session: Option<&Session>) ->
     )
 }
 
-/// The page for an error of an API function that is not a problem with a field.
+/// The page for an error of an API function that is not a problem with a field:
+/// the API's own status and message for a refusal, never a 500 for a rule.
 pub fn api_error_page(error: ApiError, session: &Session) -> HttpResponse {
+    use actix_web::ResponseError as _;
+    let status = error.status_code();
     match error {
         ApiError::NotFound => notice(StatusCode::NOT_FOUND, AdminNotice::NotFound, Some(session)),
+        ref refused if status.is_client_error() => notice(
+            status,
+            AdminNotice::Refused(refused.to_string()),
+            Some(session),
+        ),
         other => server_error(&other, Some(session)),
     }
 }

@@ -49,7 +49,7 @@ pub async fn home(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
             .count(db)
             .await?;
         let surveys = survey::Entity::find().count(db).await?;
-        Ok::<_, sea_orm::DbErr>((teams, surveyed, role_only, surveys))
+        Ok::<_, safepulse_store::StoreError>((teams, surveyed, role_only, surveys))
     }
     .await;
     match counts {
