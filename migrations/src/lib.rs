@@ -36,6 +36,7 @@ mod m20261214_000001_outbox_claims;
 mod m20261215_000001_backward_compatible_migrations;
 mod m20261216_000001_admin_console;
 mod m20261221_000001_action_plans;
+mod m20261222_000001_packed_figures;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000001_backward_compatible_migrations::Migration),
             Box::new(m20261216_000001_admin_console::Migration),
             Box::new(m20261221_000001_action_plans::Migration),
+            Box::new(m20261222_000001_packed_figures::Migration),
         ]
     }
 }

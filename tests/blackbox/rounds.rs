@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use safepulse_anonymizer::{ReleasedFigures, StoredForm};
 use safepulse_domain::Clock;
 use safepulse_domain::keys::LinkToken;
 use safepulse_mailer::rounds::{self, CloseOutcome, RawRetention};
@@ -239,7 +240,8 @@ on_both_databases! {
         assert!(releases.iter().all(|row| (row.status == "released") == row.figures.is_some()));
         let department = releases.iter().find(|row| row.node_id == org.department).unwrap();
         assert_eq!(department.status, "released");
-        assert_eq!(department.figures.as_ref().unwrap()["respondents"], 14);
+        let figures = ReleasedFigures::from_stored(department.figures.as_deref().unwrap()).unwrap();
+        assert_eq!(figures.respondents, 14);
         let leadership = releases
             .iter()
             .find(|row| row.node_id != org.department && !org.teams.contains(&row.node_id))

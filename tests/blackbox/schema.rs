@@ -2,6 +2,7 @@
 //! have no column, and no foreign key, that could refer to a person, an invitation,
 //! a time or a locale.
 
+use safepulse_anonymizer::{RoundedFigures, StoredForm};
 use safepulse_tests::{Db, TestApp, on_both_databases};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -192,7 +193,7 @@ async fn upgrading_records_the_exact_releases_of_closed_rounds(url: &str) {
     assert_eq!(kept.try_get::<i64>("", "n").unwrap(), 3);
     assert_eq!(kept.try_get::<i64>("", "changed").unwrap(), 0);
     // The new status exists, and a rounded release needs its figures.
-    let rounded = |figures: Option<serde_json::Value>| {
+    let rounded = |figures: Option<Vec<u8>>| {
         db.execute_raw(Statement::from_sql_and_values(
             backend,
             "INSERT INTO releases (id, round_id, node_id, status, detail, figures, team_changed) \
@@ -210,7 +211,12 @@ async fn upgrading_records_the_exact_releases_of_closed_rounds(url: &str) {
         rounded(None).await.is_err(),
         "a rounded release without figures"
     );
-    rounded(Some(figures(7))).await.unwrap();
+    let seven = RoundedFigures {
+        respondents: 7,
+        step: 1.0,
+        dimensions: vec![],
+    };
+    rounded(Some(seven.to_stored())).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,4 +233,177 @@ async fn upgrading_records_the_exact_releases_of_closed_rounds_on_sqlite() {
 async fn upgrading_records_the_exact_releases_of_closed_rounds_on_postgres() {
     let url = safepulse_tests::fresh_postgres_database().await;
     upgrading_records_the_exact_releases_of_closed_rounds(&url).await;
+}
+
+/// Upgrading to packed figures (m20261222_000001_packed_figures) keeps every
+/// release's and atom's figures exactly: the JSON documents of rounds closed
+/// before read back as the same values, doubles to the last bit.
+async fn upgrading_packs_stored_figures_exactly(url: &str) {
+    use safepulse_anonymizer::{
+        AtomDimensionStatistics, AtomId, AtomItemDetailStatistics, AtomItemStatistics,
+        AtomStatistics, ConfidenceInterval, DimensionDetail, DimensionFigures, Family, ItemDetail,
+        ItemFigures, ReleasedFigures,
+    };
+    use safepulse_domain::{Dimension, ItemId, NodeId};
+    use safepulse_migration::{Migrator, MigratorTrait};
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    // Every migration before figures were packed.
+    Migrator::up(&db, Some(8)).await.unwrap();
+    let backend = db.get_database_backend();
+    let run = |sql: &'static str, values: Vec<sea_orm::Value>| {
+        let db = &db;
+        async move {
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await
+                .unwrap();
+        }
+    };
+    let (survey, round, node) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let now = chrono::Utc::now();
+    run(
+        "INSERT INTO surveys (id, name, status, include_subteams, settings, k, k_detail, \
+         privacy_locked, created_at, updated_at) VALUES ($1, 'Pulse', 'active', $2, $3, 5, 10, $4, $5, $5)",
+        vec![survey.into(), true.into(), serde_json::json!({}).into(), true.into(), now.into()],
+    )
+    .await;
+    run(
+        "INSERT INTO rounds (id, survey_id, period_key, round_index, status, key_id, k, k_detail, \
+         opened_at, closes_at, closed_at, invited_count) \
+         VALUES ($1, $2, 'p1', 0, 'closed', 'k1', 5, 10, $3, $3, $3, 20)",
+        vec![round.into(), survey.into(), now.into()],
+    )
+    .await;
+    let released = ReleasedFigures {
+        respondents: 11,
+        detail: true,
+        items: vec![ItemFigures {
+            item: ItemId("trust_2".into()),
+            dimension: Dimension::Trust,
+            mean: 47.0 / 11.0,
+            confidence_interval: ConfidenceInterval::Team {
+                low: 0.1 + 0.2,
+                high: 1.0 / 3.0,
+            },
+            favourability_percent: 100.0 * 7.0 / 11.0,
+            enps: None,
+            detail: Some(ItemDetail {
+                sd: 2f64.sqrt(),
+                distribution: vec![1, 0, 2, 1, 3, 4, 0],
+            }),
+        }],
+        dimensions: vec![DimensionFigures {
+            dimension: Dimension::Trust,
+            item_count: 1,
+            mean: 47.0 / 11.0,
+            confidence_interval: ConfidenceInterval::NoBand,
+            favourability_percent: 100.0 * 7.0 / 11.0,
+            detail: Some(DimensionDetail {
+                sd: 2f64.sqrt(),
+                distribution: vec![1, 0, 2, 1, 3, 4, 0],
+                rwg: 0.0,
+                rwg_lindell: -1.0 / 7.0,
+            }),
+        }],
+    };
+    let atom = AtomStatistics {
+        atom: AtomId(uuid::Uuid::new_v4()),
+        family: Family::Detail,
+        node: NodeId(node),
+        respondents: 11,
+        items: vec![AtomItemStatistics {
+            sum: 47,
+            favourable: 7,
+            enps_detractors: None,
+            detail: Some(AtomItemDetailStatistics {
+                sum_of_squares: 231,
+                histogram: vec![1, 0, 2, 1, 3, 4, 0],
+            }),
+        }],
+        dimensions: vec![AtomDimensionStatistics {
+            dimension: Dimension::Trust,
+            sum_of_row_sums: 47,
+            sum_of_squared_row_sums: Some(231),
+        }],
+    };
+    // As the close wrote them then: serde_json's text of each value.
+    run(
+        "INSERT INTO releases (id, round_id, node_id, status, detail, figures, team_changed) \
+         VALUES ($1, $2, $3, 'released', $4, $5, $6)",
+        vec![
+            uuid::Uuid::new_v4().into(),
+            round.into(),
+            node.into(),
+            true.into(),
+            serde_json::to_value(&released).unwrap().into(),
+            false.into(),
+        ],
+    )
+    .await;
+    run(
+        "INSERT INTO atom_statistics (round_id, family, atom_id, people, statistics) \
+         VALUES ($1, 'detail', $2, 11, $3)",
+        vec![
+            round.into(),
+            atom.atom.0.into(),
+            serde_json::to_value(&atom).unwrap().into(),
+        ],
+    )
+    .await;
+
+    Migrator::up(&db, None).await.unwrap();
+    let release = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT figures FROM releases",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let figures: Vec<u8> = release.try_get("", "figures").unwrap();
+    assert_eq!(ReleasedFigures::from_stored(&figures).unwrap(), released);
+    let statistics = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT statistics FROM atom_statistics",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let statistics: Vec<u8> = statistics.try_get("", "statistics").unwrap();
+    assert_eq!(AtomStatistics::from_stored(&statistics).unwrap(), atom);
+    // The table's rules came along: figures are required unless suppressed.
+    let missing = db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO releases (id, round_id, node_id, status, detail, figures, team_changed) \
+             VALUES ($1, $2, $3, 'released', $4, NULL, $4)",
+            vec![
+                uuid::Uuid::new_v4().into(),
+                round.into(),
+                uuid::Uuid::new_v4().into(),
+                false.into(),
+            ],
+        ))
+        .await;
+    assert!(missing.is_err(), "a released row without figures");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_packs_stored_figures_exactly_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("upgrade.db").display()
+    );
+    upgrading_packs_stored_figures_exactly(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_packs_stored_figures_exactly_on_postgres() {
+    let url = safepulse_tests::fresh_postgres_database().await;
+    upgrading_packs_stored_figures_exactly(&url).await;
 }

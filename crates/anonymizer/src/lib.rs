@@ -16,6 +16,7 @@
 //!   - the Rule A [`Ledger`]: per [`Family`], every release as a set of atoms;
 //!   - [`AtomStatistics`] for the store, the only place sums of squares appear;
 //!   - [`ReleasedComment`]s per detail atom, shuffled, without dates.
+//! - [`StoredForm`]: how the store keeps figures and atom statistics (MessagePack).
 //! - Rule D (`cross_round`): with the [`History`] of earlier rounds (counts only), a
 //!   release that could be set against a node's latest earlier determination loses
 //!   exactness: [`Release::Rounded`] ([`RoundedFigures`]) or suppressed, as the
@@ -69,6 +70,7 @@ mod policy;
 mod release;
 mod round_input;
 mod statistics;
+mod stored;
 mod tally;
 
 #[cfg(test)]
@@ -97,3 +99,4 @@ pub use round_input::{
     Comment, EarlierRound, History, MembershipChange, Response, RoundInput, RoundStatus,
     SnapshotNode,
 };
+pub use stored::{StoredForm, StoredFormError};

@@ -16,7 +16,7 @@ use safepulse_domain::{InvitationId, Name, NodeId, SystemClock};
 use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RawRetention};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
-use safepulse_store::bulk::{self, ColumnKind, Columns, insert_rows};
+use safepulse_store::bulk::{self, Columns, insert_rows};
 use safepulse_store::entities::{
     invitation, open_response, outbox, person, round, round_item, team,
 };
@@ -178,23 +178,16 @@ async fn answered_round(
 }
 
 /// A closed round's stored rows, as the raw close writes them again for another
-/// round: every column's value, JSON as text.
+/// round: every column's value.
 async fn stored_rows(
     state: &AppState,
     closed: Uuid,
     table: &str,
-    columns: &[(&'static str, ColumnKind)],
+    columns: &[&'static str],
     into: Uuid,
 ) -> Vec<Vec<Value>> {
     let backend = state.store.db_backend();
-    let select = columns
-        .iter()
-        .map(|(name, kind)| match (kind, backend) {
-            (ColumnKind::Json, DbBackend::Postgres) => format!("CAST({name} AS TEXT) AS {name}"),
-            _ => (*name).to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let select = columns.join(", ");
     let rows = state
         .store
         .connection()
@@ -209,7 +202,7 @@ async fn stored_rows(
         .map(|row| {
             columns
                 .iter()
-                .map(|(name, _)| -> Value {
+                .map(|name| -> Value {
                     match *name {
                         "round_id" => into.into(),
                         "id" => Uuid::new_v4().into(),
@@ -217,6 +210,9 @@ async fn stored_rows(
                         "detail" | "team_changed" => row.try_get::<bool>("", name).unwrap().into(),
                         "respondents" | "people" | "position" => {
                             row.try_get::<i32>("", name).unwrap().into()
+                        }
+                        "figures" | "statistics" => {
+                            row.try_get::<Option<Vec<u8>>>("", name).unwrap().into()
                         }
                         _ => row.try_get::<Option<String>>("", name).unwrap().into(),
                     }
@@ -229,7 +225,7 @@ async fn stored_rows(
 /// The raw ceiling of a close: the smallest durable transaction of the same shape,
 /// in plain SQL through the same pool — mark the round closed, read its
 /// invitations and sealed rows, write the same number of release, ledger,
-/// statistics and comment rows with the same JSON (taken from the round closed
+/// statistics and comment rows with the same stored figures (taken from the round closed
 /// before), delete the open rows, null the lookups, commit. No key derivation,
 /// no decryption, no anonymizer.
 async fn raw_close(

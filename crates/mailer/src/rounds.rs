@@ -23,7 +23,8 @@ use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use safepulse_anonymizer::{
     AnonymizerError, Comment, Family, Policy, Release, ReleasedFigures, Response,
-    RestrictedRelease, RoundInput, RoundStatus, RoundedFigures, SnapshotNode, release_round,
+    RestrictedRelease, RoundInput, RoundStatus, RoundedFigures, SnapshotNode, StoredForm,
+    release_round,
 };
 use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads, synthetic_node_id};
 use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
@@ -36,7 +37,7 @@ use safepulse_store::{Store, StoreError, answers, org};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, Set, Statement, TransactionTrait, TryInsertResult, Value,
+    QueryFilter, QueryOrder, Set, Statement, TransactionTrait, TryInsertResult,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -984,8 +985,10 @@ async fn store_release(
         .iter()
         .map(|node_release| {
             let (status, detail, figures) = match &node_release.release {
-                Release::Released(figures) => ("released", figures.detail, Some(json(figures))),
-                Release::Rounded(figures) => ("rounded", false, Some(json(figures))),
+                Release::Released(figures) => {
+                    ("released", figures.detail, Some(figures.to_stored()))
+                }
+                Release::Rounded(figures) => ("rounded", false, Some(figures.to_stored())),
                 Release::Suppressed { .. } => ("suppressed", false, None),
             };
             vec![
@@ -994,7 +997,7 @@ async fn store_release(
                 node_release.node.0.into(),
                 status.into(),
                 detail.into(),
-                figures.unwrap_or(Value::String(None)),
+                figures.into(),
                 team_changed.contains(&node_release.node.0).into(),
             ]
         })
@@ -1042,7 +1045,7 @@ async fn store_release(
                 family_name(atom.family).into(),
                 atom.atom.0.into(),
                 (atom.respondents as i32).into(),
-                json(atom),
+                atom.to_stored().into(),
             ]
         })
         .collect();
@@ -1077,13 +1080,6 @@ async fn store_release(
             .await?;
     }
     Ok(())
-}
-
-/// A stored figure document as JSON text, for a `Json` column of [`insert_rows`].
-fn json<T: Serialize>(value: &T) -> Value {
-    serde_json::to_string(value)
-        .expect("figures serialize: plain structs of numbers and strings")
-        .into()
 }
 
 fn family_name(family: Family) -> &'static str {

@@ -1,85 +1,48 @@
 //! Multi-row `INSERT`s with values moved into the statement, for the close of a
-//! round, which writes tens of thousands of rows, most of them with a JSON document.
+//! round, which writes tens of thousands of rows.
 //!
 //! sea-orm's `insert_many` builds its statement from a borrowed query and clones
-//! every value on the way, JSON trees included, and a JSON column first becomes a
-//! `serde_json::Value`; together that was a third of the time a 50,000-answer close
-//! spent storing its releases. Here a JSON column takes the document already
-//! serialized as text (PostgreSQL casts it to `JSONB`), and each row's values are
-//! moved, never copied.
+//! every value on the way; here each row's values are moved, never copied.
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::StoreError;
-use ColumnKind::{Json, Plain};
-
-/// How a column's value is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnKind {
-    /// Bound as it is.
-    Plain,
-    /// JSON text (`serde_json::to_string`), stored as `JSONB` on PostgreSQL and as
-    /// text on SQLite — as sea-orm stores a `Json` column.
-    Json,
-}
 
 /// A table's columns, in the order of each row's values.
 #[derive(Debug, Clone, Copy)]
 pub struct Columns<'a> {
     pub table: &'a str,
-    pub columns: &'a [(&'a str, ColumnKind)],
+    pub columns: &'a [&'a str],
 }
 
 /// The tables a close writes, as it writes them.
 pub const RELEASES: Columns<'static> = Columns {
     table: "releases",
     columns: &[
-        ("id", Plain),
-        ("round_id", Plain),
-        ("node_id", Plain),
-        ("status", Plain),
-        ("detail", Plain),
-        ("figures", Json),
-        ("team_changed", Plain),
+        "id",
+        "round_id",
+        "node_id",
+        "status",
+        "detail",
+        "figures",
+        "team_changed",
     ],
 };
 pub const RELEASE_LEDGER: Columns<'static> = Columns {
     table: "release_ledger",
-    columns: &[
-        ("round_id", Plain),
-        ("node_id", Plain),
-        ("family", Plain),
-        ("atom_id", Plain),
-    ],
+    columns: &["round_id", "node_id", "family", "atom_id"],
 };
 pub const DETERMINED_NODES: Columns<'static> = Columns {
     table: "determined_nodes",
-    columns: &[
-        ("round_id", Plain),
-        ("family", Plain),
-        ("node_id", Plain),
-        ("respondents", Plain),
-    ],
+    columns: &["round_id", "family", "node_id", "respondents"],
 };
 pub const ATOM_STATISTICS: Columns<'static> = Columns {
     table: "atom_statistics",
-    columns: &[
-        ("round_id", Plain),
-        ("family", Plain),
-        ("atom_id", Plain),
-        ("people", Plain),
-        ("statistics", Json),
-    ],
+    columns: &["round_id", "family", "atom_id", "people", "statistics"],
 };
 pub const RELEASED_COMMENTS: Columns<'static> = Columns {
     table: "released_comments",
-    columns: &[
-        ("id", Plain),
-        ("round_id", Plain),
-        ("atom_id", Plain),
-        ("position", Plain),
-        ("body", Plain),
-    ],
+    columns: &["id", "round_id", "atom_id", "position", "body"],
 };
 
 /// Bound parameters per statement: below SQLite's limit (32,766) and PostgreSQL's
@@ -99,12 +62,7 @@ pub async fn insert_rows(
     let backend = db.get_database_backend();
     let width = columns.columns.len();
     let rows_per_statement = (PARAMETERS_PER_STATEMENT / width).max(1);
-    let names = columns
-        .columns
-        .iter()
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = columns.columns.join(", ");
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
@@ -118,7 +76,7 @@ pub async fn insert_rows(
                 columns.table
             );
             sql.push_str(if row_index == 0 { "(" } else { ", (" });
-            for (column_index, ((_, kind), value)) in columns.columns.iter().zip(row).enumerate() {
+            for (column_index, value) in row.into_iter().enumerate() {
                 if column_index > 0 {
                     sql.push_str(", ");
                 }
@@ -126,13 +84,8 @@ pub async fn insert_rows(
                 // SQLite gets anonymous `?` parameters: it looks each numbered or
                 // named one up in a list, which is quadratic in a statement with
                 // thousands of them.
-                match (kind, backend) {
-                    (ColumnKind::Json, DbBackend::Postgres) => {
-                        sql.push_str(&format!("CAST(${} AS JSONB)", values.len()));
-                    }
-                    (ColumnKind::Plain, DbBackend::Postgres) => {
-                        sql.push_str(&format!("${}", values.len()));
-                    }
+                match backend {
+                    DbBackend::Postgres => sql.push_str(&format!("${}", values.len())),
                     _ => sql.push('?'),
                 }
             }

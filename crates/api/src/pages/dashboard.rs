@@ -27,7 +27,6 @@ use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::{round, survey, team};
 use safepulse_store::org;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::chart::{self, ChartPoint, PointValue, TrendChart};
@@ -634,17 +633,11 @@ async fn nearest_shown_group(
 }
 
 fn released_figures(round: &RoundReport) -> Option<ReleasedFigures> {
-    match &round.release {
-        ReleaseView::Released { figures, .. } => ReleasedFigures::deserialize(figures).ok(),
-        ReleaseView::Rounded { .. } | ReleaseView::Suppressed { .. } => None,
-    }
+    round.release.released_figures().cloned()
 }
 
 fn rounded_figures(round: &RoundReport) -> Option<RoundedFigures> {
-    match &round.release {
-        ReleaseView::Rounded { figures, .. } => RoundedFigures::deserialize(figures).ok(),
-        ReleaseView::Released { .. } | ReleaseView::Suppressed { .. } => None,
-    }
+    round.release.rounded_figures().cloned()
 }
 
 fn band_of(interval: &ConfidenceInterval) -> Option<(f64, f64)> {

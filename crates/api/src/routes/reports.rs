@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use safepulse_anonymizer::{
-    DimensionChange, ReleasedFigures, RoundedFigures, Trend, compare_rounds,
+    DimensionChange, ReleasedFigures, RoundedFigures, StoredForm, Trend, compare_rounds,
     minimum_detectable_change, trend,
 };
 use safepulse_domain::{Dimension, Locale, Role, TimeZone};
@@ -50,7 +50,7 @@ pub enum ReleaseView {
         /// SD, distribution and agreement (rwg(j)), and the same per item (with
         /// eNPS). A release without detail has no per-item figures.
         #[schema(value_type = Object)]
-        figures: serde_json::Value,
+        figures: ReleasedFigures,
     },
     /// Shown on a coarse grid to protect anonymity: respondents, the grid `step`
     /// and each dimension's mean rounded to it, nothing else.
@@ -58,7 +58,7 @@ pub enum ReleaseView {
         /// Always `rounded_to_protect_anonymity`.
         reason: String,
         #[schema(value_type = Object)]
-        figures: serde_json::Value,
+        figures: RoundedFigures,
     },
     Suppressed {
         /// Always `hidden_to_protect_anonymity`.
@@ -67,19 +67,47 @@ pub enum ReleaseView {
 }
 
 impl ReleaseView {
-    fn of(release: &release::Model) -> ReleaseView {
-        match (&release.figures, release.status.as_str()) {
-            (Some(figures), "released") => ReleaseView::Released {
-                detail: release.detail,
-                figures: figures.clone(),
-            },
-            (Some(figures), "rounded") => ReleaseView::Rounded {
+    /// The one place a stored release becomes what readers see. Figures that do
+    /// not decode (a damaged row) are logged and shown as hidden: never a guess.
+    pub fn of(release: &release::Model) -> ReleaseView {
+        let suppressed = || ReleaseView::Suppressed {
+            reason: "hidden_to_protect_anonymity".into(),
+        };
+        let Some(bytes) = release.figures.as_deref() else {
+            return suppressed();
+        };
+        let decoded = match release.status.as_str() {
+            "released" => {
+                ReleasedFigures::from_stored(bytes).map(|figures| ReleaseView::Released {
+                    detail: release.detail,
+                    figures,
+                })
+            }
+            "rounded" => RoundedFigures::from_stored(bytes).map(|figures| ReleaseView::Rounded {
                 reason: "rounded_to_protect_anonymity".into(),
-                figures: figures.clone(),
-            },
-            _ => ReleaseView::Suppressed {
-                reason: "hidden_to_protect_anonymity".into(),
-            },
+                figures,
+            }),
+            _ => return suppressed(),
+        };
+        decoded.unwrap_or_else(|error| {
+            tracing::error!(release = %release.id, %error, "a stored release does not decode; shown as hidden");
+            suppressed()
+        })
+    }
+
+    /// The exact figures, when the release has them.
+    pub fn released_figures(&self) -> Option<&ReleasedFigures> {
+        match self {
+            ReleaseView::Released { figures, .. } => Some(figures),
+            ReleaseView::Rounded { .. } | ReleaseView::Suppressed { .. } => None,
+        }
+    }
+
+    /// The rounded figures, when the release was rounded.
+    pub fn rounded_figures(&self) -> Option<&RoundedFigures> {
+        match self {
+            ReleaseView::Rounded { figures, .. } => Some(figures),
+            ReleaseView::Released { .. } | ReleaseView::Suppressed { .. } => None,
         }
     }
 }
@@ -343,10 +371,10 @@ pub async fn build_team_report(
     let mut latest_detail: Option<ReleasedFigures> = None;
     for entry in &visible {
         let release = ReleaseView::of(&entry.release);
-        let figures = released_figures(&entry.release);
+        let figures = release.released_figures().cloned();
         // A rounded round counts in the trend with its rounded means: the trend is
         // then a function of published figures only.
-        if let Some(rounded) = rounded_figures(&entry.release) {
+        if let Some(rounded) = release.rounded_figures() {
             for dimension in &rounded.dimensions {
                 trend_points
                     .entry(dimension.dimension)
@@ -709,7 +737,8 @@ pub async fn build_heatmap(
         .releases
         .iter()
         .map(|VisibleRelease { node, release, .. }| {
-            let (status, cells) = match (released_figures(release), rounded_figures(release)) {
+            let view = ReleaseView::of(release);
+            let (status, cells) = match (view.released_figures(), view.rounded_figures()) {
                 (Some(figures), _) => (
                     "released",
                     figures
@@ -814,24 +843,6 @@ fn in_hierarchy_order(rows: Vec<HeatmapRow>) -> Vec<HeatmapRow> {
         ordered.push(row);
     }
     ordered
-}
-
-/// A release's figures, when it was released exactly.
-fn released_figures(release: &release::Model) -> Option<ReleasedFigures> {
-    release
-        .figures
-        .as_ref()
-        .filter(|_| release.status == "released")
-        .and_then(|figures| ReleasedFigures::deserialize(figures).ok())
-}
-
-/// A release's figures, when it was rounded.
-pub fn rounded_figures(release: &release::Model) -> Option<RoundedFigures> {
-    release
-        .figures
-        .as_ref()
-        .filter(|_| release.status == "rounded")
-        .and_then(|figures| RoundedFigures::deserialize(figures).ok())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -1030,9 +1041,6 @@ pub fn release_table(rows: &[ReleaseRow]) -> Table {
             };
         match &row.release {
             ReleaseView::Released { detail, figures } => {
-                let Ok(figures) = ReleasedFigures::deserialize(figures) else {
-                    continue;
-                };
                 for dimension in &figures.dimensions {
                     let (low, high, source) = interval_cells(&dimension.confidence_interval);
                     let mut line =
@@ -1051,9 +1059,6 @@ pub fn release_table(rows: &[ReleaseRow]) -> Table {
                 }
             }
             ReleaseView::Rounded { figures, .. } => {
-                let Ok(figures) = RoundedFigures::deserialize(figures) else {
-                    continue;
-                };
                 for dimension in &figures.dimensions {
                     let mut line = identity(
                         "rounded",

@@ -10,7 +10,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub atom_id: Uuid,
     pub people: i32,
-    pub statistics: Json,
+    /// The anonymizer's stored form of its `AtomStatistics`.
+    pub statistics: Vec<u8>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,7 +9,9 @@ pub struct Model {
     pub node_id: Uuid,
     pub status: String,
     pub detail: bool,
-    pub figures: Option<Json>,
+    /// The anonymizer's stored form (`safepulse_anonymizer::StoredForm`) of the
+    /// released or rounded figures; `None` exactly when suppressed.
+    pub figures: Option<Vec<u8>>,
     /// The node's invited people differ from the survey's previous round (decided at
     /// close; reports say "team changed since the last pulse", never how).
     pub team_changed: bool,
