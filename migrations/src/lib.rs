@@ -37,6 +37,7 @@ mod m20261215_000001_backward_compatible_migrations;
 mod m20261216_000001_admin_console;
 mod m20261221_000001_action_plans;
 mod m20261222_000001_packed_figures;
+mod m20261222_000002_open_rows_by_round;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000001_admin_console::Migration),
             Box::new(m20261221_000001_action_plans::Migration),
             Box::new(m20261222_000001_packed_figures::Migration),
+            Box::new(m20261222_000002_open_rows_by_round::Migration),
         ]
     }
 }

@@ -3,9 +3,11 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "open_comments")]
 pub struct Model {
+    /// First in the key: a round's rows are one range (one scan at close).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub round_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub round_id: Uuid,
     pub node_id: Uuid,
     /// The comment sealed under the round key (`safepulse_domain::sealed`).
     pub sealed: Vec<u8>,

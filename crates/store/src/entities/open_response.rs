@@ -3,9 +3,11 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "open_responses")]
 pub struct Model {
+    /// First in the key: a round's rows are one range (one scan at close).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub round_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub round_id: Uuid,
     pub node_id: Uuid,
     #[sea_orm(unique)]
     pub ballot: Vec<u8>,
