@@ -45,6 +45,7 @@ use safepulse_mailer::messages::local_date_time;
 use safepulse_store::answers::{self, AnswerPageRound, SubmitOutcome, ValidAnswer};
 use sha2::{Digest, Sha256};
 
+use super::language::accepted_locale;
 use crate::error::RETRY_UNAVAILABLE_AFTER_SECONDS;
 use crate::metrics::Metrics;
 use crate::request_context::current_request_id;
@@ -275,33 +276,6 @@ fn path_token(request: &HttpRequest) -> Option<LinkToken> {
         .match_info()
         .get("token")
         .and_then(|raw| LinkToken::parse(raw).ok())
-}
-
-/// The language for pages shown before the person is known: the best of English
-/// and German in `Accept-Language`, English otherwise.
-fn accepted_locale(request: &HttpRequest) -> Locale {
-    let Some(header) = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|value| value.to_str().ok())
-    else {
-        return Locale::En;
-    };
-    let mut best: Option<(f32, Locale)> = None;
-    for entry in header.split(',') {
-        let mut parts = entry.split(';');
-        let Some(locale) = parts.next().and_then(|tag| Locale::parse(tag.trim()).ok()) else {
-            continue;
-        };
-        let quality = parts
-            .find_map(|parameter| parameter.trim().strip_prefix("q="))
-            .and_then(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        if quality > 0.0 && best.is_none_or(|(top, _)| quality > top) {
-            best = Some((quality, locale));
-        }
-    }
-    best.map_or(Locale::En, |(_, locale)| locale)
 }
 
 /// Whether a browser tells us the POST comes from another site. `Sec-Fetch-Site`

@@ -15,6 +15,8 @@
 //! table with every figure. Text is sized for the chart's drawn width (the page
 //! caps it), so axis labels read at 12–14 px on a phone and on a desktop.
 
+use super::language::Text;
+
 /// One round on the chart, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartPoint {
@@ -107,6 +109,7 @@ pub fn trend_chart(
     points: &[ChartPoint],
     scale_min: f64,
     scale_max: f64,
+    t: Text,
 ) -> TrendChart {
     let count = points.len();
     let step = if count > 1 {
@@ -170,7 +173,7 @@ pub fn trend_chart(
                 dots.push(Dot {
                     x,
                     y: y_of(mean),
-                    title: format!("{}: {}", point.label, figure_text(mean, band)),
+                    title: format!("{}: {}", point.label, figure_text(mean, band, t)),
                 });
             }
             PointValue::Hidden => {
@@ -183,7 +186,7 @@ pub fn trend_chart(
                 hidden.push(HiddenColumn {
                     x: tenths(x - width / 2.0),
                     width,
-                    title: format!("{}: hidden to protect anonymity", point.label),
+                    title: format!("{}: {}", point.label, t.tr("hidden to protect anonymity")),
                 });
             }
             PointValue::Rounded { mean } => {
@@ -192,8 +195,9 @@ pub fn trend_chart(
                     x,
                     y: y_of(mean),
                     title: format!(
-                        "{}: about {mean:.1} (rounded to protect anonymity)",
-                        point.label
+                        "{}: {}",
+                        point.label,
+                        t.tr1("about {} (rounded to protect anonymity)", t.decimal(mean))
                     ),
                 });
             }
@@ -242,6 +246,7 @@ pub fn trend_chart(
         points
             .iter()
             .any(|point| matches!(point.value, PointValue::Rounded { .. })),
+        t,
     );
     TrendChart {
         y_ticks,
@@ -251,7 +256,7 @@ pub fn trend_chart(
         dots,
         intervals,
         hidden,
-        description: describe(dimension_label, points, scale_min, scale_max),
+        description: describe(dimension_label, points, scale_min, scale_max, t),
         caption,
     }
 }
@@ -263,26 +268,28 @@ fn caption(
     intervals: &[IntervalBar],
     hidden: &[HiddenColumn],
     any_rounded: bool,
+    t: Text,
 ) -> String {
     if lines.is_empty() && dots.len() == 1 && intervals.len() == 1 {
-        return "One released pulse so far: the dot is its mean, the bar its 95% interval.                 A line with its band appears from the second released pulse on."
+        return t
+            .tr("One released pulse so far: the dot is its mean, the bar its 95% interval. A line with its band appears from the second released pulse on.")
             .to_owned();
     }
     let mut parts = Vec::new();
     if !lines.is_empty() {
-        parts.push("Mean per pulse (line) with its 95% interval (shaded).");
+        parts.push(t.tr("Mean per pulse (line) with its 95% interval (shaded)."));
     }
     if !intervals.is_empty() {
-        parts.push("A dot with a bar: a released pulse without released neighbours, with its 95% interval.");
+        parts.push(t.tr("A dot with a bar: a released pulse without released neighbours, with its 95% interval."));
     }
     if !hidden.is_empty() {
-        parts.push("Grey columns: pulses hidden to protect anonymity.");
+        parts.push(t.tr("Grey columns: pulses hidden to protect anonymity."));
     }
     if any_rounded {
-        parts.push("A dot without line or bar: a pulse shown rounded to protect anonymity.");
+        parts.push(t.tr("A dot without line or bar: a pulse shown rounded to protect anonymity."));
     }
     if parts.is_empty() {
-        parts.push("Mean per pulse.");
+        parts.push(t.tr("Mean per pulse."));
     }
     parts.join(" ")
 }
@@ -293,10 +300,14 @@ fn tenths(value: f64) -> f64 {
 }
 
 /// "5.3 (95% interval 4.9–5.7)", or just the mean without a band.
-pub fn figure_text(mean: f64, band: Option<(f64, f64)>) -> String {
+pub fn figure_text(mean: f64, band: Option<(f64, f64)>, t: Text) -> String {
     match band {
-        Some((low, high)) => format!("{mean:.1} (95% interval {low:.1}–{high:.1})"),
-        None => format!("{mean:.1}"),
+        Some((low, high)) => t.tr2(
+            "{} (95% interval {})",
+            t.decimal(mean),
+            format!("{}–{}", t.decimal(low), t.decimal(high)),
+        ),
+        None => t.decimal(mean),
     }
 }
 
@@ -306,16 +317,26 @@ fn describe(
     points: &[ChartPoint],
     scale_min: f64,
     scale_max: f64,
+    t: Text,
 ) -> String {
     let mut text = format!(
-        "{dimension_label}: mean per round on a scale from {scale_min} to {scale_max}, {} round{}",
-        points.len(),
-        if points.len() == 1 { "" } else { "s" }
+        "{dimension_label}: {}, {}",
+        t.tr2(
+            "mean per round on a scale from {} to {}",
+            scale_min,
+            scale_max
+        ),
+        if points.len() == 1 {
+            t.tr("1 round").to_owned()
+        } else {
+            t.tr1("{} rounds", points.len())
+        }
     );
     if let (Some(first), Some(last)) = (points.first(), points.last())
         && points.len() > 1
     {
-        text.push_str(&format!(" from {} to {}", first.label, last.label));
+        text.push(' ');
+        text.push_str(&t.tr2("from {} to {}", &first.label, &last.label));
     }
     text.push('.');
     let released: Vec<(&str, f64)> = points
@@ -334,18 +355,18 @@ fn describe(
             .iter()
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .expect("not empty");
+        let at = |(label, mean): &(&str, f64)| t.tr2("{} in {}", t.decimal(*mean), label);
         text.push_str(&format!(
-            " Released in {} round{}: {:.1} in {}, {:.1} in {}; lowest {:.1} in {}, highest {:.1} in {}.",
-            released.len(),
-            if released.len() == 1 { "" } else { "s" },
-            first.1,
-            first.0,
-            last.1,
-            last.0,
-            lowest.1,
-            lowest.0,
-            highest.1,
-            highest.0,
+            " {}: {}, {}; {}, {}.",
+            if released.len() == 1 {
+                t.tr("Released in 1 round").to_owned()
+            } else {
+                t.tr1("Released in {} rounds", released.len())
+            },
+            at(first),
+            at(last),
+            t.tr1("lowest {}", at(lowest)),
+            t.tr1("highest {}", at(highest)),
         ));
     }
     let hidden: Vec<&str> = points
@@ -354,30 +375,32 @@ fn describe(
         .map(|point| point.label.as_str())
         .collect();
     if !hidden.is_empty() {
-        text.push_str(&format!(
-            " Hidden to protect anonymity: {}.",
-            hidden.join(", ")
-        ));
+        text.push(' ');
+        text.push_str(&t.tr1("Hidden to protect anonymity: {}.", hidden.join(", ")));
     }
     let rounded: Vec<String> = points
         .iter()
         .filter_map(|point| match point.value {
-            PointValue::Rounded { mean } => Some(format!("about {mean:.1} in {}", point.label)),
+            PointValue::Rounded { mean } => {
+                Some(t.tr1("about {}", t.tr2("{} in {}", t.decimal(mean), &point.label)))
+            }
             _ => None,
         })
         .collect();
     if !rounded.is_empty() {
-        text.push_str(&format!(
-            " Rounded to protect anonymity: {}.",
-            rounded.join(", ")
-        ));
+        text.push(' ');
+        text.push_str(&t.tr1("Rounded to protect anonymity: {}.", rounded.join(", ")));
     }
     text
 }
 
 #[cfg(test)]
 mod tests {
+    use safepulse_domain::Locale;
+
     use super::*;
+
+    const ENGLISH: Text = Text::new(Locale::En);
 
     fn figure(label: &str, mean: f64) -> ChartPoint {
         ChartPoint {
@@ -407,7 +430,7 @@ mod tests {
             figure("R4", 4.0),
             figure("R5", 4.5),
         ];
-        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        let chart = trend_chart("Trust", &points, 1.0, 7.0, ENGLISH);
         assert_eq!(chart.lines.len(), 2, "no line bridges the hidden round");
         assert_eq!(chart.bands.len(), 2);
         assert_eq!(chart.dots.len(), 4);
@@ -437,7 +460,7 @@ mod tests {
             },
             figure("R4", 4.0),
         ];
-        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        let chart = trend_chart("Trust", &points, 1.0, 7.0, ENGLISH);
         assert_eq!(chart.lines.len(), 1, "only R1–R2 are joined");
         assert_eq!(chart.dots.len(), 4);
         assert!(chart.hidden.is_empty());
@@ -460,7 +483,7 @@ mod tests {
     #[test]
     fn higher_means_are_drawn_higher_and_bands_stay_inside_the_scale() {
         let points = [figure("A", 2.0), figure("B", 6.8)];
-        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        let chart = trend_chart("Trust", &points, 1.0, 7.0, ENGLISH);
         assert!(chart.dots[1].y < chart.dots[0].y);
         for corner in chart.bands[0].split(' ') {
             let y: f64 = corner.split(',').nth(1).unwrap().parse().unwrap();
@@ -470,7 +493,7 @@ mod tests {
 
     #[test]
     fn a_single_released_round_is_a_dot_with_its_interval_and_a_caption_that_says_so() {
-        let chart = trend_chart("Trust", &[figure("A", 4.0)], 1.0, 7.0);
+        let chart = trend_chart("Trust", &[figure("A", 4.0)], 1.0, 7.0, ENGLISH);
         assert!(chart.lines.is_empty() && chart.bands.is_empty());
         assert_eq!(chart.dots.len(), 1);
         assert_eq!(chart.intervals.len(), 1);
@@ -497,7 +520,7 @@ mod tests {
             figure("R4", 4.0),
             hidden("R5"),
         ];
-        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        let chart = trend_chart("Trust", &points, 1.0, 7.0, ENGLISH);
         assert_eq!(chart.lines.len(), 1);
         assert_eq!(chart.intervals.len(), 1, "R4 stands alone");
         assert!(chart.caption.contains("(line)") && chart.caption.contains("Grey columns"));
@@ -507,7 +530,7 @@ mod tests {
     #[test]
     fn long_histories_label_few_rounds_but_always_the_last() {
         let points: Vec<ChartPoint> = (1..=12).map(|n| figure(&format!("R{n}"), 4.0)).collect();
-        let chart = trend_chart("Trust", &points, 1.0, 7.0);
+        let chart = trend_chart("Trust", &points, 1.0, 7.0, ENGLISH);
         assert!(
             chart.x_labels.len() <= MAX_X_LABELS + 1,
             "{:?}",

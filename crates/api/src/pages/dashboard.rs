@@ -11,8 +11,9 @@
 //! (the overview names a team's *lowest* released dimension rather than averaging
 //! dimensions). Each view is written to the audit log, as the API's are.
 //!
-//! English only: the people who read reports configure safepulse too, and the
-//! settings and API are English; respondents' pages and emails are bilingual.
+//! In English and German ([`super::language`]): the reader's stored locale, else
+//! their browser's. Round labels, dates and decimals follow the page's language;
+//! the JSON API and the downloads stay English.
 
 use std::collections::{HashMap, HashSet};
 
@@ -31,6 +32,7 @@ use uuid::Uuid;
 
 use super::chart::{self, ChartPoint, PointValue, TrendChart};
 use super::guides::{self, Guide};
+use super::language::Text;
 use super::session::{
     Notice, Session, html_response, notice_page, redirect_to_sign_in, server_error,
 };
@@ -126,6 +128,7 @@ struct RoundLine {
 #[derive(Debug, Template)]
 #[template(path = "dashboard/overview.html")]
 struct OverviewPage<'a> {
+    t: Text,
     session: Option<&'a Session>,
     is_hr: bool,
     teams: Vec<TeamLine>,
@@ -224,12 +227,13 @@ async fn overview_page(
         },
     )
     .await?;
+    let t = session.text();
     let zones = LabelZones::load(state).await?;
     let mut headlines: HashMap<Uuid, Headline> = headlines
         .into_iter()
         .map(|(node, (round, row))| {
-            let label = zones.label(round.opened_at, Some(node));
-            (node, headline_of(state, &row, &label))
+            let label = zones.label_in(round.opened_at, Some(node), t.locale);
+            (node, headline_of(state, &row, &label, t))
         })
         .collect();
 
@@ -247,7 +251,7 @@ async fn overview_page(
             .checked_sub(1)
             .map(|previous| readable_teams[previous].1);
         let (change, answered) = match build_team_report(state, reader, team.id).await {
-            Ok(report) => glance(&report),
+            Ok(report) => glance(&report, t),
             Err(ApiError::Forbidden | ApiError::NotFound) => (None, None),
             Err(error) => return Err(error),
         };
@@ -266,18 +270,17 @@ async fn overview_page(
         .iter()
         .map(|round| RoundLine {
             id: round.id,
-            label: round_label(&survey_names, &zones, round),
+            label: round_label(&survey_names, &zones, round, t),
             closed_on: round
                 .closed_at
-                .map(|at| {
-                    safepulse_mailer::local_date(at, zones.of(None), safepulse_domain::Locale::En)
-                })
+                .map(|at| t.local_day(at, zones.of(None)))
                 .unwrap_or_default(),
         })
         .collect();
     Ok(html_response(
         StatusCode::OK,
         OverviewPage {
+            t,
             session: Some(session),
             is_hr: reader.is_hr(),
             teams: lines,
@@ -292,8 +295,9 @@ fn round_label(
     survey_names: &HashMap<Uuid, String>,
     zones: &LabelZones,
     round: &round::Model,
+    t: Text,
 ) -> String {
-    let label = zones.label(round.opened_at, None);
+    let label = zones.label_in(round.opened_at, None, t.locale);
     match survey_names.get(&round.survey_id) {
         Some(name) => format!("{label} ({name})"),
         None => label,
@@ -302,7 +306,7 @@ fn round_label(
 
 /// The released dimension with the lowest mean (the recommendation item aside: it
 /// is on another scale), named with its scale.
-fn headline_of(state: &AppState, row: &HeatmapRow, period: &str) -> Headline {
+fn headline_of(state: &AppState, row: &HeatmapRow, period: &str, t: Text) -> Headline {
     let rounded = match row.status.as_str() {
         "released" => false,
         "rounded" => true,
@@ -320,15 +324,19 @@ fn headline_of(state: &AppState, row: &HeatmapRow, period: &str) -> Headline {
     match lowest.and_then(|cell| Some((cell, Dimension::parse(&cell.dimension)?))) {
         Some((cell, dimension)) => Headline::Released {
             round: period.to_owned(),
-            lowest: dimension_label(dimension, safepulse_domain::Locale::En).to_owned(),
+            lowest: dimension_label(dimension, t.locale).to_owned(),
             lowest_mean: if rounded {
-                format!(
-                    "about {:.1} of {} (rounded to protect anonymity)",
-                    cell.mean,
-                    scale_max_of(state, dimension)
+                t.tr2(
+                    "about {} of {} (rounded to protect anonymity)",
+                    t.decimal(cell.mean),
+                    scale_max_of(state, dimension),
                 )
             } else {
-                format!("{:.1} of {}", cell.mean, scale_max_of(state, dimension))
+                t.tr2(
+                    "{} of {}",
+                    t.decimal(cell.mean),
+                    scale_max_of(state, dimension),
+                )
             },
         },
         None => Headline::Hidden {
@@ -371,7 +379,7 @@ fn readable_depth(teams: &[team::Model], readable: &HashSet<Uuid>, team: &team::
 }
 
 /// A team's latest change and participation in a few words, for the overview.
-fn glance(report: &TeamReport) -> (Option<String>, Option<String>) {
+fn glance(report: &TeamReport, t: Text) -> (Option<String>, Option<String>) {
     let latest = report.rounds.last();
     let change = latest.and_then(|round| match &round.change {
         Some(ChangeView::Compared { dimensions, .. }) => {
@@ -379,38 +387,37 @@ fn glance(report: &TeamReport) -> (Option<String>, Option<String>) {
                 .iter()
                 .filter(|change| change.significant)
                 .map(|change| {
-                    format!(
-                        "{} clearly {}",
-                        dimension_label(change.dimension, safepulse_domain::Locale::En),
-                        if change.difference < 0.0 {
-                            "lower"
-                        } else {
-                            "higher"
-                        }
-                    )
+                    let name = dimension_label(change.dimension, t.locale);
+                    if change.difference < 0.0 {
+                        t.tr1("{} clearly lower", name)
+                    } else {
+                        t.tr1("{} clearly higher", name)
+                    }
                 })
                 .collect();
             Some(if moved.is_empty() {
-                "no clear change since last time".to_owned()
+                t.tr("no clear change since last time").to_owned()
             } else {
-                format!("{} than last time", moved.join(", "))
+                t.tr1("{} than last time", moved.join(", "))
             })
         }
-        Some(ChangeView::NotComparable { .. }) => Some("team changed, not compared".to_owned()),
+        Some(ChangeView::NotComparable { .. }) => {
+            Some(t.tr("team changed, not compared").to_owned())
+        }
         None => None,
     });
     let answered = match report.open_rounds.last() {
-        Some(open) => Some(format!(
+        Some(open) => Some(t.tr1(
             "open: at least {} answered so far",
-            open.respondents_at_least
+            open.respondents_at_least,
         )),
         None => latest.and_then(|round| {
             let respondents = released_figures(round)
                 .map(|figures| figures.respondents)
                 .or(rounded_figures(round).map(|rounded| rounded.respondents))?;
             Some(match round.invited {
-                Some(invited) => format!("{respondents} of {invited} answered"),
-                None => format!("{respondents} answered"),
+                Some(invited) => t.tr2("{} of {} answered", respondents, invited),
+                None => t.tr1("{} answered", respondents),
             })
         }),
     };
@@ -525,6 +532,7 @@ struct Talk {
 #[derive(Debug, Template)]
 #[template(path = "dashboard/team.html")]
 struct TeamPage<'a> {
+    t: Text,
     session: Option<&'a Session>,
     name: String,
     parent: Option<(Uuid, String)>,
@@ -572,7 +580,7 @@ pub async fn team_page(
     let Ok(node_id) = id.parse::<Uuid>() else {
         return api_error_page(&ApiError::NotFound, &session);
     };
-    let report = match build_team_report(&state, &reader, node_id).await {
+    let mut report = match build_team_report(&state, &reader, node_id).await {
         Ok(report) => report,
         Err(error) => return api_error_page(&error, &session),
     };
@@ -599,6 +607,14 @@ pub async fn team_page(
         Err(_) => (None, None),
     };
     let zone = zones.of(team_id);
+    // The API's labels are English; the page names rounds in the reader's language.
+    let locale = session.locale;
+    for round in &mut report.rounds {
+        round.label = zones.label_in(round.opened_at, team_id, locale);
+    }
+    for open in &mut report.open_rounds {
+        open.label = zones.label_in(open.opened_at, team_id, locale);
+    }
     let nearest = match report.rounds.last() {
         Some(latest) if released_figures(latest).is_none() => {
             nearest_shown_group(&state, &reader, latest.round_id, node_id).await
@@ -649,30 +665,42 @@ fn band_of(interval: &ConfidenceInterval) -> Option<(f64, f64)> {
     }
 }
 
-fn interval_text(interval: &ConfidenceInterval) -> String {
+fn interval_text(interval: &ConfidenceInterval, t: Text) -> String {
     match band_of(interval) {
-        Some((low, high)) => format!("{low:.1}–{high:.1}"),
+        Some((low, high)) => format!("{}–{}", t.decimal(low), t.decimal(high)),
         None => "–".to_owned(),
     }
 }
 
+impl Text {
+    /// A round's outcome on the team page (`released`, `rounded`, `hidden`).
+    fn release_status(&self, code: &str) -> &'static str {
+        match code {
+            "released" => self.tr("released"),
+            "rounded" => self.tr("rounded to protect anonymity"),
+            _ => self.tr("hidden to protect anonymity"),
+        }
+    }
+}
+
 /// A p-value as analysts write it: never "p = 0.000".
-fn p_text(p: f64) -> String {
+fn p_text(p: f64, t: Text) -> String {
     if p < 0.001 {
-        "p < 0.001".to_owned()
+        t.number("p < 0.001".to_owned())
     } else {
-        format!("p = {p:.3}")
+        t.number(format!("p = {p:.3}"))
     }
 }
 
 /// "8 of 10 people answered (80%)."
-fn answered_text(respondents: u32, invited: Option<u32>) -> String {
+fn answered_text(respondents: u32, invited: Option<u32>, t: Text) -> String {
     match invited.filter(|invited| *invited >= respondents && *invited > 0) {
         Some(invited) => format!(
-            "{respondents} of {invited} people answered ({:.0}%).",
+            "{} ({:.0}%).",
+            t.tr2("{} of {} people answered", respondents, invited),
             f64::from(respondents) * 100.0 / f64::from(invited)
         ),
-        None => format!("{respondents} people answered."),
+        None => t.tr1("{} people answered.", respondents),
     }
 }
 
@@ -683,6 +711,7 @@ fn team_view<'a>(
     parent: Option<(Uuid, String)>,
     zone: TimeZone,
 ) -> TeamPage<'a> {
+    let t = session.text();
     let figures: Vec<Option<ReleasedFigures>> =
         report.rounds.iter().map(released_figures).collect();
     let rounded: Vec<Option<RoundedFigures>> = report.rounds.iter().map(rounded_figures).collect();
@@ -721,7 +750,7 @@ fn team_view<'a>(
                 &rounded,
                 latest_released,
                 *dimension,
-                zone,
+                (t, zone),
             )
         })
         .collect();
@@ -749,16 +778,16 @@ fn team_view<'a>(
         .filter(|_| !latest_means.is_empty())
         .map(|round| Summary {
             label: round.label.clone(),
-            sentences: summary_sentences(state, report, weakest, latest_figures.is_none()),
+            sentences: summary_sentences(state, report, weakest, latest_figures.is_none(), t),
             answered: latest_figures
                 .map(|figures| figures.respondents)
                 .or(latest_rounded_figures.map(|rounded| rounded.respondents))
-                .map(|respondents| answered_text(respondents, round.invited)),
+                .map(|respondents| answered_text(respondents, round.invited, t)),
         });
     let talk = weakest.and_then(|(dimension, _)| {
         Some(Talk {
             id: dimension.as_str(),
-            label: dimension_label(dimension, safepulse_domain::Locale::En),
+            label: dimension_label(dimension, t.locale),
             guide: guides::guide(dimension)?,
         })
     });
@@ -775,17 +804,22 @@ fn team_view<'a>(
         .iter()
         .map(|open| {
             format!(
-                "{} is open until {}. At least {} people have answered so far. This count is \
-                 updated once a day and rounded down to a multiple of {} to protect anonymity, \
-                 so it reads 0 on the first day by design.",
-                open.label,
-                safepulse_mailer::local_date(open.closes_at, zone, safepulse_domain::Locale::En),
-                open.respondents_at_least,
-                open.rounded_to
+                "{} {}",
+                t.tr2(
+                    "{} is open until {}.",
+                    &open.label,
+                    t.local_day(open.closes_at, zone)
+                ),
+                t.tr2(
+                    "At least {} people have answered so far. This count is updated once a day and rounded down to a multiple of {} to protect anonymity, so it reads 0 on the first day by design.",
+                    open.respondents_at_least,
+                    open.rounded_to
+                )
             )
         })
         .collect();
     TeamPage {
+        t,
         session: Some(session),
         name: report.name.clone(),
         parent,
@@ -799,19 +833,19 @@ fn team_view<'a>(
                 label: round.label.clone(),
                 closed_on: round
                     .closed_at
-                    .map(|at| safepulse_mailer::local_date(at, zone, safepulse_domain::Locale::En))
+                    .map(|at| t.local_day(at, zone))
                     .unwrap_or_default(),
                 status: match (figures, rounded) {
                     (Some(_), _) => "released",
-                    (None, Some(_)) => "rounded to protect anonymity",
-                    (None, None) => "hidden to protect anonymity",
+                    (None, Some(_)) => "rounded",
+                    (None, None) => "hidden",
                 },
                 answered: figures
                     .as_ref()
                     .map(|figures| figures.respondents)
                     .or(rounded.as_ref().map(|rounded| rounded.respondents))
                     .map(|respondents| match round.invited {
-                        Some(invited) => format!("{respondents} of {invited}"),
+                        Some(invited) => t.tr2("{} of {}", respondents, invited),
                         None => respondents.to_string(),
                     }),
                 team_changed: round.team_changed,
@@ -850,11 +884,12 @@ fn summary_sentences(
     report: &TeamReport,
     weakest: Option<(Dimension, f64)>,
     rounded: bool,
+    t: Text,
 ) -> Vec<String> {
     let mut sentences = Vec::new();
     let latest = report.rounds.last();
     let mut tested = false;
-    let label = |dimension| dimension_label(dimension, safepulse_domain::Locale::En);
+    let label = |dimension| dimension_label(dimension, t.locale);
     if let Some(ChangeView::Compared { dimensions, .. }) =
         latest.and_then(|round| round.change.as_ref())
     {
@@ -864,19 +899,22 @@ fn summary_sentences(
                 .filter(|change| change.significant && (change.difference < 0.0) == lower)
                 .map(|change| {
                     format!(
-                        "{} ({:.1}, was {:.1})",
+                        "{} ({})",
                         label(change.dimension),
-                        change.current_mean,
-                        change.previous_mean
+                        t.tr2(
+                            "{}, was {}",
+                            t.decimal(change.current_mean),
+                            t.decimal(change.previous_mean)
+                        )
                     )
                 })
                 .collect();
             if !moved.is_empty() {
-                sentences.push(format!(
-                    "Clearly {} than last time: {}.",
-                    if lower { "lower" } else { "higher" },
-                    spoken_list(&moved)
-                ));
+                sentences.push(if lower {
+                    t.tr1("Clearly lower than last time: {}.", spoken_list(&moved, t))
+                } else {
+                    t.tr1("Clearly higher than last time: {}.", spoken_list(&moved, t))
+                });
             }
         }
         tested = dimensions.iter().any(|change| change.welch.is_some());
@@ -899,39 +937,47 @@ fn summary_sentences(
             .filter_map(|trend| Dimension::parse(&trend.dimension).map(|d| label(d).to_owned()))
             .collect();
         if let Some(points) = moving.iter().map(|trend| trend.trend.points).max() {
-            sentences.push(format!(
-                "{} over the last {points} released pulses: {}.",
-                if falling { "Falling" } else { "Rising" },
-                spoken_list(&names)
-            ));
+            sentences.push(if falling {
+                t.tr2(
+                    "Falling over the last {} released pulses: {}.",
+                    points,
+                    spoken_list(&names, t),
+                )
+            } else {
+                t.tr2(
+                    "Rising over the last {} released pulses: {}.",
+                    points,
+                    spoken_list(&names, t),
+                )
+            });
         }
     }
     let moved = !sentences.is_empty();
     if let Some((dimension, mean)) = weakest {
-        sentences.push(format!(
-            "Lowest: {}, {}{mean:.1} of {}{}.",
-            dimension_label(dimension, safepulse_domain::Locale::En),
-            if rounded { "about " } else { "" },
-            scale_max_of(state, dimension),
-            if rounded {
-                " (rounded to protect anonymity)"
-            } else {
-                ""
-            }
-        ));
+        let of_scale = if rounded {
+            t.tr2(
+                "about {} of {} (rounded to protect anonymity)",
+                t.decimal(mean),
+                scale_max_of(state, dimension),
+            )
+        } else {
+            t.tr2("{} of {}", t.decimal(mean), scale_max_of(state, dimension))
+        };
+        sentences.push(t.tr2("Lowest: {}, {}.", label(dimension), of_scale));
     }
     match latest.and_then(|round| round.change.as_ref()) {
         Some(ChangeView::Compared { .. }) if !moved && tested => {
-            sentences
-                .push("Everything else is within normal variation since last time.".to_owned());
+            sentences.push(
+                t.tr("Everything else is within normal variation since last time.")
+                    .to_owned(),
+            );
         }
         Some(ChangeView::Compared { .. }) if !moved => sentences.push(
-            "With this few answers a change since last time cannot be told apart from chance; \
-             the trend over several pulses is the better guide."
+            t.tr("With this few answers a change since last time cannot be told apart from chance; the trend over several pulses is the better guide.")
                 .to_owned(),
         ),
         Some(ChangeView::NotComparable { .. }) => sentences.push(
-            "The team changed since the last pulse, so this pulse is not compared with it."
+            t.tr("The team changed since the last pulse, so this pulse is not compared with it.")
                 .to_owned(),
         ),
         None if !rounded
@@ -942,7 +988,7 @@ fn summary_sentences(
                 .count()
                 == report.rounds.len() =>
         {
-            sentences.push("First results: nothing to compare with yet.".to_owned());
+            sentences.push(t.tr("First results: nothing to compare with yet.").to_owned());
         }
         _ => {}
     }
@@ -956,9 +1002,10 @@ fn dimension_section(
     rounded: &[Option<RoundedFigures>],
     latest_released: Option<(&RoundReport, &ReleasedFigures)>,
     dimension: Dimension,
-    zone: TimeZone,
+    // The page's language and the team's time zone: how its dates are written.
+    (t, zone): (Text, TimeZone),
 ) -> DimensionSection {
-    let label = dimension_label(dimension, safepulse_domain::Locale::En);
+    let label = dimension_label(dimension, t.locale);
     let mut points = Vec::with_capacity(report.rounds.len());
     let mut rows = Vec::with_capacity(report.rounds.len());
     for ((round, figures), rounded) in report.rounds.iter().zip(figures).zip(rounded) {
@@ -972,8 +1019,8 @@ fn dimension_section(
                 Some(figure) => (
                     PointValue::Rounded { mean: figure.mean },
                     Some(Some(FigureCells {
-                        mean: format!("about {:.1}", figure.mean),
-                        interval: "rounded to protect anonymity".to_owned(),
+                        mean: t.tr1("about {}", t.decimal(figure.mean)),
+                        interval: t.tr("rounded to protect anonymity").to_owned(),
                         favourable: "–".to_owned(),
                     })),
                 ),
@@ -990,8 +1037,8 @@ fn dimension_section(
                         band: band_of(&figure.confidence_interval),
                     },
                     Some(Some(FigureCells {
-                        mean: format!("{:.1}", figure.mean),
-                        interval: interval_text(&figure.confidence_interval),
+                        mean: t.decimal(figure.mean),
+                        interval: interval_text(&figure.confidence_interval, t),
                         favourable: format!("{:.0}%", figure.favourability_percent),
                     })),
                 ),
@@ -1000,11 +1047,7 @@ fn dimension_section(
         };
         points.push(ChartPoint {
             label: round.label.clone(),
-            tick: safepulse_mailer::local_day_and_month(
-                round.opened_at,
-                zone,
-                safepulse_domain::Locale::En,
-            ),
+            tick: safepulse_mailer::local_day_and_month(round.opened_at, zone, t.locale),
             value,
         });
         rows.push(DataRow {
@@ -1016,7 +1059,7 @@ fn dimension_section(
     let scale_max = scale_max_of(state, dimension);
     let mut facts = Vec::new();
     let mut analyst = Vec::new();
-    let change = change_words(report, dimension);
+    let change = change_words(report, dimension, t);
     facts.push(change.plain);
     analyst.extend(change.analyst);
     match report
@@ -1027,44 +1070,62 @@ fn dimension_section(
         Some(trend) => {
             let points = trend.trend.points;
             let slope = trend.trend.slope;
-            let direction = if slope < 0.0 { "falling" } else { "rising" };
+            let steadily = || {
+                if slope < 0.0 {
+                    t.tr1(
+                        "Over the last {} released pulses: falling steadily.",
+                        points,
+                    )
+                } else {
+                    t.tr1("Over the last {} released pulses: rising steadily.", points)
+                }
+            };
             facts.push(match &trend.trend.slope_test {
-                Some(test) if test.p_value < 0.05 => {
-                    format!("Over the last {points} released pulses: {direction} steadily.")
-                }
-                Some(_) => format!("Over the last {points} released pulses: no clear direction."),
+                Some(test) if test.p_value < 0.05 => steadily(),
+                Some(_) => t.tr1(
+                    "Over the last {} released pulses: no clear direction.",
+                    points,
+                ),
                 None if slope.abs() < 0.005 => {
-                    format!("Over the last {points} released pulses: unchanged.")
+                    t.tr1("Over the last {} released pulses: unchanged.", points)
                 }
-                None => format!("Over the last {points} released pulses: {direction} steadily."),
+                None => steadily(),
             });
+            let slope_text = t.tr2(
+                "Trend: least-squares slope {} per pulse over {} pulses",
+                t.number(format!("{slope:+.3}")),
+                points,
+            );
             analyst.push(match &trend.trend.slope_test {
                 Some(test) => format!(
-                    "Trend: least-squares slope {slope:+.3} per pulse over {points} pulses, \
-                     t = {:.2} with {:.0} degrees of freedom, {}.",
-                    test.t_statistic,
-                    test.degrees_of_freedom,
-                    p_text(test.p_value)
+                    "{slope_text}, {}, {}.",
+                    t.tr2(
+                        "t = {} with {} degrees of freedom",
+                        t.number(format!("{:.2}", test.t_statistic)),
+                        format!("{:.0}", test.degrees_of_freedom),
+                    ),
+                    p_text(test.p_value, t)
                 ),
-                None => format!(
-                    "Trend: least-squares slope {slope:+.3} per pulse over {points} pulses, exactly on a line."
-                ),
+                None => format!("{slope_text}{}", t.tr(", exactly on a line.")),
             });
         }
-        None => facts.push("A trend is shown from the third released pulse on.".to_owned()),
+        None => facts.push(
+            t.tr("A trend is shown from the third released pulse on.")
+                .to_owned(),
+        ),
     }
     if let Some(noise) = report
         .noise
         .iter()
         .find(|noise| noise.dimension == dimension.as_str())
     {
-        facts.push(format!(
-            "At this team's size, only changes of {:.1} or more between two pulses stand out from chance.",
-            noise.minimum_detectable_change
+        facts.push(t.tr1(
+            "At this team's size, only changes of {} or more between two pulses stand out from chance.",
+            t.decimal(noise.minimum_detectable_change),
         ));
-        analyst.push(format!(
-            "Minimum detectable change (80% power, two-sided α = .05): {:.2}.",
-            noise.minimum_detectable_change
+        analyst.push(t.tr1(
+            "Minimum detectable change (80% power, two-sided α = .05): {}.",
+            t.number(format!("{:.2}", noise.minimum_detectable_change)),
         ));
     }
     let latest_figure = latest_released.and_then(|(_, figures)| {
@@ -1076,27 +1137,39 @@ fn dimension_section(
     if let Some(detail) = latest_figure.and_then(|figure| figure.detail.as_ref()) {
         facts.push(
             if detail.rwg >= 0.7 {
-                "The team largely agrees."
+                t.tr("The team largely agrees.")
             } else if detail.rwg_lindell < 0.0 {
-                "Answers are split: some see it very differently from others."
+                t.tr("Answers are split: some see it very differently from others.")
             } else {
-                "Answers vary a lot."
+                t.tr("Answers vary a lot.")
             }
             .to_owned(),
         );
+        let two = |value: f64| t.number(format!("{value:.2}"));
         analyst.push(format!(
-            "Agreement rwg(j) {:.2} (Lindell's r*wg(j) {:.2}), standard deviation {:.2}.",
-            detail.rwg, detail.rwg_lindell, detail.sd
+            "{}, {}.",
+            t.tr2(
+                "Agreement rwg(j) {} (Lindell's r*wg(j) {})",
+                two(detail.rwg),
+                two(detail.rwg_lindell)
+            ),
+            t.tr1("standard deviation {}", two(detail.sd))
         ));
     }
     let latest_value = points.last().map(|point| point.value);
     let headline = match latest_value {
-        Some(PointValue::Figure { mean, .. }) => {
-            format!("{mean:.1} of {scale_max} · {}", change.short)
-        }
-        Some(PointValue::Rounded { mean }) => format!("about {mean:.1} of {scale_max} · rounded"),
-        Some(PointValue::Hidden) => "latest pulse hidden to protect anonymity".to_owned(),
-        Some(PointValue::NotAsked) | None => "not asked in the latest pulse".to_owned(),
+        Some(PointValue::Figure { mean, .. }) => format!(
+            "{} · {}",
+            t.tr2("{} of {}", t.decimal(mean), scale_max),
+            change.short
+        ),
+        Some(PointValue::Rounded { mean }) => format!(
+            "{} · {}",
+            t.tr1("about {}", t.decimal(mean)),
+            t.tr1("of {} · rounded", scale_max)
+        ),
+        Some(PointValue::Hidden) => t.tr("latest pulse hidden to protect anonymity").to_owned(),
+        Some(PointValue::NotAsked) | None => t.tr("not asked in the latest pulse").to_owned(),
     };
     let items = latest_released
         .map(|(_, figures)| {
@@ -1107,17 +1180,17 @@ fn dimension_section(
                 .map(|item| ItemLine {
                     text: state
                         .bank
-                        .text(&item.item, safepulse_domain::Locale::En)
+                        .text(&item.item, t.locale)
                         .unwrap_or(item.item.0.as_str())
                         .to_owned(),
-                    mean: format!("{:.1}", item.mean),
-                    interval: interval_text(&item.confidence_interval),
+                    mean: t.decimal(item.mean),
+                    interval: interval_text(&item.confidence_interval, t),
                     favourable: format!("{:.0}%", item.favourability_percent),
                     enps: item.enps.map(|enps| format!("{enps:+.0}")),
                     sd: item
                         .detail
                         .as_ref()
-                        .map(|detail| format!("{:.2}", detail.sd)),
+                        .map(|detail| t.number(format!("{:.2}", detail.sd))),
                     distribution: item.detail.as_ref().map(|detail| {
                         let first = state
                             .bank
@@ -1141,7 +1214,7 @@ fn dimension_section(
         id: dimension.as_str(),
         label,
         headline,
-        chart: chart::trend_chart(label, &points, scale_min, f64::from(scale_max)),
+        chart: chart::trend_chart(label, &points, scale_min, f64::from(scale_max), t),
         rows,
         facts,
         analyst,
@@ -1160,83 +1233,107 @@ struct ChangeWords {
     analyst: Option<String>,
 }
 
-fn change_words(report: &TeamReport, dimension: Dimension) -> ChangeWords {
+fn change_words(report: &TeamReport, dimension: Dimension, t: Text) -> ChangeWords {
     let plain = |plain: String, short: &'static str| ChangeWords {
         plain,
         short,
         analyst: None,
     };
     let Some(latest) = report.rounds.last() else {
-        return plain("No pulse has closed yet.".to_owned(), "no results yet");
+        return plain(
+            t.tr("No pulse has closed yet.").to_owned(),
+            t.tr("no results yet"),
+        );
     };
     match &latest.change {
         None if matches!(latest.release, ReleaseView::Suppressed { .. }) => plain(
-            format!("No change shown: {} is hidden to protect anonymity.", latest.label),
-            "hidden",
+            t.tr1(
+                "No change shown: {} is hidden to protect anonymity.",
+                &latest.label,
+            ),
+            t.tr("hidden"),
         ),
         None if matches!(latest.release, ReleaseView::Rounded { .. }) => plain(
-            format!("No change shown: {} is rounded to protect anonymity.", latest.label),
-            "rounded",
+            t.tr1(
+                "No change shown: {} is rounded to protect anonymity.",
+                &latest.label,
+            ),
+            t.tr("rounded"),
         ),
         None => plain(
-            "No earlier released pulse to compare with.".to_owned(),
-            "first results",
+            t.tr("No earlier released pulse to compare with.").to_owned(),
+            t.tr("first results"),
         ),
         Some(ChangeView::NotComparable { .. }) => plain(
-            "Not compared with the last pulse: the team changed since, so the two describe different groups."
+            t.tr("Not compared with the last pulse: the team changed since, so the two describe different groups.")
                 .to_owned(),
-            "team changed, not compared",
+            t.tr("team changed, not compared"),
         ),
         Some(ChangeView::Compared { dimensions, .. }) => {
             let Some(change) = dimensions
                 .iter()
                 .find(|change| change.dimension == dimension)
             else {
-                return plain("Not asked in both pulses.".to_owned(), "not compared");
+                return plain(
+                    t.tr("Not asked in both pulses.").to_owned(),
+                    t.tr("not compared"),
+                );
             };
             let short = if change.significant {
                 if change.difference < 0.0 {
-                    "clearly lower than last time"
+                    t.tr("clearly lower than last time")
                 } else {
-                    "clearly higher than last time"
+                    t.tr("clearly higher than last time")
                 }
             } else if change.welch.is_some() {
-                "within normal variation"
+                t.tr("within normal variation")
             } else {
-                "too few answers to tell"
+                t.tr("too few answers to tell")
             };
+            let (current, previous) = (
+                t.decimal(change.current_mean),
+                t.decimal(change.previous_mean),
+            );
             let sentence = if change.welch.is_some() || change.significant {
                 format!(
-                    "{}{}: {:.1}, was {:.1}.",
-                    short[..1].to_uppercase(),
-                    &short[1..],
-                    change.current_mean,
-                    change.previous_mean
+                    "{}: {}.",
+                    capitalised(short),
+                    t.tr2("{}, was {}", current, previous)
                 )
             } else {
-                format!(
-                    "{:.1}, was {:.1} last time: with this few answers a change cannot be told apart from chance.",
-                    change.current_mean, change.previous_mean
+                t.tr2(
+                    "{}, was {} last time: with this few answers a change cannot be told apart from chance.",
+                    current,
+                    previous,
                 )
             };
             // The difference of the figures as shown, so the three never disagree.
             let (previous, current) = (hundredths(change.previous_mean), hundredths(change.current_mean));
             let test = match &change.welch {
                 Some(welch) => format!(
-                    "Welch's t-test t = {:.2} with {:.1} degrees of freedom, {}; {} (p < .05 and a change of at least 0.5).",
-                    welch.t_statistic,
-                    welch.degrees_of_freedom,
-                    p_text(welch.p_value),
-                    if change.significant { "significant" } else { "not significant" }
+                    "{}, {}; {}",
+                    t.tr2(
+                        "Welch's t-test t = {} with {} degrees of freedom",
+                        t.number(format!("{:.2}", welch.t_statistic)),
+                        t.number(format!("{:.1}", welch.degrees_of_freedom)),
+                    ),
+                    p_text(welch.p_value, t),
+                    if change.significant {
+                        t.tr("significant (p < .05 and a change of at least 0.5).")
+                    } else {
+                        t.tr("not significant (p < .05 and a change of at least 0.5).")
+                    }
                 ),
-                None => "Significance not tested: that needs spread released in both pulses and at least 8 answers.".to_owned(),
+                None => t.tr("Significance not tested: that needs spread released in both pulses and at least 8 answers.").to_owned(),
             };
+            let two = |value: f64| t.number(format!("{value:.2}"));
             ChangeWords {
                 plain: sentence,
                 short,
                 analyst: Some(format!(
-                    "Change {:+.2} (from {previous:.2} to {current:.2}). {test}",
-                    current - previous
+                    "{} {} {test}",
+                    t.tr1("Change {}", t.number(format!("{:+.2}", current - previous))),
+                    t.tr2("(from {} to {}).", two(previous), two(current)),
                 )),
             }
         }
@@ -1244,11 +1341,20 @@ fn change_words(report: &TeamReport, dimension: Dimension) -> ChangeWords {
 }
 
 /// "A", "A and B", "A, B and C".
-fn spoken_list(names: &[String]) -> String {
+fn spoken_list(names: &[String], t: Text) -> String {
     match names {
         [] => String::new(),
         [only] => only.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        [init @ .., last] => t.tr2("{} and {}", init.join(", "), last),
+    }
+}
+
+/// "Clearly lower than last time" from "clearly lower than last time".
+fn capitalised(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => first.to_uppercase().chain(characters).collect(),
+        None => String::new(),
     }
 }
 
@@ -1297,9 +1403,30 @@ struct Comparison {
 struct ScaleStep {
     level: &'static str,
     symbol: &'static str,
-    words: &'static str,
+}
+
+impl ScaleStep {
+    /// The step in words.
+    fn words(&self, t: &Text) -> &'static str {
+        match self.level {
+            "far-below" => t.tr("well below the organisation"),
+            "below" => t.tr("below the organisation"),
+            "above" => t.tr("above the organisation"),
+            "far-above" => t.tr("well above the organisation"),
+            _ => t.tr("close to the organisation"),
+        }
+    }
+
     /// What the step covers on a 1–7 scale, for the legend.
-    range: &'static str,
+    fn range(&self, t: &Text) -> &'static str {
+        match self.level {
+            "far-below" => t.tr("0.5 or more below"),
+            "below" => t.tr("0.25 to 0.5 below"),
+            "above" => t.tr("0.25 to 0.5 above"),
+            "far-above" => t.tr("0.5 or more above"),
+            _ => t.tr("within 0.25"),
+        }
+    }
 }
 
 /// The diverging scale of the heatmap, from well below to well above the
@@ -1310,32 +1437,22 @@ const SCALE: [ScaleStep; 5] = [
     ScaleStep {
         level: "far-below",
         symbol: "▼▼",
-        words: "well below the organisation",
-        range: "0.5 or more below",
     },
     ScaleStep {
         level: "below",
         symbol: "▼",
-        words: "below the organisation",
-        range: "0.25 to 0.5 below",
     },
     ScaleStep {
         level: "near",
         symbol: "=",
-        words: "close to the organisation",
-        range: "within 0.25",
     },
     ScaleStep {
         level: "above",
         symbol: "▲",
-        words: "above the organisation",
-        range: "0.25 to 0.5 above",
     },
     ScaleStep {
         level: "far-above",
         symbol: "▲▲",
-        words: "well above the organisation",
-        range: "0.5 or more above",
     },
 ];
 
@@ -1360,6 +1477,7 @@ fn scale_step(difference: f64, width: f64) -> &'static ScaleStep {
 #[derive(Debug, Template)]
 #[template(path = "dashboard/heatmap.html")]
 struct HeatmapPage<'a> {
+    t: Text,
     session: Option<&'a Session>,
     round_id: Uuid,
     label: String,
@@ -1396,7 +1514,8 @@ pub async fn heatmap_page(
     {
         return server_error(&error, Some(&session));
     }
-    let label = match heatmap_label(&state, round_id).await {
+    let t = session.text();
+    let label = match heatmap_label(&state, round_id, t).await {
         Ok(label) => label,
         Err(error) => return server_error(&error, Some(&session)),
     };
@@ -1424,7 +1543,7 @@ pub async fn heatmap_page(
             HeatmapLine {
                 node_id: row.node_id,
                 name: match row.kind.as_str() {
-                    "leadership" => "Leadership group".to_owned(),
+                    "leadership" => t.tr("Leadership group").to_owned(),
                     _ => row.name.clone(),
                 },
                 is_team: row.kind == "team",
@@ -1438,7 +1557,13 @@ pub async fn heatmap_page(
                                 .iter()
                                 .find(|cell| cell.dimension == dimension.as_str())
                                 .map(|cell| {
-                                    heat_cell(&state, *dimension, cell, is_organisation && compared)
+                                    heat_cell(
+                                        &state,
+                                        *dimension,
+                                        cell,
+                                        is_organisation && compared,
+                                        t,
+                                    )
                                 })
                         })
                         .collect()
@@ -1449,12 +1574,13 @@ pub async fn heatmap_page(
     html_response(
         StatusCode::OK,
         HeatmapPage {
+            t,
             session: Some(&session),
             round_id,
             label,
             columns: dimensions
                 .iter()
-                .map(|dimension| dimension_label(*dimension, safepulse_domain::Locale::En))
+                .map(|dimension| dimension_label(*dimension, t.locale))
                 .collect(),
             rows: lines,
             organisation: organisation
@@ -1474,12 +1600,13 @@ fn heat_cell(
     dimension: Dimension,
     cell: &crate::routes::reports::HeatmapCell,
     baseline: bool,
+    t: Text,
 ) -> HeatCell {
     let Some(favourable) = cell.favourability_percent else {
         // A rounded row: its mean on the grid, no favourability, no comparison.
         return HeatCell {
-            mean: format!("≈{:.1}", cell.mean),
-            favourable: "rounded".to_owned(),
+            mean: format!("≈{}", t.decimal(cell.mean)),
+            favourable: t.tr("rounded").to_owned(),
             level: "rounded",
             comparison: None,
         };
@@ -1498,9 +1625,9 @@ fn heat_cell(
             (
                 step.level,
                 Some(Comparison {
-                    difference: format!("{shown:+.1}").replace('-', "−"),
+                    difference: t.number(format!("{shown:+.1}")).replace('-', "−"),
                     symbol: step.symbol,
-                    words: step.words,
+                    words: step.words(&t),
                 }),
             )
         }
@@ -1508,7 +1635,7 @@ fn heat_cell(
         None => ("plain", None),
     };
     HeatCell {
-        mean: format!("{:.1}", cell.mean),
+        mean: t.decimal(cell.mean),
         favourable: format!("{favourable:.0}%"),
         level,
         comparison,
@@ -1553,7 +1680,7 @@ pub async fn heatmap_download(
     }
 }
 
-async fn heatmap_label(state: &AppState, round_id: Uuid) -> Result<String, ApiError> {
+async fn heatmap_label(state: &AppState, round_id: Uuid, t: Text) -> Result<String, ApiError> {
     let db = state.store.connection();
     let round = safepulse_store::surveys::get_round(db, round_id).await?;
     let names: HashMap<Uuid, String> = survey::Entity::find_by_id(round.survey_id)
@@ -1563,7 +1690,12 @@ async fn heatmap_label(state: &AppState, round_id: Uuid) -> Result<String, ApiEr
         .into_iter()
         .map(|survey| (survey.id, survey.name))
         .collect();
-    Ok(round_label(&names, &LabelZones::load(state).await?, &round))
+    Ok(round_label(
+        &names,
+        &LabelZones::load(state).await?,
+        &round,
+        t,
+    ))
 }
 
 /// `GET /reports`: where the managers' digest email links to.

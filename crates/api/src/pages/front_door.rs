@@ -3,19 +3,23 @@
 //! health check and the privacy model), and `/docs` leads to the documentation UI
 //! at `/docs/`. Neither reads the database: the page is the same for everybody.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::language::{Text, accepted_locale};
 use super::session::html_response;
 
 #[derive(Debug, Template)]
 #[template(path = "dashboard/landing.html")]
-struct LandingPage;
+struct LandingPage {
+    t: Text,
+}
 
-/// `GET /`.
-pub async fn landing() -> HttpResponse {
-    html_response(StatusCode::OK, LandingPage.render())
+/// `GET /`, in the browser's language.
+pub async fn landing(request: HttpRequest) -> HttpResponse {
+    let t = Text::new(accepted_locale(&request));
+    html_response(StatusCode::OK, LandingPage { t }.render())
 }
 
 /// `GET /docs`: the documentation UI lives at `/docs/` (its assets are relative to

@@ -14,13 +14,17 @@
 //! - [`session`]: the session cookie, CSRF fields and response headers the sign-in
 //!   and dashboard pages share.
 //! - [`admin`]: `/admin/*`, the admin console for sessions holding the admin grant.
+//! - [`language`]: English or German for the signed-in pages, and their words
+//!   ([`german`] is the German of every English text they wrap).
 
 pub mod admin;
 pub mod answer;
 pub mod chart;
 pub mod dashboard;
 pub mod front_door;
+mod german;
 pub mod guides;
+pub mod language;
 pub mod session;
 pub mod sign_in;
 

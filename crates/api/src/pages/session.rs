@@ -24,13 +24,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use safepulse_domain::Role;
 use safepulse_domain::keys::Purpose;
+use safepulse_domain::{Email, Locale, Role};
+use safepulse_store::org;
 use safepulse_store::tokens::TokenKind;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::answer;
+use super::language::{self, Text};
 use crate::auth::{Caller, SESSION_COOKIE, TokenError};
 use crate::request_context::current_request_id;
 use crate::state::AppState;
@@ -53,6 +55,9 @@ pub struct Session {
     pub caller: Caller,
     /// The CSRF field of this session's forms (sign-out).
     pub csrf: String,
+    /// The language of this person's pages: their stored locale, else the
+    /// browser's ([`language`]).
+    pub locale: Locale,
 }
 
 impl Session {
@@ -72,6 +77,9 @@ impl Session {
         {
             Ok(claims) => Ok(Some(Session {
                 csrf: session_csrf(state, claims.jti),
+                locale: person_locale(state, &claims.sub)
+                    .await?
+                    .unwrap_or_else(|| language::accepted_locale(request)),
                 caller: Caller {
                     subject: claims.sub,
                     role: claims.role,
@@ -93,13 +101,31 @@ impl Session {
         })
     }
 
+    /// The words of this person's pages.
+    pub fn text(&self) -> Text {
+        Text::new(self.locale)
+    }
+
     pub fn role_label(&self) -> &'static str {
+        let t = self.text();
         match self.caller.role {
-            Role::Hr => "HR",
-            Role::Manager => "manager",
-            Role::Admin => "admin",
+            Role::Hr => t.tr("HR"),
+            Role::Manager => t.tr("manager"),
+            Role::Admin => t.tr("admin"),
         }
     }
+}
+
+/// The stored locale of the person a session's subject names, if it names one.
+async fn person_locale(
+    state: &AppState,
+    subject: &str,
+) -> Result<Option<Locale>, safepulse_store::StoreError> {
+    let Ok(email) = Email::parse(subject) else {
+        return Ok(None);
+    };
+    let person = org::find_person_by_email(state.store.connection(), &email).await?;
+    Ok(person.and_then(|person| Locale::parse(&person.locale).ok()))
 }
 
 fn session_csrf(state: &AppState, jti: Uuid) -> String {
@@ -203,12 +229,32 @@ pub enum Notice {
 #[derive(Debug, Template)]
 #[template(path = "dashboard/notice.html")]
 struct NoticePage<'a> {
+    t: Text,
     notice: Notice,
     session: Option<&'a Session>,
 }
 
+/// A notice for a signed-in person in their language; without a session (the
+/// database out of reach before it was read) in English.
 pub fn notice_page(status: StatusCode, notice: Notice, session: Option<&Session>) -> HttpResponse {
-    html_response(status, NoticePage { notice, session }.render())
+    let t = session.map_or(Text::new(Locale::En), Session::text);
+    notice_in(t, status, notice, session)
+}
+
+/// A notice for a visitor who is not signed in, in their browser's language.
+pub fn visitor_notice(request: &HttpRequest, status: StatusCode, notice: Notice) -> HttpResponse {
+    let t = Text::new(language::accepted_locale(request));
+    notice_in(t, status, notice, None)
+}
+
+/// A notice in the language of `t`.
+pub fn notice_in(
+    t: Text,
+    status: StatusCode,
+    notice: Notice,
+    session: Option<&Session>,
+) -> HttpResponse {
+    html_response(status, NoticePage { t, notice, session }.render())
 }
 
 /// Logs a database failure with the request id only (never an address, a token or

@@ -41,9 +41,10 @@ use safepulse_store::org;
 use safepulse_store::tokens::{self, TokenKind};
 use sea_orm::ConnectionTrait;
 
+use super::language::{Text, accepted_locale};
 use super::session::{
-    Notice, Session, expired_session_cookie, field, html_response, is_cross_site, notice_page,
-    read_form, see_other, server_error, session_cookie,
+    Notice, Session, expired_session_cookie, field, html_response, is_cross_site, notice_in,
+    notice_page, read_form, see_other, server_error, session_cookie, visitor_notice,
 };
 use crate::error::ApiError;
 use crate::rate_limit::{RetryAfter, client_address};
@@ -57,6 +58,7 @@ const QUEUE_FULL_RETRY_SECONDS: u64 = 60;
 #[derive(Debug, Template)]
 #[template(path = "dashboard/sign_in.html")]
 struct SignInPage<'a> {
+    t: Text,
     email: &'a str,
     error: Option<&'static str>,
     /// No `[smtp]`: the email is an `.eml` file, and the page says where to find it.
@@ -66,6 +68,7 @@ struct SignInPage<'a> {
 #[derive(Debug, Template)]
 #[template(path = "dashboard/sign_in_confirm.html")]
 struct ConfirmPage {
+    t: Text,
     csrf: String,
 }
 
@@ -76,6 +79,7 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
         Ok(None) => html_response(
             StatusCode::OK,
             SignInPage {
+                t: Text::new(accepted_locale(&request)),
                 email: "",
                 error: None,
                 writes_mail_files: state.config.smtp.is_none(),
@@ -94,7 +98,7 @@ pub async fn request_link(
 ) -> HttpResponse {
     if is_cross_site(&request, &state) {
         // Before the limits: a page of another site must not use up their tokens.
-        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+        return visitor_notice(&request, StatusCode::FORBIDDEN, Notice::Unverified);
     }
     let now = state.clock.now();
     let client = client_address(&request, &state.config.trusted_proxies);
@@ -105,23 +109,25 @@ pub async fn request_link(
         .error_response();
     }
     let Some(fields) = read_form(&request, payload).await else {
-        return notice_page(StatusCode::BAD_REQUEST, Notice::Unreadable, None);
+        return visitor_notice(&request, StatusCode::BAD_REQUEST, Notice::Unreadable);
     };
     let typed = field(&fields, "email").unwrap_or_default().trim();
     let Ok(email) = Email::parse(typed) else {
+        let t = Text::new(accepted_locale(&request));
         // Saying "this is not an address" reveals nothing about who is known.
         return html_response(
             StatusCode::UNPROCESSABLE_ENTITY,
             SignInPage {
+                t,
                 email: typed,
-                error: Some("Please enter an email address, like name@example.com."),
+                error: Some(t.tr("Please enter an email address, like name@example.com.")),
                 writes_mail_files: state.config.smtp.is_none(),
             }
             .render(),
         );
     };
     match state.sign_in_queue.push(email, now) {
-        Ok(()) => notice_page(StatusCode::OK, Notice::CheckYourEmail, None),
+        Ok(()) => visitor_notice(&request, StatusCode::OK, Notice::CheckYourEmail),
         Err(QueueError::Full) => ApiError::TooManyRequests {
             retry_after_seconds: QUEUE_FULL_RETRY_SECONDS,
         }
@@ -162,11 +168,12 @@ pub async fn show_confirm(request: HttpRequest, state: web::Data<AppState>) -> H
         Some((token, _)) => html_response(
             StatusCode::OK,
             ConfirmPage {
+                t: Text::new(accepted_locale(&request)),
                 csrf: link_csrf(&state, &token),
             }
             .render(),
         ),
-        None => notice_page(StatusCode::GONE, Notice::LinkUnavailable, None),
+        None => visitor_notice(&request, StatusCode::GONE, Notice::LinkUnavailable),
     }
 }
 
@@ -177,18 +184,18 @@ pub async fn sign_in(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if is_cross_site(&request, &state) {
-        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+        return visitor_notice(&request, StatusCode::FORBIDDEN, Notice::Unverified);
     }
     let Some((token, magic_link_id)) = verified_token(&request, &state) else {
-        return notice_page(StatusCode::GONE, Notice::LinkUnavailable, None);
+        return visitor_notice(&request, StatusCode::GONE, Notice::LinkUnavailable);
     };
     let Some(fields) = read_form(&request, payload).await else {
-        return notice_page(StatusCode::BAD_REQUEST, Notice::Unreadable, None);
+        return visitor_notice(&request, StatusCode::BAD_REQUEST, Notice::Unreadable);
     };
     let csrf_ok =
         field(&fields, "csrf").is_some_and(|given| link_csrf_is_valid(&state, &token, given));
     if !csrf_ok {
-        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+        return visitor_notice(&request, StatusCode::FORBIDDEN, Notice::Unverified);
     }
     let wants_admin = field(&fields, "as") == Some("admin");
     match consume_and_issue(&state, magic_link_id, wants_admin).await {
@@ -203,7 +210,7 @@ pub async fn sign_in(
             }
             response
         }
-        Ok(None) => notice_page(StatusCode::GONE, Notice::LinkUnavailable, None),
+        Ok(None) => visitor_notice(&request, StatusCode::GONE, Notice::LinkUnavailable),
         Err(error) => server_error(&error, None),
     }
 }
@@ -273,7 +280,7 @@ pub async fn sign_out(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if is_cross_site(&request, &state) {
-        return notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None);
+        return visitor_notice(&request, StatusCode::FORBIDDEN, Notice::Unverified);
     }
     let session = match Session::of(&request, &state).await {
         Ok(Some(session)) => session,
@@ -289,7 +296,8 @@ pub async fn sign_out(
     if let Err(error) = revoke_session(&state, session.caller.jti).await {
         return server_error(&error, Some(&session));
     }
-    let mut response = notice_page(StatusCode::OK, Notice::SignedOut, None);
+    // Still in their language: the session is gone, its person is not.
+    let mut response = notice_in(session.text(), StatusCode::OK, Notice::SignedOut, None);
     if let Err(error) = response.add_cookie(&expired_session_cookie(&state)) {
         return server_error(&error, None);
     }

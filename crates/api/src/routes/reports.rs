@@ -245,7 +245,12 @@ impl LabelZones {
 
     /// The round's English label for a node of `team` (see [`RoundReport::label`]).
     pub fn label(&self, opened_at: DateTime<Utc>, team: Option<Uuid>) -> String {
-        safepulse_mailer::pulse_label(opened_at, self.of(team), Locale::En)
+        self.label_in(opened_at, team, Locale::En)
+    }
+
+    /// The same label in `locale`, for the dashboard.
+    pub fn label_in(&self, opened_at: DateTime<Utc>, team: Option<Uuid>, locale: Locale) -> String {
+        safepulse_mailer::pulse_label(opened_at, self.of(team), locale)
     }
 }
 

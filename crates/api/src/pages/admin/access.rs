@@ -5,6 +5,8 @@
 //! through [`auth::revoke_and_audit`] (as `DELETE /api/v1/tokens/{jti}`); role
 //! grants are revoked on a person's page. Everything here is audited.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -19,6 +21,7 @@ use uuid::Uuid;
 use super::{Admin, AdminForm, Problems, api_error_page, done, html_response, server_error};
 use crate::auth::{self, TokenError};
 use crate::error::{ApiError, FieldError};
+use crate::pages::language::Text;
 use crate::pages::session::Session;
 use crate::state::AppState;
 
@@ -28,12 +31,55 @@ const LIST_LIMIT: u64 = 200;
 #[derive(Template)]
 #[template(path = "admin/access.html")]
 struct AccessPage<'a> {
+    t: Text,
     session: &'a Session,
-    active: Vec<issued_token::Model>,
+    subjects: Vec<SubjectAccess>,
     /// A token just issued: shown this once.
     issued: Option<String>,
     subject: String,
     problems: Problems,
+}
+
+/// The tokens and sessions of one subject that still work, soonest to expire first.
+struct SubjectAccess {
+    subject: String,
+    /// A token for an address that names no person.
+    is_service: bool,
+    tokens: Vec<issued_token::Model>,
+}
+
+/// Active tokens grouped by subject, subjects in alphabetical order.
+fn by_subject(active: Vec<issued_token::Model>) -> Vec<SubjectAccess> {
+    let mut groups: BTreeMap<String, Vec<issued_token::Model>> = BTreeMap::new();
+    for token in active {
+        groups.entry(token.subject.clone()).or_default().push(token);
+    }
+    groups
+        .into_iter()
+        .map(|(subject, mut tokens)| {
+            tokens.sort_by_key(|token| token.expires_at);
+            SubjectAccess {
+                subject,
+                is_service: tokens.iter().all(|token| token.person_id.is_none()),
+                tokens,
+            }
+        })
+        .collect()
+}
+
+/// Every token that still works, page by page as the API lists them.
+async fn all_active(state: &AppState) -> Result<Vec<issued_token::Model>, StoreError> {
+    let now = state.clock.now();
+    let mut active = Vec::new();
+    let mut after = None;
+    loop {
+        let page = tokens::list_active(state.store.connection(), now, after, LIST_LIMIT).await?;
+        after = page.next;
+        active.extend(page.items);
+        if after.is_none() {
+            return Ok(active);
+        }
+    }
 }
 
 async fn render_access(
@@ -44,19 +90,13 @@ async fn render_access(
     subject: String,
     problems: Problems,
 ) -> HttpResponse {
-    match tokens::list_active(
-        state.store.connection(),
-        state.clock.now(),
-        None,
-        LIST_LIMIT,
-    )
-    .await
-    {
-        Ok(page) => html_response(
+    match all_active(state).await {
+        Ok(active) => html_response(
             status,
             AccessPage {
+                t: session.text(),
                 session,
-                active: page.items,
+                subjects: by_subject(active),
                 issued,
                 subject,
                 problems,
@@ -175,6 +215,7 @@ pub struct AuditQuery {
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct AuditPage<'a> {
+    t: Text,
     session: &'a Session,
     action: String,
     actor: String,
@@ -207,6 +248,7 @@ pub async fn audit_page(
         Ok(entries) => html_response(
             StatusCode::OK,
             AuditPage {
+                t: admin.session.text(),
                 session: &admin.session,
                 action,
                 actor,

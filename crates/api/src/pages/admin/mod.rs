@@ -20,7 +20,8 @@
 //!   and the audit log are one implementation. A `422` becomes the form again with
 //!   each problem next to its field.
 //!
-//! English only, like the dashboard; the previews show respondents' pages and
+//! In English and German ([`super::language`]): the signed-in administrator's
+//! stored locale, else their browser's; the previews show respondents' pages and
 //! emails in each of their languages.
 
 pub mod access;
@@ -40,9 +41,10 @@ use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::future::LocalBoxFuture;
-use safepulse_domain::Role;
+use safepulse_domain::{Locale, Role};
 use sha2::{Digest, Sha256};
 
+use super::language::Text;
 use super::session::{self, Session};
 use crate::error::{ApiError, FieldError, RETRY_UNAVAILABLE_AFTER_SECONDS};
 use crate::request_context::current_request_id;
@@ -262,12 +264,32 @@ pub enum AdminNotice {
 #[derive(Debug, Template)]
 #[template(path = "admin/notice.html")]
 struct NoticePage<'a> {
+    t: Text,
     notice: AdminNotice,
     session: Option<&'a Session>,
 }
 
 pub fn notice(status: StatusCode, notice: AdminNotice, session: Option<&Session>) -> HttpResponse {
-    html_response(status, NoticePage { notice, session }.render())
+    // Without a session (the database out of reach before it was read) the
+    // language is unknown: English.
+    let t = session.map_or(Text::new(Locale::En), Session::text);
+    html_response(status, NoticePage { t, notice, session }.render())
+}
+
+impl Text {
+    /// A survey's or round's status (`draft`, `active`, `paused`, `archived`,
+    /// `open`, `closed`) in this language; an unknown code as it is.
+    pub fn status<'a>(&self, code: &'a str) -> &'a str {
+        match code {
+            "draft" => self.tr("draft"),
+            "active" => self.tr("active"),
+            "paused" => self.tr("paused"),
+            "archived" => self.tr("archived"),
+            "open" => self.tr("open"),
+            "closed" => self.tr("closed"),
+            other => other,
+        }
+    }
 }
 
 /// A failure an admin page can meet: what it says, and whether it is the database

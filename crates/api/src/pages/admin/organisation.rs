@@ -21,6 +21,7 @@ use super::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::import::{self, ImportReport, PreviewOutcome, PreviewRow};
+use crate::pages::language::Text;
 use crate::pages::session::Session;
 use crate::routes::{people, teams};
 use crate::state::AppState;
@@ -28,6 +29,7 @@ use crate::state::AppState;
 #[derive(Debug, Template)]
 #[template(path = "admin/home.html")]
 struct HomePage<'a> {
+    t: Text,
     session: &'a Session,
     teams: u64,
     surveyed: u64,
@@ -57,6 +59,7 @@ pub async fn home(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
             StatusCode::OK,
             HomePage {
                 session: &admin.session,
+                t: admin.session.text(),
                 teams,
                 surveyed,
                 role_only,
@@ -147,6 +150,7 @@ struct TeamForm {
 #[derive(Debug, Template)]
 #[template(path = "admin/teams.html")]
 struct TeamsPage<'a> {
+    t: Text,
     session: &'a Session,
     teams: Vec<TeamEntry>,
     form: TeamForm,
@@ -165,6 +169,7 @@ async fn render_teams(
             status,
             TeamsPage {
                 session,
+                t: session.text(),
                 teams,
                 form,
                 problems,
@@ -231,6 +236,7 @@ pub async fn create_team(form: AdminForm, state: web::Data<AppState>) -> HttpRes
 #[derive(Debug, Template)]
 #[template(path = "admin/team.html")]
 struct TeamPage<'a> {
+    t: Text,
     session: &'a Session,
     team: team::Model,
     path: String,
@@ -291,6 +297,7 @@ async fn render_team(
         status,
         TeamPage {
             session,
+            t: session.text(),
             team,
             path,
             parents,
@@ -501,6 +508,7 @@ impl PersonForm {
 #[derive(Debug, Template)]
 #[template(path = "admin/people.html")]
 struct PeoplePage<'a> {
+    t: Text,
     session: &'a Session,
     query: String,
     people: Vec<PersonLine>,
@@ -573,6 +581,7 @@ async fn render_people(
             status,
             PeoplePage {
                 session,
+                t: session.text(),
                 query,
                 people,
                 limited,
@@ -594,7 +603,10 @@ pub async fn people_page(
     query: web::Query<PeopleQuery>,
 ) -> HttpResponse {
     let query = query.into_inner();
-    let notice_text = query.erased.is_some().then_some("The person was erased.");
+    let notice_text = query
+        .erased
+        .is_some()
+        .then(|| admin.session.text().tr("The person was erased."));
     let form = PersonForm {
         locale: "en".into(),
         active: true,
@@ -689,6 +701,7 @@ pub async fn create_person(form: AdminForm, state: web::Data<AppState>) -> HttpR
 #[derive(Debug, Template)]
 #[template(path = "admin/person.html")]
 struct PersonPage<'a> {
+    t: Text,
     session: &'a Session,
     person: person::Model,
     roles: Vec<String>,
@@ -740,6 +753,7 @@ async fn render_person(
         status,
         PersonPage {
             session,
+            t: session.text(),
             person,
             roles,
             led,
@@ -866,6 +880,7 @@ pub async fn revoke_role(
 #[derive(Debug, Template)]
 #[template(path = "admin/erase.html")]
 struct ErasePage<'a> {
+    t: Text,
     session: &'a Session,
     person: person::Model,
 }
@@ -882,6 +897,7 @@ pub async fn erase_confirmation(
             StatusCode::OK,
             ErasePage {
                 session: &admin.session,
+                t: admin.session.text(),
                 person,
             }
             .render(),
@@ -913,6 +929,7 @@ pub async fn erase_person(
 #[derive(Debug, Template)]
 #[template(path = "admin/import.html")]
 struct ImportPage<'a> {
+    t: Text,
     session: &'a Session,
     problem: Option<String>,
 }
@@ -923,6 +940,7 @@ pub async fn import_page(admin: Admin) -> HttpResponse {
         StatusCode::OK,
         ImportPage {
             session: &admin.session,
+            t: admin.session.text(),
             problem: None,
         }
         .render(),
@@ -932,6 +950,7 @@ pub async fn import_page(admin: Admin) -> HttpResponse {
 #[derive(Debug, Template)]
 #[template(path = "admin/import_preview.html")]
 struct ImportPreviewPage<'a> {
+    t: Text,
     session: &'a Session,
     rows: Vec<PreviewRow>,
     csv: String,
@@ -950,7 +969,8 @@ pub async fn import_preview(form: AdminForm, state: web::Data<AppState>) -> Http
             StatusCode::UNPROCESSABLE_ENTITY,
             ImportPage {
                 session: &form.session,
-                problem: Some("Choose a CSV file first.".into()),
+                t: form.session.text(),
+                problem: Some(form.session.text().tr("Choose a CSV file first.").into()),
             }
             .render(),
         );
@@ -968,6 +988,7 @@ pub async fn import_preview(form: AdminForm, state: web::Data<AppState>) -> Http
                 StatusCode::OK,
                 ImportPreviewPage {
                     session: &form.session,
+                    t: form.session.text(),
                     rows,
                     csv,
                     created,
@@ -991,6 +1012,7 @@ fn session_field_owned(form: &AdminForm, name: &str) -> String {
 #[derive(Debug, Template)]
 #[template(path = "admin/import_done.html")]
 struct ImportDonePage<'a> {
+    t: Text,
     session: &'a Session,
     report: ImportReport,
 }
@@ -1018,6 +1040,7 @@ pub async fn import_apply(form: AdminForm, state: web::Data<AppState>) -> HttpRe
             },
             ImportDonePage {
                 session: &form.session,
+                t: form.session.text(),
                 report,
             }
             .render(),

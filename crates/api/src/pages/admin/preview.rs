@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::{Admin, AdminForm, AdminNotice, html_response, notice, server_error};
 use crate::pages::answer;
+use crate::pages::language::Text;
 use crate::pages::session::Session;
 use crate::state::AppState;
 
@@ -135,6 +136,7 @@ struct EmailPreview {
 #[derive(Template)]
 #[template(path = "admin/preview.html")]
 struct PreviewPage<'a> {
+    t: Text,
     session: &'a Session,
     survey: SurveyWithTeams,
     team_name: String,
@@ -182,6 +184,7 @@ pub async fn preview_page(
         StatusCode::OK,
         PreviewPage {
             session: &admin.session,
+            t: admin.session.text(),
             team_name: sample.team_name.clone(),
             question_count: sample.item_ids.len(),
             survey: sample.survey,

@@ -20,6 +20,7 @@ use super::{
     server_error,
 };
 use crate::error::ApiError;
+use crate::pages::language::Text;
 use crate::pages::session::Session;
 use crate::routes::surveys::{close_now, open_now, round_error};
 use crate::state::AppState;
@@ -27,6 +28,7 @@ use crate::state::AppState;
 #[derive(Template)]
 #[template(path = "admin/open_round.html")]
 struct OpenConfirmation<'a> {
+    t: Text,
     session: &'a Session,
     survey: SurveyWithTeams,
     teams: Vec<(String, u32)>,
@@ -57,6 +59,7 @@ async fn render_open(
         status,
         OpenConfirmation {
             session,
+            t: session.text(),
             survey,
             teams,
             total,
@@ -109,10 +112,12 @@ struct NodeParticipation {
 #[derive(Template)]
 #[template(path = "admin/round.html")]
 struct RoundPage<'a> {
+    t: Text,
     session: &'a Session,
     round: round::Model,
     survey_name: String,
-    teams: Vec<String>,
+    /// The round's teams with how many people each invited, by name.
+    teams: Vec<(String, i32)>,
     participation: Vec<NodeParticipation>,
     problems: Problems,
 }
@@ -143,10 +148,10 @@ async fn render_round(
         }
         Err(error) => return server_error(&error, Some(session)),
     };
-    let mut teams: Vec<String> = nodes
+    let mut teams: Vec<(String, i32)> = nodes
         .iter()
         .filter(|node| node.kind == "team")
-        .map(|node| node.name.clone())
+        .map(|node| (node.name.clone(), node.invited))
         .collect();
     teams.sort();
     // Only what the reports may show of an open round: the stored, rounded figures.
@@ -171,6 +176,7 @@ async fn render_round(
         status,
         RoundPage {
             session,
+            t: session.text(),
             round,
             survey_name: survey.survey.name,
             teams,
@@ -198,7 +204,8 @@ pub async fn round_page(
 }
 
 /// `POST /admin/rounds/{id}/close`: [`close_now`], as `POST /api/v1/rounds/{id}/close`.
-/// The round page itself is the confirmation: its button says what closing does.
+/// The round page itself is the confirmation: it says what closing does and to
+/// how many people in which teams, and that their managers get the digest.
 pub async fn close_round(
     form: AdminForm,
     state: web::Data<AppState>,

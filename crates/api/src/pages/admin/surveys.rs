@@ -22,6 +22,7 @@ use super::{
     server_error,
 };
 use crate::error::{ApiError, FieldError};
+use crate::pages::language::Text;
 use crate::pages::session::Session;
 use crate::routes::surveys::{
     self, CadenceDto, CreateSurvey, FrequencyDto, PrivacyDto, QuestionsDto, RemindersDto,
@@ -392,6 +393,7 @@ struct SurveyLine {
 #[derive(Debug, Template)]
 #[template(path = "admin/surveys.html")]
 struct SurveysPage<'a> {
+    t: Text,
     session: &'a Session,
     surveys: Vec<SurveyLine>,
 }
@@ -421,6 +423,7 @@ pub async fn surveys_page(admin: Admin, state: web::Data<AppState>) -> HttpRespo
         StatusCode::OK,
         SurveysPage {
             session: &admin.session,
+            t: admin.session.text(),
             surveys: lines,
         }
         .render(),
@@ -430,6 +433,7 @@ pub async fn surveys_page(admin: Admin, state: web::Data<AppState>) -> HttpRespo
 #[derive(Debug, Template)]
 #[template(path = "admin/survey_form.html")]
 struct SurveyFormPage<'a> {
+    t: Text,
     session: &'a Session,
     /// `None` for a new survey.
     survey: Option<SurveyWithTeams>,
@@ -484,6 +488,7 @@ async fn render_form(
         status,
         SurveyFormPage {
             session,
+            t: session.text(),
             survey,
             rounds,
             form,
