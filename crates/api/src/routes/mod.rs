@@ -2,6 +2,7 @@
 //! `#[utoipa::path]` and is listed in [`crate::openapi::ApiDoc`].
 
 pub mod commitments;
+pub mod figures;
 pub mod health;
 pub mod people;
 pub mod reports;

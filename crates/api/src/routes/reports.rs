@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Page, PageQuery};
+use super::{Page, PageQuery, figures};
 use crate::access::Reader;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -49,7 +49,8 @@ pub enum ReleaseView {
         /// its 95% CI (with the SD it used) and favourability; with `detail` also
         /// SD, distribution and agreement (rwg(j)), and the same per item (with
         /// eNPS). A release without detail has no per-item figures.
-        #[schema(value_type = Object)]
+        #[serde(serialize_with = "figures::serialize_released")]
+        #[schema(value_type = figures::ReleasedFiguresView)]
         figures: ReleasedFigures,
     },
     /// Shown on a coarse grid to protect anonymity: respondents, the grid `step`
@@ -57,7 +58,8 @@ pub enum ReleaseView {
     Rounded {
         /// Always `rounded_to_protect_anonymity`.
         reason: String,
-        #[schema(value_type = Object)]
+        #[serde(serialize_with = "figures::serialize_rounded")]
+        #[schema(value_type = figures::RoundedFiguresView)]
         figures: RoundedFigures,
     },
     Suppressed {
