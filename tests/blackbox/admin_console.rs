@@ -260,6 +260,12 @@ on_both_databases! {
         assert_eq!(app.get("/api/v1/releases", &token).await.status(), 200, "the token works");
         let (_, listing) = page(&app, "/admin/access", &admin).await;
         assert!(!listing.contains(&token), "shown once: the listing has ids only");
+        // Grouped by subject: the service token apart, the admin's own session under them.
+        let service = listing.find(">integration@example.com <span class=\"hint\">(service token: no person)").expect("the service token's group");
+        let own = listing.find(&format!(">{FIRST_ADMIN}</h3>")).expect("the admin's own group");
+        assert!(own < service, "subjects in alphabetical order");
+        assert!(listing[own..service].contains("sign-in session"), "{listing}");
+        assert!(listing[service..].contains("API token"), "{listing}");
         let jti = safepulse_store::tokens::list_active(app.state.store.connection(), chrono::Utc::now(), None, 100)
             .await.unwrap().items.into_iter().find(|row| row.subject == "integration@example.com").unwrap().jti;
         let revoked = post_form(&app, &format!("/admin/access/tokens/{jti}/revoke"), &admin, Some(&csrf), &[]).await;
