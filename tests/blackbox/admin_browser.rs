@@ -4,7 +4,9 @@
 //! HR analyst who belongs to no team, creates a draft survey, previews it, sends a
 //! test email to themselves, starts it, opens a round after reading how many
 //! invitations go to which teams, and finds one invitation `.eml` per person in a
-//! team — on SQLite and on PostgreSQL. Pages are checked at 375 px and 1280 px and
+//! team; then closes the round from its page (which says whom closing ends, by
+//! team) and finds the leader's digest — on SQLite and on PostgreSQL. A German
+//! administrator then gets the console in German. Pages are checked at 375 px and 1280 px and
 //! screenshots kept in `target/tmp/admin/`.
 
 use std::collections::BTreeSet;
@@ -420,6 +422,44 @@ async fn the_first_admin_sets_up_and_starts_a_pulse(db: Db) {
     );
     assert_eq!(mails(&app).len(), 5, "four invitations and the test email");
     keep_screenshot("round.png", &browser.viewport_screenshot().await);
+
+    // Close now: the round page is the confirmation and says whom closing ends, by team.
+    let close_teams = text_of(&browser, "#close-teams").await;
+    assert!(
+        close_teams.contains("the 4 people invited")
+            && close_teams.contains("Engineering")
+            && close_teams.contains("Sales"),
+        "{close_teams}"
+    );
+    click(&browser, "#confirm-close").await;
+    wait_for_title(&browser, "Round 1 of Team pulse – safepulse admin").await;
+    assert!(
+        text_of(&browser, "#round-status").await.contains("closed"),
+        "{}",
+        text_of(&browser, "main").await
+    );
+    assert_eq!(
+        text_of(&browser, "#confirm-close").await,
+        "",
+        "nothing left to close"
+    );
+    let round = safepulse_store::entities::round::Entity::find()
+        .one(db)
+        .await
+        .unwrap()
+        .expect("the round");
+    assert_eq!(round.status, "closed");
+    deliver(&app).await;
+    let digests: Vec<(String, String)> = mails(&app)
+        .into_iter()
+        .filter(|(_, text)| text.contains("has closed"))
+        .collect();
+    assert_eq!(
+        digests.len(),
+        1,
+        "the digest to Engineering's leader: {digests:?}"
+    );
+    assert!(digests[0].0.contains("ada@example.com"), "{:?}", digests[0]);
     browser.quit().await;
 
     // The same pages on a wide screen.
@@ -430,6 +470,32 @@ async fn the_first_admin_sets_up_and_starts_a_pulse(db: Db) {
         assert!(fits(&wide).await, "{path} fits 1280 px");
     }
     keep_screenshot("survey-wide.png", &wide.viewport_screenshot().await);
+    // A German administrator gets the console in German (read at every request).
+    let admin = safepulse_store::org::find_person_by_email(
+        db,
+        &safepulse_domain::Email::parse(ADMIN).unwrap(),
+    )
+    .await
+    .unwrap()
+    .expect("the administrator");
+    safepulse_store::org::update_person(
+        db,
+        admin.id,
+        safepulse_store::org::PersonChanges {
+            locale: Some(safepulse_domain::Locale::De),
+            ..Default::default()
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    wide.navigate(&app.url("/admin/surveys")).await;
+    wait_for_title(&wide, "Befragungen – safepulse-Verwaltung").await;
+    assert_eq!(
+        wide.read("return document.documentElement.lang;").await,
+        "de"
+    );
+    assert!(text_of(&wide, "main").await.contains("Neue Befragung"));
     wide.quit().await;
 }
 

@@ -4,8 +4,8 @@
 //! on every form post.
 
 use safepulse_api::pages::admin::ROUTES;
-use safepulse_domain::{Email, Role};
-use safepulse_store::org;
+use safepulse_domain::{Email, Locale, Role};
+use safepulse_store::org::{self, PersonChanges};
 use safepulse_tests::{TestApp, on_both_databases};
 use uuid::Uuid;
 
@@ -260,6 +260,12 @@ on_both_databases! {
         assert_eq!(app.get("/api/v1/releases", &token).await.status(), 200, "the token works");
         let (_, listing) = page(&app, "/admin/access", &admin).await;
         assert!(!listing.contains(&token), "shown once: the listing has ids only");
+        // Grouped by subject: the service token apart, the admin's own session under them.
+        let service = listing.find(">integration@example.com <span class=\"hint\">(service token: no person)").expect("the service token's group");
+        let own = listing.find(&format!(">{FIRST_ADMIN}</h3>")).expect("the admin's own group");
+        assert!(own < service, "subjects in alphabetical order");
+        assert!(listing[own..service].contains("sign-in session"), "{listing}");
+        assert!(listing[service..].contains("API token"), "{listing}");
         let jti = safepulse_store::tokens::list_active(app.state.store.connection(), chrono::Utc::now(), None, 100)
             .await.unwrap().items.into_iter().find(|row| row.subject == "integration@example.com").unwrap().jti;
         let revoked = post_form(&app, &format!("/admin/access/tokens/{jti}/revoke"), &admin, Some(&csrf), &[]).await;
@@ -268,5 +274,74 @@ on_both_databases! {
         let (_, audit) = page(&app, "/admin/audit?action=token.", &admin).await;
         assert!(audit.contains("token.issued") && audit.contains("token.revoked"), "{audit}");
         assert!(!audit.contains("role.granted"), "filtered by action: the invitation's grant is not listed");
+    }
+}
+
+on_both_databases! {
+    async fn a_german_administrator_and_a_german_manager_read_every_page_in_german(app) {
+        let (org, round_id) = app.closed_round_of_two_teams().await;
+        let db = app.state.store.connection();
+        let in_german = PersonChanges {
+            locale: Some(Locale::De),
+            ..PersonChanges::default()
+        };
+        let admin = admin_signed_in(&app, FIRST_ADMIN).await;
+        let admin_id = org::find_person_by_email(db, &Email::parse(FIRST_ADMIN).unwrap())
+            .await.unwrap().unwrap().id;
+        // The locale is read on every request: changed after sign-in, it applies at once.
+        org::update_person(db, admin_id, in_german.clone(), chrono::Utc::now()).await.unwrap();
+        let survey_id = app.round_row(round_id).await.survey_id.to_string();
+        let ids = |segment_before: &str| match segment_before {
+            "teams" => org.department.to_string(),
+            "people" => org.members[0][0].to_string(),
+            "surveys" => survey_id.clone(),
+            _ => round_id.to_string(),
+        };
+        for (method, pattern) in ROUTES {
+            // The previews show respondents' pages, in the language chosen there.
+            if *method != "get" || pattern.contains("{locale}") {
+                continue;
+            }
+            let segments: Vec<&str> = pattern.split('/').collect();
+            let path = segments
+                .iter()
+                .enumerate()
+                .map(|(index, segment)| {
+                    if segment.starts_with('{') { ids(segments[index - 1]) } else { (*segment).to_owned() }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let (status, body) = page(&app, &path, &admin).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            assert!(body.contains("<html lang=\"de\">"), "{path}");
+            assert!(body.contains("Befragungen") && body.contains("Abmelden"), "{path}: {body}");
+            assert!(!body.contains("Sign out") && !body.contains("Surveys<"), "{path}: {body}");
+        }
+        let (_, round_page) = page(&app, &format!("/admin/rounds/{round_id}"), &admin).await;
+        assert!(round_page.contains("Status: <strong>geschlossen</strong>"), "{round_page}");
+        assert!(round_page.contains(" Uhr (UTC)"), "dates as German readers write them: {round_page}");
+
+        let leader = org::get_person(db, org.leaders[0]).await.unwrap();
+        org::update_person(db, leader.id, in_german, chrono::Utc::now()).await.unwrap();
+        let manager = signed_in(&app, &leader.email).await;
+        let team = org.teams[0];
+        for (path, german) in [
+            ("/dashboard".to_owned(), "Ihre Teams"),
+            (format!("/dashboard/teams/{team}"), "Puls vom "),
+            (format!("/dashboard/teams/{team}"), "Geschlossen"),
+            (format!("/dashboard/rounds/{round_id}/heatmap"), "Heatmap: Puls vom "),
+            ("/dashboard/teams/not-a-team".to_owned(), "Nicht gefunden"),
+        ] {
+            let (_, body) = page(&app, &path, &manager).await;
+            assert!(body.contains("<html lang=\"de\">") && body.contains("Abmelden"), "{path}: {body}");
+            assert!(body.contains(german), "{path} says {german:?}: {body}");
+        }
+
+        // Before sign-in, the browser's language decides.
+        let sign_in = app.client.get(app.url("/sign-in")).header("Accept-Language", "de-DE,de;q=0.9,en;q=0.5").send().await.unwrap();
+        let body = sign_in.text().await.unwrap();
+        assert!(body.contains("<html lang=\"de\">") && body.contains("Anmeldelink per E-Mail senden"), "{body}");
+        let english = app.client.get(app.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+        assert!(english.contains("<html lang=\"en\">") && english.contains("Email me a sign-in link"));
     }
 }

@@ -9,6 +9,7 @@
 
 use safepulse_mailer::MailTransport;
 use safepulse_store::entities::{outbox, release, team};
+use safepulse_store::org;
 use safepulse_tests::webdriver::Browser;
 use safepulse_tests::{Db, TestApp, on_both_databases, spawn_app};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -158,6 +159,26 @@ async fn a_manager_reads_the_demo_team_summary_first_on_a_phone_and_a_desktop() 
         .await
         .unwrap()
         .unwrap();
+    // The demo's manager reads German (a Berlin team's first member); this test
+    // checks the English wording, `admin_console.rs` the German pages.
+    let manager = org::find_person_by_email(
+        db,
+        &safepulse_domain::Email::parse(&summary.manager_email).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    org::update_person(
+        db,
+        manager.id,
+        org::PersonChanges {
+            locale: Some(safepulse_domain::Locale::En),
+            ..Default::default()
+        },
+        safepulse_domain::Clock::now(&app.clock),
+    )
+    .await
+    .unwrap();
     for (width, height, screen) in SCREENS {
         let browser = Browser::start(width, height).await;
         sign_in_browser(&app, &browser, &summary.manager_email).await;

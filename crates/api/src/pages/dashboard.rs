@@ -788,7 +788,7 @@ fn team_view<'a>(
         Some(Talk {
             id: dimension.as_str(),
             label: dimension_label(dimension, t.locale),
-            guide: guides::guide(dimension)?,
+            guide: guides::guide(dimension, t.locale)?,
         })
     });
     let (comments, comments_round) = report
@@ -1219,7 +1219,7 @@ fn dimension_section(
         facts,
         analyst,
         items,
-        guide: guides::guide(dimension),
+        guide: guides::guide(dimension, t.locale),
     }
 }
 

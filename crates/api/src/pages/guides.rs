@@ -5,9 +5,11 @@
 //! about it, go first by showing some openness yourself, ask open questions, and
 //! never try to find out who answered what.
 //!
-//! The recommendation item (eNPS) has no guide: it summarises the others.
+//! The recommendation item (eNPS) has no guide: it summarises the others. Each
+//! guide is written in English and German (formal "Sie" towards the manager, the
+//! questions in the "ihr/wir" a manager uses with their own team).
 
-use safepulse_domain::Dimension;
+use safepulse_domain::{Dimension, Locale};
 
 #[derive(Debug)]
 pub struct Guide {
@@ -17,8 +19,11 @@ pub struct Guide {
     pub questions: [&'static str; 3],
 }
 
-/// The guide for `dimension`, or `None` for the recommendation item.
-pub fn guide(dimension: Dimension) -> Option<&'static Guide> {
+/// The guide for `dimension` in `locale`, or `None` for the recommendation item.
+pub fn guide(dimension: Dimension, locale: Locale) -> Option<&'static Guide> {
+    if locale == Locale::De {
+        return german(dimension);
+    }
     Some(match dimension {
         Dimension::PsychologicalSafety => &PSYCHOLOGICAL_SAFETY,
         Dimension::Trust => &TRUST,
@@ -123,15 +128,132 @@ const WELLBEING: Guide = Guide {
     ],
 };
 
+fn german(dimension: Dimension) -> Option<&'static Guide> {
+    Some(match dimension {
+        Dimension::PsychologicalSafety => &PSYCHOLOGICAL_SAFETY_DE,
+        Dimension::Trust => &TRUST_DE,
+        Dimension::Empathy => &EMPATHY_DE,
+        Dimension::Feedback => &FEEDBACK_DE,
+        Dimension::Clarity => &CLARITY_DE,
+        Dimension::Rapport => &RAPPORT_DE,
+        Dimension::Vulnerability => &VULNERABILITY_DE,
+        Dimension::Wellbeing => &WELLBEING_DE,
+        Dimension::Recommendation => return None,
+    })
+}
+
+const PSYCHOLOGICAL_SAFETY_DE: Guide = Guide {
+    meaning: "Vielleicht wägen die Leute ab, was es sie kostet, etwas anzusprechen: eine \
+              unfertige Idee, Bedenken zu einem Plan, einen Fehler, der ihnen aufgefallen ist. \
+              Oft wurde niemand bestraft; es genügt, dass eine frühere Reaktion scharf wirkte \
+              oder Widerspruch meist ins Leere läuft. Stille Meetings können wie Zustimmung \
+              aussehen, ohne es zu sein.",
+    questions: [
+        "Wann hat hier zuletzt jemand etwas Unbequemes gesagt, und was ist danach passiert?",
+        "Welche Frage oder welches Bedenken habt ihr zuletzt zurückgehalten, und was hat euch davon abgehalten?",
+        "Was könnte ich anders machen, wenn jemand mir schlechte Nachrichten oder einen Fehler bringt?",
+    ],
+};
+
+const TRUST_DE: Guide = Guide {
+    meaning: "Vielleicht zweifeln die Leute daran, dass andere tun, was sie gesagt haben, oder \
+              dass Entscheidungen in gutem Glauben fallen. Vertrauen bröckelt meist durch \
+              Kleinigkeiten: Zusagen, die still verrutschen, Entscheidungen, die erst im \
+              Nachhinein erklärt werden, oder Informationen, die manche früher erreichen als \
+              andere.",
+    questions: [
+        "Welche Zusagen, von mir oder untereinander, sind zuletzt verrutscht, ohne dass wir darüber gesprochen haben?",
+        "Wo habt ihr das Gefühl, von Entscheidungen zu spät zu erfahren?",
+        "Was würde es in den nächsten Wochen leichter machen, sich aufeinander zu verlassen?",
+    ],
+};
+
+const EMPATHY_DE: Guide = Guide {
+    meaning: "Vielleicht haben die Leute das Gefühl, dass ihre Lage nicht gesehen wird: die \
+              Arbeitslast, das Leben außerhalb der Arbeit oder wie eine Veränderung bei ihnen \
+              ankommt. Es kann auch heißen, dass das Team so schnell unterwegs ist, dass niemand \
+              Raum hat zu bemerken, wenn es einer Kollegin oder einem Kollegen schlecht geht.",
+    questions: [
+        "Wann hattet ihr zuletzt das Gefühl, dass hier jemand wirklich verstanden hat, womit ihr gerade zu tun habt?",
+        "Was beschäftigt euch gerade, das das Team vielleicht nicht weiß, wenn ihr es teilen möchtet?",
+        "Wie können wir früher merken, wenn es jemandem von uns schlecht geht?",
+    ],
+};
+
+const FEEDBACK_DE: Guide = Guide {
+    meaning: "Feedback ist vielleicht selten, vage oder fließt nur in eine Richtung. Die Leute \
+              erfahren womöglich erst, wie ihre Arbeit gesehen wird, wenn es zu spät ist, noch \
+              etwas zu ändern, oder sie finden es riskant, Feedback nach oben zu geben.",
+    questions: [
+        "Welches Feedback hätte euch im letzten Monat geholfen, kam aber nicht?",
+        "Was macht es hier leicht oder schwer, einander oder mir Feedback zu geben?",
+        "Welches Feedback habt ihr heute für mich?",
+    ],
+};
+
+const CLARITY_DE: Guide = Guide {
+    meaning: "Vielleicht ist unklar, was am wichtigsten ist, wer entscheidet oder wie gute \
+              Arbeit aussieht. Wechselnde Prioritäten, überlappende Zuständigkeiten und Ziele, \
+              die nie wiederholt werden, summieren sich; der Preis ist doppelte Arbeit und das \
+              stille Gefühl, auf der Stelle zu treten.",
+    questions: [
+        "Wenn ihr jetzt unsere drei Prioritäten nennen müsstet, welche wären es?",
+        "Wo ist unklar, wer entscheidet oder wer was macht?",
+        "Was hat sich zuletzt geändert, ohne dass es jemand richtig erklärt hat?",
+    ],
+};
+
+const RAPPORT_DE: Guide = Guide {
+    meaning: "Vielleicht arbeitet das Team nebeneinander, ohne sich verbunden zu fühlen: wenig \
+              informeller Kontakt, wenige gemeinsame Momente oder Untergruppen, die sich selten \
+              mischen. Teams im Homeoffice und hybride Teams verlieren diese kleinen Kontakte \
+              zuerst, und gerade sie machen schwierige Gespräche leichter.",
+    questions: [
+        "Wann haben wir zuletzt Zeit miteinander verbracht, bei der es nicht um eine Frist ging?",
+        "Wen im Team kennt ihr am wenigsten, und was könnte das ändern?",
+        "Welche gemeinsame Zeit wäre wirklich willkommen, und was würde sich erzwungen anfühlen?",
+    ],
+};
+
+const VULNERABILITY_DE: Guide = Guide {
+    meaning: "Vielleicht haben die Leute das Gefühl, jederzeit kompetent wirken zu müssen: um \
+              Hilfe bitten, Unsicherheit zugeben oder sagen „da lag ich falsch“ kann riskant \
+              erscheinen. Offenheit folgt meist der Person mit der meisten Macht; wenn die \
+              Leitung nie Zweifel zeigt, tut es auch sonst niemand.",
+    questions: [
+        "Was habe ich zuletzt falsch gemacht, und was habe ich daraus gelernt? (Gehen Sie voran.)",
+        "Wann hat es hier gut funktioniert, um Hilfe zu bitten, und wann ging es nach hinten los?",
+        "Was würde es leichter machen, in unseren Meetings „Ich weiß es nicht“ zu sagen?",
+    ],
+};
+
+const WELLBEING_DE: Guide = Guide {
+    meaning: "Vielleicht sind die Leute müde, überlastet oder können nicht abschalten. Ein \
+              fallender Wert zeigt Belastung oft, bevor sie sich in Ergebnissen oder \
+              Krankheitstagen zeigt. Es geht selten um die Belastbarkeit einer einzelnen Person \
+              und meist um Arbeitsmenge, Tempo oder Erholungszeit.",
+    questions: [
+        "Wie nachhaltig fühlt sich das aktuelle Tempo ehrlich an, auf einer Skala eurer Wahl?",
+        "Was könnten wir im nächsten Monat weglassen, verschieben oder weniger tun?",
+        "Was hilft euch, euch nach einer anstrengenden Woche zu erholen, und was steht dem im Weg?",
+    ],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn each_of_the_eight_dimensions_has_a_guide_with_three_questions() {
+    fn each_of_the_eight_dimensions_has_a_guide_with_three_questions_in_each_language() {
+        for locale in [Locale::En, Locale::De] {
+            each_dimension_has_a_guide(locale);
+        }
+    }
+
+    fn each_dimension_has_a_guide(locale: Locale) {
         let with_guides = Dimension::ALL
             .into_iter()
-            .filter_map(guide)
+            .filter_map(|dimension| guide(dimension, locale))
             .inspect(|guide| {
                 assert!(guide.meaning.len() > 100);
                 assert!(
@@ -143,6 +265,6 @@ mod tests {
             })
             .count();
         assert_eq!(with_guides, 8);
-        assert!(guide(Dimension::Recommendation).is_none());
+        assert!(guide(Dimension::Recommendation, locale).is_none());
     }
 }

@@ -290,6 +290,26 @@ impl Text {
             other => other,
         }
     }
+
+    /// A cadence choice of the survey form (`monday`…, `first`…`last`) in this
+    /// language; the form posts the code.
+    pub fn cadence_choice<'a>(&self, code: &'a str) -> &'a str {
+        match code {
+            "monday" => self.tr("Monday"),
+            "tuesday" => self.tr("Tuesday"),
+            "wednesday" => self.tr("Wednesday"),
+            "thursday" => self.tr("Thursday"),
+            "friday" => self.tr("Friday"),
+            "saturday" => self.tr("Saturday"),
+            "sunday" => self.tr("Sunday"),
+            "first" => self.tr("first week"),
+            "second" => self.tr("second week"),
+            "third" => self.tr("third week"),
+            "fourth" => self.tr("fourth week"),
+            "last" => self.tr("last week"),
+            other => other,
+        }
+    }
 }
 
 /// A failure an admin page can meet: what it says, and whether it is the database

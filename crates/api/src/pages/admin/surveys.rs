@@ -358,16 +358,17 @@ pub struct ItemChoice {
     pub text: String,
 }
 
-fn item_choices(state: &AppState) -> Vec<ItemChoice> {
+/// The item bank in the reader's language.
+fn item_choices(state: &AppState, locale: Locale) -> Vec<ItemChoice> {
     state
         .bank
         .items()
         .iter()
         .map(|item| ItemChoice {
             id: item.id().0.clone(),
-            dimension: safepulse_mailer::messages::dimension_label(item.dimension(), Locale::En)
+            dimension: safepulse_mailer::messages::dimension_label(item.dimension(), locale)
                 .to_owned(),
-            text: item.text(Locale::En).to_owned(),
+            text: item.text(locale).to_owned(),
         })
         .collect()
 }
@@ -493,7 +494,7 @@ async fn render_form(
             rounds,
             form,
             teams,
-            items: item_choices(state),
+            items: item_choices(state, session.locale),
             weekdays: WEEKDAYS,
             weeks_of_month: ["first", "second", "third", "fourth", "last"],
             k_floor: K_FLOOR,
