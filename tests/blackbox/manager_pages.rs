@@ -319,6 +319,15 @@ async fn record_an_action_plan(browser: &Browser, team_page: &str) {
         "the action plan fits a phone"
     );
     browser
+        .read(&format!(
+            "document.getElementById({dimension}).querySelector('figure').scrollIntoView(); return true;"
+        ))
+        .await;
+    keep_screenshot(
+        "action-plan-chart-phone.png",
+        &browser.viewport_screenshot().await,
+    );
+    browser
         .read("document.getElementById('action-plan').scrollIntoView(); return true;")
         .await;
     keep_screenshot(

@@ -223,11 +223,12 @@ pub fn trend_chart(
         .enumerate()
         .filter(|(_, point)| !point.commitments.is_empty())
         .map(|(index, point)| {
-            // Halfway to the next pulse, or just after the latest one.
+            // Halfway to the next pulse, or just clear of the latest one's interval
+            // bar (its caps reach 6 units either side).
             let x = tenths(if index + 1 < count {
                 x_of(index) + step / 2.0
             } else {
-                x_of(index) + 8.0
+                x_of(index) + 11.0
             });
             Marker {
                 x,
