@@ -1,7 +1,8 @@
 //! The dashboard for managers and HR (issue 6): `/dashboard` (the teams a reader
 //! may read, each with its latest headline), `/dashboard/teams/{id}` (trend charts,
-//! change, trend, item detail, comments and a conversation guide per dimension) and
-//! `/dashboard/rounds/{id}/heatmap` (teams × dimensions of one round).
+//! change, trend, item detail, comments and a conversation guide per dimension, and
+//! the team's action plan from [`super::action_plans`], whose commitments mark the
+//! charts) and `/dashboard/rounds/{id}/heatmap` (teams × dimensions of one round).
 //!
 //! Every figure comes from [`build_team_report`] and [`build_heatmap`], the same
 //! functions behind the JSON API: they get releases only through the store's
