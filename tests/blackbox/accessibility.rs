@@ -1,4 +1,5 @@
-//! axe-core in headless Chromium (issue 13): every dashboard page, the front and
+//! axe-core in headless Chromium (issue 13): every dashboard page (the team page
+//! also as its leader sees it, with the action plan's forms), the front and
 //! sign-in pages, the answer page (English and German, with and without errors, and
 //! its thank-you page) and every HTML email, at 375 and 1280 px, checked against
 //! WCAG 2.2 A/AA and axe's best practices, with no violation of any impact allowed.
@@ -104,8 +105,11 @@ async fn every_page_and_email_has_no_axe_violation_at_phone_and_desktop_width() 
         format!("/dashboard/teams/{}", team_named("Payments").await),
         format!("/dashboard/teams/{}", team_named("Recruiting").await),
         format!("/dashboard/rounds/{latest_round}/heatmap"),
+        "/dashboard/commitments".to_owned(),
         "/dashboard/teams/not-a-team".to_owned(),
     ];
+    // The team page as its leader sees it: the action plan with its forms.
+    let manager_pages = vec![format!("/dashboard/teams/{}", team_named("Payments").await)];
 
     // A fresh organisation beside the demo for the answer page and the emails: a
     // German respondent, an open round, and a closed one with its digests.
@@ -142,18 +146,25 @@ async fn every_page_and_email_has_no_axe_violation_at_phone_and_desktop_width() 
             browser.navigate(&data_url(html)).await;
             check!(format!("email {name}"));
         }
-        sign_in_browser(&app, &browser, &summary.hr_email).await;
-        for path in &dashboard_pages {
-            browser.navigate(&app.url(path)).await;
-            check!(path.clone());
-            let folded = browser
-                .read("return document.querySelectorAll('details:not([open]) > summary').length;")
-                .await;
-            if folded.as_u64().unwrap_or(0) > 0 {
-                browser
+        for (email, pages) in [
+            (&summary.hr_email, &dashboard_pages),
+            (&summary.manager_email, &manager_pages),
+        ] {
+            sign_in_browser(&app, &browser, email).await;
+            for path in pages {
+                browser.navigate(&app.url(path)).await;
+                check!(path.clone());
+                let folded = browser
+                    .read(
+                        "return document.querySelectorAll('details:not([open]) > summary').length;",
+                    )
+                    .await;
+                if folded.as_u64().unwrap_or(0) > 0 {
+                    browser
                     .read("document.querySelectorAll('details').forEach(d => d.open = true); return true;")
                     .await;
-                check!(format!("{path} (everything unfolded)"));
+                    check!(format!("{path} (everything unfolded)"));
+                }
             }
         }
         browser.quit().await;

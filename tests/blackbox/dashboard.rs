@@ -87,7 +87,7 @@ pub(crate) async fn sign_in_link(app: &TestApp, email: &str) -> String {
     links.into_iter().next().unwrap()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
     html[start..].split('"').next().unwrap().to_owned()
 }

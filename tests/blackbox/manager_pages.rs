@@ -283,8 +283,78 @@ async fn a_manager_walks_from_the_digest_to_a_first_pulse_drawn_as_a_point_with_
             &format!("first-pulse-{screen}.png"),
             &browser.viewport_screenshot().await,
         );
+        if screen == "phone" {
+            record_an_action_plan(&browser, &team_page).await;
+        }
         browser.quit().await;
     }
+}
+
+/// On a phone: the manager commits to an action from the team page's form (the
+/// suggested dimension, the suggested date), sees it listed as open, and the
+/// dimension's chart marks the pulse after which it was made.
+async fn record_an_action_plan(browser: &Browser, team_page: &str) {
+    let action = "Weekly 1:1s with everyone";
+    browser.click("#plan-action").await;
+    browser.type_text(action).await;
+    let dimension = browser
+        .read("return document.querySelector('#plan-dimension').value;")
+        .await;
+    assert_ne!(dimension, json!(""), "a dimension is suggested");
+    browser.click("#new-commitment button[type=submit]").await;
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        listed = browser
+            .read("const list = document.querySelector('.commitments'); return list ? list.textContent : null;")
+            .await;
+        if listed.is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let listed = listed
+        .as_str()
+        .expect("the commitment is listed")
+        .to_owned();
+    assert!(
+        listed.contains(action) && listed.contains("Open"),
+        "{listed}"
+    );
+    let url = browser.read("return location.href;").await;
+    assert!(
+        url.as_str().unwrap().starts_with(team_page),
+        "back on the team page: {url}"
+    );
+    let marked = browser
+        .read(&format!(
+            "const body = document.getElementById({dimension});             body.closest('details').open = true;             return [body.querySelectorAll('svg.trend .commitment-marker').length,                     body.querySelector('figcaption').textContent];"
+        ))
+        .await;
+    assert_eq!(marked[0], json!(1), "the chart marks the pulse: {marked}");
+    assert!(
+        marked[1].as_str().unwrap().contains("Dashed line"),
+        "{marked}"
+    );
+    assert!(
+        browser.fits_the_width().await,
+        "the action plan fits a phone"
+    );
+    browser
+        .read(&format!(
+            "document.getElementById({dimension}).querySelector('figure').scrollIntoView(); return true;"
+        ))
+        .await;
+    keep_screenshot(
+        "action-plan-chart-phone.png",
+        &browser.viewport_screenshot().await,
+    );
+    browser
+        .read("document.getElementById('action-plan').scrollIntoView(); return true;")
+        .await;
+    keep_screenshot(
+        "action-plan-phone.png",
+        &browser.viewport_screenshot().await,
+    );
 }
 
 on_both_databases! {

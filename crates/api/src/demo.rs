@@ -7,7 +7,12 @@
 //! The organisation: 25 teams on 4 levels in four time zones, about 200 people, one
 //! survey every two weeks, 12 closed rounds. The synthetic climate has stories: a
 //! struggling team (Payments, falling), a recovering one (Reliability, rising), a
-//! steady majority, and a team of three (Recruiting) that is always hidden.
+//! steady majority, and a team of three (Recruiting) that is always hidden. Each
+//! team is stronger on some dimensions and weaker on others (about a third of the
+//! heatmap's cells sit below the organisation), and a few leaders commit to an
+//! action after a pulse ([`PLANS`], through the store's own action plan
+//! functions): the dimension they chose improves over the pulses after it, so the
+//! chart's marker has a story to tell.
 
 use std::collections::HashMap;
 
@@ -19,6 +24,7 @@ use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, Name, Tim
 use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest};
 use safepulse_mailer::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
+use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
 use safepulse_store::entities::{invitation, outbox, person, round, round_item};
 use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::surveys::{self, NewSurvey};
@@ -94,6 +100,63 @@ const TEAMS: [DemoTeam; 25] = [
     team("West", Some(8), LOS_ANGELES, 10, 5.0, 0.04),
     team("Recruiting", Some(10), BERLIN, 3, 5.0, 0.0),
 ];
+
+/// A leader's commitment in the demo: the team, the pulse (0-based) after which it
+/// was made, the dimension, the words, and whether it was done two pulses later.
+struct DemoPlan {
+    team: &'static str,
+    after_round: i64,
+    dimension: Dimension,
+    action: &'static str,
+    done: bool,
+}
+
+// Teams whose results were released at the pulse of the commitment and at
+// several after it, so the effect can be seen.
+const PLANS: [DemoPlan; 5] = [
+    DemoPlan {
+        team: "Infrastructure",
+        after_round: 2,
+        dimension: Dimension::PsychologicalSafety,
+        action: "Blameless review after every incident, led by someone other than me",
+        done: true,
+    },
+    DemoPlan {
+        team: "DACH",
+        after_round: 4,
+        dimension: Dimension::Clarity,
+        action: "Write every decision down in the team channel on the day it is made",
+        done: true,
+    },
+    DemoPlan {
+        team: "Analytics",
+        after_round: 5,
+        dimension: Dimension::Feedback,
+        action: "A 30-minute retro every second Friday",
+        done: true,
+    },
+    DemoPlan {
+        team: MANAGER_TEAM,
+        after_round: 6,
+        dimension: Dimension::Wellbeing,
+        action: "No meetings on Wednesday afternoons",
+        done: true,
+    },
+    DemoPlan {
+        team: MANAGER_TEAM,
+        after_round: ROUNDS - 1,
+        dimension: Dimension::Trust,
+        action: "Weekly 1:1s with everyone, 30 minutes, their agenda first",
+        done: false,
+    },
+];
+
+/// How much a dimension a leader committed to improves per pulse after the
+/// commitment, and for how many pulses.
+const PLAN_GAIN_PER_ROUND: f64 = 0.25;
+const PLAN_GAIN_ROUNDS: i64 = 4;
+/// How far a team's dimension strays from the team's own climate, either way.
+const DIMENSION_SPREAD: f64 = 0.7;
 
 const COMMENTS: [&str; 10] = [
     "Planning meetings run long and the decisions get lost afterwards.",
@@ -205,6 +268,24 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     team_of_person.insert(hr.id, 10);
     people += 1;
 
+    // Strong and weak spots: a fixed draw per team and dimension from a generator
+    // of its own, so the answers' generator draws exactly as before.
+    let mut spots = StdRng::seed_from_u64(13);
+    let dimension_offsets: Vec<HashMap<Dimension, f64>> = TEAMS
+        .iter()
+        .map(|_| {
+            Dimension::ALL
+                .into_iter()
+                .map(|dimension| {
+                    (
+                        dimension,
+                        spots.random_range(-DIMENSION_SPREAD..DIMENSION_SPREAD),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+
     let settings = SurveySettings::starting_on(first_opening.date_naive());
     let survey = surveys::create_survey(
         db,
@@ -224,6 +305,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     transaction.commit().await?;
 
     let mut answers_stored = 0;
+    let mut plan_ids: HashMap<usize, Uuid> = HashMap::new();
     let host = state.config.mail_host();
     for round_index in 0..ROUNDS {
         let opened_at = first_opening + Duration::days(round_index * DAYS_BETWEEN_ROUNDS);
@@ -244,23 +326,36 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
             state,
             &round,
             &mut rng,
-            &person_offset,
-            &team_of_person,
+            Climate {
+                person_offset: &person_offset,
+                team_of_person: &team_of_person,
+                dimension_offsets: &dimension_offsets,
+            },
             round_index,
         )
         .await?;
+        let closed_at = opened_at + Duration::days(4);
         rounds::close_round(
             &state.store,
             &state.bank,
             &state.keys,
             round.id,
-            opened_at + Duration::days(4),
+            closed_at,
             state.config.raw_retention(),
             state.config.public_url_trimmed(),
             &host,
         )
         .await
         .context("closing a demo round")?;
+        record_plans(
+            state,
+            &team_ids,
+            &mut plan_ids,
+            round.id,
+            round_index,
+            closed_at,
+        )
+        .await?;
     }
     // The history is synthetic: nobody should get a year of digests at once.
     outbox::Entity::delete_many()
@@ -278,13 +373,106 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     })
 }
 
+/// The leaders' commitments after the pulse `round_index` closed, and the ones two
+/// pulses old marked done, through the store functions the dashboard and the API
+/// use (audited as the leader).
+async fn record_plans(
+    state: &AppState,
+    team_ids: &[Uuid],
+    plan_ids: &mut HashMap<usize, Uuid>,
+    round_id: Uuid,
+    round_index: i64,
+    closed_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let leader_of = |team: &str| {
+        format!(
+            "lead.{}@demo.example",
+            team.to_lowercase().replace(' ', "-")
+        )
+    };
+    for (number, plan) in PLANS
+        .iter()
+        .enumerate()
+        .filter(|(_, plan)| plan.after_round == round_index)
+    {
+        let index = TEAMS
+            .iter()
+            .position(|team| team.name == plan.team)
+            .context("a demo plan names a demo team")?;
+        let created = commitments::create(
+            &state.store,
+            &leader_of(plan.team),
+            team_ids[index],
+            round_id,
+            CommitmentFields {
+                dimension: plan.dimension.as_str().to_owned(),
+                action: plan.action.to_owned(),
+                due_on: (closed_at + Duration::days(28)).date_naive(),
+            },
+            closed_at,
+        )
+        .await?;
+        plan_ids.insert(number, created.id);
+    }
+    for (number, plan) in PLANS.iter().enumerate() {
+        if let Some(id) = plan_ids.get(&number)
+            && plan.done
+            && plan.after_round + 2 == round_index
+        {
+            commitments::update(
+                &state.store,
+                &leader_of(plan.team),
+                *id,
+                CommitmentChange {
+                    fields: None,
+                    done: Some(true),
+                },
+                closed_at,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// What a person's answers lean to, besides chance.
+#[derive(Clone, Copy)]
+struct Climate<'a> {
+    person_offset: &'a HashMap<Uuid, f64>,
+    team_of_person: &'a HashMap<Uuid, usize>,
+    /// Per team: each dimension's distance from the team's own climate.
+    dimension_offsets: &'a [HashMap<Dimension, f64>],
+}
+
+impl Climate<'_> {
+    /// The climate of `person` on `dimension` in pulse `round_index`: their team's
+    /// baseline and drift, their own leaning, the dimension's strong or weak spot,
+    /// and what a commitment on it has done since.
+    fn of(&self, person: Uuid, dimension: Dimension, round_index: i64) -> f64 {
+        let index = self.team_of_person[&person];
+        let team = &TEAMS[index];
+        let gain: f64 = PLANS
+            .iter()
+            .filter(|plan| plan.team == team.name && plan.dimension == dimension)
+            .map(|plan| {
+                (round_index - plan.after_round).clamp(0, PLAN_GAIN_ROUNDS) as f64
+                    * PLAN_GAIN_PER_ROUND
+            })
+            .sum();
+        team.baseline
+            + team.drift_per_round * round_index as f64
+            + self.person_offset[&person]
+            + self.dimension_offsets[index][&dimension]
+            + gain
+    }
+}
+
 /// Everyone answers with probability 0.7–0.95, through the real submit path.
 async fn answer_round(
     state: &AppState,
     round: &round::Model,
     rng: &mut StdRng,
-    person_offset: &HashMap<Uuid, f64>,
-    team_of_person: &HashMap<Uuid, usize>,
+    climate: Climate<'_>,
     round_index: i64,
 ) -> anyhow::Result<usize> {
     let db = state.store.connection();
@@ -313,28 +501,27 @@ async fn answer_round(
     let participation = rng.random_range(0.7..0.95);
     let mut stored = 0;
     for invitation in invitations {
-        let team = &TEAMS[team_of_person[&invitation.person_id]];
+        let team = &TEAMS[climate.team_of_person[&invitation.person_id]];
         // The team the demo's manager leads answers in full every round: a team
         // whose count changes from round to round can have its results withheld
         // (Rule D), and the demo is there to show a manager their results.
         if team.name != MANAGER_TEAM && !rng.random_bool(participation) {
             continue;
         }
-        let climate = (team.baseline + team.drift_per_round * round_index as f64)
-            + person_offset[&invitation.person_id];
         let mut values = Vec::with_capacity(items.len());
         for item in &items {
             let meta = state
                 .bank
                 .meta(item)
                 .context("round items come from the bank")?;
+            let leaning = climate.of(invitation.person_id, meta.dimension, round_index);
             let noise: f64 = rng.random_range(-1.0..1.0);
             let value = if meta.dimension == Dimension::Recommendation {
-                ((climate - 1.0) / 6.0 * 10.0 + noise * 1.5)
+                ((leaning - 1.0) / 6.0 * 10.0 + noise * 1.5)
                     .round()
                     .clamp(0.0, 10.0)
             } else {
-                let agreement = (climate + noise).round().clamp(1.0, 7.0);
+                let agreement = (leaning + noise).round().clamp(1.0, 7.0);
                 if meta.reverse_keyed {
                     8.0 - agreement
                 } else {

@@ -44,9 +44,10 @@ pub use cadence::{
 };
 pub use item_bank::{BankItem, ItemBank, ItemBankError};
 pub use messages::{
-    DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
-    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
-    SignInEmail, local_date, local_day_and_month, pulse_label,
+    DigestCommitment, DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError,
+    ManagerDigestEmail, MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient,
+    ReminderEmail, SecretLink, SignInEmail, calendar_date, local_date, local_day_and_month,
+    pulse_label,
 };
 pub use outbox::{DeliveryReport, OutboxError, OutboxSettings, OutboxWorker};
 pub use rotation::{FixedItemList, RotatingPlan, RotationPlan, RotationPlanError, items_for_round};

@@ -17,7 +17,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use askama::Template;
-use chrono::{DateTime, Datelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
@@ -232,6 +232,17 @@ pub struct ManagerDigestEmail {
 pub struct DigestTeam {
     pub team_name: String,
     pub result: DigestTeamResult,
+    /// The team's open commitments (its action plan), soonest due first.
+    pub commitments: Vec<DigestCommitment>,
+}
+
+/// An open commitment as the digest reminds of it: "Trust: Weekly 1:1s", due
+/// "7 Jan 2027".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestCommitment {
+    pub dimension: String,
+    pub action: String,
+    pub due: String,
 }
 
 /// A team's figures exactly as released by the anonymizer, already formatted for
@@ -630,20 +641,25 @@ pub fn pulse_label(opened_at: DateTime<Utc>, time_zone: TimeZone, locale: Locale
 
 /// A day as people write it: "7 Dec 2026", "7. Dez. 2026".
 pub fn local_date(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
-    let local = at.with_timezone(&time_zone.tz());
-    let month = local.month0() as usize;
+    calendar_date(at.with_timezone(&time_zone.tz()).date_naive(), locale)
+}
+
+/// A calendar day (a due date, no time zone to it) as people write it:
+/// "7 Dec 2026", "7. Dez. 2026".
+pub fn calendar_date(date: NaiveDate, locale: Locale) -> String {
+    let month = date.month0() as usize;
     match locale {
         Locale::En => format!(
             "{} {} {}",
-            local.day(),
+            date.day(),
             ENGLISH_SHORT_MONTHS[month],
-            local.year()
+            date.year()
         ),
         Locale::De => format!(
             "{}. {} {}",
-            local.day(),
+            date.day(),
             GERMAN_SHORT_MONTHS[month],
-            local.year()
+            date.year()
         ),
     }
 }

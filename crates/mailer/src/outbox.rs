@@ -72,9 +72,9 @@ use uuid::Uuid;
 
 use crate::item_bank::ItemBank;
 use crate::messages::{
-    DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
-    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
-    SignInEmail, dimension_label,
+    DigestCommitment, DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError,
+    ManagerDigestEmail, MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient,
+    ReminderEmail, SecretLink, SignInEmail, dimension_label,
 };
 use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload};
 use crate::sign_in::{SignInPayload, SignInToken};
@@ -898,6 +898,18 @@ fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> Mana
 }
 
 fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> DigestTeam {
+    let commitments: Vec<DigestCommitment> = team
+        .commitments
+        .iter()
+        .map(|commitment| DigestCommitment {
+            dimension: Dimension::parse(&commitment.dimension)
+                .map_or(commitment.dimension.clone(), |dimension| {
+                    dimension_label(dimension, locale).to_owned()
+                }),
+            action: commitment.action.clone(),
+            due: crate::messages::calendar_date(commitment.due_on, locale),
+        })
+        .collect();
     let (respondents, of) = match locale {
         Locale::En => ("Respondents", "of"),
         Locale::De => ("Teilnehmende", "von"),
@@ -933,12 +945,14 @@ fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> Dige
                 headline_figures,
                 biggest_comparable_change: None,
             },
+            commitments,
         };
     }
     let Some(figures) = team.figures else {
         return DigestTeam {
             team_name: team.team_name,
             result: DigestTeamResult::HiddenToProtectAnonymity,
+            commitments,
         };
     };
     let mut headline_figures = vec![DigestFigure {
@@ -973,6 +987,7 @@ fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> Dige
             // compares rounds.
             biggest_comparable_change: None,
         },
+        commitments,
     }
 }
 
@@ -1016,6 +1031,11 @@ mod tests {
                 team_name: "Alpha".into(),
                 figures: None,
                 rounded: Some(rounded),
+                commitments: vec![crate::rounds::DigestPayloadCommitment {
+                    dimension: "trust".into(),
+                    action: "Weekly 1:1s".into(),
+                    due_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 7).unwrap(),
+                }],
             },
             Locale::En,
             &ItemBank::builtin().unwrap(),
@@ -1030,6 +1050,14 @@ mod tests {
         assert_eq!(
             headline_figures[1].value,
             "about 5.0 of 7 (rounded to protect anonymity)"
+        );
+        assert_eq!(
+            team.commitments,
+            [DigestCommitment {
+                dimension: "Trust".into(),
+                action: "Weekly 1:1s".into(),
+                due: "7 Jan 2027".into(),
+            }]
         );
     }
 

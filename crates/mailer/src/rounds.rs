@@ -1235,6 +1235,17 @@ pub struct DigestPayloadTeam {
     /// A rounded release (Rule D): its coarse means.
     #[serde(default)]
     pub rounded: Option<RoundedFigures>,
+    /// The team's commitments not yet done when the round closed: the leader's own
+    /// words, nothing from answers.
+    #[serde(default)]
+    pub commitments: Vec<DigestPayloadCommitment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestPayloadCommitment {
+    pub dimension: String,
+    pub action: String,
+    pub due_on: chrono::NaiveDate,
 }
 
 async fn queue_digests(
@@ -1293,6 +1304,18 @@ async fn queue_digests(
         .into_iter()
         .filter_map(|team| Some((team.id, TimeZone::parse(&team.time_zone).ok()?)))
         .collect();
+    let led_team_ids: Vec<Uuid> = team_nodes.keys().copied().collect();
+    let mut open_commitments: HashMap<Uuid, Vec<DigestPayloadCommitment>> = HashMap::new();
+    for commitment in safepulse_store::commitments::open_of_teams(db, &led_team_ids).await? {
+        open_commitments
+            .entry(commitment.team_id)
+            .or_default()
+            .push(DigestPayloadCommitment {
+                dimension: commitment.dimension,
+                action: commitment.action,
+                due_on: commitment.due_on,
+            });
+    }
     let mut rows = Vec::with_capacity(managers.len());
     for manager in &managers {
         let own = own_parts
@@ -1320,6 +1343,7 @@ async fn queue_digests(
                         Some(Release::Rounded(figures)) => Some(figures.clone()),
                         _ => None,
                     },
+                    commitments: open_commitments.get(team_id).cloned().unwrap_or_default(),
                 }
             })
             .collect();

@@ -6,9 +6,9 @@ use safepulse_domain::keys::{KeyId, LinkToken, MasterKey};
 use safepulse_domain::{Dimension, Email, InvitationId, Locale, RoundId, TimeZone};
 use safepulse_mailer::messages::{SIGN_IN_LINK_VALID_MINUTES, dimension_label};
 use safepulse_mailer::{
-    DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError, ManagerDigestEmail,
-    MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient, ReminderEmail, SecretLink,
-    SignInEmail, local_date, local_day_and_month, pulse_label,
+    DigestCommitment, DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError,
+    ManagerDigestEmail, MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient,
+    ReminderEmail, SecretLink, SignInEmail, local_date, local_day_and_month, pulse_label,
 };
 
 fn token() -> LinkToken {
@@ -477,10 +477,16 @@ fn digest() -> ManagerDigestEmail {
                         value: "+0.8".into(),
                     }),
                 },
+                commitments: vec![DigestCommitment {
+                    dimension: dimension_label(Dimension::Trust, Locale::En).into(),
+                    action: "Weekly 1:1s with everyone".into(),
+                    due: "7 Jan 2027".into(),
+                }],
             },
             DigestTeam {
                 team_name: "Design".into(),
                 result: DigestTeamResult::HiddenToProtectAnonymity,
+                commitments: Vec::new(),
             },
         ],
     }
@@ -498,7 +504,13 @@ fn the_manager_digest_shows_released_figures_and_only_a_reason_for_hidden_teams(
             .unwrap(),
     );
     let plain = &rendered.plain_text;
-    assert!(plain.contains("\nPlatform\n  Trust: 5.6 of 7\n  Participation: 9 of 11\n  Biggest change since the last comparable round: Clarity, +0.8\n"), "{plain}");
+    assert!(plain.contains("\nPlatform\n  Trust: 5.6 of 7\n  Participation: 9 of 11\n  Biggest change since the last comparable round: Clarity, +0.8\n  You committed to:\n  - Trust: Weekly 1:1s with everyone (due 7 Jan 2027)\n"), "{plain}");
+    assert!(
+        rendered
+            .html
+            .contains("<li>Trust: Weekly 1:1s with everyone (due 7 Jan 2027)</li>"),
+        "the open commitment in the HTML part"
+    );
     assert!(
         plain.contains("\nDesign\n  Hidden to protect anonymity.\n"),
         "{plain}"

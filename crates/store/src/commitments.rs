@@ -192,20 +192,20 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<action_commitment::Mod
         .await?)
 }
 
-/// The commitments made after `round_id` by any of `team_ids` (for the next
-/// round's digest).
-pub async fn after_round(
+/// The commitments of `team_ids` not yet marked done, soonest due first (for the
+/// digest of the next round that closes).
+pub async fn open_of_teams(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
     team_ids: &[Uuid],
 ) -> Result<Vec<action_commitment::Model>, StoreError> {
     if team_ids.is_empty() {
         return Ok(Vec::new());
     }
     Ok(action_commitment::Entity::find()
-        .filter(action_commitment::Column::RoundId.eq(round_id))
         .filter(action_commitment::Column::TeamId.is_in(team_ids.iter().copied()))
-        .order_by_asc(action_commitment::Column::Slot)
+        .filter(action_commitment::Column::DoneAt.is_null())
+        .order_by_asc(action_commitment::Column::DueOn)
+        .order_by_asc(action_commitment::Column::CreatedAt)
         .all(db)
         .await?)
 }

@@ -10,6 +10,11 @@
 //! rounded is a lone dot, outside any line or band: its mean is only known to its
 //! grid.
 //!
+//! A pulse after which the team's leader committed to an action on the dimension
+//! gets a marker: a dashed vertical line just after its point, with a flag on
+//! top, so the pulses to its right are the ones after the action. Named in its
+//! tooltip, the caption and the description.
+//!
 //! Every chart also gets a sentence describing it ([`TrendChart::description`]) and
 //! a caption saying what is drawn ([`TrendChart::caption`]); the page adds a data
 //! table with every figure. Text is sized for the chart's drawn width (the page
@@ -25,6 +30,8 @@ pub struct ChartPoint {
     /// Its short name under the x axis, e.g. "7 Dec".
     pub tick: String,
     pub value: PointValue,
+    /// What the leader committed to on this dimension after this pulse.
+    pub commitments: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,6 +80,15 @@ pub struct IntervalBar {
     pub bottom: f64,
 }
 
+/// A commitment made after a pulse: a dashed line from `top` to `bottom` at `x`,
+/// with a flag (`flag`, a polygon's points) on top.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub x: f64,
+    pub flag: String,
+    pub title: String,
+}
+
 /// Everything the template draws, in the SVG's own coordinates ([`WIDTH`]×[`HEIGHT`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendChart {
@@ -85,6 +101,7 @@ pub struct TrendChart {
     pub dots: Vec<Dot>,
     pub intervals: Vec<IntervalBar>,
     pub hidden: Vec<HiddenColumn>,
+    pub markers: Vec<Marker>,
     pub description: String,
     /// What the chart draws, in words under it: promises a line and a band only
     /// when there are some.
@@ -205,6 +222,37 @@ pub fn trend_chart(
         }
     }
     finish_run(&mut run);
+    let markers = points
+        .iter()
+        .enumerate()
+        .filter(|(_, point)| !point.commitments.is_empty())
+        .map(|(index, point)| {
+            // Halfway to the next pulse, or just clear of the latest one's interval
+            // bar (its caps reach 6 units either side).
+            let x = tenths(if index + 1 < count {
+                x_of(index) + step / 2.0
+            } else {
+                x_of(index) + 11.0
+            });
+            Marker {
+                x,
+                flag: format!(
+                    "{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
+                    x,
+                    PLOT_TOP - 8.0,
+                    x + 9.0,
+                    PLOT_TOP - 4.0,
+                    x,
+                    PLOT_TOP
+                ),
+                title: t.tr2(
+                    "Committed to after {}: {}.",
+                    &point.label,
+                    point.commitments.join("; "),
+                ),
+            }
+        })
+        .collect::<Vec<_>>();
 
     let y_ticks = (scale_min as i64..=scale_max as i64)
         .filter(|value| scale_max - scale_min <= 7.0 || value % 2 == 0)
@@ -246,6 +294,7 @@ pub fn trend_chart(
         points
             .iter()
             .any(|point| matches!(point.value, PointValue::Rounded { .. })),
+        !markers.is_empty(),
         t,
     );
     TrendChart {
@@ -256,6 +305,7 @@ pub fn trend_chart(
         dots,
         intervals,
         hidden,
+        markers,
         description: describe(dimension_label, points, scale_min, scale_max, t),
         caption,
     }
@@ -268,12 +318,19 @@ fn caption(
     intervals: &[IntervalBar],
     hidden: &[HiddenColumn],
     any_rounded: bool,
+    any_marker: bool,
     t: Text,
 ) -> String {
+    let marker = t.tr(
+        "Dashed line with a flag: an action committed to after that pulse (see the action plan).",
+    );
     if lines.is_empty() && dots.len() == 1 && intervals.len() == 1 {
-        return t
-            .tr("One released pulse so far: the dot is its mean, the bar its 95% interval. A line with its band appears from the second released pulse on.")
-            .to_owned();
+        let single = t.tr("One released pulse so far: the dot is its mean, the bar its 95% interval. A line with its band appears from the second released pulse on.");
+        return if any_marker {
+            format!("{single} {marker}")
+        } else {
+            single.to_owned()
+        };
     }
     let mut parts = Vec::new();
     if !lines.is_empty() {
@@ -290,6 +347,9 @@ fn caption(
     }
     if parts.is_empty() {
         parts.push(t.tr("Mean per pulse."));
+    }
+    if any_marker {
+        parts.push(marker);
     }
     parts.join(" ")
 }
@@ -391,6 +451,14 @@ fn describe(
         text.push(' ');
         text.push_str(&t.tr1("Rounded to protect anonymity: {}.", rounded.join(", ")));
     }
+    for point in points.iter().filter(|point| !point.commitments.is_empty()) {
+        text.push(' ');
+        text.push_str(&t.tr2(
+            "Committed to after {}: {}.",
+            &point.label,
+            point.commitments.join("; "),
+        ));
+    }
     text
 }
 
@@ -410,6 +478,7 @@ mod tests {
                 mean,
                 band: Some((mean - 0.5, mean + 0.5)),
             },
+            commitments: Vec::new(),
         }
     }
 
@@ -418,6 +487,7 @@ mod tests {
             label: label.to_owned(),
             tick: label.to_owned(),
             value: PointValue::Hidden,
+            commitments: Vec::new(),
         }
     }
 
@@ -457,6 +527,7 @@ mod tests {
                 label: "R3".to_owned(),
                 tick: "R3".to_owned(),
                 value: PointValue::Rounded { mean: 5.0 },
+                commitments: Vec::new(),
             },
             figure("R4", 4.0),
         ];
@@ -525,6 +596,44 @@ mod tests {
         assert_eq!(chart.intervals.len(), 1, "R4 stands alone");
         assert!(chart.caption.contains("(line)") && chart.caption.contains("Grey columns"));
         assert!(!chart.caption.contains("rounded"), "{}", chart.caption);
+    }
+
+    #[test]
+    fn a_commitment_is_a_marker_after_its_pulse_named_in_caption_and_description() {
+        let mut points = [figure("R1", 4.0), figure("R2", 4.2), figure("R3", 5.0)];
+        points[1].commitments = vec!["Weekly 1:1s".to_owned()];
+        let chart = trend_chart("Trust", &points, 1.0, 7.0, ENGLISH);
+        assert_eq!(chart.markers.len(), 1);
+        let marker = &chart.markers[0];
+        assert!(
+            chart.dots[1].x < marker.x && marker.x < chart.dots[2].x,
+            "between the pulse and the next: {marker:?}"
+        );
+        assert_eq!(marker.title, "Committed to after R2: Weekly 1:1s.");
+        assert!(chart.caption.contains("Dashed line with a flag"));
+        assert!(
+            chart
+                .description
+                .contains("Committed to after R2: Weekly 1:1s.")
+        );
+        let latest = trend_chart(
+            "Trust",
+            &[figure("R1", 4.0)].map(|mut point| {
+                point.commitments = vec!["Retro".to_owned()];
+                point
+            }),
+            1.0,
+            7.0,
+            ENGLISH,
+        );
+        assert!(latest.markers[0].x <= PLOT_RIGHT, "{:?}", latest.markers);
+        assert!(latest.caption.starts_with("One released pulse so far"));
+        assert!(latest.caption.contains("Dashed line"));
+        assert!(
+            trend_chart("Trust", &[figure("R1", 4.0)], 1.0, 7.0, ENGLISH)
+                .markers
+                .is_empty()
+        );
     }
 
     #[test]

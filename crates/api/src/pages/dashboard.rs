@@ -1,7 +1,8 @@
 //! The dashboard for managers and HR (issue 6): `/dashboard` (the teams a reader
 //! may read, each with its latest headline), `/dashboard/teams/{id}` (trend charts,
-//! change, trend, item detail, comments and a conversation guide per dimension) and
-//! `/dashboard/rounds/{id}/heatmap` (teams × dimensions of one round).
+//! change, trend, item detail, comments and a conversation guide per dimension, and
+//! the team's action plan from [`super::action_plans`], whose commitments mark the
+//! charts) and `/dashboard/rounds/{id}/heatmap` (teams × dimensions of one round).
 //!
 //! Every figure comes from [`build_team_report`] and [`build_heatmap`], the same
 //! functions behind the JSON API: they get releases only through the store's
@@ -25,11 +26,12 @@ use safepulse_domain::access::{AccessNode, NodeKind};
 use safepulse_domain::{Dimension, TimeZone};
 use safepulse_mailer::messages::dimension_label;
 use safepulse_store::audit::{self, AuditEvent};
-use safepulse_store::entities::{round, survey, team};
+use safepulse_store::entities::{action_commitment, round, survey, team};
 use safepulse_store::org;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::action_plans;
 use super::chart::{self, ChartPoint, PointValue, TrendChart};
 use super::guides::{self, Guide};
 use super::language::Text;
@@ -557,6 +559,8 @@ struct TeamPage<'a> {
     sections: Vec<DimensionSection>,
     comments: Vec<String>,
     comments_round: Option<String>,
+    /// The team's action plan, for its leaders (with the forms) and hr.
+    plan: Option<action_plans::PlanSection>,
     width: f64,
     height: f64,
     plot_left: f64,
@@ -580,18 +584,30 @@ pub async fn team_page(
     let Ok(node_id) = id.parse::<Uuid>() else {
         return api_error_page(&ApiError::NotFound, &session);
     };
-    let mut report = match build_team_report(&state, &reader, node_id).await {
+    render_team_page(&state, &session, &reader, node_id, None, StatusCode::OK).await
+}
+
+/// A team page; with `attempt`, again after a refused action plan form, its
+/// problems named next to the form.
+pub async fn render_team_page(
+    state: &AppState,
+    session: &Session,
+    reader: &Reader,
+    node_id: Uuid,
+    attempt: Option<action_plans::Attempt>,
+    status: StatusCode,
+) -> HttpResponse {
+    let mut report = match build_team_report(state, reader, node_id).await {
         Ok(report) => report,
-        Err(error) => return api_error_page(&error, &session),
+        Err(error) => return api_error_page(&error, session),
     };
     let db = state.store.connection();
-    if let Err(error) = record_team_report_view(&state, &reader, &report, ReadVia::Dashboard).await
-    {
-        return server_error(&error, Some(&session));
+    if let Err(error) = record_team_report_view(state, reader, &report, ReadVia::Dashboard).await {
+        return server_error(&error, Some(session));
     }
-    let zones = match LabelZones::load(&state).await {
+    let zones = match LabelZones::load(state).await {
         Ok(zones) => zones,
-        Err(error) => return server_error(&error, Some(&session)),
+        Err(error) => return server_error(&error, Some(session)),
     };
     let (parent, team_id) = match org::get_team(db, node_id).await {
         Ok(team) => (
@@ -617,13 +633,31 @@ pub async fn team_page(
     }
     let nearest = match report.rounds.last() {
         Some(latest) if released_figures(latest).is_none() => {
-            nearest_shown_group(&state, &reader, latest.round_id, node_id).await
+            nearest_shown_group(state, reader, latest.round_id, node_id).await
         }
         _ => None,
     };
-    let mut page = team_view(&state, &session, &report, parent, zone);
+    // The team's action plan, for its leaders and hr (the API's rule).
+    let plan = match team_id {
+        Some(team_id) => match action_plans::readable_plan(state, &session.caller, team_id).await {
+            Ok(plan) => plan.map(|rows| (team_id, rows)),
+            Err(error) => return server_error(&error, Some(session)),
+        },
+        None => None,
+    };
+    let commitments = plan.as_ref().map_or(&[][..], |(_, rows)| rows.as_slice());
+    let mut page = team_view(state, session, &report, parent, zone, commitments);
     page.nearest = nearest;
-    html_response(StatusCode::OK, page.render())
+    if let Some((team_id, rows)) = &plan {
+        let suggested = page.talk.as_ref().map(|talk| talk.id);
+        match action_plans::plan_section(state, session, *team_id, rows, &zones, suggested, attempt)
+            .await
+        {
+            Ok(section) => page.plan = Some(section),
+            Err(error) => return server_error(&error, Some(session)),
+        }
+    }
+    html_response(status, page.render())
 }
 
 /// The nearest group above `node_id` whose results of `round_id` were shown
@@ -710,6 +744,7 @@ fn team_view<'a>(
     report: &TeamReport,
     parent: Option<(Uuid, String)>,
     zone: TimeZone,
+    commitments: &[action_commitment::Model],
 ) -> TeamPage<'a> {
     let t = session.text();
     let figures: Vec<Option<ReleasedFigures>> =
@@ -751,6 +786,7 @@ fn team_view<'a>(
                 latest_released,
                 *dimension,
                 (t, zone),
+                commitments,
             )
         })
         .collect();
@@ -866,6 +902,7 @@ fn team_view<'a>(
         sections,
         comments,
         comments_round,
+        plan: None,
         width: chart::WIDTH,
         height: chart::HEIGHT,
         plot_left: chart::PLOT_LEFT,
@@ -995,6 +1032,8 @@ fn summary_sentences(
     sentences
 }
 
+// Each argument is one input of the section; a struct of them would only rename it.
+#[allow(clippy::too_many_arguments)]
 fn dimension_section(
     state: &AppState,
     report: &TeamReport,
@@ -1004,6 +1043,7 @@ fn dimension_section(
     dimension: Dimension,
     // The page's language and the team's time zone: how its dates are written.
     (t, zone): (Text, TimeZone),
+    commitments: &[action_commitment::Model],
 ) -> DimensionSection {
     let label = dimension_label(dimension, t.locale);
     let mut points = Vec::with_capacity(report.rounds.len());
@@ -1049,6 +1089,15 @@ fn dimension_section(
             label: round.label.clone(),
             tick: safepulse_mailer::local_day_and_month(round.opened_at, zone, t.locale),
             value,
+            // The leader's commitments on this dimension after this pulse: a marker.
+            commitments: commitments
+                .iter()
+                .filter(|commitment| {
+                    commitment.round_id == round.round_id
+                        && commitment.dimension == dimension.as_str()
+                })
+                .map(|commitment| commitment.action.clone())
+                .collect(),
         });
         rows.push(DataRow {
             label: round.label.clone(),

@@ -11,12 +11,16 @@
 //!   `/dashboard/rounds/{id}/heatmap` (with its `.csv` and `.xlsx` downloads),
 //!   their released results; drawn with
 //!   [`chart`] and explained with [`guides`].
+//! - [`action_plans`]: the forms of a team page's action plan
+//!   (`POST /dashboard/teams/{id}/commitments`, `POST /dashboard/commitments/{id}`)
+//!   and HR's `/dashboard/commitments` with its `.csv` and `.xlsx` downloads.
 //! - [`session`]: the session cookie, CSRF fields and response headers the sign-in
 //!   and dashboard pages share.
 //! - [`admin`]: `/admin/*`, the admin console for sessions holding the admin grant.
 //! - [`language`]: English or German for the signed-in pages, and their words
 //!   ([`german`] is the German of every English text they wrap).
 
+pub mod action_plans;
 pub mod admin;
 pub mod answer;
 pub mod chart;
@@ -60,6 +64,21 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(web::resource("/dashboard").route(web::get().to(dashboard::overview)))
         .service(web::resource("/dashboard/teams/{id}").route(web::get().to(dashboard::team_page)))
         .service(
+            web::resource("/dashboard/teams/{id}/commitments")
+                .route(web::post().to(action_plans::create)),
+        )
+        .service(
+            web::resource("/dashboard/commitments/{id}")
+                .route(web::post().to(action_plans::update)),
+        )
+        .service(
+            web::resource("/dashboard/commitments").route(web::get().to(action_plans::hr_page)),
+        )
+        .service(web::resource("/dashboard/commitments.csv").route(web::get().to(commitments_csv)))
+        .service(
+            web::resource("/dashboard/commitments.xlsx").route(web::get().to(commitments_xlsx)),
+        )
+        .service(
             web::resource("/dashboard/rounds/{id}/heatmap")
                 .route(web::get().to(dashboard::heatmap_page)),
         )
@@ -88,6 +107,14 @@ async fn heatmap_xlsx(
     id: web::Path<String>,
 ) -> HttpResponse {
     dashboard::heatmap_download(request, state, id, ExportFormat::Xlsx).await
+}
+
+async fn commitments_csv(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    action_plans::hr_download(request, state, ExportFormat::Csv).await
+}
+
+async fn commitments_xlsx(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    action_plans::hr_download(request, state, ExportFormat::Xlsx).await
 }
 
 /// The privacy model, `docs/privacy.md` as written: respondents read the promises

@@ -53,7 +53,7 @@ static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub caller: Caller,
-    /// The CSRF field of this session's forms (sign-out).
+    /// The CSRF field of this session's forms (sign-out, action plans).
     pub csrf: String,
     /// The language of this person's pages: their stored locale, else the
     /// browser's ([`language`]).
@@ -202,6 +202,40 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .iter()
         .find(|(field, _)| field == name)
         .map(|(_, value)| value.as_str())
+}
+
+/// A form posted by a signed-in manager or HR person, checked like the sign-out
+/// form: refused from another site, without a session (to sign-in), unreadable, or
+/// without this session's CSRF field. The fields come back without `csrf`.
+pub async fn signed_in_form(
+    request: &HttpRequest,
+    payload: actix_web::web::Payload,
+    state: &AppState,
+) -> Result<(Session, Vec<(String, String)>), HttpResponse> {
+    if is_cross_site(request, state) {
+        return Err(notice_page(StatusCode::FORBIDDEN, Notice::Unverified, None));
+    }
+    let session = match Session::of(request, state).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return Err(redirect_to_sign_in()),
+        Err(error) => return Err(server_error(&error, None)),
+    };
+    let Some(mut fields) = read_form(request, payload).await else {
+        return Err(notice_page(
+            StatusCode::BAD_REQUEST,
+            Notice::Unreadable,
+            Some(&session),
+        ));
+    };
+    if !field(&fields, "csrf").is_some_and(|given| session.csrf_is_valid(state, given)) {
+        return Err(notice_page(
+            StatusCode::FORBIDDEN,
+            Notice::Unverified,
+            Some(&session),
+        ));
+    }
+    fields.retain(|(name, _)| name != "csrf");
+    Ok((session, fields))
 }
 
 /// Whether a POST comes from another site (see [`answer::is_cross_site`]).

@@ -240,7 +240,7 @@ pub async fn caller_leads(
 }
 
 /// Store conflicts of a new commitment, as the API answers them.
-fn creation_error(error: safepulse_store::StoreError) -> ApiError {
+pub fn creation_error(error: safepulse_store::StoreError) -> ApiError {
     match error {
         safepulse_store::StoreError::Conflict("round_not_found") => {
             ApiError::validation("round_id", "no such round")
@@ -336,7 +336,7 @@ pub async fn team_commitments(
 ) -> Result<HttpResponse, ApiError> {
     let team_id = id.into_inner();
     let db = state.store.connection();
-    if !caller_leads(db, &caller, team_id).await? && !reads_everything(&caller, db).await? {
+    if !reads_team_plan(db, &caller, team_id).await? {
         return Err(ApiError::Forbidden);
     }
     let rows = commitments::of_team(db, team_id).await?;
@@ -378,7 +378,22 @@ pub async fn all_commitments(
     Ok(HttpResponse::Ok().json(teams))
 }
 
-async fn reads_everything(caller: &Caller, db: &impl ConnectionTrait) -> Result<bool, ApiError> {
+/// Whether the caller reads `team_id`'s plan: its current leaders and hr (the rule
+/// of the API and of the dashboard's team page).
+pub async fn reads_team_plan(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    team_id: Uuid,
+) -> Result<bool, ApiError> {
+    Ok(caller_leads(db, caller, team_id).await? || reads_everything(caller, db).await?)
+}
+
+/// Whether the caller reads every team's plan: hr (a reader whose scope is
+/// everything), for the API's list and the dashboard's action plans page.
+pub async fn reads_everything(
+    caller: &Caller,
+    db: &impl ConnectionTrait,
+) -> Result<bool, ApiError> {
     match Reader::resolve(caller, db).await {
         Ok(reader) => Ok(reader.is_hr()),
         Err(ApiError::Forbidden) => Ok(false),
