@@ -404,6 +404,11 @@ pub(crate) fn keep_screenshot(name: &str, png: &[u8]) {
 }
 
 pub(crate) async fn wait_for_title(browser: &Browser, expected: &str) {
+    wait_for_one_of_titles(browser, &[expected]).await;
+}
+
+/// Waits until the page's title is one of `expected` (a page in either language).
+pub(crate) async fn wait_for_one_of_titles(browser: &Browser, expected: &[&str]) {
     let mut title = String::new();
     for _ in 0..100 {
         title = browser
@@ -412,7 +417,7 @@ pub(crate) async fn wait_for_title(browser: &Browser, expected: &str) {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        if title == expected {
+        if expected.contains(&title.as_str()) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -16,7 +16,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::dashboard::{
-    keep_screenshot, new_hr_person, page, sign_in_link, signed_in, wait_for_title,
+    keep_screenshot, new_hr_person, page, sign_in_link, signed_in, wait_for_one_of_titles,
+    wait_for_title,
 };
 
 /// The widths every page is checked at: a phone and a desktop.
@@ -67,13 +68,19 @@ async fn expected_label(app: &TestApp, round_id: uuid::Uuid, team_id: uuid::Uuid
     )
 }
 
-/// Signs the browser in through the emailed link and its button.
+/// Signs the browser in through the emailed link and its button. The page before
+/// sign-in follows the browser's language (English); the overview after it, the
+/// person's own.
 pub(crate) async fn sign_in_browser(app: &TestApp, browser: &Browser, email: &str) {
     let link = sign_in_link(app, email).await;
     browser.navigate(&link).await;
     wait_for_title(browser, "Sign in – safepulse").await;
     browser.click("button[type=submit]").await;
-    wait_for_title(browser, "Your teams – safepulse").await;
+    wait_for_one_of_titles(
+        browser,
+        &["Your teams – safepulse", "Ihre Teams – safepulse"],
+    )
+    .await;
 }
 
 /// The first screen of a team page holds the summary; nothing overflows; no
