@@ -138,9 +138,10 @@ async fn the_heatmap_shows_the_whole_table_at_1280_px_and_scrolls_in_its_box_wit
         let browser = Browser::start(width, height).await;
         browser.navigate(&app.url("/sign-in")).await;
         browser.add_cookie("safepulse_session", &session).await;
-        browser
-            .navigate(&app.url(&format!("/dashboard/rounds/{}/heatmap", latest.id)))
-            .await;
+        // As HR gets there: from the overview, by the latest round's link.
+        browser.navigate(&app.url("/dashboard")).await;
+        let heatmap_path = format!("/dashboard/rounds/{}/heatmap", latest.id);
+        browser.click(&format!("a[href=\"{heatmap_path}\"]")).await;
         wait_for_table(&browser).await;
         assert!(
             fits_the_phone(&browser).await,
@@ -216,6 +217,34 @@ async fn the_heatmap_shows_the_whole_table_at_1280_px_and_scrolls_in_its_box_wit
         }
         if width == 1280 {
             keep_screenshot(name, &browser.viewport_screenshot().await);
+            // The download button gives the same rows as a CSV file. Fetched with
+            // the browser's session cookie: the page's own script may not fetch
+            // (its Content-Security-Policy allows no connections).
+            let link = browser
+                .read("return document.querySelector('a.download[href$=\".csv\"]').getAttribute('href');")
+                .await;
+            let csv = app
+                .client
+                .get(app.url(link.as_str().unwrap_or_default()))
+                .header("cookie", format!("safepulse_session={session}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let lines: Vec<&str> = csv.lines().collect();
+            assert!(
+                lines
+                    .first()
+                    .is_some_and(|header| header.contains("node_id")),
+                "a CSV with a header: {csv:.200}"
+            );
+            assert_eq!(
+                lines.len(),
+                expected_nodes.len() + 1,
+                "one line per heatmap row"
+            );
         }
         browser.quit().await;
     }
