@@ -1,7 +1,8 @@
 //! The scheduler (issue 4 items 3 and 7): due periods open once per survey and
 //! period at the right UTC instant across daylight-saving changes, paused and
 //! archived surveys open nothing, two schedulers on PostgreSQL open a round once,
-//! due rounds close, and reminders are queued once per offset.
+//! due rounds close (their digests say when the next pulse's results come), and
+//! reminders are queued once per offset.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -176,6 +177,43 @@ on_both_databases! {
         assert_eq!(resumed.status(), 200);
         assert_eq!(tick_at(&app, utc(2027, 3, 1, 9, 2)).await.opened, 1, "resumed: its due period opens");
         assert_eq!(rounds_of(&app, paused).await.len(), 1);
+    }
+
+    async fn a_digest_says_when_the_next_pulse_s_results_come_and_a_paused_survey_s_digest_does_not(app) {
+        let sink = SmtpSink::start(Script::accept_all()).await;
+        app.clock.set(utc(2027, 3, 1, 7, 0));
+        let token = app.admin_token().await;
+        let (team, people) = team_in(&app, "Berlin", "Europe/Berlin", 3).await;
+        let made_leader = app
+            .client
+            .put(app.url(&format!("/api/v1/teams/{team}/leaders/{}", people[0])))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert!(made_leader.status().is_success());
+        weekly_survey(&app, team, "2027-03-01", json!({})).await;
+        let paused = weekly_survey(&app, team, "2027-03-01", json!({ "name": "Paused pulse" })).await;
+        // Both open on Monday 1 March, 09:00 in Berlin; one is paused while open.
+        assert_eq!(tick_at(&app, utc(2027, 3, 1, 8, 0)).await.opened, 2);
+        let changed = app.post_json(&format!("/api/v1/surveys/{paused}/pause"), &token, &json!({})).await;
+        assert_eq!(changed.status(), 200);
+
+        // Open four days: both close on Friday; the weekly one opens again on
+        // Monday 8 March, 09:00, and its results come four days later.
+        assert_eq!(tick_at(&app, utc(2027, 3, 5, 8, 0)).await.closed, 2);
+        app.deliver_all(&app.outbox_worker_to_sink(sink.port())).await;
+        let digest_of = |survey: &str| {
+            sink.messages()
+                .into_iter()
+                .find(|message| message.header("Subject").unwrap().starts_with(&format!("{survey}: results of")))
+                .unwrap_or_else(|| panic!("the digest of {survey}"))
+                .text()
+        };
+        let weekly = digest_of("Team pulse");
+        assert!(weekly.contains("Results of the next pulse: around Friday, 12 March 2027."), "{weekly}");
+        let paused = digest_of("Paused pulse");
+        assert!(paused.contains("Berlin") && !paused.contains("next pulse"), "no date for a paused survey: {paused}");
     }
 
     async fn weekly_rounds_open_at_nine_in_berlin_before_and_after_summer_time_begins(app) {

@@ -226,6 +226,9 @@ pub struct ManagerDigestEmail {
     pub round_label: String,
     pub report_link: String,
     pub teams: Vec<DigestTeam>,
+    /// When the next pulse's results are expected, e.g. "Monday, 21 December
+    /// 2026"; `None` when no round is scheduled (the line is left out).
+    pub next_results_on: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -711,22 +714,32 @@ fn spoken_list(names: &[String], locale: Locale) -> Option<String> {
 /// uses it too, so the page and the email name the closing time the same way.
 pub fn local_date_time(at: DateTime<Utc>, time_zone: TimeZone, locale: Locale) -> String {
     let local = at.with_timezone(&time_zone.tz());
-    let month_index = local.month0() as usize;
+    let date = long_date(local.date_naive(), locale);
     let hours_minutes = local.format("%H:%M");
     match locale {
+        Locale::En => format!("{date}, {hours_minutes} ({time_zone})"),
+        Locale::De => format!("{date}, {hours_minutes} Uhr ({time_zone})"),
+    }
+}
+
+/// A day with its weekday, spelled out: "Monday, 21 December 2026",
+/// "Montag, 21. Dezember 2026".
+pub fn long_date(date: NaiveDate, locale: Locale) -> String {
+    let month_index = date.month0() as usize;
+    match locale {
         Locale::En => format!(
-            "{}, {} {} {}, {hours_minutes} ({time_zone})",
-            english_weekday_name(local.weekday()),
-            local.day(),
+            "{}, {} {} {}",
+            english_weekday_name(date.weekday()),
+            date.day(),
             ENGLISH_MONTHS[month_index],
-            local.year()
+            date.year()
         ),
         Locale::De => format!(
-            "{}, {}. {} {}, {hours_minutes} Uhr ({time_zone})",
-            german_weekday(local.weekday()),
-            local.day(),
+            "{}, {}. {} {}",
+            german_weekday(date.weekday()),
+            date.day(),
             GERMAN_MONTHS[month_index],
-            local.year()
+            date.year()
         ),
     }
 }

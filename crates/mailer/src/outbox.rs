@@ -894,6 +894,9 @@ fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> Mana
             .into_iter()
             .map(|team| digest_team(team, locale, bank))
             .collect(),
+        next_results_on: payload
+            .next_results_on
+            .map(|date| crate::messages::long_date(date, locale)),
     }
 }
 
@@ -1058,6 +1061,40 @@ mod tests {
                 action: "Weekly 1:1s".into(),
                 due: "7 Jan 2027".into(),
             }]
+        );
+    }
+
+    #[test]
+    fn the_next_pulse_s_results_are_dated_in_the_reader_s_language_and_older_rows_still_read() {
+        let bank = ItemBank::builtin().unwrap();
+        let queued_before: DigestPayload = serde_json::from_value(serde_json::json!({
+            "survey_name": "Team pulse",
+            "round_label": "Pulse of 14 Dec 2026",
+            "report_link": "https://pulse.example.org/dashboard",
+            "locale": "de",
+            "time_zone": "Europe/Berlin",
+            "teams": [],
+        }))
+        .expect("a digest queued before the field existed");
+        assert_eq!(
+            digest_email(queued_before.clone(), Locale::De, &bank).next_results_on,
+            None
+        );
+        let dated = DigestPayload {
+            next_results_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 21),
+            ..queued_before
+        };
+        assert_eq!(
+            digest_email(dated.clone(), Locale::De, &bank)
+                .next_results_on
+                .as_deref(),
+            Some("Montag, 21. Dezember 2026")
+        );
+        assert_eq!(
+            digest_email(dated, Locale::En, &bank)
+                .next_results_on
+                .as_deref(),
+            Some("Monday, 21 December 2026")
         );
     }
 

@@ -942,6 +942,7 @@ pub async fn close_round(
         .await?;
     queue_digests(
         &transaction,
+        bank,
         &round,
         &nodes,
         &released.releases,
@@ -1225,6 +1226,11 @@ pub struct DigestPayload {
     pub locale: String,
     pub time_zone: String,
     pub teams: Vec<DigestPayloadTeam>,
+    /// When the next pulse's results are expected, in the (first) team's time
+    /// zone: only for an active survey, whose cadence says when its next round
+    /// opens. Absent otherwise, and in rows queued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_results_on: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1248,8 +1254,10 @@ pub struct DigestPayloadCommitment {
     pub due_on: chrono::NaiveDate,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn queue_digests(
     db: &DatabaseTransaction,
+    bank: &ItemBank,
     round: &round::Model,
     nodes: &[round_node::Model],
     releases: &[safepulse_anonymizer::NodeRelease],
@@ -1316,6 +1324,7 @@ async fn queue_digests(
                 due_on: commitment.due_on,
             });
     }
+    let next_results_at = next_results_at(db, bank, &survey, &team_zones, now).await?;
     let mut rows = Vec::with_capacity(managers.len());
     for manager in &managers {
         let own = own_parts
@@ -1365,6 +1374,8 @@ async fn queue_digests(
             locale: locale.as_str().to_owned(),
             time_zone,
             teams,
+            next_results_on: next_results_at
+                .map(|at| at.with_timezone(&label_zone.tz()).date_naive()),
         };
         rows.push(new_outbox_row(
             "digest",
@@ -1379,6 +1390,35 @@ async fn queue_digests(
     }
     insert_chunked(db, rows).await?;
     Ok(())
+}
+
+/// When the survey's next round is expected to close, as the scheduler will open
+/// it for the closing round's teams; `None` unless the survey is active (a paused,
+/// archived or draft survey opens no round by itself, so no date is guessed).
+async fn next_results_at(
+    db: &DatabaseTransaction,
+    bank: &ItemBank,
+    survey: &survey::Model,
+    team_zones: &HashMap<Uuid, TimeZone>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, RoundError> {
+    if survey.status != "active" {
+        return Ok(None);
+    }
+    let plan = match SurveyPlan::from_stored(&survey.settings, bank) {
+        Ok(plan) => plan,
+        // The scheduler opens no round for it either (and says so).
+        Err(_) => return Ok(None),
+    };
+    let taken: HashSet<String> = round::Entity::find()
+        .filter(round::Column::SurveyId.eq(survey.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|round| round.period_key)
+        .collect();
+    let zones: Vec<chrono_tz::Tz> = team_zones.values().map(|zone| zone.tz()).collect();
+    Ok(plan.next_results_at(now, &zones, |key| taken.contains(key)))
 }
 
 /// The way out when an open round's key is lost (the keyring was not restored):

@@ -209,10 +209,7 @@ impl Scheduler {
                 .collect();
             let mut due: BTreeMap<String, Period> = BTreeMap::new();
             for time_zone in audience_time_zones(&teams, &chosen, survey.include_subteams) {
-                let period = plan
-                    .cadence
-                    .period_containing(plan.starts_on, now, time_zone.tz());
-                if period.opens_at <= now && period.opens_on >= plan.starts_on {
+                if let Some(period) = plan.due_period(now, time_zone.tz()) {
                     due.entry(period.key.clone()).or_insert(period);
                 }
             }

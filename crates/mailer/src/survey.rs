@@ -3,12 +3,13 @@
 //! one the scheduler works with. Validation happens when an admin saves a survey
 //! and again when a round opens, so a stored survey can never open a bad round.
 
-use chrono::{NaiveDate, NaiveTime, TimeDelta, Weekday};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
+use chrono_tz::Tz;
 use safepulse_domain::ItemId;
 use serde::{Deserialize, Serialize};
 
 use crate::cadence::{
-    Cadence, CadenceError, CadenceSpec, Every, MonthlyOn, QuietHours, WeekOfMonth,
+    Cadence, CadenceError, CadenceSpec, Every, MonthlyOn, Period, QuietHours, WeekOfMonth,
 };
 use crate::item_bank::ItemBank;
 use crate::rotation::{FixedItemList, RotatingPlan, RotationPlan, RotationPlanError};
@@ -269,6 +270,64 @@ impl SurveyPlan {
             .map_err(|error| SettingsError::Unreadable(error.to_string()))?;
         settings.validate(bank)
     }
+
+    /// The period the scheduler opens at `now` for teams in `time_zone`, if one is
+    /// due: its opening has passed and it is not before the survey's start. Whether
+    /// the survey already has a round for it is the caller's to check.
+    pub fn due_period(&self, now: DateTime<Utc>, time_zone: Tz) -> Option<Period> {
+        let period = self
+            .cadence
+            .period_containing(self.starts_on, now, time_zone);
+        (period.opens_at <= now && period.opens_on >= self.starts_on).then_some(period)
+    }
+
+    /// When the round after one closing at `now` closes, i.e. when its results
+    /// come, for teams in `time_zones`: the period the scheduler opens next (the
+    /// due one if the survey has no round for it yet — the scheduler opens it at
+    /// its next tick — else the cadence's next opening from the start date on),
+    /// each zone invited at its own opening time as [`crate::rounds::open_round`]
+    /// does, plus the answer window. `None` without zones.
+    pub fn next_results_at(
+        &self,
+        now: DateTime<Utc>,
+        time_zones: &[Tz],
+        has_round: impl Fn(&str) -> bool,
+    ) -> Option<DateTime<Utc>> {
+        // The earliest zone opens the round, as in the scheduler.
+        let period = time_zones
+            .iter()
+            .map(|&zone| self.next_period(now, zone, &has_round))
+            .min_by_key(|period| period.opens_at)?;
+        let last_opening = time_zones
+            .iter()
+            .map(|&zone| self.cadence.opening_instant(period.opens_on, zone).max(now))
+            .max()?;
+        Some(last_opening + self.window)
+    }
+
+    fn next_period(
+        &self,
+        now: DateTime<Utc>,
+        time_zone: Tz,
+        has_round: impl Fn(&str) -> bool,
+    ) -> Period {
+        if let Some(due) = self
+            .due_period(now, time_zone)
+            .filter(|period| !has_round(&period.key))
+        {
+            return due;
+        }
+        let mut next = self
+            .cadence
+            .next_opening_after(self.starts_on, now, time_zone);
+        // A round opened by hand before the survey's start: the scheduler waits for it.
+        while next.opens_on < self.starts_on {
+            next = self
+                .cadence
+                .next_opening_after(self.starts_on, next.opens_at, time_zone);
+        }
+        next
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +386,60 @@ mod tests {
             settings.validate(&bank()),
             Err(SettingsError::Cadence(CadenceError::InQuietHours { .. }))
         ));
+    }
+
+    fn weekly_monday_nine_open_four_days() -> SurveyPlan {
+        let mut settings =
+            SurveySettings::starting_on(NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
+        settings.cadence.frequency = Frequency::Weekly;
+        settings.validate(&bank()).unwrap()
+    }
+
+    fn utc(day: u32, hour: u32) -> DateTime<Utc> {
+        use chrono::TimeZone as _;
+        Utc.with_ymd_and_hms(2026, 12, day, hour, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn the_next_results_come_a_window_after_the_next_opening_the_scheduler_makes() {
+        let plan = weekly_monday_nine_open_four_days();
+        let berlin = chrono_tz::Europe::Berlin;
+        // This week's round (opened Monday 14 Dec) closes Friday 18 Dec, 09:00 CET:
+        // the next opens Monday 21 Dec, 09:00, and closes four days later.
+        let closes = utc(18, 8);
+        assert_eq!(
+            plan.next_results_at(closes, &[berlin], |key| key == "2026-W51"),
+            Some(utc(25, 8))
+        );
+        // A round opened by hand that took no slot: this week's is still due and
+        // opens at the scheduler's next tick.
+        assert_eq!(
+            plan.next_results_at(closes, &[berlin], |_| false),
+            Some(closes + TimeDelta::hours(96))
+        );
+        // Teams in two zones: the round closes a window after the later opening.
+        let new_york = chrono_tz::America::New_York;
+        assert_eq!(
+            plan.next_results_at(closes, &[berlin, new_york], |key| key == "2026-W51"),
+            Some(utc(25, 14))
+        );
+        assert_eq!(plan.next_results_at(closes, &[], |_| false), None);
+    }
+
+    #[test]
+    fn before_the_survey_s_start_the_next_results_follow_its_first_opening() {
+        let mut plan = weekly_monday_nine_open_four_days();
+        plan.starts_on = NaiveDate::from_ymd_opt(2027, 1, 4).unwrap();
+        assert_eq!(
+            plan.next_results_at(utc(18, 8), &[chrono_tz::UTC], |_| false),
+            Some(
+                NaiveDate::from_ymd_opt(2027, 1, 8)
+                    .unwrap()
+                    .and_hms_opt(9, 0, 0)
+                    .unwrap()
+                    .and_utc()
+            )
+        );
     }
 
     #[test]

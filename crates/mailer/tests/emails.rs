@@ -489,6 +489,7 @@ fn digest() -> ManagerDigestEmail {
                 commitments: Vec::new(),
             },
         ],
+        next_results_on: None,
     }
 }
 
@@ -559,6 +560,56 @@ fn the_german_manager_digest_is_translated() {
         assert!(!text.contains("Hidden to protect"));
     }
     assert_eq!(dimension_label(Dimension::Trust, Locale::De), "Vertrauen");
+}
+
+/// The line on the next pulse's results, in both languages and both parts, after
+/// the teams; left out when no date is known.
+#[test]
+fn the_manager_digest_says_when_the_next_pulse_s_results_come_when_it_is_known() {
+    let message_id = MessageId::random("x.org").unwrap();
+    for (locale, date, line) in [
+        (
+            Locale::En,
+            "Monday, 21 December 2026",
+            "Results of the next pulse: around Monday, 21 December 2026.",
+        ),
+        (
+            Locale::De,
+            "Montag, 21. Dezember 2026",
+            "Ergebnisse des nächsten Pulses: voraussichtlich am Montag, 21. Dezember 2026.",
+        ),
+    ] {
+        let with_date = ManagerDigestEmail {
+            next_results_on: Some(date.into()),
+            ..digest()
+        };
+        let rendered = render(
+            &with_date
+                .to_message(&headers(locale, "Europe/Berlin", &message_id))
+                .unwrap(),
+        );
+        for text in [&rendered.plain_text, &rendered.html] {
+            let (teams, after) = text.split_once(line).expect(line);
+            assert!(teams.contains("Design"), "after the teams: {text}");
+            assert!(after.contains(with_date.report_link.as_str()), "{text}");
+        }
+        assert!(
+            rendered.plain_text.contains(&format!("\n\n{line}\n\n")),
+            "a paragraph of its own: {}",
+            rendered.plain_text
+        );
+        let without = render(
+            &digest()
+                .to_message(&headers(locale, "Europe/Berlin", &message_id))
+                .unwrap(),
+        );
+        for text in [&without.plain_text, &without.html] {
+            assert!(
+                !text.contains("next pulse") && !text.contains("nächsten Pulses"),
+                "{text}"
+            );
+        }
+    }
 }
 
 /// A round opened by hand on Sunday 6 December 2026, 23:30 in Berlin (22:30 UTC),
