@@ -1475,6 +1475,9 @@ pub(super) const GERMAN_PROBLEMS: &[(&str, &str)] = &[
         "es gibt keinen abgeschlossenen Puls, für den Sie planen können",
     ),
     ("no such round", "diese Runde gibt es nicht"),
+    // Refusals shown on their own page
+    ("some fields are invalid", "einige Felder sind ungültig"),
+    ("your role may not do this", "Ihre Rolle darf das nicht"),
     // Conflicts with what is stored
     (
         "a team cannot be moved below itself or one of its sub-teams",

@@ -321,6 +321,11 @@ mod tests {
         ] {
             problems.push(conflict(code));
         }
+        // A refusal that is no conflict, on the console's "not done" page.
+        problems.extend([
+            ApiError::Validation(Vec::new()).to_string(),
+            ApiError::Forbidden.to_string(),
+        ]);
         let round = |error| crate::routes::surveys::round_error(error).to_string();
         problems.extend([
             round(RoundError::SurveyNotActive("paused".into())),
