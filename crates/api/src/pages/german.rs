@@ -1551,7 +1551,7 @@ pub(super) const GERMAN_PROBLEMS: &[(&str, &str)] = &[
     ),
     (
         "nobody to invite: the survey's teams have no active people with a deliverable address",
-        "niemand einzuladen: die Teams der Befragung haben keine aktiven Personen mit zustellbarer Adresse",
+        "es gibt niemanden einzuladen: die Teams der Befragung haben keine aktiven Personen mit zustellbarer Adresse",
     ),
     (
         "only an open round can be discarded",
