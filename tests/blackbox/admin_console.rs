@@ -195,6 +195,8 @@ on_both_databases! {
         let body = refused.text().await.unwrap();
         assert!(body.contains("id=\"name-error\""), "{body}");
         assert!(body.contains("id=\"zone-error\""), "{body}");
+        assert!(body.contains("id=\"name-error\">must not contain control characters"), "in English for an English admin: {body}");
+        assert!(body.contains("id=\"zone-error\">unknown time zone"), "{body}");
         assert!(body.contains("value=\"Mars/Base\""), "what was typed stays");
         // A member makes the team undeletable, and the page says why.
         let person = post_form(&app, "/admin/people", &admin, Some(&csrf), &[
@@ -317,6 +319,28 @@ on_both_databases! {
             assert!(body.contains("Befragungen") && body.contains("Abmelden"), "{path}: {body}");
             assert!(!body.contains("Sign out") && !body.contains("Surveys<"), "{path}: {body}");
         }
+        // The API's problems, next to their fields in German; a refusal too.
+        let csrf = csrf_of(&page(&app, "/admin/people", &admin).await.1);
+        let refused = post_form(&app, "/admin/people", &admin, Some(&csrf), &[
+            ("email", "nobody"), ("name", " "), ("team_id", &org.department.to_string()), ("locale", "de"), ("time_zone", "Mars/Base"),
+        ]).await;
+        assert_eq!(refused.status(), 422);
+        let body = refused.text().await.unwrap();
+        for german in [
+            "id=\"email-error\">eine E-Mail-Adresse braucht genau ein @",
+            "id=\"name-error\">darf nicht leer sein oder nur aus Leerzeichen bestehen",
+            "id=\"zone-error\">unbekannte Zeitzone",
+        ] {
+            assert!(body.contains(german), "{german}: {body}");
+        }
+        let refused = post_form(&app, "/admin/surveys/new", &admin, Some(&csrf), &[("name", "Pulse")]).await;
+        assert_eq!(refused.status(), 422);
+        let body = refused.text().await.unwrap();
+        assert!(body.contains("wählen Sie, wie oft") && body.contains("geben Sie eine ganze Zahl ein"), "{body}");
+        let delete = post_form(&app, &format!("/admin/teams/{}/delete", org.department), &admin, Some(&csrf), &[]).await;
+        assert_eq!(delete.status(), 409);
+        let body = delete.text().await.unwrap();
+        assert!(body.contains("das Team hat noch Unterteams oder Personen"), "{body}");
         let (_, round_page) = page(&app, &format!("/admin/rounds/{round_id}"), &admin).await;
         assert!(round_page.contains("Status: <strong>geschlossen</strong>"), "{round_page}");
         assert!(round_page.contains(" Uhr (UTC)"), "dates as German readers write them: {round_page}");
@@ -335,6 +359,18 @@ on_both_databases! {
             let (_, body) = page(&app, &path, &manager).await;
             assert!(body.contains("<html lang=\"de\">") && body.contains("Abmelden"), "{path}: {body}");
             assert!(body.contains(german), "{path} says {german:?}: {body}");
+        }
+        // The action plan's problems in German too.
+        let team_path = format!("/dashboard/teams/{team}");
+        let csrf = csrf_of(&page(&app, &team_path, &manager).await.1);
+        let round = round_id.to_string();
+        let refused = post_form(&app, &format!("{team_path}/commitments"), &manager, None, &[
+            ("csrf", csrf.as_str()), ("round_id", round.as_str()), ("dimension", "trust"), ("action", " "), ("due_on", "2020-01-01"),
+        ]).await;
+        assert_eq!(refused.status(), 422);
+        let body = refused.text().await.unwrap();
+        for german in ["Es wurde nichts gespeichert", "schreiben Sie, was Sie tun werden", "ein Datum ab heute"] {
+            assert!(body.contains(german), "{german}: {body}");
         }
 
         // Before sign-in, the browser's language decides.

@@ -225,11 +225,12 @@ pub async fn plan_section(
     })
 }
 
-/// The problems of a refused form: field errors, or the API's words for a conflict.
+/// The problems of a refused form: field errors, or the API's words for a conflict
+/// (put in the reader's language by [`refused_page`]).
 fn refusal(error: ApiError) -> Result<Vec<FieldError>, ApiError> {
     match error {
         ApiError::Validation(errors) => Ok(errors),
-        ApiError::Conflict { detail, .. } => Ok(vec![FieldError::new("plan", sentence(&detail))]),
+        ApiError::Conflict { detail, .. } => Ok(vec![FieldError::new("plan", detail)]),
         other => Err(other),
     }
 }
@@ -252,9 +253,17 @@ async fn refused_page(
     state: &AppState,
     session: &Session,
     team_id: Uuid,
-    attempt: Attempt,
+    mut attempt: Attempt,
     status: StatusCode,
 ) -> HttpResponse {
+    let t = session.text();
+    for error in &mut attempt.errors {
+        error.message = t.problem(&error.message);
+        // A refusal of the whole plan stands alone on the page: a sentence.
+        if error.field == "plan" {
+            error.message = sentence(&error.message);
+        }
+    }
     match Reader::resolve(&session.caller, state.store.connection()).await {
         Ok(reader) => {
             dashboard::render_team_page(state, session, &reader, team_id, Some(attempt), status)

@@ -1276,3 +1276,285 @@ pub(super) const GERMAN: &[(&str, &str)] = &[
     ("{} done", "{} erledigt"),
     ("{} open", "{} offen"),
 ];
+
+/// The German of every problem a console or dashboard form can show: the API's
+/// field errors and conflict details, in its English words, `{}` for a value
+/// (kept as given: a time zone, a number, an English day name). Shown through
+/// [`super::language::Text::problem`]; its test keeps this list complete and
+/// without dead entries.
+pub(super) const GERMAN_PROBLEMS: &[(&str, &str)] = &[
+    // Names, addresses, time zones, languages, roles
+    (
+        "must not be empty or only spaces",
+        "darf nicht leer sein oder nur aus Leerzeichen bestehen",
+    ),
+    (
+        "must be at most {} characters",
+        "darf höchstens {} Zeichen lang sein",
+    ),
+    (
+        "must not contain control characters, line breaks, bidirectional controls or zero-width characters (found {})",
+        "darf keine Steuerzeichen, Zeilenumbrüche, Schreibrichtungszeichen oder Zeichen ohne Breite enthalten (gefunden: {})",
+    ),
+    (
+        "an email address needs one @ with a name before it and a domain after it",
+        "eine E-Mail-Adresse braucht genau ein @, davor einen Namen und danach eine Domain",
+    ),
+    (
+        "an email address may be at most 254 characters",
+        "eine E-Mail-Adresse darf höchstens 254 Zeichen lang sein",
+    ),
+    (
+        "unknown time zone {}; use an IANA name such as Europe/Berlin",
+        "unbekannte Zeitzone {}; geben Sie einen IANA-Namen wie Europe/Berlin an",
+    ),
+    (
+        "unsupported locale {}; supported: en, de",
+        "die Sprache {} wird nicht unterstützt; möglich sind en und de",
+    ),
+    (
+        "unknown role {}; roles are admin, hr and manager",
+        "unbekannte Rolle {}; die Rollen sind admin, hr und manager",
+    ),
+    ("must be hr or admin", "muss hr oder admin sein"),
+    (
+        "is required: a team's id, or null for someone who holds role grants only",
+        "ist nötig: die ID eines Teams, oder null für jemanden, der nur Rollen hat",
+    ),
+    // Lists and reports of the API, in the same words for completeness
+    (
+        "must be between 1 and 200",
+        "muss zwischen 1 und 200 liegen",
+    ),
+    (
+        "a period key such as 2026-W48, 2026-11 or manual-2026-11-30T09:00:00.000Z",
+        "ein Zeitraumschlüssel wie 2026-W48, 2026-11 oder manual-2026-11-30T09:00:00.000Z",
+    ),
+    (
+        "choose one of the listed entries",
+        "wählen Sie einen der aufgeführten Einträge",
+    ),
+    (
+        "nobody in safepulse has this address",
+        "niemand in safepulse hat diese Adresse",
+    ),
+    // API tokens
+    (
+        "{} is not a duration like 30d, 12h or 90m",
+        "{} ist keine Dauer wie 30d, 12h oder 90m",
+    ),
+    (
+        "a token lives between 1 minute and 366 days",
+        "ein Token gilt zwischen 1 Minute und 366 Tagen",
+    ),
+    // Surveys: settings and privacy thresholds
+    ("name at least one team", "wählen Sie mindestens ein Team"),
+    ("enter a whole number", "geben Sie eine ganze Zahl ein"),
+    ("choose how often", "wählen Sie, wie oft"),
+    (
+        "enter a date, YYYY-MM-DD",
+        "geben Sie ein Datum ein, JJJJ-MM-TT",
+    ),
+    (
+        "list hours as whole numbers separated by commas, e.g. 48, 72",
+        "geben Sie die Stunden als ganze Zahlen mit Kommas getrennt an, z. B. 48, 72",
+    ),
+    (
+        "k must be at least {}, not {}",
+        "k muss mindestens {} sein, nicht {}",
+    ),
+    (
+        "k_detail must be at least max(k, {}) = {}, not {}",
+        "k_detail muss mindestens max(k, {}) = {} sein, nicht {}",
+    ),
+    (
+        "k and k_detail must be below 2^31",
+        "k und k_detail müssen unter 2^31 liegen",
+    ),
+    (
+        "window_hours must be between {} and {}",
+        "das Antwortfenster muss zwischen {} und {} Stunden lang sein",
+    ),
+    (
+        "window_hours ({}) must not be longer than the time between rounds ({} hours)",
+        "das Antwortfenster ({} Stunden) darf nicht länger sein als die Zeit zwischen zwei Runden ({} Stunden)",
+    ),
+    (
+        "at most {} reminders per round",
+        "höchstens {} Erinnerungen pro Runde",
+    ),
+    (
+        "a reminder after {} hours is outside the answer window of {} hours",
+        "eine Erinnerung nach {} Stunden liegt außerhalb des Antwortfensters von {} Stunden",
+    ),
+    (
+        "every_n_weeks needs `weeks` (1–8)",
+        "„alle n Wochen“ braucht die Zahl der Wochen (1–8)",
+    ),
+    (
+        "weekday {} is not a day of the week (monday … sunday)",
+        "{} ist kein Wochentag (monday … sunday)",
+    ),
+    (
+        "{} is not a local time like 09:30",
+        "{} ist keine Uhrzeit wie 09:30",
+    ),
+    (
+        "every {} weeks is not supported; choose every 1 to {} weeks",
+        "alle {} Wochen ist nicht möglich; wählen Sie alle 1 bis {} Wochen",
+    ),
+    (
+        "{} is a weekend day; choose Monday to Friday, or allow weekends for this survey",
+        "{} ist ein Wochenendtag; wählen Sie Montag bis Freitag, oder erlauben Sie Wochenenden für diese Befragung",
+    ),
+    (
+        "{} is inside the quiet hours ({}–{}); choose a time from {} to {}",
+        "{} liegt in der Ruhezeit ({}–{}); wählen Sie eine Uhrzeit von {} bis {}",
+    ),
+    (
+        "quiet hours must start and end at different times",
+        "die Ruhezeit muss zu verschiedenen Zeiten beginnen und enden",
+    ),
+    (
+        "a rotating plan asks {}–{} agreement items per round ({} in total including the recommendation item), not {}",
+        "ein rotierender Plan stellt {}–{} Zustimmungsfragen pro Runde ({} insgesamt mit der Empfehlungsfrage), nicht {}",
+    ),
+    (
+        "the recommendation item can be asked every 1 to {} rounds, not every {}",
+        "die Empfehlungsfrage kann alle 1 bis {} Runden gestellt werden, nicht alle {}",
+    ),
+    (
+        "a fixed item list has 1–{} items, not {}",
+        "eine feste Fragenliste hat 1–{} Fragen, nicht {}",
+    ),
+    (
+        "item {} is not in the item bank",
+        "die Frage {} ist nicht im Fragenkatalog",
+    ),
+    (
+        "item {} is listed more than once",
+        "die Frage {} steht mehr als einmal in der Liste",
+    ),
+    // CSV import rows
+    (
+        "the first line must be the header {}",
+        "die erste Zeile muss die Kopfzeile {} sein",
+    ),
+    (
+        "the file looks separated by semicolons, as spreadsheets save CSV in some languages; save it separated by commas",
+        "die Datei scheint mit Semikolons getrennt zu sein, wie Tabellenprogramme CSV in manchen Sprachen speichern; speichern Sie sie mit Kommas getrennt",
+    ),
+    (
+        "at most {} rows per import",
+        "höchstens {} Zeilen pro Import",
+    ),
+    ("already on line {}", "steht schon in Zeile {}"),
+    (
+        "expected {} columns, found {}",
+        "{} Spalten erwartet, {} gefunden",
+    ),
+    (
+        "a path like Engineering/Platform of at most {} levels",
+        "ein Pfad wie Engineering/Platform mit höchstens {} Ebenen",
+    ),
+    ("level {} {}", "Ebene {}: {}"),
+    ("{} is not true or false", "{} ist weder true noch false"),
+    // Action plans
+    (
+        "choose one of the dimensions (psychological_safety, trust, empathy, feedback, clarity, rapport, vulnerability, wellbeing)",
+        "wählen Sie eine der Dimensionen (psychological_safety, trust, empathy, feedback, clarity, rapport, vulnerability, wellbeing)",
+    ),
+    ("say what you will do", "schreiben Sie, was Sie tun werden"),
+    ("at most {} characters", "höchstens {} Zeichen"),
+    ("no control characters", "keine Steuerzeichen"),
+    ("a date such as 2026-12-31", "ein Datum wie 2026-12-31"),
+    ("a date from today on", "ein Datum ab heute"),
+    ("at most a year ahead", "höchstens ein Jahr im Voraus"),
+    (
+        "no closed pulse to plan for",
+        "es gibt keinen abgeschlossenen Puls, für den Sie planen können",
+    ),
+    ("no such round", "diese Runde gibt es nicht"),
+    // Refusals shown on their own page
+    ("some fields are invalid", "einige Felder sind ungültig"),
+    ("your role may not do this", "Ihre Rolle darf das nicht"),
+    // Conflicts with what is stored
+    (
+        "a team cannot be moved below itself or one of its sub-teams",
+        "ein Team kann nicht unter sich selbst oder eines seiner Unterteams verschoben werden",
+    ),
+    (
+        "the team still has sub-teams or people; move them first",
+        "das Team hat noch Unterteams oder Personen; verschieben Sie diese zuerst",
+    ),
+    (
+        "the survey has started already",
+        "die Befragung hat schon begonnen",
+    ),
+    (
+        "the survey is a draft: start it first",
+        "die Befragung ist ein Entwurf: starten Sie sie zuerst",
+    ),
+    (
+        "the survey is archived and cannot change",
+        "die Befragung ist archiviert und kann nicht mehr geändert werden",
+    ),
+    (
+        "a survey still asks this team; take it out of the survey first",
+        "eine Befragung fragt dieses Team noch; nehmen Sie es zuerst aus der Befragung",
+    ),
+    (
+        "the team has pulse rounds, whose reports would lose their team; rename or move it instead",
+        "das Team hat Pulsrunden, deren Berichte ihr Team verlören; benennen Sie es stattdessen um oder verschieben Sie es",
+    ),
+    (
+        "another team with this name already has the same parent",
+        "ein anderes Team mit diesem Namen hat schon dasselbe übergeordnete Team",
+    ),
+    (
+        "the parent team does not exist",
+        "das übergeordnete Team gibt es nicht",
+    ),
+    ("the team does not exist", "das Team gibt es nicht"),
+    ("the person does not exist", "die Person gibt es nicht"),
+    (
+        "an entry with these unique values already exists",
+        "ein Eintrag mit diesen Werten existiert schon",
+    ),
+    (
+        "something else still refers to this entry",
+        "etwas anderes verweist noch auf diesen Eintrag",
+    ),
+    (
+        "a round's results, and plans about them, come after it closes",
+        "die Ergebnisse einer Runde und Pläne dazu gibt es erst, wenn sie abgeschlossen ist",
+    ),
+    (
+        "this round did not ask the team",
+        "diese Runde hat das Team nicht befragt",
+    ),
+    (
+        "the team already has three commitments for this round; edit one instead",
+        "das Team hat schon drei Zusagen zu dieser Runde; ändern Sie stattdessen eine davon",
+    ),
+    (
+        "the request conflicts with the current state",
+        "die Anfrage passt nicht zum aktuellen Stand",
+    ),
+    (
+        "the survey is {}; resume it to open rounds",
+        "die Befragung ist {}; setzen Sie sie fort, um Runden zu öffnen",
+    ),
+    (
+        "the survey already has an open round; close it first",
+        "die Befragung hat schon eine offene Runde; schließen Sie diese zuerst",
+    ),
+    (
+        "nobody to invite: the survey's teams have no active people with a deliverable address",
+        "es gibt niemanden einzuladen: die Teams der Befragung haben keine aktiven Personen mit zustellbarer Adresse",
+    ),
+    (
+        "only an open round can be discarded",
+        "nur eine offene Runde kann verworfen werden",
+    ),
+];

@@ -13,6 +13,12 @@
 //!   reads every template and page source and fails when a wrapped English text has
 //!   no German, or when a German entry is wrapped nowhere: every string exists in
 //!   both languages, and the catalogue holds nothing dead.
+//! - **Problems on forms.** A field error or a conflict comes from the API's own
+//!   validation in English (its problem+json stays English: a machine interface);
+//!   a page shows it through [`Text::problem`], which finds its German in
+//!   [`super::german::GERMAN_PROBLEMS`] by the English text, with `{}` for the values
+//!   in it. A test builds every message a form can show and fails when one has no
+//!   German, or when a German problem matches none of them.
 //! - Dates are written as people say them in each language ("7 December 2026",
 //!   "7. Dezember 2026"), decimals with a comma in German.
 
@@ -26,7 +32,7 @@ use chrono::{DateTime, Utc};
 use safepulse_domain::{Locale, TimeZone};
 use safepulse_mailer::messages::local_date_time;
 
-use super::german::GERMAN;
+use super::german::{GERMAN, GERMAN_PROBLEMS};
 
 static GERMAN_BY_ENGLISH: LazyLock<HashMap<&'static str, &'static str>> =
     LazyLock::new(|| GERMAN.iter().copied().collect());
@@ -70,6 +76,16 @@ impl Text {
             .replacen("{}", &second.to_string(), 1)
     }
 
+    /// A problem the API reported about a form (a field error's message, a
+    /// conflict's detail) in this language. An unknown message stays English
+    /// rather than failing the page.
+    pub fn problem(&self, english: &str) -> String {
+        match self.locale {
+            Locale::En => english.to_owned(),
+            Locale::De => german_problem(english).unwrap_or_else(|| english.to_owned()),
+        }
+    }
+
     /// A moment in UTC as people write it: "Monday, 7 December 2026, 14:05 (UTC)",
     /// "Montag, 7. Dezember 2026, 14:05 Uhr (UTC)".
     pub fn date_time(&self, at: &DateTime<Utc>) -> String {
@@ -99,6 +115,49 @@ impl Text {
             Locale::De => english.replace('.', ","),
         }
     }
+}
+
+/// The German of an English problem message: the first entry whose fixed parts
+/// fit, its `{}` filled with the message's values in order. A value that is a
+/// problem message itself ("level 2 must not be empty …") or a word of the pages
+/// ("paused") is translated too.
+fn german_problem(english: &str) -> Option<String> {
+    GERMAN_PROBLEMS.iter().find_map(|(pattern, german)| {
+        let values = values_in(english, pattern)?;
+        Some(
+            values
+                .into_iter()
+                .fold((*german).to_owned(), |text, value| {
+                    let value = german_problem(value)
+                        .or_else(|| {
+                            GERMAN_BY_ENGLISH
+                                .get(value)
+                                .map(|german| (*german).to_owned())
+                        })
+                        .unwrap_or_else(|| value.to_owned());
+                    text.replacen("{}", &value, 1)
+                }),
+        )
+    })
+}
+
+/// The parts of `message` where `pattern` has `{}`, or `None` when the pattern's
+/// fixed parts are not those of the message.
+fn values_in<'m>(message: &'m str, pattern: &str) -> Option<Vec<&'m str>> {
+    let mut parts = pattern.split("{}");
+    let mut rest = message.strip_prefix(parts.next()?)?;
+    let parts: Vec<&str> = parts.collect();
+    let mut values = Vec::with_capacity(parts.len());
+    for (index, part) in parts.iter().enumerate() {
+        let end = if index + 1 == parts.len() {
+            rest.strip_suffix(part)?.len()
+        } else {
+            rest.find(part)?
+        };
+        values.push(&rest[..end]);
+        rest = &rest[end + part.len()..];
+    }
+    rest.is_empty().then_some(values)
 }
 
 /// The language for pages shown before the person is known: the best of English
@@ -200,9 +259,210 @@ mod tests {
         );
     }
 
+    /// Every problem a console or dashboard form can show, as the API writes it:
+    /// the messages written out in this crate's sources (`FieldError::new(field,
+    /// "…")`, `ApiError::validation(field, "…")`), read from them, and those other
+    /// crates and formatted texts make, built from their types or written as they
+    /// come out.
+    fn form_problems() -> Vec<String> {
+        use safepulse_anonymizer::Policy;
+        use safepulse_domain::{Email, Name, Role};
+        use safepulse_mailer::RotationPlanError;
+        use safepulse_mailer::cadence::CadenceError;
+        use safepulse_mailer::rounds::RoundError;
+        use safepulse_store::StoreError;
+
+        use crate::error::ApiError;
+        use crate::routes::commitments;
+
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut problems = Vec::new();
+        for folder in ["src", "src/pages", "src/pages/admin", "src/routes"] {
+            for entry in std::fs::read_dir(root.join(folder)).expect("a source folder") {
+                let path = entry.expect("a directory entry").path();
+                if path.extension().is_none_or(|ext| ext != "rs") || path.ends_with("language.rs") {
+                    continue;
+                }
+                let source = std::fs::read_to_string(&path).expect("a readable source");
+                for opening in ["FieldError::new(", "ApiError::validation("] {
+                    for (start, _) in source.match_indices(opening) {
+                        // The message is the second argument.
+                        let arguments = &source[start + opening.len()..];
+                        let Some((_, rest)) = arguments.split_once(',') else {
+                            continue;
+                        };
+                        if let Some(rest) = rest.trim_start().strip_prefix('"') {
+                            let end = rest.find('"').expect("a closing quote");
+                            problems.push(rest[..end].to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        let conflict = |code| ApiError::from(StoreError::Conflict(code)).to_string();
+        for code in [
+            "team_cycle",
+            "team_not_empty",
+            "survey_not_draft",
+            "survey_is_draft",
+            "survey_archived",
+            "team_in_survey",
+            "team_has_rounds",
+            "team_name_taken",
+            "parent_not_found",
+            "team_not_found",
+            "person_not_found",
+            "already_exists",
+            "still_referenced",
+            "round_not_closed",
+            "team_not_in_round",
+            "commitment_limit_reached",
+            "an_unknown_code",
+        ] {
+            problems.push(conflict(code));
+        }
+        // A refusal that is no conflict, on the console's "not done" page.
+        problems.extend([
+            ApiError::Validation(Vec::new()).to_string(),
+            ApiError::Forbidden.to_string(),
+        ]);
+        let round = |error| crate::routes::surveys::round_error(error).to_string();
+        problems.extend([
+            round(RoundError::SurveyNotActive("paused".into())),
+            round(RoundError::RoundAlreadyOpen),
+            round(RoundError::NoAudience),
+            round(RoundError::RoundNotOpen),
+        ]);
+        let error = |result: Result<_, String>| result.expect_err("refused");
+        problems.extend(
+            [
+                Email::parse("nobody").map(drop).map_err(|e| e.to_string()),
+                Email::parse(&format!("{}@example.org", "a".repeat(260)))
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                TimeZone::parse("Mars/Olympus")
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Locale::parse("fr").map(drop).map_err(|e| e.to_string()),
+                Role::parse("boss").map(drop).map_err(|e| e.to_string()),
+                Name::parse(" ").map(drop).map_err(|e| e.to_string()),
+                Name::parse(&"a".repeat(101))
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Name::parse("a\u{202e}b")
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Policy::new(1, 10).map(drop).map_err(|e| e.to_string()),
+                Policy::new(5, 1).map(drop).map_err(|e| e.to_string()),
+                crate::auth::parse_ttl("soon").map(drop),
+                crate::auth::parse_ttl("400d").map(drop),
+                commitments::parse_action(&"a".repeat(501))
+                    .map(drop)
+                    .map_err(|e| e.message),
+            ]
+            .into_iter()
+            .map(error),
+        );
+        problems.extend(
+            [
+                CadenceError::WeeksOutOfRange(9),
+                CadenceError::EmptyQuietHours,
+            ]
+            .map(|e| e.to_string()),
+        );
+        problems.extend(
+            [
+                RotationPlanError::ItemsPerRoundOutOfRange { given: 9, max: 6 },
+                RotationPlanError::RecommendationIntervalOutOfRange(60),
+                RotationPlanError::FixedListLength(0),
+            ]
+            .map(|e| e.to_string()),
+        );
+        // Formatted where they are made, in words these lines repeat.
+        problems.extend(
+            [
+                "item \"xyz\" is not in the item bank",
+                "item \"trust_1\" is listed more than once",
+                "window_hours must be between 1 and 336",
+                "window_hours (200) must not be longer than the time between rounds (168 hours)",
+                "at most 5 reminders per round",
+                "a reminder after 80 hours is outside the answer window of 72 hours",
+                "every_n_weeks needs `weeks` (1–8)",
+                "weekday \"someday\" is not a day of the week (monday … sunday)",
+                "\"25:00\" is not a local time like 09:30",
+                "Saturday is a weekend day; choose Monday to Friday, or allow weekends for this survey",
+                "21:00 is inside the quiet hours (20:00–07:00); choose a time from 07:00 to 20:00",
+                "k and k_detail must be below 2^31",
+                "the first line must be the header email,name,team,leads,time_zone,locale",
+                "the file looks separated by semicolons, as spreadsheets save CSV in some languages; save it separated by commas",
+                "at most 50000 rows per import",
+                "already on line 2",
+                "expected 6 columns, found 3",
+                "a path like Engineering/Platform of at most 12 levels",
+                "level 2 must not be empty or only spaces",
+                "\"maybe\" is not true or false",
+            ]
+            .map(str::to_owned),
+        );
+        problems
+    }
+
+    #[test]
+    fn every_form_problem_has_german_and_every_german_problem_is_used() {
+        let problems = form_problems();
+        assert!(
+            problems.len() > 60,
+            "found only {} problems",
+            problems.len()
+        );
+        let missing: Vec<&String> = problems
+            .iter()
+            .filter(|english| german_problem(english).is_none())
+            .collect();
+        assert!(missing.is_empty(), "no German for {missing:#?}");
+        let unused: Vec<&str> = GERMAN_PROBLEMS
+            .iter()
+            .map(|(pattern, _)| *pattern)
+            .filter(|pattern| {
+                !problems
+                    .iter()
+                    .any(|english| values_in(english, pattern).is_some())
+            })
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "German problems matching none: {unused:#?}"
+        );
+    }
+
+    #[test]
+    fn problems_keep_their_values_in_german() {
+        let german = Text::new(Locale::De);
+        assert_eq!(
+            german.problem("k must be at least 3, not 1"),
+            "k muss mindestens 3 sein, nicht 1"
+        );
+        assert_eq!(
+            german.problem("level 2 must not be empty or only spaces"),
+            "Ebene 2: darf nicht leer sein oder nur aus Leerzeichen bestehen"
+        );
+        assert_eq!(
+            german.problem("the survey is paused; resume it to open rounds"),
+            "die Befragung ist pausiert; setzen Sie sie fort, um Runden zu öffnen"
+        );
+        assert_eq!(
+            german.problem("a message nobody wrote"),
+            "a message nobody wrote"
+        );
+        assert_eq!(
+            Text::new(Locale::En).problem("must be hr or admin"),
+            "must be hr or admin"
+        );
+    }
+
     #[test]
     fn german_keeps_every_placeholder() {
-        for (english, german) in GERMAN {
+        for (english, german) in GERMAN.iter().chain(GERMAN_PROBLEMS) {
             assert_eq!(
                 english.matches("{}").count(),
                 german.matches("{}").count(),

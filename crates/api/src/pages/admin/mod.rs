@@ -423,13 +423,13 @@ impl Problems {
         }
     }
 
-    /// The messages about `field`, joined.
-    pub fn of(&self, field: &str) -> Option<String> {
-        let messages: Vec<&str> = self
+    /// The messages about `field` in the reader's language, joined.
+    pub fn of(&self, t: &Text, field: &str) -> Option<String> {
+        let messages: Vec<String> = self
             .errors
             .iter()
             .filter(|error| error.field == field)
-            .map(|error| error.message.as_str())
+            .map(|error| t.problem(&error.message))
             .collect();
         (!messages.is_empty()).then(|| messages.join("; "))
     }
