@@ -97,39 +97,50 @@ async fn answer_tables_are_without_rowid_on_sqlite() {
     }
 }
 
-/// Upgrading to the migration of issue 18 keeps every release and records the exact
-/// ones in `determined_nodes`, so the first round closed afterwards is compared with
-/// the rounds closed before.
-async fn upgrading_records_the_exact_releases_of_closed_rounds(url: &str) {
-    use safepulse_migration::{Migrator, MigratorTrait};
-    use sea_orm::Value;
-    let db = sea_orm::Database::connect(url).await.unwrap();
-    // v1, the round keyring and tokens: the schema before issue 18.
-    Migrator::up(&db, Some(3)).await.unwrap();
-    let backend = db.get_database_backend();
-    let run = |sql: &'static str, values: Vec<Value>| {
-        let db = &db;
-        async move {
-            db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-                .await
-                .unwrap();
-        }
-    };
+/// Runs one statement on `db`, which must succeed.
+async fn run(db: &sea_orm::DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>) {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        values,
+    ))
+    .await
+    .unwrap();
+}
+
+/// A closed round of an active survey, written in plain SQL (the schema of any
+/// version since v1): the round's id.
+async fn closed_round(db: &sea_orm::DatabaseConnection) -> uuid::Uuid {
     let (survey, round) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let now = chrono::Utc::now();
     run(
+        db,
         "INSERT INTO surveys (id, name, status, include_subteams, settings, k, k_detail, \
          privacy_locked, created_at, updated_at) VALUES ($1, 'Pulse', 'active', $2, $3, 5, 10, $4, $5, $5)",
         vec![survey.into(), true.into(), serde_json::json!({}).into(), true.into(), now.into()],
     )
     .await;
     run(
+        db,
         "INSERT INTO rounds (id, survey_id, period_key, round_index, status, key_id, k, k_detail, \
          opened_at, closes_at, closed_at, invited_count) \
          VALUES ($1, $2, 'p1', 0, 'closed', 'k1', 5, 10, $3, $3, $3, 20)",
         vec![round.into(), survey.into(), now.into()],
     )
     .await;
+    round
+}
+
+/// Upgrading to the migration of issue 18 keeps every release and records the exact
+/// ones in `determined_nodes`, so the first round closed afterwards is compared with
+/// the rounds closed before.
+async fn upgrading_records_the_exact_releases_of_closed_rounds(url: &str) {
+    use safepulse_migration::{Migrator, MigratorTrait};
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    // v1, the round keyring and tokens: the schema before issue 18.
+    Migrator::up(&db, Some(3)).await.unwrap();
+    let backend = db.get_database_backend();
+    let round = closed_round(&db).await;
     let nodes = [
         uuid::Uuid::new_v4(),
         uuid::Uuid::new_v4(),
@@ -142,6 +153,7 @@ async fn upgrading_records_the_exact_releases_of_closed_rounds(url: &str) {
         (nodes[2], "suppressed", false, None),
     ] {
         run(
+            &db,
             "INSERT INTO releases (id, round_id, node_id, status, detail, figures) \
              VALUES ($1, $2, $3, $4, $5, $6)",
             vec![
@@ -250,33 +262,8 @@ async fn upgrading_packs_stored_figures_exactly(url: &str) {
     // Every migration before figures were packed.
     Migrator::up(&db, Some(8)).await.unwrap();
     let backend = db.get_database_backend();
-    let run = |sql: &'static str, values: Vec<sea_orm::Value>| {
-        let db = &db;
-        async move {
-            db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-                .await
-                .unwrap();
-        }
-    };
-    let (survey, round, node) = (
-        uuid::Uuid::new_v4(),
-        uuid::Uuid::new_v4(),
-        uuid::Uuid::new_v4(),
-    );
-    let now = chrono::Utc::now();
-    run(
-        "INSERT INTO surveys (id, name, status, include_subteams, settings, k, k_detail, \
-         privacy_locked, created_at, updated_at) VALUES ($1, 'Pulse', 'active', $2, $3, 5, 10, $4, $5, $5)",
-        vec![survey.into(), true.into(), serde_json::json!({}).into(), true.into(), now.into()],
-    )
-    .await;
-    run(
-        "INSERT INTO rounds (id, survey_id, period_key, round_index, status, key_id, k, k_detail, \
-         opened_at, closes_at, closed_at, invited_count) \
-         VALUES ($1, $2, 'p1', 0, 'closed', 'k1', 5, 10, $3, $3, $3, 20)",
-        vec![round.into(), survey.into(), now.into()],
-    )
-    .await;
+    let round = closed_round(&db).await;
+    let node = uuid::Uuid::new_v4();
     let released = ReleasedFigures {
         respondents: 11,
         detail: true,
@@ -331,6 +318,7 @@ async fn upgrading_packs_stored_figures_exactly(url: &str) {
     };
     // As the close wrote them then: serde_json's text of each value.
     run(
+        &db,
         "INSERT INTO releases (id, round_id, node_id, status, detail, figures, team_changed) \
          VALUES ($1, $2, $3, 'released', $4, $5, $6)",
         vec![
@@ -344,6 +332,7 @@ async fn upgrading_packs_stored_figures_exactly(url: &str) {
     )
     .await;
     run(
+        &db,
         "INSERT INTO atom_statistics (round_id, family, atom_id, people, statistics) \
          VALUES ($1, 'detail', $2, 11, $3)",
         vec![

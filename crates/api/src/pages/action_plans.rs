@@ -281,6 +281,34 @@ fn failure(error: &ApiError, session: &Session) -> HttpResponse {
     }
 }
 
+/// A leader's form post: the signed-in form and the id in its path, or the response
+/// that replaces the page (cross-site, no session, an id that is none).
+async fn form_with_id(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    id: &str,
+) -> Result<(Session, Vec<(String, String)>, Uuid), HttpResponse> {
+    let (session, fields) = session::signed_in_form(request, payload, state).await?;
+    match id.parse::<Uuid>() {
+        Ok(id) => Ok((session, fields, id)),
+        Err(_) => Err(failure(&ApiError::NotFound, &session)),
+    }
+}
+
+/// Refuses unless the session's person leads `team_id` now (the API's rule).
+async fn ensure_leads(
+    state: &AppState,
+    session: &Session,
+    team_id: Uuid,
+) -> Result<(), HttpResponse> {
+    match commitments::caller_leads(state.store.connection(), &session.caller, team_id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(failure(&ApiError::Forbidden, session)),
+        Err(error) => Err(failure(&error, session)),
+    }
+}
+
 fn back_to_plan(team_id: Uuid) -> HttpResponse {
     session::see_other(&format!("/dashboard/teams/{team_id}#action-plan"))
 }
@@ -292,18 +320,12 @@ pub async fn create(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let (session, fields) = match session::signed_in_form(&request, payload, &state).await {
+    let (session, fields, team_id) = match form_with_id(&request, payload, &state, &id).await {
         Ok(form) => form,
         Err(response) => return response,
     };
-    let Ok(team_id) = id.parse::<Uuid>() else {
-        return failure(&ApiError::NotFound, &session);
-    };
-    let db = state.store.connection();
-    match commitments::caller_leads(db, &session.caller, team_id).await {
-        Ok(true) => {}
-        Ok(false) => return failure(&ApiError::Forbidden, &session),
-        Err(error) => return failure(&error, &session),
+    if let Err(response) = ensure_leads(&state, &session, team_id).await {
+        return response;
     }
     let mut attempt = Attempt {
         editing: None,
@@ -360,22 +382,16 @@ pub async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let (session, fields) = match session::signed_in_form(&request, payload, &state).await {
+    let (session, fields, id) = match form_with_id(&request, payload, &state, &id).await {
         Ok(form) => form,
         Err(response) => return response,
     };
-    let Ok(id) = id.parse::<Uuid>() else {
-        return failure(&ApiError::NotFound, &session);
-    };
-    let db = state.store.connection();
-    let current = match stored::get(db, id).await {
+    let current = match stored::get(state.store.connection(), id).await {
         Ok(current) => current,
         Err(error) => return failure(&error.into(), &session),
     };
-    match commitments::caller_leads(db, &session.caller, current.team_id).await {
-        Ok(true) => {}
-        Ok(false) => return failure(&ApiError::Forbidden, &session),
-        Err(error) => return failure(&error, &session),
+    if let Err(response) = ensure_leads(&state, &session, current.team_id).await {
+        return response;
     }
     let done = match session::field(&fields, "done") {
         None => None,
