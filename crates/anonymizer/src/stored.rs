@@ -8,7 +8,7 @@
 //!
 //! Structs are written as arrays, so **a field's position is its name**: add
 //! fields only at the end of a struct, with `#[serde(default)]`, and never reorder
-//! or remove one (`a_released_figure_keeps_its_stored_bytes` pins the layout).
+//! or remove one (the tests pin the bytes of a known value of each type).
 //! Reading accepts the map form too (field names as keys): rows closed before
 //! figures were packed were converted from their JSON into that form.
 //!
@@ -99,6 +99,18 @@ mod tests {
         }
     }
 
+    fn rounded() -> RoundedFigures {
+        RoundedFigures {
+            respondents: 9,
+            step: 1.0,
+            dimensions: vec![RoundedDimension {
+                dimension: Dimension::Wellbeing,
+                item_count: 2,
+                mean: 5.0,
+            }],
+        }
+    }
+
     fn atom() -> AtomStatistics {
         AtomStatistics {
             atom: AtomId(Uuid::from_u128(7)),
@@ -143,18 +155,9 @@ mod tests {
             ReleasedFigures::from_stored(&no_band.to_stored()).unwrap(),
             no_band
         );
-        let rounded = RoundedFigures {
-            respondents: 9,
-            step: 1.0,
-            dimensions: vec![RoundedDimension {
-                dimension: Dimension::Wellbeing,
-                item_count: 2,
-                mean: 5.0,
-            }],
-        };
         assert_eq!(
-            RoundedFigures::from_stored(&rounded.to_stored()).unwrap(),
-            rounded
+            RoundedFigures::from_stored(&rounded().to_stored()).unwrap(),
+            rounded()
         );
         assert_eq!(
             AtomStatistics::from_stored(&atom().to_stored()).unwrap(),
@@ -185,12 +188,34 @@ mod tests {
 
     /// Positions are names in the stored form: reordering or removing a field would
     /// silently misread every stored row, so the bytes of a known value are pinned.
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
     #[test]
     fn a_released_figure_keeps_its_stored_bytes() {
-        let bytes = released().to_stored();
-        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        assert_eq!(hex, PINNED_RELEASED, "the stored layout changed");
+        assert_eq!(
+            hex(&released().to_stored()),
+            PINNED_RELEASED,
+            "the stored layout changed"
+        );
     }
+
+    #[test]
+    fn rounded_figures_and_atom_statistics_keep_their_stored_bytes() {
+        assert_eq!(hex(&rounded().to_stored()), PINNED_ROUNDED);
+        assert_eq!(hex(&atom().to_stored()), PINNED_ATOM);
+    }
+
+    /// `rounded().to_stored()` and `atom().to_stored()` as first written.
+    const PINNED_ROUNDED: &str =
+        "9309cb3ff00000000000009193a977656c6c6265696e6702cb4014000000000000";
+    const PINNED_ATOM: &str = concat!(
+        "96d92430303030303030302d303030302d303030302d303030302d303030303030303030",
+        "303037a664657461696cd92430303030303030302d303030302d303030302d303030302d",
+        "3030303030303030303030390a919433060292cd011f97010002000103039193a5747275",
+        "737433c0",
+    );
 
     /// `released().to_stored()` as written when the stored form was introduced.
     const PINNED_RELEASED: &str = concat!(
