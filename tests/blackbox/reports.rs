@@ -6,9 +6,9 @@
 use safepulse_anonymizer::{ReleasedFigures, RoundedFigures, StoredForm};
 use safepulse_domain::{Clock, Role};
 use safepulse_store::answers::SubmitOutcome;
-use safepulse_store::entities::release;
+use safepulse_store::entities::release::{self, ReleaseStatus};
 use safepulse_tests::{TestApp, on_both_databases};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -105,11 +105,11 @@ on_both_databases! {
             assert_eq!(rounds.len(), 1);
             let shown = &rounds[0]["release"];
             let stored = stored.iter().find(|row| row.node_id == node).unwrap();
-            assert_eq!(shown["status"], stored.status.as_str());
+            assert_eq!(shown["status"], stored.status.to_value());
             match &stored.figures {
                 Some(figures) => {
-                    let stored = match stored.status.as_str() {
-                        "released" => json!(ReleasedFigures::from_stored(figures).unwrap()),
+                    let stored = match stored.status {
+                        ReleaseStatus::Released => json!(ReleasedFigures::from_stored(figures).unwrap()),
                         _ => json!(RoundedFigures::from_stored(figures).unwrap()),
                     };
                     assert_eq!(shown["figures"], stored, "figures exactly as released");

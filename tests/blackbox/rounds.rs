@@ -9,6 +9,7 @@ use safepulse_domain::Clock;
 use safepulse_domain::keys::LinkToken;
 use safepulse_mailer::rounds::{self, CloseOutcome, RawRetention};
 use safepulse_store::answers::SubmitOutcome;
+use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
     invitation, open_comment, open_response, outbox, release, round, round_node,
 };
@@ -237,16 +238,20 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(releases.len(), 4, "department, two teams, Leadership");
-        assert!(releases.iter().all(|row| (row.status == "released") == row.figures.is_some()));
+        assert!(releases.iter().all(|row| (row.status == ReleaseStatus::Released) == row.figures.is_some()));
         let department = releases.iter().find(|row| row.node_id == org.department).unwrap();
-        assert_eq!(department.status, "released");
+        assert_eq!(department.status, ReleaseStatus::Released);
         let figures = ReleasedFigures::from_stored(department.figures.as_deref().unwrap()).unwrap();
         assert_eq!(figures.respondents, 14);
         let leadership = releases
             .iter()
             .find(|row| row.node_id != org.department && !org.teams.contains(&row.node_id))
             .unwrap();
-        assert_eq!(leadership.status, "suppressed", "two leaders are fewer than k");
+        assert_eq!(
+            leadership.status,
+            ReleaseStatus::Suppressed,
+            "two leaders are fewer than k"
+        );
 
         let frozen: Vec<release::Model> = releases.clone();
         let again = app.close_round(round_id).await;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
+use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{open_response, outbox, person, release, round_node};
 use safepulse_tests::answer_form::{AnswerForm, form_urlencode};
 use safepulse_tests::smtp_sink::{ReceivedMessage, Script, SmtpSink};
@@ -84,7 +85,7 @@ fn link_and_recipient(message: &ReceivedMessage) -> (String, String) {
 async fn releases_by_name(
     app: &TestApp,
     round_id: Uuid,
-) -> BTreeMap<String, (String, Option<Vec<u8>>)> {
+) -> BTreeMap<String, (ReleaseStatus, Option<Vec<u8>>)> {
     let db = app.state.store.connection();
     let names: HashMap<Uuid, String> = round_node::Entity::find()
         .filter(round_node::Column::RoundId.eq(round_id))
@@ -106,12 +107,12 @@ async fn releases_by_name(
 
 /// Releases without their team names: which of two equal teams Rule B hides
 /// depends on their random ids.
-fn as_multiset(releases: &BTreeMap<String, (String, Option<Vec<u8>>)>) -> Vec<String> {
+fn as_multiset(releases: &BTreeMap<String, (ReleaseStatus, Option<Vec<u8>>)>) -> Vec<String> {
     let mut entries: Vec<String> = releases
         .iter()
         .map(|(name, (status, figures))| {
             let kind = name.split(':').next().unwrap_or_default();
-            format!("{kind} {status} {figures:?}")
+            format!("{kind} {status:?} {figures:?}")
         })
         .collect();
     entries.sort();

@@ -11,7 +11,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, ResponseError};
-use safepulse_store::StoreError;
+use safepulse_store::{Conflict, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -153,9 +153,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict(code) => ApiError::Conflict {
-                code,
-                detail: conflict_detail(code).to_owned(),
+            StoreError::Conflict(conflict) => ApiError::Conflict {
+                code: conflict.code(),
+                detail: conflict_detail(conflict).to_owned(),
             },
             StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
             StoreError::UnsupportedUrl | StoreError::Database(_) | StoreError::Keyring(_) => {
@@ -165,30 +165,36 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// What each conflict code means, in words a person can act on.
-fn conflict_detail(code: &str) -> &'static str {
-    match code {
-        "team_cycle" => "a team cannot be moved below itself or one of its sub-teams",
-        "team_not_empty" => "the team still has sub-teams or people; move them first",
-        "survey_not_draft" => "the survey has started already",
-        "survey_is_draft" => "the survey is a draft: start it first",
-        "survey_archived" => "the survey is archived and cannot change",
-        "team_in_survey" => "a survey still asks this team; take it out of the survey first",
-        "team_has_rounds" => {
+/// What each conflict means, in words a person can act on. The German pages look
+/// these words up, so changing one means changing its translation too.
+fn conflict_detail(conflict: Conflict) -> &'static str {
+    match conflict {
+        Conflict::TeamCycle => "a team cannot be moved below itself or one of its sub-teams",
+        Conflict::TeamNotEmpty => "the team still has sub-teams or people; move them first",
+        Conflict::SurveyNotDraft => "the survey has started already",
+        Conflict::SurveyIsDraft => "the survey is a draft: start it first",
+        Conflict::SurveyArchived => "the survey is archived and cannot change",
+        Conflict::TeamInSurvey => "a survey still asks this team; take it out of the survey first",
+        Conflict::TeamHasRounds => {
             "the team has pulse rounds, whose reports would lose their team; rename or move it instead"
         }
-        "team_name_taken" => "another team with this name already has the same parent",
-        "parent_not_found" => "the parent team does not exist",
-        "team_not_found" => "the team does not exist",
-        "person_not_found" => "the person does not exist",
-        "already_exists" => "an entry with these unique values already exists",
-        "still_referenced" => "something else still refers to this entry",
-        "round_not_closed" => "a round's results, and plans about them, come after it closes",
-        "team_not_in_round" => "this round did not ask the team",
-        "commitment_limit_reached" => {
+        Conflict::TeamNameTaken => "another team with this name already has the same parent",
+        Conflict::ParentNotFound => "the parent team does not exist",
+        Conflict::TeamNotFound => "the team does not exist",
+        Conflict::PersonNotFound => "the person does not exist",
+        Conflict::AlreadyExists => "an entry with these unique values already exists",
+        Conflict::StillReferenced => "something else still refers to this entry",
+        Conflict::RoundNotClosed => "a round's results, and plans about them, come after it closes",
+        Conflict::TeamNotInRound => "this round did not ask the team",
+        Conflict::CommitmentLimitReached => {
             "the team already has three commitments for this round; edit one instead"
         }
-        _ => "the request conflicts with the current state",
+        // Codes with no words of their own: an import row whose team path is
+        // empty, a commitment for a round that does not exist (its route answers
+        // that as a validation problem).
+        Conflict::EmptyTeamPath | Conflict::RoundNotFound => {
+            "the request conflicts with the current state"
+        }
     }
 }
 

@@ -28,6 +28,7 @@ use safepulse_anonymizer::{
 };
 use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads, synthetic_node_id};
 use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
+use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
     invitation, outbox, person, retained_comment, retained_response, round, round_item, round_node,
     round_viewer, survey, survey_team, team, team_leader,
@@ -986,11 +987,15 @@ async fn store_release(
         .iter()
         .map(|node_release| {
             let (status, detail, figures) = match &node_release.release {
-                Release::Released(figures) => {
-                    ("released", figures.detail, Some(figures.to_stored()))
+                Release::Released(figures) => (
+                    ReleaseStatus::Released,
+                    figures.detail,
+                    Some(figures.to_stored()),
+                ),
+                Release::Rounded(figures) => {
+                    (ReleaseStatus::Rounded, false, Some(figures.to_stored()))
                 }
-                Release::Rounded(figures) => ("rounded", false, Some(figures.to_stored())),
-                Release::Suppressed { .. } => ("suppressed", false, None),
+                Release::Suppressed { .. } => (ReleaseStatus::Suppressed, false, None),
             };
             vec![
                 Uuid::new_v4().into(),

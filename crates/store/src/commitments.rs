@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent};
 use crate::entities::{action_commitment, round, round_node};
-use crate::{Store, StoreError};
+use crate::{Conflict, Store, StoreError};
 
 /// How many commitments a team may record per closed round.
 pub const MAX_PER_TEAM_AND_ROUND: usize = 3;
@@ -37,9 +37,9 @@ pub struct CommitmentChange {
 
 /// Records a commitment of `team_id` after `round_id`, audited as `actor`.
 ///
-/// `Conflict("round_not_closed")` while the round is open,
-/// `Conflict("team_not_in_round")` when the round did not ask the team,
-/// `Conflict("commitment_limit_reached")` when the team has three for the round.
+/// `Conflict::RoundNotClosed` while the round is open,
+/// `Conflict::TeamNotInRound` when the round did not ask the team,
+/// `Conflict::CommitmentLimitReached` when the team has three for the round.
 pub async fn create(
     store: &Store,
     actor: &str,
@@ -52,9 +52,9 @@ pub async fn create(
     let round = round::Entity::find_by_id(round_id)
         .one(&transaction)
         .await?
-        .ok_or(StoreError::Conflict("round_not_found"))?;
+        .ok_or(StoreError::Conflict(Conflict::RoundNotFound))?;
     if round.status != "closed" {
-        return Err(StoreError::Conflict("round_not_closed"));
+        return Err(StoreError::Conflict(Conflict::RoundNotClosed));
     }
     let asked = round_node::Entity::find()
         .filter(round_node::Column::RoundId.eq(round_id))
@@ -63,7 +63,7 @@ pub async fn create(
         .await?
         .is_some();
     if !asked {
-        return Err(StoreError::Conflict("team_not_in_round"));
+        return Err(StoreError::Conflict(Conflict::TeamNotInRound));
     }
     let taken: Vec<i32> = action_commitment::Entity::find()
         .filter(action_commitment::Column::TeamId.eq(team_id))
@@ -76,7 +76,7 @@ pub async fn create(
     // A racing insert of the same slot meets the unique index: a conflict, not a fourth.
     let slot = (1..=MAX_PER_TEAM_AND_ROUND as i32)
         .find(|slot| !taken.contains(slot))
-        .ok_or(StoreError::Conflict("commitment_limit_reached"))?;
+        .ok_or(StoreError::Conflict(Conflict::CommitmentLimitReached))?;
     let commitment = action_commitment::ActiveModel {
         id: Set(Uuid::new_v4()),
         team_id: Set(team_id),

@@ -20,9 +20,10 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("not found")]
     NotFound,
-    /// A uniqueness or foreign-key rule of the schema refused the change.
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
+    /// The stored data refuses the change: a rule of the schema (uniqueness, a
+    /// foreign key) or of the store (a team below itself, a round still open).
+    #[error("conflict: {}", .0.code())]
+    Conflict(Conflict),
     /// The database cannot be used right now, and nothing was stored: it does not
     /// answer (no connection within the pool's acquire timeout, a connection
     /// refused or cut), it is locked by another writer for longer than the busy
@@ -38,12 +39,90 @@ pub enum StoreError {
     Keyring(#[from] crate::keyring::KeyringError),
 }
 
+/// Why the stored data refuses a change. Each conflict has a stable code, which the
+/// API answers with (problem+json `code`), so a typo in a code does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// A uniqueness rule of the schema.
+    AlreadyExists,
+    /// A foreign-key rule of the schema.
+    StillReferenced,
+    TeamNameTaken,
+    ParentNotFound,
+    /// A team moved below itself or one of its sub-teams.
+    TeamCycle,
+    TeamNotEmpty,
+    TeamInSurvey,
+    TeamHasRounds,
+    TeamNotFound,
+    PersonNotFound,
+    /// A people import row whose team path names no team.
+    EmptyTeamPath,
+    SurveyNotDraft,
+    SurveyIsDraft,
+    SurveyArchived,
+    RoundNotFound,
+    RoundNotClosed,
+    TeamNotInRound,
+    CommitmentLimitReached,
+}
+
+impl Conflict {
+    /// Every conflict, for checks that each has its words.
+    pub const ALL: [Conflict; 18] = [
+        Conflict::AlreadyExists,
+        Conflict::StillReferenced,
+        Conflict::TeamNameTaken,
+        Conflict::ParentNotFound,
+        Conflict::TeamCycle,
+        Conflict::TeamNotEmpty,
+        Conflict::TeamInSurvey,
+        Conflict::TeamHasRounds,
+        Conflict::TeamNotFound,
+        Conflict::PersonNotFound,
+        Conflict::EmptyTeamPath,
+        Conflict::SurveyNotDraft,
+        Conflict::SurveyIsDraft,
+        Conflict::SurveyArchived,
+        Conflict::RoundNotFound,
+        Conflict::RoundNotClosed,
+        Conflict::TeamNotInRound,
+        Conflict::CommitmentLimitReached,
+    ];
+
+    /// The stable code clients see; never change one.
+    pub fn code(self) -> &'static str {
+        match self {
+            Conflict::AlreadyExists => "already_exists",
+            Conflict::StillReferenced => "still_referenced",
+            Conflict::TeamNameTaken => "team_name_taken",
+            Conflict::ParentNotFound => "parent_not_found",
+            Conflict::TeamCycle => "team_cycle",
+            Conflict::TeamNotEmpty => "team_not_empty",
+            Conflict::TeamInSurvey => "team_in_survey",
+            Conflict::TeamHasRounds => "team_has_rounds",
+            Conflict::TeamNotFound => "team_not_found",
+            Conflict::PersonNotFound => "person_not_found",
+            Conflict::EmptyTeamPath => "empty_team_path",
+            Conflict::SurveyNotDraft => "survey_not_draft",
+            Conflict::SurveyIsDraft => "survey_is_draft",
+            Conflict::SurveyArchived => "survey_archived",
+            Conflict::RoundNotFound => "round_not_found",
+            Conflict::RoundNotClosed => "round_not_closed",
+            Conflict::TeamNotInRound => "team_not_in_round",
+            Conflict::CommitmentLimitReached => "commitment_limit_reached",
+        }
+    }
+}
+
 impl From<DbErr> for StoreError {
     fn from(error: DbErr) -> Self {
         match error.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict("already_exists"),
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                StoreError::Conflict(Conflict::AlreadyExists)
+            }
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                StoreError::Conflict("still_referenced")
+                StoreError::Conflict(Conflict::StillReferenced)
             }
             _ if is_unavailable(&error) => {
                 DATABASE_ERRORS.fetch_add(1, Ordering::Relaxed);
@@ -111,6 +190,14 @@ fn postgres_state_is_unavailable(state: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_conflict_has_its_own_code() {
+        let codes: std::collections::HashSet<_> = Conflict::ALL.map(Conflict::code).into();
+        assert_eq!(codes.len(), Conflict::ALL.len());
+        let conflict = StoreError::Conflict(Conflict::TeamCycle);
+        assert_eq!(conflict.to_string(), "conflict: team_cycle");
+    }
 
     #[test]
     fn database_failures_are_counted() {

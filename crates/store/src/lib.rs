@@ -51,7 +51,7 @@ use sea_orm::{
     IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
-pub use error::{StoreError, database_errors_seen};
+pub use error::{Conflict, StoreError, database_errors_seen};
 pub use safepulse_migration::SchemaStatus;
 
 /// Why `safepulse backup` wrote no copy.

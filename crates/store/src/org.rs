@@ -10,8 +10,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::entities::{person, role_grant, round_node, survey_team, team, team_leader};
+use crate::{Conflict, StoreError};
 
 /// A page of a list ordered by id; `next` is the cursor for the following page.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub async fn create_team(
     if let Some(parent) = new.parent_id {
         get_team(db, parent)
             .await
-            .map_err(missing_as("parent_not_found"))?;
+            .map_err(missing_as(Conflict::ParentNotFound))?;
     }
     ensure_sibling_name_free(db, new.parent_id, new.name.as_str(), None).await?;
     let model = team::ActiveModel {
@@ -78,16 +78,16 @@ async fn ensure_sibling_name_free(
         query = query.filter(team::Column::Id.ne(except));
     }
     if query.count(db).await? > 0 {
-        return Err(StoreError::Conflict("team_name_taken"));
+        return Err(StoreError::Conflict(Conflict::TeamNameTaken));
     }
     Ok(())
 }
 
-/// A referenced row that does not exist is the conflict `code`; any other failure
-/// (the database unavailable, say) stays what it is.
-fn missing_as(code: &'static str) -> impl Fn(StoreError) -> StoreError {
+/// A referenced row that does not exist is `conflict`; any other failure (the
+/// database unavailable, say) stays what it is.
+fn missing_as(conflict: Conflict) -> impl Fn(StoreError) -> StoreError {
     move |error| match error {
-        StoreError::NotFound => StoreError::Conflict(code),
+        StoreError::NotFound => StoreError::Conflict(conflict),
         other => other,
     }
 }
@@ -168,13 +168,13 @@ async fn ensure_not_own_ancestor(
         .map(|team| (team.id, team.parent_id))
         .collect();
     if !parents.contains_key(&new_parent) {
-        return Err(StoreError::Conflict("parent_not_found"));
+        return Err(StoreError::Conflict(Conflict::ParentNotFound));
     }
     let mut cursor = Some(new_parent);
     let mut seen = HashSet::new();
     while let Some(node) = cursor {
         if node == team_id || !seen.insert(node) {
-            return Err(StoreError::Conflict("team_cycle"));
+            return Err(StoreError::Conflict(Conflict::TeamCycle));
         }
         cursor = parents.get(&node).copied().flatten();
     }
@@ -195,21 +195,21 @@ pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), Stor
         .count(db)
         .await?;
     if children > 0 || members > 0 {
-        return Err(StoreError::Conflict("team_not_empty"));
+        return Err(StoreError::Conflict(Conflict::TeamNotEmpty));
     }
     let surveys = survey_team::Entity::find()
         .filter(survey_team::Column::TeamId.eq(id))
         .count(db)
         .await?;
     if surveys > 0 {
-        return Err(StoreError::Conflict("team_in_survey"));
+        return Err(StoreError::Conflict(Conflict::TeamInSurvey));
     }
     let rounds = round_node::Entity::find()
         .filter(round_node::Column::TeamId.eq(id))
         .count(db)
         .await?;
     if rounds > 0 {
-        return Err(StoreError::Conflict("team_has_rounds"));
+        return Err(StoreError::Conflict(Conflict::TeamHasRounds));
     }
     team::Entity::delete_by_id(id).exec(db).await?;
     Ok(())
@@ -235,7 +235,7 @@ pub async fn create_person(
     if let Some(team_id) = new.team_id {
         get_team(db, team_id)
             .await
-            .map_err(missing_as("team_not_found"))?;
+            .map_err(missing_as(Conflict::TeamNotFound))?;
     }
     let model = person::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -339,7 +339,7 @@ pub async fn update_person(
     if let Some(Some(team_id)) = changes.team_id {
         get_team(db, team_id)
             .await
-            .map_err(missing_as("team_not_found"))?;
+            .map_err(missing_as(Conflict::TeamNotFound))?;
     }
     let mut model: person::ActiveModel = current.into();
     if let Some(name) = changes.name {
@@ -401,7 +401,7 @@ pub async fn add_leader(
     get_team(db, team_id).await?;
     get_person(db, person_id)
         .await
-        .map_err(missing_as("person_not_found"))?;
+        .map_err(missing_as(Conflict::PersonNotFound))?;
     team_leader::Entity::insert(team_leader::ActiveModel {
         team_id: Set(team_id),
         person_id: Set(person_id),

@@ -15,8 +15,8 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, Set};
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::entities::{audit_entry, person, team, team_leader};
+use crate::{Conflict, StoreError};
 
 /// Rows per statement: people have 10 columns, and SQLite takes at most 32,766
 /// parameters a statement.
@@ -251,7 +251,7 @@ impl TeamPaths {
             };
             parent = Some(id);
         }
-        parent.ok_or(StoreError::Conflict("empty_team_path"))
+        parent.ok_or(StoreError::Conflict(Conflict::EmptyTeamPath))
     }
 }
 

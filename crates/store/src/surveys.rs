@@ -9,9 +9,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::entities::{round, survey, survey_team, team};
 use crate::org::Page;
+use crate::{Conflict, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct NewSurvey {
@@ -71,7 +71,7 @@ async fn ensure_teams_exist(
         .count(db)
         .await?;
     if found != team_ids.len() as u64 {
-        return Err(StoreError::Conflict("team_not_found"));
+        return Err(StoreError::Conflict(Conflict::TeamNotFound));
     }
     Ok(())
 }
@@ -161,7 +161,7 @@ pub async fn update_survey(
 ) -> Result<SurveyWithTeams, StoreError> {
     let current = get_survey(db, id).await?.survey;
     if current.status == "archived" {
-        return Err(StoreError::Conflict("survey_archived"));
+        return Err(StoreError::Conflict(Conflict::SurveyArchived));
     }
     if let Some(team_ids) = &changes.team_ids {
         ensure_teams_exist(db, team_ids).await?;

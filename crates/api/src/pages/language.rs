@@ -270,7 +270,7 @@ mod tests {
         use safepulse_mailer::RotationPlanError;
         use safepulse_mailer::cadence::CadenceError;
         use safepulse_mailer::rounds::RoundError;
-        use safepulse_store::StoreError;
+        use safepulse_store::{Conflict, StoreError};
 
         use crate::error::ApiError;
         use crate::routes::commitments;
@@ -299,27 +299,8 @@ mod tests {
                 }
             }
         }
-        let conflict = |code| ApiError::from(StoreError::Conflict(code)).to_string();
-        for code in [
-            "team_cycle",
-            "team_not_empty",
-            "survey_not_draft",
-            "survey_is_draft",
-            "survey_archived",
-            "team_in_survey",
-            "team_has_rounds",
-            "team_name_taken",
-            "parent_not_found",
-            "team_not_found",
-            "person_not_found",
-            "already_exists",
-            "still_referenced",
-            "round_not_closed",
-            "team_not_in_round",
-            "commitment_limit_reached",
-            "an_unknown_code",
-        ] {
-            problems.push(conflict(code));
+        for conflict in Conflict::ALL {
+            problems.push(ApiError::from(StoreError::Conflict(conflict)).to_string());
         }
         // A refusal that is no conflict, on the console's "not done" page.
         problems.extend([

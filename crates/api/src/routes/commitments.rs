@@ -242,7 +242,7 @@ pub async fn caller_leads(
 /// Store conflicts of a new commitment, as the API answers them.
 pub fn creation_error(error: safepulse_store::StoreError) -> ApiError {
     match error {
-        safepulse_store::StoreError::Conflict("round_not_found") => {
+        safepulse_store::StoreError::Conflict(safepulse_store::Conflict::RoundNotFound) => {
             ApiError::validation("round_id", "no such round")
         }
         other => other.into(),

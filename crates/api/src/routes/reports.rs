@@ -15,7 +15,7 @@ use safepulse_anonymizer::{
 };
 use safepulse_domain::{Dimension, Locale, Role, TimeZone};
 use safepulse_store::audit::{self, AuditEvent};
-use safepulse_store::entities::release;
+use safepulse_store::entities::release::{self, ReleaseStatus};
 use safepulse_store::releases::{
     self, ReleaseFilter, ReleaseSelection, VisibleRelease, visible_releases,
 };
@@ -78,18 +78,20 @@ impl ReleaseView {
         let Some(bytes) = release.figures.as_deref() else {
             return suppressed();
         };
-        let decoded = match release.status.as_str() {
-            "released" => {
+        let decoded = match release.status {
+            ReleaseStatus::Released => {
                 ReleasedFigures::from_stored(bytes).map(|figures| ReleaseView::Released {
                     detail: release.detail,
                     figures,
                 })
             }
-            "rounded" => RoundedFigures::from_stored(bytes).map(|figures| ReleaseView::Rounded {
-                reason: "rounded_to_protect_anonymity".into(),
-                figures,
-            }),
-            _ => return suppressed(),
+            ReleaseStatus::Rounded => {
+                RoundedFigures::from_stored(bytes).map(|figures| ReleaseView::Rounded {
+                    reason: "rounded_to_protect_anonymity".into(),
+                    figures,
+                })
+            }
+            ReleaseStatus::Suppressed => return suppressed(),
         };
         decoded.unwrap_or_else(|error| {
             tracing::error!(release = %release.id, %error, "a stored release does not decode; shown as hidden");

@@ -10,11 +10,11 @@ use safepulse_mailer::survey::{
     CadenceSettings, Frequency, QuestionSettings, ReminderSettings, SurveySettings,
     WeekOfMonthSetting,
 };
-use safepulse_store::StoreError;
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::round;
 use safepulse_store::keyring::{KeyChain, KeyringError};
 use safepulse_store::surveys::{self, NewSurvey, SurveyChanges, SurveyWithTeams};
+use safepulse_store::{Conflict, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -732,10 +732,10 @@ pub async fn change_status(
     let is_draft = current.status == "draft";
     match change {
         StatusChange::Start if !is_draft && current.status != "archived" => {
-            return Err(StoreError::Conflict("survey_not_draft").into());
+            return Err(StoreError::Conflict(Conflict::SurveyNotDraft).into());
         }
         StatusChange::Pause | StatusChange::Resume if is_draft => {
-            return Err(StoreError::Conflict("survey_is_draft").into());
+            return Err(StoreError::Conflict(Conflict::SurveyIsDraft).into());
         }
         _ => {}
     }

@@ -96,7 +96,10 @@ pub async fn create(
         (None, Some(parent)) => match org::get_team(&db, parent).await {
             Ok(parent) => TimeZone::parse(&parent.time_zone).unwrap_or_default(),
             Err(safepulse_store::StoreError::NotFound) => {
-                return Err(safepulse_store::StoreError::Conflict("parent_not_found").into());
+                return Err(safepulse_store::StoreError::Conflict(
+                    safepulse_store::Conflict::ParentNotFound,
+                )
+                .into());
             }
             Err(other) => return Err(other.into()),
         },
