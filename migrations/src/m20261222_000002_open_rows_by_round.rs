@@ -8,7 +8,9 @@
 //! it, and the separate round index goes (one index fewer on every submit). On
 //! PostgreSQL the key is only an index; the same text keeps the schemas alike.
 //!
-//! Both tables are rebuilt and their rows copied, in the migration's transaction.
+//! Both tables are rebuilt and their rows copied, in the migration's transaction, in
+//! the order of their random ids: the copies' physical order (PostgreSQL's heap)
+//! no longer follows the order in which open answers were submitted.
 //! Not marked backward compatible, only because the migration before it is not.
 
 use sea_orm_migration::prelude::*;
@@ -40,7 +42,7 @@ CREATE TABLE open_responses_new (
     PRIMARY KEY (round_id, id)
 ) {without_rowid};
 INSERT INTO open_responses_new (round_id, id, node_id, ballot, sealed)
-    SELECT round_id, id, node_id, ballot, sealed FROM open_responses;
+    SELECT round_id, id, node_id, ballot, sealed FROM open_responses ORDER BY id;
 DROP TABLE open_responses;
 ALTER TABLE open_responses_new RENAME TO open_responses;
 
@@ -52,7 +54,7 @@ CREATE TABLE open_comments_new (
     PRIMARY KEY (round_id, id)
 ) {without_rowid};
 INSERT INTO open_comments_new (round_id, id, node_id, sealed)
-    SELECT round_id, id, node_id, sealed FROM open_comments;
+    SELECT round_id, id, node_id, sealed FROM open_comments ORDER BY id;
 DROP TABLE open_comments;
 ALTER TABLE open_comments_new RENAME TO open_comments;
 "#;

@@ -1539,30 +1539,42 @@ struct HeatmapPage<'a> {
     scale: &'static [ScaleStep],
 }
 
+/// The heatmap of the round in the path as the signed-in reader may read it,
+/// audited as a dashboard view (`format`: a download); the page that replaces it
+/// otherwise. The id is parsed here, not by the extractor, so a mistyped address
+/// gets a page and not the API's problem+json.
+async fn audited_heatmap(
+    request: &HttpRequest,
+    state: &AppState,
+    id: &str,
+    format: Option<ExportFormat>,
+) -> Result<(Session, Uuid, Vec<HeatmapRow>), HttpResponse> {
+    let (session, reader) = reader_of(request, state).await?;
+    let Ok(round_id) = id.parse::<Uuid>() else {
+        return Err(api_error_page(&ApiError::NotFound, &session));
+    };
+    let rows = match build_heatmap(state, &reader, round_id).await {
+        Ok(rows) => rows,
+        Err(error) => return Err(api_error_page(&error, &session)),
+    };
+    if let Err(error) =
+        record_heatmap_view(state, &reader, round_id, &rows, ReadVia::Dashboard, format).await
+    {
+        return Err(server_error(&error, Some(&session)));
+    }
+    Ok((session, round_id, rows))
+}
+
 /// `GET /dashboard/rounds/{id}/heatmap`.
 pub async fn heatmap_page(
     request: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let (session, reader) = match reader_of(&request, &state).await {
+    let (session, round_id, rows) = match audited_heatmap(&request, &state, &id, None).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    // Parsed here, not by the extractor, so a mistyped address gets this page and
-    // not the API's problem+json.
-    let Ok(round_id) = id.parse::<Uuid>() else {
-        return api_error_page(&ApiError::NotFound, &session);
-    };
-    let rows = match build_heatmap(&state, &reader, round_id).await {
-        Ok(rows) => rows,
-        Err(error) => return api_error_page(&error, &session),
-    };
-    if let Err(error) =
-        record_heatmap_view(&state, &reader, round_id, &rows, ReadVia::Dashboard, None).await
-    {
-        return server_error(&error, Some(&session));
-    }
     let t = session.text();
     let label = match heatmap_label(&state, round_id, t).await {
         Ok(label) => label,
@@ -1700,29 +1712,11 @@ pub async fn heatmap_download(
     id: web::Path<String>,
     format: ExportFormat,
 ) -> HttpResponse {
-    let (session, reader) = match reader_of(&request, &state).await {
+    let (session, round_id, rows) = match audited_heatmap(&request, &state, &id, Some(format)).await
+    {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let Ok(round_id) = id.parse::<Uuid>() else {
-        return api_error_page(&ApiError::NotFound, &session);
-    };
-    let rows = match build_heatmap(&state, &reader, round_id).await {
-        Ok(rows) => rows,
-        Err(error) => return api_error_page(&error, &session),
-    };
-    if let Err(error) = record_heatmap_view(
-        &state,
-        &reader,
-        round_id,
-        &rows,
-        ReadVia::Dashboard,
-        Some(format),
-    )
-    .await
-    {
-        return server_error(&error, Some(&session));
-    }
     match heatmap_table(&rows).download(format, &format!("heatmap-{round_id}")) {
         Ok(response) => response,
         Err(error) => server_error(&error, Some(&session)),
