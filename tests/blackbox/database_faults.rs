@@ -444,6 +444,21 @@ async fn a_postgresql_outage_is_a_quick_503_with_retry_after_and_heals_by_itself
         "{page:?}"
     );
     assert!(page.took < patience, "answered in {:?}", page.took);
+    // So does the dashboard: the same rule decides for both page families.
+    let page = reply_of(
+        client
+            .get(format!("{base}/dashboard"))
+            .header("Cookie", &console),
+    )
+    .await;
+    assert_eq!(page.status, 503, "{page:?}");
+    assert_eq!(page.retry_after.as_deref(), Some("60"));
+    assert!(
+        page.body
+            .contains("safepulse cannot reach its database just now"),
+        "{page:?}"
+    );
+    assert!(page.took < patience, "answered in {:?}", page.took);
     proxy.restore().await;
     wait_until_ready(client, &base).await;
     let reply = post_form(client, &base, waiting, waiting_form).await;

@@ -103,6 +103,10 @@ pub(super) const GERMAN: &[(&str, &str)] = &[
         "safepulse hat die Änderung abgelehnt: {}. Es wurde nichts geändert.",
     ),
     (
+        "safepulse cannot reach its database just now (it may be down, busy or full). Please try again in a minute.",
+        "safepulse erreicht seine Datenbank gerade nicht (sie ist vielleicht ausgefallen, ausgelastet oder voll). Bitte versuchen Sie es in einer Minute noch einmal.",
+    ),
+    (
         "The database is out of reach",
         "Die Datenbank ist nicht erreichbar",
     ),

@@ -128,6 +128,56 @@ async fn privacy() -> actix_web::HttpResponse {
 
 const PRIVACY_MODEL: &str = include_str!("../../../../docs/privacy.md");
 
+/// A failure a dashboard or console page can meet: what it says, and whether it is
+/// the database being out of reach (a 503 with `Retry-After`, like the API and the
+/// answer page) rather than a fault of ours. Both page families decide with this
+/// one trait, so a new error type cannot be a 503 on one and a 500 on the other.
+pub trait PageFailure: std::fmt::Display {
+    fn is_unavailable(&self) -> bool {
+        false
+    }
+}
+
+impl PageFailure for safepulse_store::StoreError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, safepulse_store::StoreError::Unavailable(_))
+    }
+}
+
+impl PageFailure for crate::error::ApiError {
+    fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            crate::error::ApiError::Unavailable(_) | crate::error::ApiError::DatabaseUnavailable(_)
+        )
+    }
+}
+
+impl PageFailure for crate::auth::TokenError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, crate::auth::TokenError::Store(error) if error.is_unavailable())
+    }
+}
+
+// Rendering and link derivation never touch the database.
+impl PageFailure for safepulse_mailer::messages::MessageError {}
+impl PageFailure for safepulse_mailer::messages::LinkError {}
+impl PageFailure for anyhow::Error {
+    fn is_unavailable(&self) -> bool {
+        self.chain().any(|cause| {
+            cause
+                .downcast_ref::<safepulse_store::StoreError>()
+                .is_some_and(PageFailure::is_unavailable)
+        })
+    }
+}
+
+// Adding a cookie and a stopped sign-in queue never involve the database.
+impl PageFailure for actix_web::error::HttpError {}
+impl PageFailure for crate::sign_in_queue::QueueError {}
+impl PageFailure for &str {}
+impl PageFailure for String {}
+
 /// A rendered page with the headers every page sends: never cached, no referrer,
 /// not indexed, and the page family's own Content-Security-Policy. A template that
 /// fails to render becomes a bare 500 page (logged), never a panic.

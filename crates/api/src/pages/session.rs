@@ -31,9 +31,10 @@ use safepulse_store::tokens::TokenKind;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::answer;
 use super::language::{self, Text};
+use super::{PageFailure, answer};
 use crate::auth::{Caller, SESSION_COOKIE, TokenError};
+use crate::error::RETRY_UNAVAILABLE_AFTER_SECONDS;
 use crate::request_context::current_request_id;
 use crate::state::AppState;
 
@@ -257,6 +258,8 @@ pub enum Notice {
     Forbidden,
     /// An admin without the hr role: signed in, with nothing to read.
     NothingToRead,
+    /// The database is out of reach (down, busy or full): try again, not our fault.
+    Unavailable,
     ServerError,
 }
 
@@ -291,9 +294,27 @@ pub fn notice_in(
     html_response(status, NoticePage { t, notice, session }.render())
 }
 
-/// Logs a database failure with the request id only (never an address, a token or
-/// a figure) and shows the "our fault" page.
-pub fn server_error(error: &dyn std::fmt::Display, session: Option<&Session>) -> HttpResponse {
+/// Logs a failure with the request id only (never an address, a token or a
+/// figure) and shows the "our fault" page, or the "try again" page with 503 and
+/// `Retry-After` when the database is out of reach, as the console and the API do.
+pub fn server_error(error: &dyn PageFailure, session: Option<&Session>) -> HttpResponse {
+    if error.is_unavailable() {
+        tracing::warn!(
+            request_id = %current_request_id(),
+            error = %error,
+            "a dashboard page could not use the database"
+        );
+        let mut response = notice_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Notice::Unavailable,
+            session,
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(RETRY_UNAVAILABLE_AFTER_SECONDS),
+        );
+        return response;
+    }
     tracing::error!(
         request_id = %current_request_id(),
         error = %error,

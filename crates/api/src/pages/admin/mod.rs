@@ -44,6 +44,7 @@ use futures_util::future::LocalBoxFuture;
 use safepulse_domain::{Locale, Role};
 use sha2::{Digest, Sha256};
 
+use super::PageFailure;
 use super::language::Text;
 use super::session::{self, Session};
 use crate::error::{ApiError, FieldError, RETRY_UNAVAILABLE_AFTER_SECONDS};
@@ -311,42 +312,6 @@ impl Text {
         }
     }
 }
-
-/// A failure an admin page can meet: what it says, and whether it is the database
-/// being out of reach (a 503 with `Retry-After`, like the API and the answer page)
-/// rather than a fault of ours.
-pub trait PageFailure: std::fmt::Display {
-    fn is_unavailable(&self) -> bool {
-        false
-    }
-}
-
-impl PageFailure for safepulse_store::StoreError {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, safepulse_store::StoreError::Unavailable(_))
-    }
-}
-
-impl PageFailure for ApiError {
-    fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_)
-        )
-    }
-}
-
-impl PageFailure for crate::auth::TokenError {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, crate::auth::TokenError::Store(error) if error.is_unavailable())
-    }
-}
-
-// Rendering and link derivation never touch the database.
-impl PageFailure for safepulse_mailer::messages::MessageError {}
-impl PageFailure for safepulse_mailer::messages::LinkError {}
-impl PageFailure for &str {}
-impl PageFailure for String {}
 
 /// Logs the failure with the request id only and shows the "our fault" page, or
 /// the "try again" page with 503 and `Retry-After` when the database is out of reach.
