@@ -210,17 +210,22 @@ pub async fn submit(
     outcomes.pop().expect("one outcome per submission")
 }
 
-/// Stores answers that arrived together in **one** write transaction (group commit:
+/// Stores answers that arrived together with **one** durable commit (group commit:
 /// one fsync for all of them), following DESIGN §2 "Submit" for each:
-/// 1. find the invitations by lookup — read only, one statement;
-/// 2. read each round concerned under a shared lock (`FOR SHARE` on PostgreSQL;
-///    SQLite's `BEGIN IMMEDIATE` already excludes the closing transaction) and
-///    check it is open;
-/// 3. compute each ballot in memory (the round key comes from the keyring, never
-///    from the database), seal the answers, and insert them all in one statement
-///    `ON CONFLICT (ballot) DO NOTHING`, **in random order**, so that neither row
-///    order nor row ids show who answered before whom within the batch;
-/// 4. seal and insert the comments of the accepted answers, commit.
+/// 1. find each link's invitation and open round by lookup — read only, one
+///    statement, before anything is written;
+/// 2. compute each ballot in memory (the round key comes from the keyring, never
+///    from the database) and seal the answers and comments, **in random order**, so
+///    that neither row order nor row ids show who answered before whom within the
+///    batch;
+/// 3. write them in one transaction that checks again that each round is still open
+///    and each invitation still exists (its person may have been erased meanwhile):
+///    the answers `ON CONFLICT (ballot) DO NOTHING`, then the comments of the
+///    answers accepted. On PostgreSQL the rounds are read `FOR SHARE`, so closing
+///    waits for this write and this write for closing, and the whole write is one
+///    statement ([`write_in_one_statement`]: one round trip); on SQLite
+///    `BEGIN IMMEDIATE` already excludes the closing transaction
+///    ([`write_in_transaction`]).
 ///
 /// Returns one outcome per submission, in the order given, only after the commit:
 /// `Accepted` always means durable. A submission whose round key cannot be had
@@ -231,121 +236,350 @@ pub async fn submit_batch(
     keys: &KeyChain,
     batch: Vec<Submission>,
 ) -> Result<Vec<Result<SubmitOutcome, StoreError>>, StoreError> {
-    let mut outcomes: Vec<Option<Result<SubmitOutcome, StoreError>>> =
-        (0..batch.len()).map(|_| None).collect();
-    let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.shuffle(&mut rand::rng());
-
-    let transaction = store.begin_write().await?;
-    let invitations = find_invitations(
-        &transaction,
+    let links = find_links(
+        store.connection(),
         batch.iter().map(|submission| &submission.token),
     )
     .await?;
-    let mut round_keys: HashMap<Uuid, Option<RoundKey>> = HashMap::new();
-    let mut ballots_seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut responses = Vec::with_capacity(batch.len());
-    // Row id of each inserted answer → (submission, its comment row if any).
-    let mut pending: HashMap<Uuid, (usize, Option<open_comment::ActiveModel>)> = HashMap::new();
-    for index in order {
-        let Submission { token, answer } = &batch[index];
-        let Some(invitation) = invitations.get(token.lookup().0.as_slice()) else {
-            outcomes[index] = Some(Ok(SubmitOutcome::NotOpen));
-            continue;
-        };
-        let round_key = match round_keys.get(&invitation.round_id) {
-            Some(known) => known.clone(),
-            None => {
-                let key = match open_round_key_id(&transaction, invitation.round_id).await? {
-                    Some(key_id) => match keys.round_key(invitation.round_id, &key_id) {
-                        Ok(key) => Some(key),
-                        Err(error) => {
-                            outcomes[index] = Some(Err(error.into()));
-                            continue;
-                        }
-                    },
-                    None => None,
-                };
-                round_keys.insert(invitation.round_id, key.clone());
-                key
+    let sealed = SealedBatch::seal(keys, &batch, &links);
+    let written = if sealed.answers.is_empty() {
+        Written::default()
+    } else {
+        match store.backend() {
+            crate::Backend::Postgres => {
+                write_in_one_statement(store.connection(), &sealed.answers).await?
             }
-        };
-        let Some(round_key) = round_key else {
-            outcomes[index] = Some(Ok(SubmitOutcome::NotOpen));
-            continue;
-        };
-        let ballot = round_key.ballot(token).0.to_vec();
-        // The same link twice in one batch: the first (in random order) counts.
-        if !ballots_seen.insert(ballot.clone()) {
-            outcomes[index] = Some(Ok(SubmitOutcome::AlreadyAnswered));
-            continue;
+            crate::Backend::Sqlite => write_in_transaction(store, &sealed.answers).await?,
         }
-        let seal = round_key.answer_seal();
-        let node = NodeId(invitation.node_id);
-        let id = Uuid::new_v4();
-        responses.push(open_response::ActiveModel {
-            id: Set(id),
-            round_id: Set(invitation.round_id),
-            node_id: Set(invitation.node_id),
-            ballot: Set(ballot),
-            sealed: Set(seal.seal_answers(node, &answer.values)),
-        });
-        let comment = answer
-            .comment
-            .as_ref()
-            .map(|comment| open_comment::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                round_id: Set(invitation.round_id),
-                node_id: Set(invitation.node_id),
-                sealed: Set(seal.seal_comment(node, comment)),
+    };
+    Ok(sealed.outcomes(&written))
+}
+
+/// The open round and snapshot node behind a link, and the master key id of its
+/// round key.
+struct LinkedRound {
+    round_id: Uuid,
+    node_id: Uuid,
+    key_id: String,
+}
+
+/// The invitations of a batch of links whose round is open, by lookup hash, in one
+/// statement. Read only: no row is locked.
+async fn find_links<'a>(
+    db: &impl ConnectionTrait,
+    tokens: impl Iterator<Item = &'a LinkToken>,
+) -> Result<HashMap<Vec<u8>, LinkedRound>, StoreError> {
+    let lookups: Vec<Vec<u8>> = tokens.map(|token| token.lookup().0.to_vec()).collect();
+    let backend = db.get_database_backend();
+    let placeholders = placeholders(backend, 1, lookups.len());
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT i.lookup, i.round_id, i.node_id, r.key_id \
+                 FROM invitations i JOIN rounds r ON r.id = i.round_id \
+                 WHERE i.lookup IN ({placeholders}) AND r.status = 'open'"
+            ),
+            lookups.into_iter().map(sea_orm::Value::from),
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "lookup")?,
+                LinkedRound {
+                    round_id: row.try_get("", "round_id")?,
+                    node_id: row.try_get("", "node_id")?,
+                    key_id: row.try_get("", "key_id")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// `count` placeholders from number `first` on, comma-separated, in the backend's
+/// syntax.
+fn placeholders(backend: DbBackend, first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|number| match backend {
+            DbBackend::Postgres => format!("${number}"),
+            _ => "?".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One answer ready to write: its ballot computed, answers and comment sealed.
+struct SealedAnswer {
+    /// The submission it came from (its position in the batch).
+    index: usize,
+    id: Uuid,
+    lookup: Vec<u8>,
+    round_id: Uuid,
+    node_id: Uuid,
+    ballot: Vec<u8>,
+    sealed: Vec<u8>,
+    /// The sealed comment and its row id.
+    comment: Option<(Uuid, Vec<u8>)>,
+}
+
+/// A batch after step 2: the answers to write, in random order, and the outcomes
+/// already known without writing (unknown link, closed round, key lost, the same
+/// link twice in one batch).
+struct SealedBatch {
+    answers: Vec<SealedAnswer>,
+    known: Vec<Option<Result<SubmitOutcome, StoreError>>>,
+}
+
+impl SealedBatch {
+    fn seal(keys: &KeyChain, batch: &[Submission], links: &HashMap<Vec<u8>, LinkedRound>) -> Self {
+        let mut known: Vec<Option<Result<SubmitOutcome, StoreError>>> =
+            (0..batch.len()).map(|_| None).collect();
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.shuffle(&mut rand::rng());
+        let mut round_keys: HashMap<Uuid, RoundKey> = HashMap::new();
+        let mut ballots_seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut answers = Vec::with_capacity(batch.len());
+        for index in order {
+            let Submission { token, answer } = &batch[index];
+            let lookup = token.lookup().0.to_vec();
+            let Some(link) = links.get(&lookup) else {
+                known[index] = Some(Ok(SubmitOutcome::NotOpen));
+                continue;
+            };
+            let round_key = match round_keys.get(&link.round_id) {
+                Some(key) => key.clone(),
+                None => match keys.round_key(link.round_id, &link.key_id) {
+                    Ok(key) => round_keys.entry(link.round_id).or_insert(key).clone(),
+                    Err(error) => {
+                        known[index] = Some(Err(error.into()));
+                        continue;
+                    }
+                },
+            };
+            let ballot = round_key.ballot(token).0.to_vec();
+            // The same link twice in one batch: the first (in random order) counts.
+            if !ballots_seen.insert(ballot.clone()) {
+                known[index] = Some(Ok(SubmitOutcome::AlreadyAnswered));
+                continue;
+            }
+            let seal = round_key.answer_seal();
+            let node = NodeId(link.node_id);
+            answers.push(SealedAnswer {
+                index,
+                id: Uuid::new_v4(),
+                lookup,
+                round_id: link.round_id,
+                node_id: link.node_id,
+                ballot,
+                sealed: seal.seal_answers(node, &answer.values),
+                comment: answer
+                    .comment
+                    .as_ref()
+                    .map(|comment| (Uuid::new_v4(), seal.seal_comment(node, comment))),
             });
-        pending.insert(id, (index, comment));
+        }
+        SealedBatch { answers, known }
     }
 
-    let inserted = insert_new_responses(&transaction, responses).await?;
-    let mut comments = Vec::new();
-    for (id, (index, comment)) in pending {
-        if inserted.contains(&id) {
-            outcomes[index] = Some(Ok(SubmitOutcome::Accepted));
-            comments.extend(comment);
-        } else {
-            outcomes[index] = Some(Ok(SubmitOutcome::AlreadyAnswered));
+    /// Every submission's outcome once the write committed.
+    fn outcomes(self, written: &Written) -> Vec<Result<SubmitOutcome, StoreError>> {
+        let mut outcomes = self.known;
+        for answer in &self.answers {
+            let still_open = written.open_rounds.contains(&answer.round_id)
+                && written.invited.contains(&answer.lookup);
+            outcomes[answer.index] = Some(Ok(if !still_open {
+                SubmitOutcome::NotOpen
+            } else if written.accepted.contains(&answer.id) {
+                SubmitOutcome::Accepted
+            } else {
+                SubmitOutcome::AlreadyAnswered
+            }));
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every submission has an outcome"))
+            .collect()
+    }
+}
+
+/// What the write found and did: the batch's rounds still open, its links whose
+/// invitation still exists, and the answers inserted (the others were answered
+/// before).
+#[derive(Default)]
+struct Written {
+    open_rounds: HashSet<Uuid>,
+    invited: HashSet<Vec<u8>>,
+    accepted: HashSet<Uuid>,
+}
+
+/// PostgreSQL: the whole write as one statement in its own (implicit) transaction,
+/// committed durably when the statement ends — one round trip for the batch. The
+/// rounds are read `FOR SHARE`; the invitations are only read (never locked, see
+/// the module's rules); the answers and the comments of the accepted ones are
+/// inserted in the batch's random order.
+async fn write_in_one_statement(
+    db: &impl ConnectionTrait,
+    answers: &[SealedAnswer],
+) -> Result<Written, StoreError> {
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(answers.len() * 8);
+    let mut rows = Vec::with_capacity(answers.len());
+    let mut comment_rows = Vec::new();
+    for (position, answer) in answers.iter().enumerate() {
+        let first = values.len() + 1;
+        rows.push(format!(
+            "(${first}::uuid, ${}::bytea, ${}::uuid, ${}::uuid, ${}::bytea, ${}::bytea, {position})",
+            first + 1,
+            first + 2,
+            first + 3,
+            first + 4,
+            first + 5,
+        ));
+        values.extend([
+            answer.id.into(),
+            answer.lookup.clone().into(),
+            answer.round_id.into(),
+            answer.node_id.into(),
+            answer.ballot.clone().into(),
+            answer.sealed.clone().into(),
+        ]);
+        if let Some((comment_id, sealed)) = &answer.comment {
+            let first = values.len() + 1;
+            comment_rows.push(format!(
+                "(${first}::uuid, ${}::uuid, ${}::bytea, {position})",
+                first + 1,
+                first + 2
+            ));
+            values.extend([
+                answer.id.into(),
+                (*comment_id).into(),
+                sealed.clone().into(),
+            ]);
         }
     }
+    let comments = if comment_rows.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", stored_comments AS ( \
+               INSERT INTO open_comments (id, round_id, node_id, sealed) \
+               SELECT c.id, s.round_id, s.node_id, c.sealed \
+               FROM (VALUES {}) AS c (response_id, id, sealed, position) \
+               JOIN submitted s ON s.id = c.response_id \
+               WHERE c.response_id IN (SELECT id FROM accepted) \
+               ORDER BY c.position)",
+            comment_rows.join(", ")
+        )
+    };
+    let sql = format!(
+        "WITH submitted (id, lookup, round_id, node_id, ballot, sealed, position) AS ( \
+           VALUES {} ), \
+         open_rounds AS ( \
+           SELECT id FROM rounds \
+           WHERE status = 'open' AND id IN (SELECT round_id FROM submitted) \
+           FOR SHARE ), \
+         invited AS ( \
+           SELECT lookup FROM invitations WHERE lookup IN (SELECT lookup FROM submitted) ), \
+         accepted AS ( \
+           INSERT INTO open_responses (id, round_id, node_id, ballot, sealed) \
+           SELECT id, round_id, node_id, ballot, sealed FROM submitted \
+           WHERE round_id IN (SELECT id FROM open_rounds) \
+             AND lookup IN (SELECT lookup FROM invited) \
+           ORDER BY position \
+           ON CONFLICT (ballot) DO NOTHING \
+           RETURNING id ){comments} \
+         SELECT 'open' AS what, id, NULL::bytea AS lookup FROM open_rounds \
+         UNION ALL SELECT 'invited', NULL::uuid, lookup FROM invited \
+         UNION ALL SELECT 'accepted', id, NULL::bytea FROM accepted",
+        rows.join(", ")
+    );
+    let mut written = Written::default();
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?
+    {
+        let what: String = row.try_get("", "what")?;
+        match what.as_str() {
+            "open" => written.open_rounds.insert(row.try_get("", "id")?),
+            "invited" => written.invited.insert(row.try_get("", "lookup")?),
+            _ => written.accepted.insert(row.try_get("", "id")?),
+        };
+    }
+    Ok(written)
+}
+
+/// SQLite: `BEGIN IMMEDIATE` (which the closing transaction also needs), the
+/// rounds still open and the invitations still there, the answers, the comments of
+/// the accepted ones, commit.
+async fn write_in_transaction(
+    store: &Store,
+    answers: &[SealedAnswer],
+) -> Result<Written, StoreError> {
+    let transaction = store.begin_write().await?;
+    let round_ids: HashSet<Uuid> = answers.iter().map(|answer| answer.round_id).collect();
+    let open_rounds: HashSet<Uuid> = round::Entity::find()
+        .filter(round::Column::Id.is_in(round_ids))
+        .filter(round::Column::Status.eq("open"))
+        .all(&transaction)
+        .await?
+        .into_iter()
+        .map(|round| round.id)
+        .collect();
+    let invited: HashSet<Vec<u8>> = invitation::Entity::find()
+        .filter(
+            invitation::Column::Lookup.is_in(answers.iter().map(|answer| answer.lookup.clone())),
+        )
+        .all(&transaction)
+        .await?
+        .into_iter()
+        .filter_map(|row| row.lookup)
+        .collect();
+    let storable: Vec<&SealedAnswer> = answers
+        .iter()
+        .filter(|answer| open_rounds.contains(&answer.round_id) && invited.contains(&answer.lookup))
+        .collect();
+    let accepted = insert_new_responses(
+        &transaction,
+        storable
+            .iter()
+            .map(|answer| open_response::ActiveModel {
+                id: Set(answer.id),
+                round_id: Set(answer.round_id),
+                node_id: Set(answer.node_id),
+                ballot: Set(answer.ballot.clone()),
+                sealed: Set(answer.sealed.clone()),
+            })
+            .collect(),
+    )
+    .await?;
+    let comments: Vec<open_comment::ActiveModel> = storable
+        .iter()
+        .filter(|answer| accepted.contains(&answer.id))
+        .filter_map(|answer| {
+            let (id, sealed) = answer.comment.clone()?;
+            Some(open_comment::ActiveModel {
+                id: Set(id),
+                round_id: Set(answer.round_id),
+                node_id: Set(answer.node_id),
+                sealed: Set(sealed),
+            })
+        })
+        .collect();
     if !comments.is_empty() {
         open_comment::Entity::insert_many(comments)
             .exec_without_returning(&transaction)
             .await?;
     }
     transaction.commit().await?;
-    Ok(outcomes
-        .into_iter()
-        .map(|outcome| outcome.expect("every submission has an outcome"))
-        .collect())
-}
-
-/// The invitations behind a batch of links, by lookup hash, in one statement.
-async fn find_invitations<'a>(
-    db: &impl ConnectionTrait,
-    tokens: impl Iterator<Item = &'a LinkToken>,
-) -> Result<HashMap<Vec<u8>, LinkedInvitation>, StoreError> {
-    let lookups: Vec<Vec<u8>> = tokens.map(|token| token.lookup().0.to_vec()).collect();
-    Ok(invitation::Entity::find()
-        .filter(invitation::Column::Lookup.is_in(lookups))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|row| {
-            let lookup = row.lookup?;
-            Some((
-                lookup,
-                LinkedInvitation {
-                    round_id: row.round_id,
-                    node_id: row.node_id,
-                },
-            ))
-        })
-        .collect())
+    Ok(Written {
+        open_rounds,
+        invited,
+        accepted,
+    })
 }
 
 /// Inserts answers `ON CONFLICT (ballot) DO NOTHING` in one statement, in the
@@ -368,35 +602,6 @@ async fn insert_new_responses(
         .iter()
         .map(|row| row.try_get::<Uuid>("", "id").map_err(StoreError::from))
         .collect()
-}
-
-/// The master key id of a round that is open, read under a shared row lock on
-/// PostgreSQL so that closing waits for this transaction (and this one for closing).
-async fn open_round_key_id(
-    db: &impl ConnectionTrait,
-    round_id: Uuid,
-) -> Result<Option<String>, StoreError> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => "SELECT status, key_id FROM rounds WHERE id = $1 FOR SHARE",
-        _ => "SELECT status, key_id FROM rounds WHERE id = ?",
-    };
-    let Some(row) = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [round_id.into()],
-        ))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let status: String = row.try_get("", "status")?;
-    if status == "open" {
-        Ok(Some(row.try_get("", "key_id")?))
-    } else {
-        Ok(None)
-    }
 }
 
 /// The open answers and comments of a round, for closing it.
