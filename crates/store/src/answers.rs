@@ -76,37 +76,89 @@ pub struct AnswerPageRound {
 /// The round behind a link, if the link is known and its round is open. Read only,
 /// so a mail scanner opening the link changes nothing. `None` for an unknown token
 /// and for a closed round alike (the page must not tell them apart). One statement
-/// (a row per item), because every POST asks before it submits.
+/// (a row per item), because every POST asks before it submits; it never reads the
+/// person invited.
 pub async fn answer_page_round(
     db: &impl ConnectionTrait,
     token: &LinkToken,
 ) -> Result<Option<AnswerPageRound>, StoreError> {
-    let backend = db.get_database_backend();
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT i.round_id, r.k, r.k_detail, r.restricted_release, r.closes_at, \
-                    s.name AS survey_name, \
-                    n.name AS node_name, n.kind AS node_kind, n.invited AS node_invited, \
-                    ri.item_id \
-             FROM invitations i \
-             JOIN rounds r ON r.id = i.round_id \
-             JOIN surveys s ON s.id = r.survey_id \
-             JOIN round_nodes n ON n.round_id = i.round_id AND n.node_id = i.node_id \
-             JOIN round_items ri ON ri.round_id = i.round_id \
-             WHERE i.lookup = $1 AND r.status = 'open' \
-             ORDER BY ri.position",
-            [token.lookup().0.to_vec().into()],
-        ))
-        .await?;
+    let rows = read_answer_page(db, token, "", "").await?;
+    rows.first().map(|row| page_round(row, &rows)).transpose()
+}
+
+/// How the invited person reads: their locale and time zone (their own, else their
+/// team's). Only the form (GET) asks, to speak the person's language; the submit
+/// path never reads the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespondentLanguage {
+    pub locale: String,
+    /// `None` for a person with neither a time zone nor a team.
+    pub time_zone: Option<String>,
+}
+
+/// What the form (GET) shows: [`answer_page_round`] and the invited person's
+/// language, in the same one statement.
+pub async fn answer_form_round(
+    db: &impl ConnectionTrait,
+    token: &LinkToken,
+) -> Result<Option<(AnswerPageRound, RespondentLanguage)>, StoreError> {
+    let rows = read_answer_page(
+        db,
+        token,
+        ", p.locale, COALESCE(p.time_zone, t.time_zone) AS time_zone",
+        "JOIN people p ON p.id = i.person_id LEFT JOIN teams t ON t.id = p.team_id",
+    )
+    .await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
+    let language = RespondentLanguage {
+        locale: row.try_get("", "locale")?,
+        time_zone: row.try_get("", "time_zone")?,
+    };
+    Ok(Some((page_round(row, &rows)?, language)))
+}
+
+/// The answer page's statement, with `more_columns` and `more_joins` for the form.
+async fn read_answer_page(
+    db: &impl ConnectionTrait,
+    token: &LinkToken,
+    more_columns: &str,
+    more_joins: &str,
+) -> Result<Vec<sea_orm::QueryResult>, StoreError> {
+    let backend = db.get_database_backend();
+    Ok(db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT i.round_id, r.k, r.k_detail, r.restricted_release, r.closes_at, \
+                        s.name AS survey_name, \
+                        n.name AS node_name, n.kind AS node_kind, n.invited AS node_invited, \
+                        ri.item_id{more_columns} \
+                 FROM invitations i \
+                 JOIN rounds r ON r.id = i.round_id \
+                 JOIN surveys s ON s.id = r.survey_id \
+                 JOIN round_nodes n ON n.round_id = i.round_id AND n.node_id = i.node_id \
+                 JOIN round_items ri ON ri.round_id = i.round_id \
+                 {more_joins} \
+                 WHERE i.lookup = $1 AND r.status = 'open' \
+                 ORDER BY ri.position"
+            ),
+            [token.lookup().0.to_vec().into()],
+        ))
+        .await?)
+}
+
+/// The round of the answer page from its statement's rows (`row` is the first).
+fn page_round(
+    row: &sea_orm::QueryResult,
+    rows: &[sea_orm::QueryResult],
+) -> Result<AnswerPageRound, StoreError> {
     let count = |column: &str| -> Result<u32, StoreError> {
         let value: i32 = row.try_get("", column)?;
         Ok(u32::try_from(value).unwrap_or(0))
     };
-    Ok(Some(AnswerPageRound {
+    Ok(AnswerPageRound {
         round_id: row.try_get("", "round_id")?,
         survey_name: row.try_get("", "survey_name")?,
         k: count("k")?,
@@ -120,41 +172,7 @@ pub async fn answer_page_round(
             .iter()
             .map(|item| item.try_get("", "item_id").map(ItemId))
             .collect::<Result<_, _>>()?,
-    }))
-}
-
-/// How the invited person reads: their locale and time zone (their own, else their
-/// team's). Only the form (GET) asks, to speak the person's language; the submit
-/// path never reads the person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RespondentLanguage {
-    pub locale: String,
-    pub time_zone: String,
-}
-
-pub async fn respondent_language(
-    db: &impl ConnectionTrait,
-    token: &LinkToken,
-) -> Result<Option<RespondentLanguage>, StoreError> {
-    let backend = db.get_database_backend();
-    let Some(row) = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT p.locale, COALESCE(p.time_zone, t.time_zone) AS time_zone \
-             FROM invitations i \
-             JOIN people p ON p.id = i.person_id \
-             JOIN teams t ON t.id = p.team_id \
-             WHERE i.lookup = $1",
-            [token.lookup().0.to_vec().into()],
-        ))
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(RespondentLanguage {
-        locale: row.try_get("", "locale")?,
-        time_zone: row.try_get("", "time_zone")?,
-    }))
+    })
 }
 
 /// How a submit ended. None of these is an error for the respondent.

@@ -100,9 +100,9 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
             &Outcome::Unavailable,
         );
     };
-    let db = state.store.connection();
-    let round = match answers::answer_page_round(db, &token).await {
-        Ok(Some(round)) => round,
+    let (round, language) = match answers::answer_form_round(state.store.connection(), &token).await
+    {
+        Ok(Some(found)) => found,
         Ok(None) => {
             return outcome_page(
                 StatusCode::NOT_FOUND,
@@ -110,16 +110,15 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
                 &Outcome::Unavailable,
             );
         }
-        Err(error) => return store_error_page(fallback_locale, error, Outcome::TryAgainSoon),
+        Err(error) => {
+            return store_error_page(fallback_locale, error, Outcome::TryAgainSoon);
+        }
     };
-    let (locale, time_zone) = match answers::respondent_language(db, &token).await {
-        Ok(Some(language)) => (
-            Locale::parse(&language.locale).unwrap_or(fallback_locale),
-            TimeZone::parse(&language.time_zone).unwrap_or_else(|_| utc()),
-        ),
-        Ok(None) => (fallback_locale, utc()),
-        Err(error) => return store_error_page(fallback_locale, error, Outcome::TryAgainSoon),
-    };
+    let locale = Locale::parse(&language.locale).unwrap_or(fallback_locale);
+    let time_zone = language
+        .time_zone
+        .and_then(|name| TimeZone::parse(&name).ok())
+        .unwrap_or_else(utc);
     let view = FormView::new(
         &state,
         &round,
