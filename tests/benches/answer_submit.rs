@@ -34,7 +34,7 @@ const WRK_THREADS: usize = 2;
 const MEASURE_FOR: Duration = Duration::from_secs(4);
 /// Invited people: a twelfth of the links for each of the twelve measurements
 /// (three client counts, ABBA), more than any of them can use.
-const PEOPLE: usize = 150_000;
+const PEOPLE: usize = 240_000;
 const TEAMS: usize = 100;
 
 #[derive(Debug, Clone, Copy)]

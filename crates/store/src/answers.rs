@@ -18,7 +18,8 @@ use rand::seq::SliceRandom;
 use safepulse_domain::keys::{LinkToken, RoundKey};
 use safepulse_domain::{ItemId, NodeId};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryTrait, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -230,20 +231,20 @@ pub async fn submit(
 
 /// Stores answers that arrived together with **one** durable commit (group commit:
 /// one fsync for all of them), following DESIGN §2 "Submit" for each:
-/// 1. find each link's invitation and open round by lookup — read only, one
-///    statement, before anything is written;
+/// 1. find each link's invitation and open round by lookup — one statement that
+///    locks nothing;
 /// 2. compute each ballot in memory (the round key comes from the keyring, never
 ///    from the database) and seal the answers and comments, **in random order**, so
 ///    that neither row order nor row ids show who answered before whom within the
 ///    batch;
-/// 3. write them in one transaction that checks again that each round is still open
-///    and each invitation still exists (its person may have been erased meanwhile):
-///    the answers `ON CONFLICT (ballot) DO NOTHING`, then the comments of the
-///    answers accepted. On PostgreSQL the rounds are read `FOR SHARE`, so closing
-///    waits for this write and this write for closing, and the whole write is one
-///    statement ([`write_in_one_statement`]: one round trip); on SQLite
-///    `BEGIN IMMEDIATE` already excludes the closing transaction
-///    ([`write_in_transaction`]).
+/// 3. write, in one transaction in which each round is open and each invitation
+///    exists (its person may have been erased meanwhile): the answers `ON CONFLICT
+///    (ballot) DO NOTHING`, then the comments of the answers accepted. On
+///    PostgreSQL the write is one statement that checks both again, reading the
+///    rounds `FOR SHARE` so that closing waits for this write and this write for
+///    closing ([`write_in_one_statement`]: one round trip). On SQLite the links are
+///    found inside the `BEGIN IMMEDIATE` transaction, which already excludes the
+///    closing one ([`write_in_transaction`]).
 ///
 /// Returns one outcome per submission, in the order given, only after the commit:
 /// `Accepted` always means durable. A submission whose round key cannot be had
@@ -254,23 +255,29 @@ pub async fn submit_batch(
     keys: &KeyChain,
     batch: Vec<Submission>,
 ) -> Result<Vec<Result<SubmitOutcome, StoreError>>, StoreError> {
-    let links = find_links(
-        store.connection(),
-        batch.iter().map(|submission| &submission.token),
-    )
-    .await?;
-    let sealed = SealedBatch::seal(keys, &batch, &links);
-    let written = if sealed.answers.is_empty() {
-        Written::default()
-    } else {
-        match store.backend() {
-            crate::Backend::Postgres => {
+    let tokens = || batch.iter().map(|submission| &submission.token);
+    match store.backend() {
+        crate::Backend::Postgres => {
+            let links = find_links(store.connection(), tokens()).await?;
+            let sealed = SealedBatch::seal(keys, &batch, &links);
+            let written = if sealed.answers.is_empty() {
+                Written::default()
+            } else {
                 write_in_one_statement(store.connection(), &sealed.answers).await?
-            }
-            crate::Backend::Sqlite => write_in_transaction(store, &sealed.answers).await?,
+            };
+            Ok(sealed.outcomes(&written))
         }
-    };
-    Ok(sealed.outcomes(&written))
+        crate::Backend::Sqlite => {
+            // One connection for the whole batch: with a small pool full of readers,
+            // a writer that queued twice (read, then write) would wait twice.
+            let transaction = store.begin_write().await?;
+            let links = find_links(&transaction, tokens()).await?;
+            let sealed = SealedBatch::seal(keys, &batch, &links);
+            let written = write_in_transaction(&transaction, &sealed.answers).await?;
+            transaction.commit().await?;
+            Ok(sealed.outcomes(&written))
+        }
+    }
 }
 
 /// The open round and snapshot node behind a link, and the master key id of its
@@ -530,39 +537,17 @@ async fn write_in_one_statement(
     Ok(written)
 }
 
-/// SQLite: `BEGIN IMMEDIATE` (which the closing transaction also needs), the
-/// rounds still open and the invitations still there, the answers, the comments of
-/// the accepted ones, commit.
+/// SQLite, inside the batch's `BEGIN IMMEDIATE` transaction, which already excludes
+/// the closing one and in which the links were found: every round found is still
+/// open and every invitation still there; the answers, then the comments of the
+/// accepted ones.
 async fn write_in_transaction(
-    store: &Store,
+    transaction: &DatabaseTransaction,
     answers: &[SealedAnswer],
 ) -> Result<Written, StoreError> {
-    let transaction = store.begin_write().await?;
-    let round_ids: HashSet<Uuid> = answers.iter().map(|answer| answer.round_id).collect();
-    let open_rounds: HashSet<Uuid> = round::Entity::find()
-        .filter(round::Column::Id.is_in(round_ids))
-        .filter(round::Column::Status.eq("open"))
-        .all(&transaction)
-        .await?
-        .into_iter()
-        .map(|round| round.id)
-        .collect();
-    let invited: HashSet<Vec<u8>> = invitation::Entity::find()
-        .filter(
-            invitation::Column::Lookup.is_in(answers.iter().map(|answer| answer.lookup.clone())),
-        )
-        .all(&transaction)
-        .await?
-        .into_iter()
-        .filter_map(|row| row.lookup)
-        .collect();
-    let storable: Vec<&SealedAnswer> = answers
-        .iter()
-        .filter(|answer| open_rounds.contains(&answer.round_id) && invited.contains(&answer.lookup))
-        .collect();
     let accepted = insert_new_responses(
-        &transaction,
-        storable
+        transaction,
+        answers
             .iter()
             .map(|answer| open_response::ActiveModel {
                 id: Set(answer.id),
@@ -574,7 +559,7 @@ async fn write_in_transaction(
             .collect(),
     )
     .await?;
-    let comments: Vec<open_comment::ActiveModel> = storable
+    let comments: Vec<open_comment::ActiveModel> = answers
         .iter()
         .filter(|answer| accepted.contains(&answer.id))
         .filter_map(|answer| {
@@ -589,13 +574,12 @@ async fn write_in_transaction(
         .collect();
     if !comments.is_empty() {
         open_comment::Entity::insert_many(comments)
-            .exec_without_returning(&transaction)
+            .exec_without_returning(transaction)
             .await?;
     }
-    transaction.commit().await?;
     Ok(Written {
-        open_rounds,
-        invited,
+        open_rounds: answers.iter().map(|answer| answer.round_id).collect(),
+        invited: answers.iter().map(|answer| answer.lookup.clone()).collect(),
         accepted,
     })
 }
