@@ -15,11 +15,11 @@ use std::collections::{HashMap, HashSet};
 
 use safepulse_anonymizer::{DeterminedNode, EarlierRound, Family, History, MembershipChange};
 use safepulse_domain::NodeId;
+use safepulse_store::StoreError;
 use safepulse_store::entities::{determined_node, invitation, round, round_node};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::rounds::RoundError;
 
 /// Rule D's input for a round being closed, and its "team changed" flags.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ pub(crate) async fn load(
     round: &round::Model,
     nodes: &[round_node::Model],
     invitations: &[invitation::Model],
-) -> Result<RoundPast, RoundError> {
+) -> Result<RoundPast, StoreError> {
     let earlier = round::Entity::find()
         .filter(round::Column::SurveyId.eq(round.survey_id))
         .filter(round::Column::Status.eq("closed"))

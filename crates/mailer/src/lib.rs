@@ -30,6 +30,7 @@ mod history;
 pub mod item_bank;
 pub mod messages;
 pub mod outbox;
+pub mod payloads;
 pub mod participation;
 pub mod rotation;
 pub mod rounds;
@@ -49,9 +50,9 @@ pub use messages::{
     ReminderEmail, SecretLink, SignInEmail, calendar_date, local_date, local_day_and_month,
     pulse_label,
 };
-pub use outbox::{DeliveryReport, OutboxError, OutboxSettings, OutboxWorker};
+pub use outbox::{DeliveryReport, DimensionScales, OutboxError, OutboxSettings, OutboxWorker};
 pub use rotation::{FixedItemList, RotatingPlan, RotationPlan, RotationPlanError, items_for_round};
-pub use scheduler::{LoopSettings, Scheduler, SchedulerSettings, TickReport, run};
+pub use scheduler::{Scheduler, SchedulerSettings, TickReport};
 pub use sign_in::SignInToken;
 pub use survey::SurveyPlan;
 pub use transport::{

@@ -70,13 +70,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::item_bank::ItemBank;
 use crate::messages::{
     DigestCommitment, DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError,
     ManagerDigestEmail, MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient,
     ReminderEmail, SecretLink, SignInEmail, dimension_label,
 };
-use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload};
+use crate::payloads::{DigestPayload, DigestPayloadTeam, InvitationPayload};
 use crate::sign_in::{SignInPayload, SignInToken};
 use crate::test_send::TestInvitationPayload;
 use crate::transport::{MailTransport, SendError, retry_delay};
@@ -151,13 +150,21 @@ impl DeliveryReport {
     }
 }
 
+/// The top of each dimension's answer scale, for a digest's "about 5.0 of 7": the
+/// item bank knows it (the rounds crate implements this for its `ItemBank`), the
+/// mailer only formats it.
+pub trait DimensionScales: std::fmt::Debug + Send + Sync {
+    /// `None` when no item measures `dimension`.
+    fn scale_max(&self, dimension: Dimension) -> Option<u8>;
+}
+
 /// Sends outbox rows. Cheap to share: clone it into as many tasks as needed.
 #[derive(Debug, Clone)]
 pub struct OutboxWorker {
     store: Store,
     transport: MailTransport,
     keys: KeyChain,
-    bank: Arc<ItemBank>,
+    scales: Arc<dyn DimensionScales>,
     clock: Arc<dyn Clock>,
     from: Mailbox,
     public_base_url: PublicBaseUrl,
@@ -192,7 +199,7 @@ impl OutboxWorker {
         store: Store,
         transport: MailTransport,
         keys: KeyChain,
-        bank: Arc<ItemBank>,
+        scales: Arc<dyn DimensionScales>,
         clock: Arc<dyn Clock>,
         settings: OutboxSettings,
     ) -> Result<OutboxWorker, OutboxError> {
@@ -206,7 +213,7 @@ impl OutboxWorker {
             store,
             transport,
             keys,
-            bank,
+            scales,
             clock,
             from,
             public_base_url,
@@ -578,7 +585,7 @@ impl OutboxWorker {
                 let payload: DigestPayload = serde_json::from_value(row.payload.clone())
                     .map_err(|_| unsendable("the stored payload cannot be read"))?;
                 let headers = headers(&payload.locale, &payload.time_zone)?;
-                digest_email(payload, headers.to.locale, &self.bank).to_message(&headers)
+                digest_email(payload, headers.to.locale, self.scales.as_ref()).to_message(&headers)
             }
             "sign_in" => {
                 let payload: SignInPayload = serde_json::from_value(row.payload.clone())
@@ -884,7 +891,11 @@ fn without_addresses(text: &str) -> String {
 
 /// The digest's released headline figures, formatted for the reader: respondents,
 /// each dimension's mean on its scale, and eNPS when the round asked for it.
-fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> ManagerDigestEmail {
+fn digest_email(
+    payload: DigestPayload,
+    locale: Locale,
+    scales: &dyn DimensionScales,
+) -> ManagerDigestEmail {
     ManagerDigestEmail {
         survey_name: payload.survey_name,
         round_label: payload.round_label,
@@ -892,7 +903,7 @@ fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> Mana
         teams: payload
             .teams
             .into_iter()
-            .map(|team| digest_team(team, locale, bank))
+            .map(|team| digest_team(team, locale, scales))
             .collect(),
         next_results_on: payload
             .next_results_on
@@ -900,7 +911,7 @@ fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> Mana
     }
 }
 
-fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> DigestTeam {
+fn digest_team(team: DigestPayloadTeam, locale: Locale, scales: &dyn DimensionScales) -> DigestTeam {
     let commitments: Vec<DigestCommitment> = team
         .commitments
         .iter()
@@ -917,12 +928,7 @@ fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> Dige
         Locale::En => ("Respondents", "of"),
         Locale::De => ("Teilnehmende", "von"),
     };
-    let scale_max = |dimension: Dimension| {
-        // A dimension's items share one scale; a score-only release has no items.
-        bank.items_of(dimension)
-            .next()
-            .map(|item| item.meta().scale.max())
-    };
+    let scale_max = |dimension: Dimension| scales.scale_max(dimension);
     if let Some(rounded) = team.rounded {
         let (about, note) = match locale {
             Locale::En => ("about", "rounded to protect anonymity"),
@@ -1006,6 +1012,16 @@ fn one_decimal(value: f64, locale: Locale) -> String {
 mod tests {
     use super::*;
 
+    /// Every dimension on a 1–7 scale, as in the built-in bank's Trust items.
+    #[derive(Debug)]
+    struct SevenPointScales;
+
+    impl DimensionScales for SevenPointScales {
+        fn scale_max(&self, _: Dimension) -> Option<u8> {
+            Some(7)
+        }
+    }
+
     #[test]
     fn addresses_are_redacted_from_errors_and_long_replies_cut() {
         let redacted = without_addresses(
@@ -1034,14 +1050,14 @@ mod tests {
                 team_name: "Alpha".into(),
                 figures: None,
                 rounded: Some(rounded),
-                commitments: vec![crate::rounds::DigestPayloadCommitment {
+                commitments: vec![crate::payloads::DigestPayloadCommitment {
                     dimension: "trust".into(),
                     action: "Weekly 1:1s".into(),
                     due_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 7).unwrap(),
                 }],
             },
             Locale::En,
-            &ItemBank::builtin().unwrap(),
+            &SevenPointScales,
         );
         let DigestTeamResult::Released {
             headline_figures, ..
@@ -1066,7 +1082,7 @@ mod tests {
 
     #[test]
     fn the_next_pulse_s_results_are_dated_in_the_reader_s_language_and_older_rows_still_read() {
-        let bank = ItemBank::builtin().unwrap();
+        let bank = SevenPointScales;
         let queued_before: DigestPayload = serde_json::from_value(serde_json::json!({
             "survey_name": "Team pulse",
             "round_label": "Pulse of 14 Dec 2026",

@@ -40,12 +40,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, Set, Statement, TransactionTrait, TryInsertResult,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::cadence::Period;
 use crate::item_bank::ItemBank;
-use crate::messages::MessageId;
+use crate::messages::LinkError;
+use crate::payloads::{
+    DigestPayload, DigestPayloadCommitment, DigestPayloadTeam, InvitationPayload, new_outbox_row,
+};
 use crate::rotation::items_for_round;
 use crate::survey::{SettingsError, SurveyPlan};
 
@@ -91,6 +93,13 @@ pub enum RoundError {
     RoundKeyPresent,
 }
 
+/// A mail host that cannot name a Message-ID: checked at start, so never expected here.
+impl From<LinkError> for RoundError {
+    fn from(error: LinkError) -> Self {
+        RoundError::Inconsistent(format!("mail host: {error}"))
+    }
+}
+
 impl From<sea_orm::DbErr> for RoundError {
     fn from(error: sea_orm::DbErr) -> Self {
         RoundError::Store(error.into())
@@ -111,24 +120,6 @@ pub enum OpenOutcome {
     Opened(round::Model),
     /// Another scheduler (or an earlier call) opened this period already.
     AlreadyOpened(round::Model),
-}
-
-/// What the invitation and reminder emails of a round say, stored on their outbox
-/// rows. The link token is not here: it is derived at send time from the round key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvitationPayload {
-    pub survey_name: String,
-    pub team_name: String,
-    /// The teams the person leads, when they answer in the Leadership node: their
-    /// email says so instead of calling the group their team. Absent in rows
-    /// queued before it existed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub led_teams: Vec<String>,
-    pub question_count: usize,
-    pub min_group_size: u32,
-    pub closes_at: DateTime<Utc>,
-    pub locale: String,
-    pub time_zone: String,
 }
 
 /// Whether PostgreSQL's statement logging and timing settings are checked when a
@@ -428,38 +419,6 @@ async fn write_opened_round(
         "round opened"
     );
     Ok(OpenOutcome::Opened(opened))
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn new_outbox_row(
-    kind: &str,
-    person: &person::Model,
-    invitation_id: Option<Uuid>,
-    round_id: Option<Uuid>,
-    payload: serde_json::Value,
-    not_before: DateTime<Utc>,
-    now: DateTime<Utc>,
-    mail_host: &str,
-) -> Result<outbox::ActiveModel, RoundError> {
-    let message_id = MessageId::random(mail_host)
-        .map_err(|error| RoundError::Inconsistent(format!("mail host: {error}")))?;
-    Ok(outbox::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        kind: Set(kind.into()),
-        recipient: Set(person.email.clone()),
-        person_id: Set(Some(person.id)),
-        invitation_id: Set(invitation_id),
-        round_id: Set(round_id),
-        payload: Set(payload),
-        message_id: Set(message_id.as_str().to_owned()),
-        status: Set("pending".into()),
-        attempts: Set(0),
-        not_before: Set(not_before),
-        claimed_until: Set(None),
-        claim_token: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-    })
 }
 
 async fn insert_chunked<A>(db: &DatabaseTransaction, rows: Vec<A>) -> Result<(), RoundError>
@@ -1218,45 +1177,6 @@ pub async fn erase_open_answers(
         }
     }
     Ok(erased)
-}
-
-/// The digest a manager gets when a round closes, stored on its outbox row: the
-/// released headline figures of the teams they lead, as far as they may read them
-/// (a team is hidden, `figures: None`, when the reader rule hides it from them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DigestPayload {
-    pub survey_name: String,
-    pub round_label: String,
-    pub report_link: String,
-    pub locale: String,
-    pub time_zone: String,
-    pub teams: Vec<DigestPayloadTeam>,
-    /// When the next pulse's results are expected, in the (first) team's time
-    /// zone: only for an active survey, whose cadence says when its next round
-    /// opens. Absent otherwise, and in rows queued before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_results_on: Option<chrono::NaiveDate>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DigestPayloadTeam {
-    pub team_name: String,
-    /// `None` when the release is suppressed or rounded.
-    pub figures: Option<ReleasedFigures>,
-    /// A rounded release (Rule D): its coarse means.
-    #[serde(default)]
-    pub rounded: Option<RoundedFigures>,
-    /// The team's commitments not yet done when the round closed: the leader's own
-    /// words, nothing from answers.
-    #[serde(default)]
-    pub commitments: Vec<DigestPayloadCommitment>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DigestPayloadCommitment {
-    pub dimension: String,
-    pub action: String,
-    pub due_on: chrono::NaiveDate,
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,5 +1,6 @@
 //! The scheduler (DESIGN §5): what turns the passing of time into rounds and
-//! reminders, and [`run`], the loop that `serve` and `safepulse worker` drive.
+//! reminders. The binary's worker (`safepulse_api::worker`) ticks it in the loop
+//! that `serve` and `safepulse worker` drive, next to the outbox worker.
 //!
 //! [`Scheduler::tick`] looks at the clock it is given and, every time, from scratch:
 //!
@@ -25,7 +26,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use safepulse_domain::{Clock, InvitationId, TimeZone};
@@ -40,15 +40,14 @@ use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, Set,
     TryInsertResult,
 };
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::cadence::Period;
 use crate::item_bank::ItemBank;
-use crate::outbox::OutboxWorker;
+use crate::payloads::{InvitationPayload, new_outbox_row};
 use crate::rounds::{
-    CloseOutcome, InvitationPayload, OpenOutcome, OpenRequest, RawRetention, RecordingCheck,
-    RoundError, close_round, new_outbox_row, open_round, shred_closed_rounds,
+    CloseOutcome, OpenOutcome, OpenRequest, RawRetention, RecordingCheck, RoundError, close_round,
+    open_round, shred_closed_rounds,
 };
 use crate::survey::SurveyPlan;
 
@@ -561,60 +560,4 @@ fn audience_time_zones(
                 .unwrap_or_else(|_| TimeZone::parse("UTC").expect("UTC is a time zone"))
         })
         .collect()
-}
-
-/// How [`run`] paces itself.
-#[derive(Debug, Clone)]
-pub struct LoopSettings {
-    /// Outbox rows claimed per batch.
-    pub batch_size: usize,
-    /// How long to sleep once nothing is due.
-    pub idle_sleep: Duration,
-}
-
-/// Ticks the scheduler and delivers until the outbox has nothing due, sleeps, and
-/// again — until `shutdown` turns true (or its sender is dropped). A tick in
-/// progress is finished; the outbox worker gives back the rows it has not sent
-/// and lets its sends under way finish for at most
-/// [`crate::outbox::IN_FLIGHT_GRACE_ON_STOP`]. Rows claimed by a process that dies
-/// are sent again once their claim expires.
-pub async fn run(
-    scheduler: &Scheduler,
-    outbox: &OutboxWorker,
-    clock: &dyn Clock,
-    settings: &LoopSettings,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let stop_requested =
-        |shutdown: &watch::Receiver<bool>| *shutdown.borrow() || shutdown.has_changed().is_err();
-    while !stop_requested(&shutdown) {
-        match scheduler.tick(clock.now()).await {
-            Ok(report) if report != TickReport::default() => tracing::debug!(
-                closed = report.closed,
-                opened = report.opened,
-                reminders_queued = report.reminders_queued,
-                "scheduler tick"
-            ),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "scheduler tick failed"),
-        }
-        while !stop_requested(&shutdown) {
-            match outbox.deliver(settings.batch_size, &mut shutdown).await {
-                Ok(report) if report.queue_was_empty() => break,
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "delivering email failed");
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(settings.idle_sleep) => {}
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-            }
-        }
-    }
 }
