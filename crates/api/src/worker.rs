@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
 use safepulse_domain::Clock;
+use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
 use safepulse_mailer::{MailTransport, OutboxSettings, OutboxWorker};
-use safepulse_mailer::{Scheduler, SchedulerSettings, TickReport};
+use safepulse_rounds::{Scheduler, SchedulerSettings, TickReport};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -100,4 +100,3 @@ pub fn new_outbox_row(
         created_at: Set(now),
     })
 }
-

@@ -24,7 +24,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::messages::english_weekday_name;
+use safepulse_mailer::messages::english_weekday_name;
 
 /// Longest "every N weeks" supported: beyond two months a pulse is no longer a pulse.
 pub const MAX_WEEKS_BETWEEN_ROUNDS: u8 = 8;

@@ -248,7 +248,7 @@ fn is_well_formed_item_id(id: &str) -> bool {
 }
 
 /// A dimension's items share one scale; a score-only release has no items.
-impl crate::outbox::DimensionScales for ItemBank {
+impl safepulse_mailer::DimensionScales for ItemBank {
     fn scale_max(&self, dimension: Dimension) -> Option<u8> {
         self.items_of(dimension)
             .next()
@@ -259,7 +259,7 @@ impl crate::outbox::DimensionScales for ItemBank {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::DimensionScales;
+    use safepulse_mailer::DimensionScales;
 
     #[test]
     fn a_digest_reads_a_dimension_s_scale_from_its_items() {

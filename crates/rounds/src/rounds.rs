@@ -19,40 +19,37 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rand::seq::SliceRandom;
 use safepulse_anonymizer::{
-    AnonymizerError, Comment, Family, Policy, Release, ReleasedFigures, Response,
-    RestrictedRelease, RoundInput, RoundStatus, RoundedFigures, SnapshotNode, StoredForm,
-    release_round,
+    AnonymizerError, Comment, Family, NodeRelease, Policy, Release, Response, RestrictedRelease,
+    RoundInput, RoundRelease, RoundStatus, SnapshotNode, StoredForm, release_round,
 };
-use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads, synthetic_node_id};
-use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
+use safepulse_domain::access::{
+    AccessNode, NodeKind, OwnPart, ReaderScope, nodes_a_manager_reads, readable_nodes,
+    synthetic_node_id,
+};
+use safepulse_domain::keys::RoundKey;
+use safepulse_domain::{Answer, InvitationId, ItemId, ItemMeta, Locale, NodeId, TimeZone};
+use safepulse_mailer::messages::{LinkError, pulse_label};
+use safepulse_mailer::payloads::{
+    DigestPayload, DigestPayloadCommitment, DigestPayloadTeam, InvitationPayload, new_outbox_row,
+};
 use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
-    invitation, outbox, person, retained_comment, retained_response, round, round_item, round_node,
-    round_viewer, survey, survey_team, team, team_leader,
+    invitation, open_response, person, retained_comment, retained_response, round, round_item,
+    round_node, round_viewer, survey, team,
 };
 use safepulse_store::keyring::{KeyChain, KeyringError};
-use safepulse_store::{Store, StoreError, answers, org};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, Set, Statement, TransactionTrait, TryInsertResult,
-};
+use safepulse_store::rounds as store_rounds;
+use safepulse_store::{Store, StoreError, answers, org, releases, surveys};
+use sea_orm::{DatabaseTransaction, Set, TransactionTrait, Value};
 use uuid::Uuid;
 
 use crate::cadence::Period;
 use crate::item_bank::ItemBank;
-use crate::messages::LinkError;
-use crate::payloads::{
-    DigestPayload, DigestPayloadCommitment, DigestPayloadTeam, InvitationPayload, new_outbox_row,
-};
 use crate::rotation::items_for_round;
 use crate::survey::{SettingsError, SurveyPlan};
-
-/// Rows per multi-row INSERT: well below SQLite's bound-variable limit.
-const INSERT_CHUNK: usize = 400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RoundError {
@@ -145,53 +142,22 @@ pub async fn open_round(
     let transaction = store.begin_write().await?;
     if recording == RecordingCheck::Enforce {
         // In the opening transaction, so a setting changed since start is seen too.
-        let problems = safepulse_store::hygiene::postgres_recording_settings(&transaction).await?;
-        if !problems.is_empty() {
-            return Err(RoundError::DatabaseRecords(problems.join("; ")));
-        }
+        refuse_if_recorded(&transaction).await?;
     }
-    let survey = survey::Entity::find_by_id(survey_id)
-        .one(&transaction)
-        .await?
-        .ok_or(RoundError::SurveyNotFound)?;
-    if survey.status != "active" {
-        return Err(RoundError::SurveyNotActive(survey.status));
-    }
+    let survey = active_survey(&transaction, survey_id).await?;
     let plan = SurveyPlan::from_stored(&survey.settings, bank)?;
-    let previous_rounds = round::Entity::find()
-        .filter(round::Column::SurveyId.eq(survey_id))
-        .all(&transaction)
-        .await?;
+    let previous_rounds = surveys::rounds_of(&transaction, survey_id).await?;
     if let Some(open) = previous_rounds.iter().find(|round| round.status == "open") {
         return match request {
             OpenRequest::Now => Err(RoundError::RoundAlreadyOpen),
             OpenRequest::Scheduled(_) => Ok(OpenOutcome::AlreadyOpened(open.clone())),
         };
     }
-
     let audience = Audience::load(&transaction, &survey).await?;
     if audience.people.is_empty() {
         return Err(RoundError::NoAudience);
     }
-    let (period_key, opens_on) = match &request {
-        OpenRequest::Scheduled(period) => (period.key.clone(), Some(period.opens_on)),
-        OpenRequest::Now => {
-            let current = plan.cadence.period_containing(
-                plan.starts_on,
-                now,
-                audience.first_time_zone().tz(),
-            );
-            let taken = previous_rounds
-                .iter()
-                .any(|round| round.period_key == current.key);
-            let key = if taken {
-                format!("manual-{}", now.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
-            } else {
-                current.key
-            };
-            (key, None)
-        }
-    };
+    let (period_key, opens_on) = period_of(&request, &plan, &audience, &previous_rounds, now);
 
     let round_id = Uuid::new_v4();
     let items = items_for_round(bank, &plan.questions, previous_rounds.len() as u32);
@@ -214,25 +180,22 @@ pub async fn open_round(
     // not swept away automatically, because a keyring directory shared by mistake
     // with another database would look the same, full of that database's live keys.
     let (key_id, round_key) = keys.create_round_key(round_id)?;
-    let opened = write_opened_round(
-        transaction,
-        OpenedRound {
-            round_id,
-            key_id: key_id.as_str(),
-            round_key: &round_key,
-            survey: &survey,
-            period_key,
-            round_index: previous_rounds.len() as i32,
-            items: &items,
-            snapshot: &snapshot,
-            audience: &audience,
-            send_at: &send_at,
-            closes_at,
-            now,
-            mail_host,
-        },
-    )
-    .await;
+    let opening = OpenedRound {
+        round_id,
+        key_id: key_id.as_str(),
+        round_key: &round_key,
+        survey: &survey,
+        period_key,
+        round_index: previous_rounds.len() as i32,
+        items: &items,
+        snapshot: &snapshot,
+        audience: &audience,
+        send_at: &send_at,
+        closes_at,
+        now,
+        mail_host,
+    };
+    let opened = write_opened_round(transaction, &opening).await;
     if !matches!(opened, Ok(OpenOutcome::Opened(_)))
         && let Err(error) = keys.keyring().destroy(round_id)
     {
@@ -241,11 +204,66 @@ pub async fn open_round(
     opened
 }
 
+/// Refuses to open while PostgreSQL would record statements or their timing.
+async fn refuse_if_recorded(db: &DatabaseTransaction) -> Result<(), RoundError> {
+    let problems = safepulse_store::hygiene::postgres_recording_settings(db).await?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RoundError::DatabaseRecords(problems.join("; ")))
+    }
+}
+
+/// The survey, if it exists and is active: only an active survey opens rounds.
+async fn active_survey(
+    db: &DatabaseTransaction,
+    survey_id: Uuid,
+) -> Result<survey::Model, RoundError> {
+    let survey = store_rounds::find_survey(db, survey_id)
+        .await?
+        .ok_or(RoundError::SurveyNotFound)?;
+    if survey.status != "active" {
+        return Err(RoundError::SurveyNotActive(survey.status));
+    }
+    Ok(survey)
+}
+
+/// The period key of the round to open, and the day its period opens: the
+/// scheduler's period; for an admin's "open now" the current period's key when no
+/// round has it yet, else a `manual-…` key, and no opening day (everyone now).
+fn period_of(
+    request: &OpenRequest,
+    plan: &SurveyPlan,
+    audience: &Audience,
+    previous_rounds: &[round::Model],
+    now: DateTime<Utc>,
+) -> (String, Option<NaiveDate>) {
+    match request {
+        OpenRequest::Scheduled(period) => (period.key.clone(), Some(period.opens_on)),
+        OpenRequest::Now => {
+            let current = plan.cadence.period_containing(
+                plan.starts_on,
+                now,
+                audience.first_time_zone().tz(),
+            );
+            let taken = previous_rounds
+                .iter()
+                .any(|round| round.period_key == current.key);
+            let key = if taken {
+                format!("manual-{}", now.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+            } else {
+                current.key
+            };
+            (key, None)
+        }
+    }
+}
+
 /// The rows of a round being opened, for [`write_opened_round`].
 struct OpenedRound<'a> {
     round_id: Uuid,
     key_id: &'a str,
-    round_key: &'a safepulse_domain::keys::RoundKey,
+    round_key: &'a RoundKey,
     survey: &'a survey::Model,
     period_key: String,
     round_index: i32,
@@ -258,183 +276,183 @@ struct OpenedRound<'a> {
     mail_host: &'a str,
 }
 
-/// Writes an opening round and commits: round, items, snapshot, viewers,
-/// invitations and their outbox rows.
+/// Writes an opening round and commits, step by step: the round (unless another
+/// call opened its period first), its items, its snapshot with viewers, its
+/// invitations with their outbox rows, and the survey's privacy lock.
 async fn write_opened_round(
     transaction: DatabaseTransaction,
-    opening: OpenedRound<'_>,
+    opening: &OpenedRound<'_>,
 ) -> Result<OpenOutcome, RoundError> {
-    let OpenedRound {
-        round_id,
-        key_id,
-        round_key,
-        survey,
-        period_key,
-        round_index,
-        items,
-        snapshot,
-        audience,
-        send_at,
-        closes_at,
-        now,
-        mail_host,
-    } = opening;
-    let survey_id = survey.id;
-
-    let inserted = round::Entity::insert(round::ActiveModel {
-        id: Set(round_id),
-        survey_id: Set(survey_id),
-        period_key: Set(period_key.clone()),
-        round_index: Set(round_index),
-        status: Set("open".into()),
-        key_id: Set(key_id.to_owned()),
-        k: Set(survey.k),
-        k_detail: Set(survey.k_detail),
-        restricted_release: Set(survey.restricted_release.clone()),
-        opened_at: Set(now),
-        closes_at: Set(closes_at),
-        closed_at: Set(None),
-        invited_count: Set(audience.people.len() as i32),
-        bounce_count: Set(0),
-        org_figures: Set(None),
-        scrubbed_at: Set(None),
-    })
-    .on_conflict_do_nothing_on([round::Column::SurveyId, round::Column::PeriodKey])
-    .exec(&transaction)
-    .await?;
-    if matches!(inserted, TryInsertResult::Conflicted) {
-        let existing = round::Entity::find()
-            .filter(round::Column::SurveyId.eq(survey_id))
-            .filter(round::Column::PeriodKey.eq(period_key))
-            .one(&transaction)
-            .await?
-            .ok_or_else(|| RoundError::Inconsistent("conflicting round vanished".into()))?;
+    if let Some(existing) = insert_round(&transaction, opening).await? {
         return Ok(OpenOutcome::AlreadyOpened(existing));
     }
-
-    insert_chunked(
-        &transaction,
-        items
-            .iter()
-            .enumerate()
-            .map(|(position, item)| round_item::ActiveModel {
-                round_id: Set(round_id),
-                position: Set(position as i32),
-                item_id: Set(item.0.clone()),
-            })
-            .collect(),
-    )
-    .await?;
-    insert_chunked(
-        &transaction,
-        snapshot
-            .nodes
-            .iter()
-            .map(|node| round_node::ActiveModel {
-                round_id: Set(round_id),
-                node_id: Set(node.id),
-                parent_node_id: Set(node.parent),
-                team_id: Set(node.team_id),
-                kind: Set(node.kind.as_str().into()),
-                name: Set(node.name.clone()),
-                invited: Set(node.invited as i32),
-                viewers: Set(node.viewers.len() as i32),
-            })
-            .collect(),
-    )
-    .await?;
-    insert_chunked(
-        &transaction,
-        snapshot
-            .nodes
-            .iter()
-            .flat_map(|node| {
-                node.viewers
-                    .iter()
-                    .map(|person_id| round_viewer::ActiveModel {
-                        round_id: Set(round_id),
-                        node_id: Set(node.id),
-                        person_id: Set(*person_id),
-                    })
-            })
-            .collect(),
-    )
-    .await?;
-
-    let mut invitations = Vec::with_capacity(audience.people.len());
-    let mut outbox_rows = Vec::with_capacity(audience.people.len());
-    for person in &audience.people {
-        let invitation_id = Uuid::new_v4();
-        let node_id = snapshot.node_of_person[&person.id];
-        let token = round_key.link_token(InvitationId(invitation_id));
-        invitations.push(invitation::ActiveModel {
-            id: Set(invitation_id),
-            round_id: Set(round_id),
-            person_id: Set(person.id),
-            node_id: Set(node_id),
-            lookup: Set(Some(token.lookup().0.to_vec())),
-        });
-        let node = snapshot.node(node_id);
-        let payload = InvitationPayload {
-            survey_name: survey.name.clone(),
-            team_name: node.name.clone(),
-            led_teams: if node.kind == NodeKind::Leadership {
-                audience.led_team_names(person.id)
-            } else {
-                Vec::new()
-            },
-            question_count: items.len(),
-            min_group_size: survey.k as u32,
-            closes_at,
-            locale: person.locale.clone(),
-            time_zone: audience.time_zone_of(person).name().to_owned(),
-        };
-        outbox_rows.push(new_outbox_row(
-            "invitation",
-            person,
-            Some(invitation_id),
-            Some(round_id),
-            serde_json::to_value(&payload).expect("payload serializes"),
-            send_at(person),
-            now,
-            mail_host,
-        )?);
-    }
-    insert_chunked(&transaction, invitations).await?;
-    insert_chunked(&transaction, outbox_rows).await?;
-
-    if !survey.privacy_locked {
-        let mut locked: survey::ActiveModel = survey.clone().into();
-        locked.privacy_locked = Set(true);
-        locked.update(&transaction).await?;
-    }
-    let opened = round::Entity::find_by_id(round_id)
-        .one(&transaction)
+    insert_items(&transaction, opening).await?;
+    insert_snapshot(&transaction, opening).await?;
+    insert_invitations(&transaction, opening).await?;
+    store_rounds::lock_privacy(&transaction, opening.survey).await?;
+    let opened = store_rounds::find(&transaction, opening.round_id)
         .await?
         .ok_or_else(|| RoundError::Inconsistent("the new round vanished".into()))?;
     transaction.commit().await?;
     tracing::info!(
-        round = %round_id,
-        invited = audience.people.len(),
+        round = %opening.round_id,
+        invited = opening.audience.people.len(),
         "round opened"
     );
     Ok(OpenOutcome::Opened(opened))
 }
 
-async fn insert_chunked<A>(db: &DatabaseTransaction, rows: Vec<A>) -> Result<(), RoundError>
-where
-    A: ActiveModelTrait + Send,
-{
-    // Moved, not copied, into each statement: a close inserts tens of thousands of
-    // rows with JSON figures.
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
-        A::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
+/// The round row, inserted `ON CONFLICT (survey_id, period_key) DO NOTHING`: the
+/// round that holds the period already when another call opened it first.
+async fn insert_round(
+    db: &DatabaseTransaction,
+    opening: &OpenedRound<'_>,
+) -> Result<Option<round::Model>, RoundError> {
+    let survey = opening.survey;
+    let inserted = store_rounds::insert_unless_period_taken(
+        db,
+        round::ActiveModel {
+            id: Set(opening.round_id),
+            survey_id: Set(survey.id),
+            period_key: Set(opening.period_key.clone()),
+            round_index: Set(opening.round_index),
+            status: Set("open".into()),
+            key_id: Set(opening.key_id.to_owned()),
+            k: Set(survey.k),
+            k_detail: Set(survey.k_detail),
+            restricted_release: Set(survey.restricted_release.clone()),
+            opened_at: Set(opening.now),
+            closes_at: Set(opening.closes_at),
+            closed_at: Set(None),
+            invited_count: Set(opening.audience.people.len() as i32),
+            bounce_count: Set(0),
+            org_figures: Set(None),
+            scrubbed_at: Set(None),
+        },
+    )
+    .await?;
+    if inserted {
+        return Ok(None);
     }
-    Ok(())
+    let existing = store_rounds::of_period(db, survey.id, &opening.period_key)
+        .await?
+        .ok_or_else(|| RoundError::Inconsistent("conflicting round vanished".into()))?;
+    Ok(Some(existing))
+}
+
+/// The round's items, in the order its answers are sealed.
+async fn insert_items(
+    db: &DatabaseTransaction,
+    opening: &OpenedRound<'_>,
+) -> Result<(), RoundError> {
+    let rows = opening
+        .items
+        .iter()
+        .enumerate()
+        .map(|(position, item)| round_item::ActiveModel {
+            round_id: Set(opening.round_id),
+            position: Set(position as i32),
+            item_id: Set(item.0.clone()),
+        })
+        .collect();
+    Ok(store_rounds::insert_chunked(db, rows).await?)
+}
+
+/// The round's frozen hierarchy with its invited and viewer counts, and who may
+/// view each node.
+async fn insert_snapshot(
+    db: &DatabaseTransaction,
+    opening: &OpenedRound<'_>,
+) -> Result<(), RoundError> {
+    let round_id = opening.round_id;
+    let nodes = &opening.snapshot.nodes;
+    let node_rows = nodes
+        .iter()
+        .map(|node| round_node::ActiveModel {
+            round_id: Set(round_id),
+            node_id: Set(node.id),
+            parent_node_id: Set(node.parent),
+            team_id: Set(node.team_id),
+            kind: Set(node.kind.as_str().into()),
+            name: Set(node.name.clone()),
+            invited: Set(node.invited as i32),
+            viewers: Set(node.viewers.len() as i32),
+        })
+        .collect();
+    store_rounds::insert_chunked(db, node_rows).await?;
+    let viewer_rows = nodes
+        .iter()
+        .flat_map(|node| {
+            node.viewers
+                .iter()
+                .map(|person_id| round_viewer::ActiveModel {
+                    round_id: Set(round_id),
+                    node_id: Set(node.id),
+                    person_id: Set(*person_id),
+                })
+        })
+        .collect();
+    Ok(store_rounds::insert_chunked(db, viewer_rows).await?)
+}
+
+/// One invitation per person (only its link token's lookup hash is stored) and
+/// one outbox row with its invitation email, sent at the person's opening instant.
+async fn insert_invitations(
+    db: &DatabaseTransaction,
+    opening: &OpenedRound<'_>,
+) -> Result<(), RoundError> {
+    let people = &opening.audience.people;
+    let mut invitations = Vec::with_capacity(people.len());
+    let mut outbox_rows = Vec::with_capacity(people.len());
+    for person in people {
+        let invitation_id = Uuid::new_v4();
+        let node_id = opening.snapshot.node_of_person[&person.id];
+        let token = opening.round_key.link_token(InvitationId(invitation_id));
+        invitations.push(invitation::ActiveModel {
+            id: Set(invitation_id),
+            round_id: Set(opening.round_id),
+            person_id: Set(person.id),
+            node_id: Set(node_id),
+            lookup: Set(Some(token.lookup().0.to_vec())),
+        });
+        outbox_rows.push(new_outbox_row(
+            "invitation",
+            person,
+            Some(invitation_id),
+            Some(opening.round_id),
+            serde_json::to_value(invitation_payload(opening, person, node_id))
+                .expect("payload serializes"),
+            (opening.send_at)(person),
+            opening.now,
+            opening.mail_host,
+        )?);
+    }
+    store_rounds::insert_chunked(db, invitations).await?;
+    Ok(store_rounds::insert_chunked(db, outbox_rows).await?)
+}
+
+/// What `person`'s invitation says: their group in the snapshot (or the teams
+/// they lead, when they answer in the Leadership node), in their language and zone.
+fn invitation_payload(
+    opening: &OpenedRound<'_>,
+    person: &person::Model,
+    node_id: Uuid,
+) -> InvitationPayload {
+    let node = opening.snapshot.node(node_id);
+    InvitationPayload {
+        survey_name: opening.survey.name.clone(),
+        team_name: node.name.clone(),
+        led_teams: if node.kind == NodeKind::Leadership {
+            opening.audience.led_team_names(person.id)
+        } else {
+            Vec::new()
+        },
+        question_count: opening.items.len(),
+        min_group_size: opening.survey.k as u32,
+        closes_at: opening.closes_at,
+        locale: person.locale.clone(),
+        time_zone: opening.audience.time_zone_of(person).name().to_owned(),
+    }
 }
 
 /// Who a survey reaches today: its teams (with sub-teams when asked), their active,
@@ -459,10 +477,8 @@ pub async fn audience_now(
     survey_id: Uuid,
 ) -> Result<Vec<(String, u32)>, RoundError> {
     let transaction = store.connection().begin().await.map_err(StoreError::from)?;
-    let survey = survey::Entity::find_by_id(survey_id)
-        .one(&transaction)
-        .await
-        .map_err(StoreError::from)?
+    let survey = store_rounds::find_survey(&transaction, survey_id)
+        .await?
         .ok_or(RoundError::SurveyNotFound)?;
     let audience = Audience::load(&transaction, &survey).await?;
     transaction.rollback().await.map_err(StoreError::from)?;
@@ -490,13 +506,7 @@ impl Audience {
         survey: &survey::Model,
     ) -> Result<Audience, RoundError> {
         let all_teams = org::all_teams(db).await?;
-        let chosen: Vec<Uuid> = survey_team::Entity::find()
-            .filter(survey_team::Column::SurveyId.eq(survey.id))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|row| row.team_id)
-            .collect();
+        let chosen = store_rounds::survey_team_ids(db, survey.id).await?;
         let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for team in &all_teams {
             if let Some(parent) = team.parent_id {
@@ -518,15 +528,9 @@ impl Audience {
             .filter(|team| included.contains(&team.id))
             .map(|team| (team.id, team))
             .collect();
-        let people: Vec<person::Model> = person::Entity::find()
-            .filter(person::Column::TeamId.is_in(teams.keys().copied()))
-            .filter(person::Column::Active.eq(true))
-            .filter(person::Column::Undeliverable.eq(false))
-            .order_by_asc(person::Column::Id)
-            .all(db)
-            .await?;
+        let people = store_rounds::invitable_people(db, teams.keys().copied()).await?;
         let mut leaders: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
-        for row in team_leader::Entity::find().all(db).await? {
+        for row in org::all_leaderships(db).await? {
             if teams.contains_key(&row.team_id) {
                 leaders
                     .entry(row.person_id)
@@ -610,52 +614,60 @@ struct Snapshot {
     node_of_person: HashMap<Uuid, Uuid>,
 }
 
+/// The audience's teams as snapshot nodes, each under its parent when that is in
+/// the audience; several top teams are joined under a synthetic root named after
+/// the survey. Returns the nodes and the root's id.
+fn team_nodes_under_one_root(
+    audience: &Audience,
+    survey_name: &str,
+) -> (Vec<SnapshotNodeDraft>, Uuid) {
+    let mut nodes: Vec<SnapshotNodeDraft> = audience
+        .teams
+        .values()
+        .map(|team| SnapshotNodeDraft {
+            id: team.id,
+            parent: team
+                .parent_id
+                .filter(|parent| audience.teams.contains_key(parent)),
+            team_id: Some(team.id),
+            kind: NodeKind::Team,
+            name: team.name.clone(),
+            invited: 0,
+            viewers: BTreeSet::new(),
+        })
+        .collect();
+    let tops: Vec<Uuid> = nodes
+        .iter()
+        .filter(|node| node.parent.is_none())
+        .map(|node| node.id)
+        .collect();
+    if let [only] = tops.as_slice() {
+        return (nodes, *only);
+    }
+    let root = audience.root_id;
+    for node in nodes.iter_mut().filter(|node| node.parent.is_none()) {
+        node.parent = Some(root);
+    }
+    nodes.push(SnapshotNodeDraft {
+        id: root,
+        parent: None,
+        team_id: None,
+        kind: NodeKind::Root,
+        name: survey_name.to_owned(),
+        invited: 0,
+        viewers: BTreeSet::new(),
+    });
+    (nodes, root)
+}
+
 impl Snapshot {
     fn build(audience: &Audience, survey_name: &str) -> Snapshot {
-        let mut nodes: Vec<SnapshotNodeDraft> = audience
-            .teams
-            .values()
-            .map(|team| SnapshotNodeDraft {
-                id: team.id,
-                parent: team
-                    .parent_id
-                    .filter(|parent| audience.teams.contains_key(parent)),
-                team_id: Some(team.id),
-                kind: NodeKind::Team,
-                name: team.name.clone(),
-                invited: 0,
-                viewers: BTreeSet::new(),
-            })
-            .collect();
-        let tops: Vec<Uuid> = nodes
-            .iter()
-            .filter(|node| node.parent.is_none())
-            .map(|node| node.id)
-            .collect();
-        let root = if let [only] = tops.as_slice() {
-            *only
-        } else {
-            let root = audience.root_id;
-            for node in nodes.iter_mut().filter(|node| node.parent.is_none()) {
-                node.parent = Some(root);
-            }
-            nodes.push(SnapshotNodeDraft {
-                id: root,
-                parent: None,
-                team_id: None,
-                kind: NodeKind::Root,
-                name: survey_name.to_owned(),
-                invited: 0,
-                viewers: BTreeSet::new(),
-            });
-            root
-        };
-        let invited_leaders: Vec<&person::Model> = audience
+        let (mut nodes, root) = team_nodes_under_one_root(audience, survey_name);
+        let a_leader_is_invited = audience
             .people
             .iter()
-            .filter(|person| audience.leaders.contains_key(&person.id))
-            .collect();
-        let leadership = (!invited_leaders.is_empty()).then(|| {
+            .any(|person| audience.leaders.contains_key(&person.id));
+        let leadership = a_leader_is_invited.then(|| {
             let id = audience.leadership_id;
             nodes.push(SnapshotNodeDraft {
                 id,
@@ -678,30 +690,36 @@ impl Snapshot {
             index,
             node_of_person: HashMap::with_capacity(audience.people.len()),
         };
-
         for person in &audience.people {
-            let node_id = match (leadership, audience.leaders.contains_key(&person.id)) {
-                (Some(leadership), true) => leadership,
-                // The audience holds people of its teams only.
-                _ => match person.team_id {
-                    Some(team_id) => team_id,
-                    None => continue,
-                },
-            };
-            snapshot.node_of_person.insert(person.id, node_id);
-            let position = snapshot.index[&node_id];
-            snapshot.nodes[position].invited += 1;
-            let viewable = snapshot.viewable_by(person.id, audience);
-            let mut current = Some(node_id);
-            while let Some(node_id) = current {
-                let position = snapshot.index[&node_id];
-                if viewable.contains(&node_id) {
-                    snapshot.nodes[position].viewers.insert(person.id);
-                }
-                current = snapshot.nodes[position].parent;
-            }
+            snapshot.place(person, leadership, audience);
         }
         snapshot
+    }
+
+    /// Puts `person` into their node (the Leadership node for a leader), counts
+    /// them there, and adds them to the viewers of each node on their node's path
+    /// to the root that they may read.
+    fn place(&mut self, person: &person::Model, leadership: Option<Uuid>, audience: &Audience) {
+        let node_id = match (leadership, audience.leaders.contains_key(&person.id)) {
+            (Some(leadership), true) => leadership,
+            // The audience holds people of its teams only.
+            _ => match person.team_id {
+                Some(team_id) => team_id,
+                None => return,
+            },
+        };
+        self.node_of_person.insert(person.id, node_id);
+        let position = self.index[&node_id];
+        self.nodes[position].invited += 1;
+        let viewable = self.viewable_by(person.id, audience);
+        let mut current = Some(node_id);
+        while let Some(node_id) = current {
+            let position = self.index[&node_id];
+            if viewable.contains(&node_id) {
+                self.nodes[position].viewers.insert(person.id);
+            }
+            current = self.nodes[position].parent;
+        }
     }
 
     fn node(&self, id: Uuid) -> &SnapshotNodeDraft {
@@ -752,100 +770,132 @@ pub enum RawRetention {
     Keep,
 }
 
-/// Closes a round (see the module docs). Returns [`CloseOutcome::AlreadyClosed`]
-/// when another call closed it first.
-#[allow(clippy::too_many_arguments)]
+/// What a close needs besides the store, the item bank and the keys.
+#[derive(Debug, Clone, Copy)]
+pub struct CloseRequest<'a> {
+    pub round_id: Uuid,
+    /// The closing instant: the round's `closed_at`, and when its digests are due.
+    pub now: DateTime<Utc>,
+    pub retention: RawRetention,
+    /// Where the digests' report links point, e.g. `https://pulse.example.com`.
+    pub report_base_url: &'a str,
+    /// The host name in the digests' Message-IDs.
+    pub mail_host: &'a str,
+}
+
+/// Closes a round (see the module docs): one transaction of named steps, in this
+/// order — mark closed, load the counted answers, release, store the release
+/// (and, with raw retention, the shuffled copies), destroy the links, queue the
+/// digests — then, after commit, crypto-shredding. Returns
+/// [`CloseOutcome::AlreadyClosed`] when another call closed it first.
 pub async fn close_round(
     store: &Store,
     bank: &ItemBank,
     keys: &KeyChain,
+    request: CloseRequest<'_>,
+) -> Result<CloseOutcome, RoundError> {
+    let CloseRequest {
+        round_id,
+        now,
+        retention,
+        ..
+    } = request;
+    let transaction = store.begin_write().await?;
+    let Some(round) = mark_closed(&transaction, round_id, now).await? else {
+        return not_open(&transaction, round_id).await;
+    };
+    let counted = load_counted_answers(&transaction, bank, keys, &round).await?;
+    let released = release(&round, &counted.input)?;
+    store_release(&transaction, round_id, &released, &counted.team_changed).await?;
+    if retention == RawRetention::Keep {
+        let comments = &counted.input.comments;
+        retain_shuffled(
+            &transaction,
+            round_id,
+            &counted.answers,
+            comments,
+            &released,
+        )
+        .await?;
+    }
+    destroy_links(&transaction, round_id).await?;
+    queue_digests(
+        &transaction,
+        bank,
+        &round,
+        &counted.nodes,
+        &released.releases,
+        &request,
+    )
+    .await?;
+    transaction.commit().await?;
+    let counted_responses = counted.input.responses.len() as u32;
+    tracing::info!(round = %round_id, counted_responses, "round closed");
+
+    if let Err(error) = shred_closed_rounds(store, keys, now).await {
+        // Retried at start and on every scheduler tick until it succeeds.
+        tracing::warn!(%error, "destroying the closed round's key or scrubbing failed; will retry");
+    }
+    Ok(CloseOutcome::Closed { counted_responses })
+}
+
+/// Mark closed, first: the status change waits for in-flight submits (they hold
+/// the round row shared), and no submit is accepted after it. `None` when the
+/// round was not open.
+async fn mark_closed(
+    db: &DatabaseTransaction,
     round_id: Uuid,
     now: DateTime<Utc>,
-    retention: RawRetention,
-    report_base_url: &str,
-    mail_host: &str,
-) -> Result<CloseOutcome, RoundError> {
-    let transaction = store.begin_write().await?;
-    let closed = round::Entity::update_many()
-        .col_expr(round::Column::Status, Expr::value("closed"))
-        .col_expr(round::Column::ClosedAt, Expr::value(now))
-        .filter(round::Column::Id.eq(round_id))
-        .filter(round::Column::Status.eq("open"))
-        .exec(&transaction)
-        .await?;
-    if closed.rows_affected == 0 {
-        return if round::Entity::find_by_id(round_id)
-            .one(&transaction)
-            .await?
-            .is_some()
-        {
-            Ok(CloseOutcome::AlreadyClosed)
-        } else {
-            Err(RoundError::RoundNotFound)
-        };
+) -> Result<Option<round::Model>, RoundError> {
+    if !store_rounds::mark_closed(db, round_id, now).await? {
+        return Ok(None);
     }
-    let round = round::Entity::find_by_id(round_id)
-        .one(&transaction)
-        .await?
-        .ok_or(RoundError::RoundNotFound)?;
-    let round_key = keys.round_key(round_id, &round.key_id)?;
-    let seal = round_key.answer_seal();
+    let round = store_rounds::find(db, round_id).await?;
+    Ok(Some(round.ok_or(RoundError::RoundNotFound)?))
+}
 
-    let invitations = invitation::Entity::find()
-        .filter(invitation::Column::RoundId.eq(round_id))
-        .all(&transaction)
-        .await?;
-    // Every invitation's ballot, computed in memory and kept only in this function.
-    let expected_ballots: HashMap<Vec<u8>, Uuid> = invitations
-        .iter()
-        .map(|invitation| {
-            let token = round_key.link_token(InvitationId(invitation.id));
-            (round_key.ballot(&token).0.to_vec(), invitation.node_id)
-        })
-        .collect();
-    let (open_responses, open_comments) = answers::open_rows(&transaction, round_id).await?;
+/// A round that was not open: closed before, or not there at all.
+async fn not_open(db: &DatabaseTransaction, round_id: Uuid) -> Result<CloseOutcome, RoundError> {
+    match store_rounds::find(db, round_id).await? {
+        Some(_) => Ok(CloseOutcome::AlreadyClosed),
+        None => Err(RoundError::RoundNotFound),
+    }
+}
 
-    let items: Vec<ItemId> = round_item::Entity::find()
-        .filter(round_item::Column::RoundId.eq(round_id))
-        .order_by_asc(round_item::Column::Position)
-        .all(&transaction)
-        .await?
-        .into_iter()
-        .map(|row| ItemId(row.item_id))
-        .collect();
-    let metas = items
-        .iter()
-        .map(|id| {
-            bank.meta(id)
-                .cloned()
-                .ok_or_else(|| RoundError::UnknownItem(id.0.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let nodes = round_node::Entity::find()
-        .filter(round_node::Column::RoundId.eq(round_id))
-        .all(&transaction)
-        .await?;
-    let node_ids: HashSet<Uuid> = nodes.iter().map(|node| node.node_id).collect();
+/// What the close counts, read in its transaction.
+struct Counted {
+    /// The anonymizer's input: snapshot, items, counted responses and comments,
+    /// and Rule D's history.
+    input: RoundInput,
+    /// Each counted response with its node, for raw retention.
+    answers: Vec<(NodeId, Vec<Answer>)>,
+    /// The round's snapshot rows.
+    nodes: Vec<round_node::Model>,
+    /// Nodes whose membership changed since the earlier rounds.
+    team_changed: HashSet<Uuid>,
+}
+
+/// Load the counted answers: the round's sealed answers whose ballot is the
+/// ballot of one of its invitations in the same node, opened with the round key,
+/// and its comments in the snapshot's nodes; with the snapshot and the history of
+/// the survey's earlier rounds, the anonymizer's input.
+async fn load_counted_answers(
+    db: &DatabaseTransaction,
+    bank: &ItemBank,
+    keys: &KeyChain,
+    round: &round::Model,
+) -> Result<Counted, RoundError> {
+    let round_key = keys.round_key(round.id, &round.key_id)?;
+    let invitations = store_rounds::invitations(db, round.id).await?;
+    let (open_responses, open_comments) = answers::open_rows(db, round.id).await?;
+    let metas = item_metas(db, bank, round.id).await?;
+    let nodes = store_rounds::nodes(db, round.id).await?;
     // Rule D's input: counts and membership of the survey's earlier rounds.
-    let past = crate::history::load(&transaction, &round, &nodes, &invitations).await?;
+    let past = crate::history::load(db, round, &nodes, &invitations).await?;
 
-    let mut responses = Vec::with_capacity(open_responses.len());
-    let mut counted = Vec::with_capacity(open_responses.len());
-    for row in &open_responses {
-        if expected_ballots.get(&row.ballot) != Some(&row.node_id) {
-            continue;
-        }
-        let node = NodeId(row.node_id);
-        let Some(answers) = seal
-            .open_answers(node, &row.sealed)
-            .and_then(|values| parse_answers(&values, &metas))
-        else {
-            continue;
-        };
-        counted.push((node, answers.clone()));
-        responses.push(Response { node, answers });
-    }
-    drop(expected_ballots);
+    let counted = counted_responses(&round_key, &invitations, &open_responses, &metas);
+    let node_ids: HashSet<Uuid> = nodes.iter().map(|node| node.node_id).collect();
+    let seal = round_key.answer_seal();
     let comments: Vec<Comment> = open_comments
         .iter()
         .filter(|comment| node_ids.contains(&comment.node_id))
@@ -855,7 +905,6 @@ pub async fn close_round(
                 .map(|text| Comment { node, text })
         })
         .collect();
-
     let input = RoundInput {
         nodes: nodes
             .iter()
@@ -866,60 +915,93 @@ pub async fn close_round(
             })
             .collect(),
         items: metas,
-        responses,
+        responses: counted
+            .iter()
+            .map(|(node, answers)| Response {
+                node: *node,
+                answers: answers.clone(),
+            })
+            .collect(),
         comments,
         status: RoundStatus::Closed,
         history: past.history,
     };
+    Ok(Counted {
+        input,
+        answers: counted,
+        nodes,
+        team_changed: past.team_changed,
+    })
+}
+
+/// The item metadata of the round's items, in their sealed order.
+async fn item_metas(
+    db: &DatabaseTransaction,
+    bank: &ItemBank,
+    round_id: Uuid,
+) -> Result<Vec<ItemMeta>, RoundError> {
+    store_rounds::items(db, round_id)
+        .await?
+        .iter()
+        .map(|id| {
+            bank.meta(id)
+                .cloned()
+                .ok_or_else(|| RoundError::UnknownItem(id.0.clone()))
+        })
+        .collect()
+}
+
+/// The responses that count: a ballot of one of the invitations, in that
+/// invitation's node, sealed under the round key, one valid answer per item.
+/// Every invitation's ballot is computed here, in memory, and dropped on return.
+fn counted_responses(
+    round_key: &RoundKey,
+    invitations: &[invitation::Model],
+    open_responses: &[open_response::Model],
+    metas: &[ItemMeta],
+) -> Vec<(NodeId, Vec<Answer>)> {
+    let expected_ballots: HashMap<Vec<u8>, Uuid> = invitations
+        .iter()
+        .map(|invitation| {
+            let token = round_key.link_token(InvitationId(invitation.id));
+            (round_key.ballot(&token).0.to_vec(), invitation.node_id)
+        })
+        .collect();
+    let seal = round_key.answer_seal();
+    open_responses
+        .iter()
+        .filter(|row| expected_ballots.get(&row.ballot) == Some(&row.node_id))
+        .filter_map(|row| {
+            let node = NodeId(row.node_id);
+            seal.open_answers(node, &row.sealed)
+                .and_then(|values| parse_answers(&values, metas))
+                .map(|answers| (node, answers))
+        })
+        .collect()
+}
+
+/// Release: the anonymizer's decisions and figures under the privacy settings
+/// the round was opened with.
+fn release(round: &round::Model, input: &RoundInput) -> Result<RoundRelease, RoundError> {
     let restricted = RestrictedRelease::parse(&round.restricted_release).ok_or_else(|| {
         RoundError::Inconsistent(format!("restricted_release {}", round.restricted_release))
     })?;
     let policy = Policy::new(round.k as u32, round.k_detail as u32)
         .map_err(|error| RoundError::Inconsistent(error.to_string()))?
         .with_restricted(restricted);
-    let released = release_round(&input, &policy, &mut rand::rng())?;
+    Ok(release_round(input, &policy, &mut rand::rng())?)
+}
 
-    store_release(&transaction, round_id, &released, &past.team_changed).await?;
-
-    if retention == RawRetention::Keep {
-        retain_shuffled(&transaction, round_id, &counted, &input.comments, &released).await?;
-    }
-    answers::delete_open_rows(&transaction, round_id).await?;
-    safepulse_store::participation::delete_for_round(&transaction, round_id).await?;
-    invitation::Entity::update_many()
-        .col_expr(
-            invitation::Column::Lookup,
-            Expr::value(Option::<Vec<u8>>::None),
-        )
-        .filter(invitation::Column::RoundId.eq(round_id))
-        .exec(&transaction)
-        .await?;
-    // Invitations and reminders not sent by now would carry a dead link.
-    outbox::Entity::delete_many()
-        .filter(outbox::Column::RoundId.eq(round_id))
-        .filter(outbox::Column::Kind.is_in(["invitation", "reminder"]))
-        .exec(&transaction)
-        .await?;
-    queue_digests(
-        &transaction,
-        bank,
-        &round,
-        &nodes,
-        &released.releases,
-        now,
-        report_base_url,
-        mail_host,
-    )
-    .await?;
-    transaction.commit().await?;
-    let counted_responses = input.responses.len() as u32;
-    tracing::info!(round = %round_id, counted_responses, "round closed");
-
-    if let Err(error) = shred_closed_rounds(store, keys, now).await {
-        // Retried at start and on every scheduler tick until it succeeds.
-        tracing::warn!(%error, "destroying the closed round's key or scrubbing failed; will retry");
-    }
-    Ok(CloseOutcome::Closed { counted_responses })
+/// Destroy the links: the sealed answers and comments and the participation
+/// figures are deleted, the invitations' lookups nulled (no link finds its
+/// invitation any more), and unsent invitations and reminders, which would carry
+/// a dead link, deleted. The keys go after commit ([`shred_closed_rounds`]).
+async fn destroy_links(db: &DatabaseTransaction, round_id: Uuid) -> Result<(), RoundError> {
+    answers::delete_open_rows(db, round_id).await?;
+    safepulse_store::participation::delete_for_round(db, round_id).await?;
+    store_rounds::null_lookups(db, round_id).await?;
+    store_rounds::delete_unsent_links(db, round_id).await?;
+    Ok(())
 }
 
 /// Answers as sealed at submit: one byte per item, in the round's item order.
@@ -934,14 +1016,47 @@ fn parse_answers(values: &[u8], metas: &[safepulse_domain::ItemMeta]) -> Option<
         .collect()
 }
 
+/// Store the release: every node's decision and figures, the ledger of released
+/// atoms, the determined nodes (Rule D's memory), the atoms' statistics, the
+/// released comments and the organisation's figures.
 async fn store_release(
     db: &DatabaseTransaction,
     round_id: Uuid,
-    released: &safepulse_anonymizer::RoundRelease,
+    released: &RoundRelease,
     team_changed: &HashSet<Uuid>,
 ) -> Result<(), RoundError> {
     use safepulse_store::bulk::{self, insert_rows};
-    let releases = released
+    let releases = release_rows(round_id, released, team_changed);
+    insert_rows(db, bulk::RELEASES, releases).await?;
+    insert_rows(db, bulk::RELEASE_LEDGER, ledger_rows(round_id, released)).await?;
+    insert_rows(
+        db,
+        bulk::DETERMINED_NODES,
+        determined_rows(round_id, released),
+    )
+    .await?;
+    insert_rows(db, bulk::ATOM_STATISTICS, atom_rows(round_id, released)).await?;
+    insert_rows(
+        db,
+        bulk::RELEASED_COMMENTS,
+        comment_rows(round_id, released),
+    )
+    .await?;
+    if let Some(org) = &released.org {
+        let figures = serde_json::to_value(org).expect("org figures serialize");
+        store_rounds::set_org_figures(db, round_id, figures).await?;
+    }
+    Ok(())
+}
+
+/// One `releases` row per node: its status, whether detail was released, its
+/// stored figures, and whether its team changed since earlier rounds.
+fn release_rows(
+    round_id: Uuid,
+    released: &RoundRelease,
+    team_changed: &HashSet<Uuid>,
+) -> Vec<Vec<Value>> {
+    released
         .releases
         .iter()
         .map(|node_release| {
@@ -966,10 +1081,11 @@ async fn store_release(
                 team_changed.contains(&node_release.node.0).into(),
             ]
         })
-        .collect();
-    insert_rows(db, bulk::RELEASES, releases).await?;
+        .collect()
+}
 
-    let ledger_rows = [&released.ledger.scores, &released.ledger.detail]
+fn ledger_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
+    [&released.ledger.scores, &released.ledger.detail]
         .into_iter()
         .flat_map(|family| {
             family.releases.iter().flat_map(move |entry| {
@@ -983,10 +1099,11 @@ async fn store_release(
                 })
             })
         })
-        .collect();
-    insert_rows(db, bulk::RELEASE_LEDGER, ledger_rows).await?;
+        .collect()
+}
 
-    let determined_rows = [&released.ledger.scores, &released.ledger.detail]
+fn determined_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
+    [&released.ledger.scores, &released.ledger.detail]
         .into_iter()
         .flat_map(|family| {
             family.determined.iter().map(move |entry| {
@@ -998,10 +1115,11 @@ async fn store_release(
                 ]
             })
         })
-        .collect();
-    insert_rows(db, bulk::DETERMINED_NODES, determined_rows).await?;
+        .collect()
+}
 
-    let atom_rows = released
+fn atom_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
+    released
         .atoms
         .iter()
         .map(|atom| {
@@ -1013,11 +1131,13 @@ async fn store_release(
                 atom.to_stored().into(),
             ]
         })
-        .collect();
-    insert_rows(db, bulk::ATOM_STATISTICS, atom_rows).await?;
+        .collect()
+}
 
+/// The released comments, numbered per atom in their release order.
+fn comment_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
     let mut positions: HashMap<Uuid, i32> = HashMap::new();
-    let comment_rows = released
+    released
         .comments
         .iter()
         .map(|comment| {
@@ -1031,20 +1151,7 @@ async fn store_release(
                 comment.text.clone().into(),
             ]
         })
-        .collect();
-    insert_rows(db, bulk::RELEASED_COMMENTS, comment_rows).await?;
-
-    if let Some(org) = &released.org {
-        round::Entity::update_many()
-            .col_expr(
-                round::Column::OrgFigures,
-                Expr::value(serde_json::to_value(org).expect("org figures serialize")),
-            )
-            .filter(round::Column::Id.eq(round_id))
-            .exec(db)
-            .await?;
-    }
-    Ok(())
+        .collect()
 }
 
 fn family_name(family: Family) -> &'static str {
@@ -1062,7 +1169,7 @@ async fn retain_shuffled(
     round_id: Uuid,
     counted: &[(NodeId, Vec<Answer>)],
     comments: &[Comment],
-    released: &safepulse_anonymizer::RoundRelease,
+    released: &RoundRelease,
 ) -> Result<(), RoundError> {
     let atom_of_node = atoms_by_node(db, round_id, released).await?;
     let mut responses: Vec<retained_response::ActiveModel> = counted
@@ -1099,8 +1206,8 @@ async fn retain_shuffled(
         responses.shuffle(&mut rng);
         kept_comments.shuffle(&mut rng);
     }
-    insert_chunked(db, responses).await?;
-    insert_chunked(db, kept_comments).await?;
+    store_rounds::insert_chunked(db, responses).await?;
+    store_rounds::insert_chunked(db, kept_comments).await?;
     Ok(())
 }
 
@@ -1109,12 +1216,9 @@ async fn retain_shuffled(
 async fn atoms_by_node(
     db: &DatabaseTransaction,
     round_id: Uuid,
-    released: &safepulse_anonymizer::RoundRelease,
+    released: &RoundRelease,
 ) -> Result<HashMap<Uuid, Uuid>, RoundError> {
-    let nodes = round_node::Entity::find()
-        .filter(round_node::Column::RoundId.eq(round_id))
-        .all(db)
-        .await?;
+    let nodes = store_rounds::nodes(db, round_id).await?;
     let parents: HashMap<Uuid, Option<Uuid>> = nodes
         .iter()
         .map(|node| (node.node_id, node.parent_node_id))
@@ -1149,16 +1253,10 @@ pub async fn erase_open_answers(
     keys: &KeyChain,
     person_id: Uuid,
 ) -> Result<u32, RoundError> {
-    let invitations = invitation::Entity::find()
-        .filter(invitation::Column::PersonId.eq(person_id))
-        .all(db)
-        .await?;
+    let invitations = store_rounds::invitations_of_person(db, person_id).await?;
     let mut erased = 0;
     for invitation in invitations {
-        let Some(round) = round::Entity::find_by_id(invitation.round_id)
-            .one(db)
-            .await?
-        else {
+        let Some(round) = store_rounds::find(db, invitation.round_id).await? else {
             continue;
         };
         if round.status != "open" {
@@ -1179,118 +1277,150 @@ pub async fn erase_open_answers(
     Ok(erased)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Queue the digests: one per active, deliverable leader of the round's teams,
+/// with the released headline figures of the teams they lead as far as the reader
+/// rule lets them read them, and the teams' open commitments.
 async fn queue_digests(
     db: &DatabaseTransaction,
     bank: &ItemBank,
     round: &round::Model,
     nodes: &[round_node::Model],
-    releases: &[safepulse_anonymizer::NodeRelease],
-    now: DateTime<Utc>,
-    report_base_url: &str,
-    mail_host: &str,
+    releases: &[NodeRelease],
+    request: &CloseRequest<'_>,
 ) -> Result<(), RoundError> {
-    let survey = survey::Entity::find_by_id(round.survey_id)
-        .one(db)
-        .await?
-        .ok_or(RoundError::SurveyNotFound)?;
-    let team_nodes: HashMap<Uuid, &round_node::Model> = nodes
-        .iter()
-        .filter_map(|node| node.team_id.map(|team| (team, node)))
-        .collect();
-    let release_of: HashMap<Uuid, &Release> = releases
-        .iter()
-        .map(|release| (release.node.0, &release.release))
-        .collect();
-    let mut led: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-    for row in team_leader::Entity::find()
-        .filter(team_leader::Column::TeamId.is_in(team_nodes.keys().copied()))
-        .all(db)
-        .await?
-    {
-        led.entry(row.person_id).or_default().push(row.team_id);
-    }
-    if led.is_empty() {
+    let Some(mut digests) = Digests::load(db, bank, round, nodes, releases, request.now).await?
+    else {
         return Ok(());
-    }
-    let managers = person::Entity::find()
-        .filter(person::Column::Id.is_in(led.keys().copied()))
-        .filter(person::Column::Active.eq(true))
-        .filter(person::Column::Undeliverable.eq(false))
-        .all(db)
-        .await?;
-    // The reader rule every report applies (`readable_nodes`): a manager whose own
-    // invitation sat in a team they lead now without counting them among its
-    // viewers (made its leader while the round was open) was not subtracted by the
-    // anonymizer there, so its figures would include their own answer.
-    use safepulse_domain::access::{ReaderScope, readable_nodes};
-    let manager_ids: Vec<Uuid> = managers.iter().map(|manager| manager.id).collect();
-    let mut own_parts = safepulse_store::releases::own_parts(db, &manager_ids, &[round.id]).await?;
-    let access_nodes: Vec<AccessNode> = nodes
-        .iter()
-        .map(safepulse_store::releases::access_node)
-        .collect();
-    let team_zones: HashMap<Uuid, TimeZone> = team::Entity::find()
-        .filter(team::Column::Id.is_in(team_nodes.keys().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|team| Some((team.id, TimeZone::parse(&team.time_zone).ok()?)))
-        .collect();
-    let led_team_ids: Vec<Uuid> = team_nodes.keys().copied().collect();
-    let mut open_commitments: HashMap<Uuid, Vec<DigestPayloadCommitment>> = HashMap::new();
-    for commitment in safepulse_store::commitments::open_of_teams(db, &led_team_ids).await? {
-        open_commitments
-            .entry(commitment.team_id)
-            .or_default()
-            .push(DigestPayloadCommitment {
-                dimension: commitment.dimension,
-                action: commitment.action,
-                due_on: commitment.due_on,
-            });
-    }
-    let next_results_at = next_results_at(db, bank, &survey, &team_zones, now).await?;
-    let mut rows = Vec::with_capacity(managers.len());
-    for manager in &managers {
-        let own = own_parts
+    };
+    let mut rows = Vec::with_capacity(digests.managers.len());
+    for manager in &digests.managers {
+        let own = digests
+            .own_parts
             .remove(&(round.id, manager.id))
             .unwrap_or_default();
-        let readable = readable_nodes(
-            &access_nodes,
-            &ReaderScope::LedTeams(led[&manager.id].clone()),
-            &own,
-        );
-        let teams = led[&manager.id]
+        let payload = digests.payload(manager, &own, request.report_base_url);
+        rows.push(new_outbox_row(
+            "digest",
+            manager,
+            None,
+            Some(round.id),
+            serde_json::to_value(&payload).expect("digest payload serializes"),
+            request.now,
+            request.now,
+            request.mail_host,
+        )?);
+    }
+    store_rounds::insert_chunked(db, rows).await?;
+    Ok(())
+}
+
+/// What the digests of a closing round are made of, read in its transaction.
+struct Digests<'a> {
+    round: &'a round::Model,
+    survey: survey::Model,
+    /// The snapshot's team nodes, by team.
+    team_nodes: HashMap<Uuid, &'a round_node::Model>,
+    release_of: HashMap<Uuid, &'a Release>,
+    /// The round's teams each leader leads.
+    led: BTreeMap<Uuid, Vec<Uuid>>,
+    managers: Vec<person::Model>,
+    own_parts: HashMap<(Uuid, Uuid), OwnPart>,
+    access_nodes: Vec<AccessNode>,
+    team_zones: HashMap<Uuid, TimeZone>,
+    open_commitments: HashMap<Uuid, Vec<DigestPayloadCommitment>>,
+    next_results_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Digests<'a> {
+    /// `None` when none of the round's teams has a leader.
+    async fn load(
+        db: &DatabaseTransaction,
+        bank: &ItemBank,
+        round: &'a round::Model,
+        nodes: &'a [round_node::Model],
+        releases: &'a [NodeRelease],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Digests<'a>>, RoundError> {
+        let survey = store_rounds::find_survey(db, round.survey_id)
+            .await?
+            .ok_or(RoundError::SurveyNotFound)?;
+        let team_nodes: HashMap<Uuid, &round_node::Model> = nodes
             .iter()
-            .map(|team_id| {
-                let node = team_nodes[team_id];
-                let readable_release = release_of
-                    .get(&node.node_id)
-                    .filter(|_| readable.contains(&node.node_id));
-                DigestPayloadTeam {
-                    team_name: node.name.clone(),
-                    figures: match readable_release {
-                        Some(Release::Released(figures)) => Some(figures.clone()),
-                        _ => None,
-                    },
-                    rounded: match readable_release {
-                        Some(Release::Rounded(figures)) => Some(figures.clone()),
-                        _ => None,
-                    },
-                    commitments: open_commitments.get(team_id).cloned().unwrap_or_default(),
-                }
-            })
+            .filter_map(|node| node.team_id.map(|team| (team, node)))
+            .collect();
+        let release_of = releases
+            .iter()
+            .map(|release| (release.node.0, &release.release))
+            .collect();
+        let mut led: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for row in store_rounds::leaders_of_teams(db, team_nodes.keys().copied()).await? {
+            led.entry(row.person_id).or_default().push(row.team_id);
+        }
+        if led.is_empty() {
+            return Ok(None);
+        }
+        let managers = store_rounds::deliverable_people(db, led.keys().copied()).await?;
+        // The reader rule every report applies (`readable_nodes`): a manager whose
+        // own invitation sat in a team they lead now without counting them among
+        // its viewers (made its leader while the round was open) was not subtracted
+        // by the anonymizer there, so its figures would include their own answer.
+        let manager_ids: Vec<Uuid> = managers.iter().map(|manager| manager.id).collect();
+        let own_parts = releases::own_parts(db, &manager_ids, &[round.id]).await?;
+        let access_nodes = nodes.iter().map(releases::access_node).collect();
+        let team_zones: HashMap<Uuid, TimeZone> =
+            store_rounds::teams(db, team_nodes.keys().copied())
+                .await?
+                .into_iter()
+                .filter_map(|team| Some((team.id, TimeZone::parse(&team.time_zone).ok()?)))
+                .collect();
+        let led_team_ids: Vec<Uuid> = team_nodes.keys().copied().collect();
+        let open_commitments = open_commitments(db, &led_team_ids).await?;
+        let next_results_at = next_results_at(db, bank, &survey, &team_zones, now).await?;
+        Ok(Some(Digests {
+            round,
+            survey,
+            team_nodes,
+            release_of,
+            led,
+            managers,
+            own_parts,
+            access_nodes,
+            team_zones,
+            open_commitments,
+            next_results_at,
+        }))
+    }
+
+    /// The digest of `manager`, in their language.
+    fn payload(
+        &self,
+        manager: &person::Model,
+        own: &OwnPart,
+        report_base_url: &str,
+    ) -> DigestPayload {
+        let readable = readable_nodes(
+            &self.access_nodes,
+            &ReaderScope::LedTeams(self.led[&manager.id].clone()),
+            own,
+        );
+        let teams = self.led[&manager.id]
+            .iter()
+            .map(|team_id| self.team(*team_id, &readable))
             .collect();
         let time_zone = manager.time_zone.clone().unwrap_or_else(|| "UTC".into());
         let locale = Locale::parse(&manager.locale).unwrap_or(Locale::En);
-        let mut led_teams = led[&manager.id].clone();
-        led_teams.sort_by(|a, b| team_nodes[a].name.cmp(&team_nodes[b].name));
+        let mut led_teams = self.led[&manager.id].clone();
+        led_teams.sort_by(|a, b| self.team_nodes[a].name.cmp(&self.team_nodes[b].name));
         // Named as on the dashboard: the day it opened in the (first) team's zone,
         // in the reader's language.
-        let label_zone = team_zones.get(&led_teams[0]).copied().unwrap_or_default();
-        let payload = DigestPayload {
-            survey_name: survey.name.clone(),
-            round_label: crate::messages::pulse_label(round.opened_at, label_zone, locale),
+        let label_zone = self
+            .team_zones
+            .get(&led_teams[0])
+            .copied()
+            .unwrap_or_default();
+        DigestPayload {
+            survey_name: self.survey.name.clone(),
+            round_label: pulse_label(self.round.opened_at, label_zone, locale),
             // The team's own page; a manager of several teams gets the list of them.
             report_link: match led_teams.as_slice() {
                 [only] => format!("{report_base_url}/dashboard/teams/{only}"),
@@ -1299,22 +1429,54 @@ async fn queue_digests(
             locale: locale.as_str().to_owned(),
             time_zone,
             teams,
-            next_results_on: next_results_at
+            next_results_on: self
+                .next_results_at
                 .map(|at| at.with_timezone(&label_zone.tz()).date_naive()),
-        };
-        rows.push(new_outbox_row(
-            "digest",
-            manager,
-            None,
-            Some(round.id),
-            serde_json::to_value(&payload).expect("digest payload serializes"),
-            now,
-            now,
-            mail_host,
-        )?);
+        }
     }
-    insert_chunked(db, rows).await?;
-    Ok(())
+
+    /// One led team in a digest: its figures only when its reader may read them.
+    fn team(&self, team_id: Uuid, readable: &HashSet<Uuid>) -> DigestPayloadTeam {
+        let node = self.team_nodes[&team_id];
+        let readable_release = self
+            .release_of
+            .get(&node.node_id)
+            .filter(|_| readable.contains(&node.node_id));
+        DigestPayloadTeam {
+            team_name: node.name.clone(),
+            figures: match readable_release {
+                Some(Release::Released(figures)) => Some(figures.clone()),
+                _ => None,
+            },
+            rounded: match readable_release {
+                Some(Release::Rounded(figures)) => Some(figures.clone()),
+                _ => None,
+            },
+            commitments: self
+                .open_commitments
+                .get(&team_id)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The commitments not yet done of `team_ids`, by team: the leaders' own words.
+async fn open_commitments(
+    db: &DatabaseTransaction,
+    team_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<DigestPayloadCommitment>>, RoundError> {
+    let mut open: HashMap<Uuid, Vec<DigestPayloadCommitment>> = HashMap::new();
+    for commitment in safepulse_store::commitments::open_of_teams(db, team_ids).await? {
+        open.entry(commitment.team_id)
+            .or_default()
+            .push(DigestPayloadCommitment {
+                dimension: commitment.dimension,
+                action: commitment.action,
+                due_on: commitment.due_on,
+            });
+    }
+    Ok(open)
 }
 
 /// When the survey's next round is expected to close, as the scheduler will open
@@ -1335,9 +1497,7 @@ async fn next_results_at(
         // The scheduler opens no round for it either (and says so).
         Err(_) => return Ok(None),
     };
-    let taken: HashSet<String> = round::Entity::find()
-        .filter(round::Column::SurveyId.eq(survey.id))
-        .all(db)
+    let taken: HashSet<String> = surveys::rounds_of(db, survey.id)
         .await?
         .into_iter()
         .map(|round| round.period_key)
@@ -1357,8 +1517,7 @@ pub async fn discard_round(
     round_id: Uuid,
 ) -> Result<round::Model, RoundError> {
     let transaction = store.begin_write().await?;
-    let round = round::Entity::find_by_id(round_id)
-        .one(&transaction)
+    let round = store_rounds::find(&transaction, round_id)
         .await?
         .ok_or(RoundError::RoundNotFound)?;
     if round.status != "open" {
@@ -1372,9 +1531,7 @@ pub async fn discard_round(
     answers::delete_open_rows(&transaction, round_id).await?;
     // Invitations, snapshot, viewers, items, reminders, participation and outbox
     // rows go with the round (ON DELETE CASCADE).
-    round::Entity::delete_by_id(round_id)
-        .exec(&transaction)
-        .await?;
+    store_rounds::delete(&transaction, round_id).await?;
     transaction.commit().await?;
     tracing::warn!(round = %round_id, "an open round whose key was lost was discarded");
     Ok(round)
@@ -1393,58 +1550,16 @@ pub async fn shred_closed_rounds(
     now: DateTime<Utc>,
 ) -> Result<usize, RoundError> {
     let db = store.connection();
-    let pending: Vec<Uuid> = round::Entity::find()
-        .filter(round::Column::Status.eq("closed"))
-        .filter(round::Column::ScrubbedAt.is_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|round| round.id)
-        .collect();
+    let pending = store_rounds::unshredded(db).await?;
     for round_id in &pending {
         keys.keyring().destroy(*round_id)?;
     }
     if pending.is_empty() {
         return Ok(0);
     }
-    scrub_freed_pages(store).await?;
-    round::Entity::update_many()
-        .col_expr(round::Column::ScrubbedAt, Expr::value(now))
-        .filter(round::Column::Id.is_in(pending.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(pending.len())
-}
-
-async fn scrub_freed_pages(store: &Store) -> Result<(), RoundError> {
-    let db = store.connection();
-    match store.db_backend() {
-        DbBackend::Postgres => {
-            for table in ["open_responses", "open_comments", "invitations"] {
-                // The nulled lookups would otherwise linger as dead tuples too.
-                db.execute_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("VACUUM {table}"),
-                ))
-                .await?;
-            }
-        }
-        backend => {
-            let row = db
-                .query_one_raw(Statement::from_string(
-                    backend,
-                    "PRAGMA wal_checkpoint(TRUNCATE)",
-                ))
-                .await?;
-            // `busy` = 1: a reader kept the checkpoint from finishing; try again later.
-            let busy: i32 = match row {
-                Some(row) => row.try_get_by_index(0)?,
-                None => 0,
-            };
-            if busy != 0 {
-                return Err(RoundError::CheckpointBusy);
-            }
-        }
+    if !store_rounds::scrub_freed_pages(store).await? {
+        return Err(RoundError::CheckpointBusy);
     }
-    Ok(())
+    store_rounds::mark_shredded(db, &pending, now).await?;
+    Ok(pending.len())
 }
