@@ -8,14 +8,18 @@
 //! (survey_id, period_key) DO NOTHING` first, so a second scheduler — another
 //! process on PostgreSQL — waits on the unique index and then does nothing.
 //!
-//! [`close_round`] is the single idempotent close transaction: status first (it
-//! waits for in-flight submits, which hold the round row shared), ballots checked
-//! against the round's invitations, the anonymizer's releases stored, open rows
-//! deleted (or copied shuffled into the retention tables), lookups nulled, digests
-//! queued. After it commits, [`shred_closed_rounds`] destroys the round's keyring
-//! entry and scrubs freed pages (truncating WAL checkpoint on SQLite, `VACUUM` on
-//! PostgreSQL), and records that it did; it runs again at start and on every
-//! scheduler tick until every closed round is shredded.
+//! [`close_round`] is the single idempotent close transaction, one function per
+//! step, in this order: `mark_closed` (status first: it waits for in-flight
+//! submits, which hold the round row shared), `load_counted_answers` (ballots
+//! checked against the round's invitations, answers opened in memory), `release`
+//! (the anonymizer), `store_release`, `retain_shuffled` (only with raw
+//! retention), `destroy_links` (open rows deleted, lookups nulled, unsent links
+//! deleted), `queue_digests`. After it commits, [`shred_closed_rounds`] destroys
+//! the round's keyring entry and scrubs freed pages (truncating WAL checkpoint on
+//! SQLite, `VACUUM` on PostgreSQL), and records that it did; it runs again at
+//! start and on every scheduler tick until every closed round is shredded.
+//!
+//! The SQL of every step is in `safepulse_store::rounds`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
