@@ -20,7 +20,7 @@ use safepulse_api::routes::reports::{
 };
 use safepulse_domain::Role;
 use safepulse_domain::access::{AccessNode, NodeKind, ReaderScope, nodes_a_manager_reads};
-use safepulse_mailer::rounds::DigestPayload;
+use safepulse_mailer::payloads::DigestPayload;
 use safepulse_store::entities::{
     invitation, outbox, release, round_node, round_viewer, team_leader,
 };

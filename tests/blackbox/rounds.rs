@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use safepulse_anonymizer::{ReleasedFigures, StoredForm};
 use safepulse_domain::Clock;
 use safepulse_domain::keys::LinkToken;
-use safepulse_mailer::rounds::{self, CloseOutcome, RawRetention};
+use safepulse_rounds::rounds::{self, CloseOutcome, RawRetention};
 use safepulse_store::answers::SubmitOutcome;
 use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
@@ -289,11 +289,13 @@ on_both_databases! {
             &app.state.store,
             &app.state.bank,
             &app.state.keys,
-            round_id,
-            app.clock.now(),
-            RawRetention::Delete,
-            "http://127.0.0.1",
-            "localhost",
+            rounds::CloseRequest {
+                round_id,
+                now: app.clock.now(),
+                retention: RawRetention::Delete,
+                report_base_url: "http://127.0.0.1",
+                mail_host: "localhost",
+            },
         )
         .await
         .unwrap();

@@ -440,7 +440,7 @@ impl TestApp {
     }
 
     /// The scheduler the binary would run over this app's database and keys.
-    pub fn scheduler(&self) -> safepulse_mailer::Scheduler {
+    pub fn scheduler(&self) -> safepulse_rounds::Scheduler {
         safepulse_api::worker::scheduler(&self.state)
     }
 

@@ -13,8 +13,8 @@ use safepulse_api::app::build_state;
 use safepulse_api::config::Config;
 use safepulse_api::state::AppState;
 use safepulse_domain::{InvitationId, Name, NodeId, SystemClock};
-use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RawRetention};
-use safepulse_mailer::survey::SurveySettings;
+use safepulse_rounds::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RawRetention};
+use safepulse_rounds::survey::SurveySettings;
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
 use safepulse_store::bulk::{self, Columns, insert_rows};
 use safepulse_store::entities::{
@@ -324,11 +324,13 @@ async fn measure(database: &str, database_url: Option<String>) {
         &state.store,
         &state.bank,
         &state.keys,
-        round.id,
-        chrono::Utc::now(),
-        RawRetention::Delete,
-        "http://bench",
-        "bench.example",
+        rounds::CloseRequest {
+            round_id: round.id,
+            now: chrono::Utc::now(),
+            retention: RawRetention::Delete,
+            report_base_url: "http://bench",
+            mail_host: "bench.example",
+        },
     )
     .await
     .unwrap();

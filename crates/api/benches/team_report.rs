@@ -17,8 +17,8 @@ use safepulse_api::config::Config;
 use safepulse_api::routes::reports::{ReleaseQuery, build_release_page, build_team_report};
 use safepulse_api::state::AppState;
 use safepulse_domain::{Email, Locale, Name, Role, SystemClock, TimeZone};
-use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest, RawRetention};
-use safepulse_mailer::survey::SurveySettings;
+use safepulse_rounds::rounds::{self, OpenOutcome, OpenRequest, RawRetention};
+use safepulse_rounds::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
 use safepulse_store::entities::round_item;
 use safepulse_store::org::{self, NewPerson, NewTeam};
@@ -143,11 +143,13 @@ async fn fixture(database_url: Option<String>) -> Fixture {
             &state.store,
             &state.bank,
             &state.keys,
-            round.id,
-            opened + chrono::Duration::days(4),
-            RawRetention::Keep,
-            "http://bench",
-            "bench.example",
+            rounds::CloseRequest {
+                round_id: round.id,
+                now: opened + chrono::Duration::days(4),
+                retention: RawRetention::Keep,
+                report_base_url: "http://bench",
+                mail_host: "bench.example",
+            },
         )
         .await
         .unwrap();

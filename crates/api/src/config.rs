@@ -248,10 +248,10 @@ impl Config {
     }
 
     /// Whether closing a round keeps raw answers (shuffled, with atom ids) for a while.
-    pub fn raw_retention(&self) -> safepulse_mailer::rounds::RawRetention {
+    pub fn raw_retention(&self) -> safepulse_rounds::rounds::RawRetention {
         match self.raw_retention_days {
-            Some(days) if days > 0 => safepulse_mailer::rounds::RawRetention::Keep,
-            _ => safepulse_mailer::rounds::RawRetention::Delete,
+            Some(days) if days > 0 => safepulse_rounds::rounds::RawRetention::Keep,
+            _ => safepulse_rounds::rounds::RawRetention::Delete,
         }
     }
 }

@@ -21,8 +21,8 @@ use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, Name, TimeZone};
-use safepulse_mailer::rounds::{self, OpenOutcome, OpenRequest};
-use safepulse_mailer::survey::SurveySettings;
+use safepulse_rounds::rounds::{self, OpenOutcome, OpenRequest};
+use safepulse_rounds::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
 use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
 use safepulse_store::entities::{invitation, outbox, person, round, round_item};
@@ -339,11 +339,13 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
             &state.store,
             &state.bank,
             &state.keys,
-            round.id,
-            closed_at,
-            state.config.raw_retention(),
-            state.config.public_url_trimmed(),
-            &host,
+            rounds::CloseRequest {
+                round_id: round.id,
+                now: closed_at,
+                retention: state.config.raw_retention(),
+                report_base_url: state.config.public_url_trimmed(),
+                mail_host: &host,
+            },
         )
         .await
         .context("closing a demo round")?;

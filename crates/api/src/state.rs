@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use safepulse_domain::Clock;
-use safepulse_mailer::ItemBank;
-use safepulse_mailer::rounds::RecordingCheck;
+use safepulse_rounds::ItemBank;
+use safepulse_rounds::rounds::RecordingCheck;
 use safepulse_store::Store;
 use safepulse_store::keyring::KeyChain;
 

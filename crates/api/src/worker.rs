@@ -1,16 +1,16 @@
 //! The scheduler and the outbox worker as the binary runs them: inside `serve`
 //! (unless `in_process_worker = false`) or alone in `safepulse worker`. This module
-//! only assembles the mailer's pieces from the configuration and the shared state;
-//! the work itself is `safepulse_mailer::run`.
+//! assembles the rounds crate's [`Scheduler`] and the mailer's [`OutboxWorker`] from
+//! the configuration and the shared state, and drives both in one loop ([`run`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use safepulse_domain::Clock;
 use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
-use safepulse_mailer::{
-    LoopSettings, MailTransport, OutboxSettings, OutboxWorker, Scheduler, SchedulerSettings,
-};
+use safepulse_mailer::{MailTransport, OutboxSettings, OutboxWorker};
+use safepulse_rounds::{Scheduler, SchedulerSettings, TickReport};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -96,7 +96,7 @@ impl BackgroundWork {
             idle_sleep: IDLE_SLEEP,
         };
         let task = tokio::spawn(async move {
-            safepulse_mailer::run(
+            run(
                 &scheduler,
                 &outbox,
                 clock.as_ref(),
@@ -131,6 +131,62 @@ impl BackgroundWork {
         let _ = self.shutdown.send(true);
         if let Err(error) = self.task.await {
             tracing::error!(%error, "the scheduler and email worker ended abnormally");
+        }
+    }
+}
+
+/// How [`run`] paces itself.
+#[derive(Debug, Clone)]
+pub struct LoopSettings {
+    /// Outbox rows claimed per batch.
+    pub batch_size: usize,
+    /// How long to sleep once nothing is due.
+    pub idle_sleep: Duration,
+}
+
+/// Ticks the scheduler and delivers until the outbox has nothing due, sleeps, and
+/// again — until `shutdown` turns true (or its sender is dropped). A tick in
+/// progress is finished; the outbox worker gives back the rows it has not sent
+/// and lets its sends under way finish for at most
+/// [`safepulse_mailer::outbox::IN_FLIGHT_GRACE_ON_STOP`]. Rows claimed by a process that dies
+/// are sent again once their claim expires.
+async fn run(
+    scheduler: &Scheduler,
+    outbox: &OutboxWorker,
+    clock: &dyn Clock,
+    settings: &LoopSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stop_requested =
+        |shutdown: &watch::Receiver<bool>| *shutdown.borrow() || shutdown.has_changed().is_err();
+    while !stop_requested(&shutdown) {
+        match scheduler.tick(clock.now()).await {
+            Ok(report) if report != TickReport::default() => tracing::debug!(
+                closed = report.closed,
+                opened = report.opened,
+                reminders_queued = report.reminders_queued,
+                "scheduler tick"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "scheduler tick failed"),
+        }
+        while !stop_requested(&shutdown) {
+            match outbox.deliver(settings.batch_size, &mut shutdown).await {
+                Ok(report) if report.queue_was_empty() => break,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "delivering email failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(settings.idle_sleep) => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
         }
     }
 }

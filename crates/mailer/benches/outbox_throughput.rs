@@ -27,12 +27,13 @@ use lettre::Message;
 use safepulse_domain::keys::{KeyId, MasterKey, random_bytes};
 use safepulse_domain::{Clock, Email, Locale, Name, SystemClock, TimeZone};
 use safepulse_mailer::outbox::DEFAULT_CLAIM_LEASE;
-use safepulse_mailer::rounds::{OpenRequest, RecordingCheck, open_round};
-use safepulse_mailer::survey::SurveySettings;
 use safepulse_mailer::{
-    InvitationEmail, ItemBank, MailTransport, MessageHeaders, MessageId, OutboxSettings,
-    OutboxWorker, PublicBaseUrl, Recipient, SmtpConfig, SmtpTls,
+    InvitationEmail, MailTransport, MessageHeaders, MessageId, OutboxSettings, OutboxWorker,
+    PublicBaseUrl, Recipient, SmtpConfig, SmtpTls,
 };
+use safepulse_rounds::ItemBank;
+use safepulse_rounds::rounds::{OpenRequest, RecordingCheck, open_round};
+use safepulse_rounds::survey::SurveySettings;
 use safepulse_store::keyring::{KeyChain, RoundKeyring};
 use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::{Store, surveys};

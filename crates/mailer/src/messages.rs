@@ -24,7 +24,6 @@ use lettre::{Address, Message};
 use safepulse_domain::keys::LinkToken;
 use safepulse_domain::{Dimension, Email, Locale, TimeZone};
 
-use crate::cadence::english_weekday_name;
 use crate::sign_in::SignInToken;
 
 /// How long a sign-in link works. The API enforces it; the email states it.
@@ -773,6 +772,19 @@ const GERMAN_MONTHS: [&str; 12] = [
     "November",
     "Dezember",
 ];
+
+/// "Monday" … "Sunday": also how the cadence's errors name a weekday.
+pub fn english_weekday_name(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
 
 fn german_weekday(weekday: Weekday) -> &'static str {
     match weekday {

@@ -59,24 +59,24 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use lettre::Message;
 use lettre::message::Mailbox;
+use safepulse_anonymizer::{ReleasedFigures, RoundedFigures};
 use safepulse_domain::{Clock, Dimension, Email, InvitationId, Locale, TimeZone};
 use safepulse_store::entities::{magic_link, outbox, round};
 use safepulse_store::keyring::KeyChain;
 use safepulse_store::operations::{WorkerCounter, add_to_counters};
 use safepulse_store::{Backend, Store, StoreError, org};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden};
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Statement};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::item_bank::ItemBank;
 use crate::messages::{
     DigestCommitment, DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError,
     ManagerDigestEmail, MessageError, MessageHeaders, MessageId, PublicBaseUrl, Recipient,
     ReminderEmail, SecretLink, SignInEmail, dimension_label,
 };
-use crate::rounds::{DigestPayload, DigestPayloadTeam, InvitationPayload};
+use crate::payloads::{DigestPayload, DigestPayloadTeam, InvitationPayload};
 use crate::sign_in::{SignInPayload, SignInToken};
 use crate::test_send::TestInvitationPayload;
 use crate::transport::{MailTransport, SendError, retry_delay};
@@ -151,18 +151,29 @@ impl DeliveryReport {
     }
 }
 
+/// The top of each dimension's answer scale, for a digest's "about 5.0 of 7": the
+/// item bank knows it (the rounds crate implements this for its `ItemBank`), the
+/// mailer only formats it.
+pub trait DimensionScales: std::fmt::Debug + Send + Sync {
+    /// `None` when no item measures `dimension`.
+    fn scale_max(&self, dimension: Dimension) -> Option<u8>;
+}
+
 /// Sends outbox rows. Cheap to share: clone it into as many tasks as needed.
 #[derive(Debug, Clone)]
 pub struct OutboxWorker {
     store: Store,
     transport: MailTransport,
     keys: KeyChain,
-    bank: Arc<ItemBank>,
+    scales: Arc<dyn DimensionScales>,
     clock: Arc<dyn Clock>,
     from: Mailbox,
     public_base_url: PublicBaseUrl,
     claim_lease: TimeDelta,
 }
+
+/// A row's headers for the language and time zone its payload names.
+type Headers<'a> = dyn Fn(&str, &str) -> Result<MessageHeaders, RowOutcome> + 'a;
 
 /// A claimed row and its email, or what to do with a row that cannot become one.
 struct Claimed {
@@ -192,7 +203,7 @@ impl OutboxWorker {
         store: Store,
         transport: MailTransport,
         keys: KeyChain,
-        bank: Arc<ItemBank>,
+        scales: Arc<impl DimensionScales + 'static>,
         clock: Arc<dyn Clock>,
         settings: OutboxSettings,
     ) -> Result<OutboxWorker, OutboxError> {
@@ -206,7 +217,7 @@ impl OutboxWorker {
             store,
             transport,
             keys,
-            bank,
+            scales,
             clock,
             from,
             public_base_url,
@@ -239,10 +250,7 @@ impl OutboxWorker {
         let mut nothing_more_due = false;
         let mut stop_sender_gone = false;
         let mut abandon_at: Option<tokio::time::Instant> = None;
-        let renew_every = lease_renewal_interval(self.claim_lease);
-        let mut renewal =
-            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
-        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut renewal = renewal_timer(self.claim_lease);
         loop {
             if abandon_at.is_none() && (stop_sender_gone || *stop.borrow()) {
                 abandon_at = Some(tokio::time::Instant::now() + IN_FLIGHT_GRACE_ON_STOP);
@@ -257,21 +265,7 @@ impl OutboxWorker {
                 report.claimed += rows.len();
                 waiting.extend(self.prepare(rows).await?);
             }
-            while sending.len() < parallel {
-                let Some(next) = waiting.pop_front() else {
-                    break;
-                };
-                match next.email {
-                    Ok(message) => {
-                        let transport = self.transport.clone();
-                        sending.spawn(async move {
-                            let outcome = classify(transport.send(&message).await);
-                            (next.row, outcome)
-                        });
-                    }
-                    Err(outcome) => finished.push((next.row, outcome)),
-                }
-            }
+            self.start_sends(&mut waiting, &mut sending, &mut finished, parallel);
             if !finished.is_empty() {
                 self.record(claim, std::mem::take(&mut finished), &mut report)
                     .await?;
@@ -314,22 +308,34 @@ impl OutboxWorker {
         if report.claimed > 0 {
             report.released += self.release(claim, None).await?;
         }
-        if report.released > 0 {
-            tracing::info!(
-                released = report.released,
-                "emails not sent by this worker were given back to the outbox"
-            );
-        }
-        tracing::debug!(
-            claimed = report.claimed,
-            delivered = report.delivered,
-            retried = report.retried,
-            failed = report.failed,
-            discarded = report.discarded,
-            released = report.released,
-            "outbox batch done"
-        );
+        log_batch(&report);
         Ok(report)
+    }
+
+    /// Starts sending from `waiting` until `parallel` sends are under way; a row
+    /// that cannot become an email is finished at once.
+    fn start_sends(
+        &self,
+        waiting: &mut VecDeque<Claimed>,
+        sending: &mut JoinSet<(outbox::Model, RowOutcome)>,
+        finished: &mut Vec<(outbox::Model, RowOutcome)>,
+        parallel: usize,
+    ) {
+        while sending.len() < parallel {
+            let Some(next) = waiting.pop_front() else {
+                break;
+            };
+            match next.email {
+                Ok(message) => {
+                    let transport = self.transport.clone();
+                    sending.spawn(async move {
+                        let outcome = classify(transport.send(&message).await);
+                        (next.row, outcome)
+                    });
+                }
+                Err(outcome) => finished.push((next.row, outcome)),
+            }
+        }
     }
 
     /// Takes back expired claims, then claims up to `limit` due rows for `claim`.
@@ -524,108 +530,112 @@ impl OutboxWorker {
                 date: now,
             })
         };
-        let message = match row.kind.as_str() {
+        match row.kind.as_str() {
             kind @ ("invitation" | "reminder") => {
                 let round = row.round_id.and_then(|id| rounds.get(&id));
-                let Some(round) = round else {
-                    return Err(RowOutcome::Discarded);
-                };
-                if round.status != "open" {
-                    return Err(RowOutcome::Discarded);
-                }
-                let invitation_id = row
-                    .invitation_id
-                    .ok_or_else(|| unsendable("the row names no invitation"))?;
-                // A missing key can come back (an operator restores the secrets
-                // directory or the keyring), so this is worth retrying rather than
-                // giving up; readiness reports the round meanwhile.
-                let round_key = self
-                    .keys
-                    .round_key(round.id, &round.key_id)
-                    .map_err(|error| RowOutcome::Retry {
-                        error: error.to_string(),
-                        smtp_code: None,
-                    })?;
-                let token = round_key.link_token(InvitationId(invitation_id));
-                let answer_link = self.public_base_url.answer_link(&token);
-                let payload: InvitationPayload = serde_json::from_value(row.payload.clone())
-                    .map_err(|_| unsendable("the stored payload cannot be read"))?;
-                let headers = headers(&payload.locale, &payload.time_zone)?;
-                if kind == "invitation" {
-                    InvitationEmail {
-                        survey_name: payload.survey_name,
-                        team_name: payload.team_name,
-                        led_teams: payload.led_teams,
-                        answer_link,
-                        question_count: payload.question_count,
-                        min_group_size: payload.min_group_size,
-                        closes_at: payload.closes_at,
-                    }
-                    .to_message(&headers)
-                } else {
-                    ReminderEmail {
-                        survey_name: payload.survey_name,
-                        team_name: payload.team_name,
-                        led_teams: payload.led_teams,
-                        answer_link,
-                        min_group_size: payload.min_group_size,
-                        closes_at: payload.closes_at,
-                    }
-                    .to_message(&headers)
-                }
+                self.render_round_email(row, kind, round, &headers)
             }
             "digest" => {
                 let payload: DigestPayload = serde_json::from_value(row.payload.clone())
                     .map_err(|_| unsendable("the stored payload cannot be read"))?;
                 let headers = headers(&payload.locale, &payload.time_zone)?;
-                digest_email(payload, headers.to.locale, &self.bank).to_message(&headers)
+                digest_email(payload, headers.to.locale, self.scales.as_ref())
+                    .to_message(&headers)
+                    .map_err(unsendable_message)
             }
-            "sign_in" => {
-                let payload: SignInPayload = serde_json::from_value(row.payload.clone())
-                    .map_err(|_| unsendable("the stored payload cannot be read"))?;
-                let live = magic_links
-                    .get(&payload.magic_link_id)
-                    .is_some_and(|link| link.used_at.is_none() && link.expires_at > now);
-                if !live {
-                    return Err(RowOutcome::Discarded);
-                }
-                // The active key signs; the sign-in page accepts every key it holds.
-                let key = self
-                    .keys
-                    .master_keys()
-                    .last()
-                    .ok_or_else(|| unsendable("no master key to sign the link with"))?;
-                let token = SignInToken::derive(key, payload.magic_link_id);
-                let headers = headers(&payload.locale, "UTC")?;
-                SignInEmail {
-                    sign_in_link: self.public_base_url.sign_in_link(&token),
-                }
-                .to_message(&headers)
-            }
-            "test_invitation" => {
-                let payload: TestInvitationPayload = serde_json::from_value(row.payload.clone())
-                    .map_err(|_| unsendable("the stored payload cannot be read"))?;
-                let headers = headers(&payload.locale, &payload.time_zone)?;
-                let preview_link = SecretLink::new(payload.preview_link)
-                    .map_err(|_| unsendable("the stored preview link is malformed"))?;
-                InvitationEmail {
-                    survey_name: payload.survey_name,
-                    team_name: payload.team_name,
-                    answer_link: preview_link,
-                    question_count: payload.question_count,
-                    min_group_size: payload.min_group_size,
-                    closes_at: payload.closes_at,
-                    // A test shows the team member's wording.
-                    led_teams: Vec::new(),
-                }
-                .to_test_message(&headers)
-            }
-            _ => return Err(unsendable("unknown kind of email")),
+            "sign_in" => self.render_sign_in(row, magic_links, now, &headers),
+            "test_invitation" => render_test_invitation(row, &headers),
+            _ => Err(unsendable("unknown kind of email")),
+        }
+    }
+
+    /// An invitation or reminder: only while its round is open, with the link
+    /// token derived from the round key now.
+    fn render_round_email(
+        &self,
+        row: &outbox::Model,
+        kind: &str,
+        round: Option<&round::Model>,
+        headers: &Headers<'_>,
+    ) -> Result<Message, RowOutcome> {
+        let Some(round) = round else {
+            return Err(RowOutcome::Discarded);
         };
-        message.map_err(|error| match error {
-            MessageError::UnusableRecipientAddress => unusable_address(),
-            other => unsendable(&other.to_string()),
-        })
+        if round.status != "open" {
+            return Err(RowOutcome::Discarded);
+        }
+        let invitation_id = row
+            .invitation_id
+            .ok_or_else(|| unsendable("the row names no invitation"))?;
+        // A missing key can come back (an operator restores the secrets
+        // directory or the keyring), so this is worth retrying rather than
+        // giving up; readiness reports the round meanwhile.
+        let round_key = self
+            .keys
+            .round_key(round.id, &round.key_id)
+            .map_err(|error| RowOutcome::Retry {
+                error: error.to_string(),
+                smtp_code: None,
+            })?;
+        let token = round_key.link_token(InvitationId(invitation_id));
+        let answer_link = self.public_base_url.answer_link(&token);
+        let payload: InvitationPayload = serde_json::from_value(row.payload.clone())
+            .map_err(|_| unsendable("the stored payload cannot be read"))?;
+        let headers = headers(&payload.locale, &payload.time_zone)?;
+        let message = if kind == "invitation" {
+            InvitationEmail {
+                survey_name: payload.survey_name,
+                team_name: payload.team_name,
+                led_teams: payload.led_teams,
+                answer_link,
+                question_count: payload.question_count,
+                min_group_size: payload.min_group_size,
+                closes_at: payload.closes_at,
+            }
+            .to_message(&headers)
+        } else {
+            ReminderEmail {
+                survey_name: payload.survey_name,
+                team_name: payload.team_name,
+                led_teams: payload.led_teams,
+                answer_link,
+                min_group_size: payload.min_group_size,
+                closes_at: payload.closes_at,
+            }
+            .to_message(&headers)
+        };
+        message.map_err(unsendable_message)
+    }
+
+    /// A sign-in link: only while it is unused and unexpired, signed now.
+    fn render_sign_in(
+        &self,
+        row: &outbox::Model,
+        magic_links: &HashMap<Uuid, magic_link::Model>,
+        now: DateTime<Utc>,
+        headers: &Headers<'_>,
+    ) -> Result<Message, RowOutcome> {
+        let payload: SignInPayload = serde_json::from_value(row.payload.clone())
+            .map_err(|_| unsendable("the stored payload cannot be read"))?;
+        let live = magic_links
+            .get(&payload.magic_link_id)
+            .is_some_and(|link| link.used_at.is_none() && link.expires_at > now);
+        if !live {
+            return Err(RowOutcome::Discarded);
+        }
+        // The active key signs; the sign-in page accepts every key it holds.
+        let key = self
+            .keys
+            .master_keys()
+            .last()
+            .ok_or_else(|| unsendable("no master key to sign the link with"))?;
+        let token = SignInToken::derive(key, payload.magic_link_id);
+        let headers = headers(&payload.locale, "UTC")?;
+        SignInEmail {
+            sign_in_link: self.public_base_url.sign_in_link(&token),
+        }
+        .to_message(&headers)
+        .map_err(unsendable_message)
     }
 
     /// Records outcomes in one transaction, each only if `claim` still holds its
@@ -640,11 +650,6 @@ impl OutboxWorker {
             return Ok(());
         }
         let now = self.clock.now();
-        let held = |id: Uuid| {
-            outbox::Column::Id
-                .eq(id)
-                .and(outbox::Column::ClaimToken.eq(claim))
-        };
         let mut delivered: Vec<Uuid> = Vec::new();
         let mut discarded: Vec<Uuid> = Vec::new();
         let mut retried = 0;
@@ -659,59 +664,20 @@ impl OutboxWorker {
                 RowOutcome::Discarded => discarded.push(row.id),
                 RowOutcome::Retry { error, smtp_code } => {
                     retried += 1;
-                    let failures_so_far = u32::try_from(row.attempts - 1).unwrap_or(0);
-                    let delay = retry_delay(failures_so_far, &mut rand::rng());
-                    let not_before =
-                        now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::minutes(30));
-                    let updated = outbox::Entity::update_many()
-                        .col_expr(outbox::Column::NotBefore, Expr::value(not_before))
-                        .col_expr(
-                            outbox::Column::ClaimedUntil,
-                            Expr::value(Option::<DateTime<Utc>>::None),
-                        )
-                        .col_expr(
-                            outbox::Column::ClaimToken,
-                            Expr::value(Option::<Uuid>::None),
-                        )
-                        .col_expr(outbox::Column::LastError, Expr::value(error.clone()))
-                        .filter(held(row.id))
-                        .exec(&transaction)
-                        .await?
-                        .rows_affected;
-                    if updated == 0 {
+                    if retry_later(&transaction, claim, row, error, *smtp_code, now).await? == 0 {
                         lost += 1;
                     }
                     if smtp_code.is_none() {
                         unreachable_server.get_or_insert(error);
                     }
-                    tracing::debug!(
-                        outbox_row = %row.id,
-                        kind = %row.kind,
-                        attempts = row.attempts,
-                        smtp_code,
-                        "email delivery failed for now; retrying later"
-                    );
                 }
                 RowOutcome::Failed {
                     error,
                     bounced: bad_address,
                 } => {
                     failed += 1;
-                    let updated = outbox::Entity::update_many()
-                        .col_expr(outbox::Column::Status, Expr::value("failed"))
-                        .col_expr(
-                            outbox::Column::ClaimedUntil,
-                            Expr::value(Option::<DateTime<Utc>>::None),
-                        )
-                        .col_expr(
-                            outbox::Column::ClaimToken,
-                            Expr::value(Option::<Uuid>::None),
-                        )
-                        .col_expr(outbox::Column::LastError, Expr::value(error.clone()))
-                        .filter(held(row.id))
-                        .exec(&transaction)
-                        .await?
-                        .rows_affected;
+                    let updated =
+                        mark_failed(&transaction, claim, row, error, *bad_address).await?;
                     if updated == 0 {
                         lost += 1;
                     }
@@ -720,25 +686,11 @@ impl OutboxWorker {
                     if *bad_address && updated == 1 {
                         bounced.push(row);
                     }
-                    tracing::warn!(
-                        outbox_row = %row.id,
-                        kind = %row.kind,
-                        bounced = bad_address,
-                        "email not delivered and not retried; the reason is on the outbox row"
-                    );
                 }
             }
         }
         for ids in [&delivered, &discarded] {
-            for chunk in ids.chunks(DELETE_CHUNK) {
-                let deleted = outbox::Entity::delete_many()
-                    .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
-                    .filter(outbox::Column::ClaimToken.eq(claim))
-                    .exec(&transaction)
-                    .await?
-                    .rows_affected;
-                lost += chunk.len() as u64 - deleted;
-            }
+            lost += delete_held(&transaction, claim, ids).await?;
         }
         record_bounces(&transaction, &bounced, now).await?;
         add_to_counters(
@@ -757,23 +709,187 @@ impl OutboxWorker {
         report.discarded += discarded.len();
         report.retried += retried as usize;
         report.failed += failed as usize;
-        if lost > 0 {
-            tracing::warn!(
-                lost,
-                "outbox rows were taken over by another worker after this worker's claim \
-                 expired; their outcome here was not recorded"
-            );
-        }
-        if let Some(reason) = unreachable_server {
-            // Addresses are already redacted from `reason`; it says why the server
-            // could not be reached (refused, timed out, TLS), which operators need.
-            tracing::warn!(
-                retried,
-                %reason,
-                "the mail server could not be reached; the emails will be retried"
-            );
-        }
+        log_recorded(lost, retried, unreachable_server);
         Ok(())
+    }
+}
+
+/// The admin console's test invitation: its link opens the console's preview.
+fn render_test_invitation(
+    row: &outbox::Model,
+    headers: &Headers<'_>,
+) -> Result<Message, RowOutcome> {
+    let payload: TestInvitationPayload = serde_json::from_value(row.payload.clone())
+        .map_err(|_| unsendable("the stored payload cannot be read"))?;
+    let headers = headers(&payload.locale, &payload.time_zone)?;
+    let preview_link = SecretLink::new(payload.preview_link)
+        .map_err(|_| unsendable("the stored preview link is malformed"))?;
+    InvitationEmail {
+        survey_name: payload.survey_name,
+        team_name: payload.team_name,
+        answer_link: preview_link,
+        question_count: payload.question_count,
+        min_group_size: payload.min_group_size,
+        closes_at: payload.closes_at,
+        // A test shows the team member's wording.
+        led_teams: Vec::new(),
+    }
+    .to_test_message(&headers)
+    .map_err(unsendable_message)
+}
+
+/// A message that could not be built: a bad address, or a row that can never
+/// become an email.
+fn unsendable_message(error: MessageError) -> RowOutcome {
+    match error {
+        MessageError::UnusableRecipientAddress => unusable_address(),
+        other => unsendable(&other.to_string()),
+    }
+}
+
+/// Ticks while a batch holds claims, so they are renewed before their lease ends.
+fn renewal_timer(claim_lease: TimeDelta) -> tokio::time::Interval {
+    let renew_every = lease_renewal_interval(claim_lease);
+    let mut renewal =
+        tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+    renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renewal
+}
+
+fn log_batch(report: &DeliveryReport) {
+    if report.released > 0 {
+        tracing::info!(
+            released = report.released,
+            "emails not sent by this worker were given back to the outbox"
+        );
+    }
+    tracing::debug!(
+        claimed = report.claimed,
+        delivered = report.delivered,
+        retried = report.retried,
+        failed = report.failed,
+        discarded = report.discarded,
+        released = report.released,
+        "outbox batch done"
+    );
+}
+
+/// A send that failed for now: the row's next attempt after the backoff, if
+/// `claim` still holds it (the rows changed).
+async fn retry_later(
+    db: &DatabaseTransaction,
+    claim: Uuid,
+    row: &outbox::Model,
+    error: &str,
+    smtp_code: Option<u16>,
+    now: DateTime<Utc>,
+) -> Result<u64, OutboxError> {
+    let failures_so_far = u32::try_from(row.attempts - 1).unwrap_or(0);
+    let delay = retry_delay(failures_so_far, &mut rand::rng());
+    let not_before = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::minutes(30));
+    let updated = unclaim(
+        db,
+        claim,
+        row.id,
+        outbox::Column::NotBefore,
+        not_before,
+        error,
+    )
+    .await?;
+    tracing::debug!(
+        outbox_row = %row.id,
+        kind = %row.kind,
+        attempts = row.attempts,
+        smtp_code,
+        "email delivery failed for now; retrying later"
+    );
+    Ok(updated)
+}
+
+/// A send that failed for good: the row marked failed, if `claim` still holds it
+/// (the rows changed).
+async fn mark_failed(
+    db: &DatabaseTransaction,
+    claim: Uuid,
+    row: &outbox::Model,
+    error: &str,
+    bad_address: bool,
+) -> Result<u64, OutboxError> {
+    let updated = unclaim(db, claim, row.id, outbox::Column::Status, "failed", error).await?;
+    tracing::warn!(
+        outbox_row = %row.id,
+        kind = %row.kind,
+        bounced = bad_address,
+        "email not delivered and not retried; the reason is on the outbox row"
+    );
+    Ok(updated)
+}
+
+/// Ends `claim` on a row it still holds, setting `column` to `value` (its next
+/// attempt's time, or its failed status) and the error: the rows changed, 0 when
+/// another worker took the row over after the claim expired.
+async fn unclaim(
+    db: &DatabaseTransaction,
+    claim: Uuid,
+    row_id: Uuid,
+    column: impl IntoIden,
+    value: impl Into<sea_orm::Value>,
+    error: &str,
+) -> Result<u64, OutboxError> {
+    Ok(outbox::Entity::update_many()
+        .col_expr(column, Expr::value(value))
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::ClaimToken,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(outbox::Column::LastError, Expr::value(error.to_owned()))
+        .filter(outbox::Column::Id.eq(row_id))
+        .filter(outbox::Column::ClaimToken.eq(claim))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Deletes the rows of `ids` that `claim` still holds (delivered or discarded):
+/// returns how many it no longer held.
+async fn delete_held(
+    db: &DatabaseTransaction,
+    claim: Uuid,
+    ids: &[Uuid],
+) -> Result<u64, OutboxError> {
+    let mut lost = 0;
+    for chunk in ids.chunks(DELETE_CHUNK) {
+        let deleted = outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+            .filter(outbox::Column::ClaimToken.eq(claim))
+            .exec(db)
+            .await?
+            .rows_affected;
+        lost += chunk.len() as u64 - deleted;
+    }
+    Ok(lost)
+}
+
+fn log_recorded(lost: u64, retried: u64, unreachable_server: Option<&str>) {
+    if lost > 0 {
+        tracing::warn!(
+            lost,
+            "outbox rows were taken over by another worker after this worker's claim \
+             expired; their outcome here was not recorded"
+        );
+    }
+    if let Some(reason) = unreachable_server {
+        // Addresses are already redacted from `reason`; it says why the server
+        // could not be reached (refused, timed out, TLS), which operators need.
+        tracing::warn!(
+            retried,
+            %reason,
+            "the mail server could not be reached; the emails will be retried"
+        );
     }
 }
 
@@ -884,7 +1000,11 @@ fn without_addresses(text: &str) -> String {
 
 /// The digest's released headline figures, formatted for the reader: respondents,
 /// each dimension's mean on its scale, and eNPS when the round asked for it.
-fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> ManagerDigestEmail {
+fn digest_email(
+    payload: DigestPayload,
+    locale: Locale,
+    scales: &dyn DimensionScales,
+) -> ManagerDigestEmail {
     ManagerDigestEmail {
         survey_name: payload.survey_name,
         round_label: payload.round_label,
@@ -892,7 +1012,7 @@ fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> Mana
         teams: payload
             .teams
             .into_iter()
-            .map(|team| digest_team(team, locale, bank))
+            .map(|team| digest_team(team, locale, scales))
             .collect(),
         next_results_on: payload
             .next_results_on
@@ -900,7 +1020,11 @@ fn digest_email(payload: DigestPayload, locale: Locale, bank: &ItemBank) -> Mana
     }
 }
 
-fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> DigestTeam {
+fn digest_team(
+    team: DigestPayloadTeam,
+    locale: Locale,
+    scales: &dyn DimensionScales,
+) -> DigestTeam {
     let commitments: Vec<DigestCommitment> = team
         .commitments
         .iter()
@@ -913,51 +1037,73 @@ fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> Dige
             due: crate::messages::calendar_date(commitment.due_on, locale),
         })
         .collect();
-    let (respondents, of) = match locale {
+    let headline_figures = match (team.rounded, team.figures) {
+        (Some(rounded), _) => rounded_headline(&rounded, locale, scales),
+        (None, Some(figures)) => released_headline(&figures, locale, scales),
+        (None, None) => {
+            return DigestTeam {
+                team_name: team.team_name,
+                result: DigestTeamResult::HiddenToProtectAnonymity,
+                commitments,
+            };
+        }
+    };
+    DigestTeam {
+        team_name: team.team_name,
+        result: DigestTeamResult::Released {
+            headline_figures,
+            // The payload carries this round's releases only; the report page
+            // compares rounds.
+            biggest_comparable_change: None,
+        },
+        commitments,
+    }
+}
+
+/// "Respondents" and "of" in the reader's language.
+fn respondents_and_of(locale: Locale) -> (&'static str, &'static str) {
+    match locale {
         Locale::En => ("Respondents", "of"),
         Locale::De => ("Teilnehmende", "von"),
-    };
-    let scale_max = |dimension: Dimension| {
-        // A dimension's items share one scale; a score-only release has no items.
-        bank.items_of(dimension)
-            .next()
-            .map(|item| item.meta().scale.max())
-    };
-    if let Some(rounded) = team.rounded {
-        let (about, note) = match locale {
-            Locale::En => ("about", "rounded to protect anonymity"),
-            Locale::De => ("etwa", "zum Schutz der Anonymität gerundet"),
-        };
-        let mut headline_figures = vec![DigestFigure {
-            label: respondents.to_owned(),
-            value: rounded.respondents.to_string(),
-        }];
-        for dimension in &rounded.dimensions {
-            let mean = one_decimal(dimension.mean, locale);
-            headline_figures.push(DigestFigure {
-                label: dimension_label(dimension.dimension, locale).to_owned(),
-                value: match scale_max(dimension.dimension) {
-                    Some(max) => format!("{about} {mean} {of} {max} ({note})"),
-                    None => format!("{about} {mean} ({note})"),
-                },
-            });
-        }
-        return DigestTeam {
-            team_name: team.team_name,
-            result: DigestTeamResult::Released {
-                headline_figures,
-                biggest_comparable_change: None,
-            },
-            commitments,
-        };
     }
-    let Some(figures) = team.figures else {
-        return DigestTeam {
-            team_name: team.team_name,
-            result: DigestTeamResult::HiddenToProtectAnonymity,
-            commitments,
-        };
+}
+
+/// A rounded release (Rule D): its coarse means, each saying it is rounded.
+fn rounded_headline(
+    rounded: &RoundedFigures,
+    locale: Locale,
+    scales: &dyn DimensionScales,
+) -> Vec<DigestFigure> {
+    let (respondents, of) = respondents_and_of(locale);
+    let (about, note) = match locale {
+        Locale::En => ("about", "rounded to protect anonymity"),
+        Locale::De => ("etwa", "zum Schutz der Anonymität gerundet"),
     };
+    let mut headline_figures = vec![DigestFigure {
+        label: respondents.to_owned(),
+        value: rounded.respondents.to_string(),
+    }];
+    for dimension in &rounded.dimensions {
+        let mean = one_decimal(dimension.mean, locale);
+        headline_figures.push(DigestFigure {
+            label: dimension_label(dimension.dimension, locale).to_owned(),
+            value: match scales.scale_max(dimension.dimension) {
+                Some(max) => format!("{about} {mean} {of} {max} ({note})"),
+                None => format!("{about} {mean} ({note})"),
+            },
+        });
+    }
+    headline_figures
+}
+
+/// An exact release: respondents, each dimension's mean on its scale, and eNPS
+/// when the round asked for it.
+fn released_headline(
+    figures: &ReleasedFigures,
+    locale: Locale,
+    scales: &dyn DimensionScales,
+) -> Vec<DigestFigure> {
+    let (respondents, of) = respondents_and_of(locale);
     let mut headline_figures = vec![DigestFigure {
         label: respondents.to_owned(),
         value: figures.respondents.to_string(),
@@ -976,22 +1122,13 @@ fn digest_team(team: DigestPayloadTeam, locale: Locale, bank: &ItemBank) -> Dige
         let mean = one_decimal(dimension.mean, locale);
         headline_figures.push(DigestFigure {
             label,
-            value: match scale_max(dimension.dimension) {
+            value: match scales.scale_max(dimension.dimension) {
                 Some(max) => format!("{mean} {of} {max}"),
                 None => mean,
             },
         });
     }
-    DigestTeam {
-        team_name: team.team_name,
-        result: DigestTeamResult::Released {
-            headline_figures,
-            // The payload carries this round's releases only; the report page
-            // compares rounds.
-            biggest_comparable_change: None,
-        },
-        commitments,
-    }
+    headline_figures
 }
 
 fn one_decimal(value: f64, locale: Locale) -> String {
@@ -1005,6 +1142,16 @@ fn one_decimal(value: f64, locale: Locale) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every dimension on a 1–7 scale, as in the built-in bank's Trust items.
+    #[derive(Debug)]
+    struct SevenPointScales;
+
+    impl DimensionScales for SevenPointScales {
+        fn scale_max(&self, _: Dimension) -> Option<u8> {
+            Some(7)
+        }
+    }
 
     #[test]
     fn addresses_are_redacted_from_errors_and_long_replies_cut() {
@@ -1034,14 +1181,14 @@ mod tests {
                 team_name: "Alpha".into(),
                 figures: None,
                 rounded: Some(rounded),
-                commitments: vec![crate::rounds::DigestPayloadCommitment {
+                commitments: vec![crate::payloads::DigestPayloadCommitment {
                     dimension: "trust".into(),
                     action: "Weekly 1:1s".into(),
                     due_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 7).unwrap(),
                 }],
             },
             Locale::En,
-            &ItemBank::builtin().unwrap(),
+            &SevenPointScales,
         );
         let DigestTeamResult::Released {
             headline_figures, ..
@@ -1066,7 +1213,7 @@ mod tests {
 
     #[test]
     fn the_next_pulse_s_results_are_dated_in_the_reader_s_language_and_older_rows_still_read() {
-        let bank = ItemBank::builtin().unwrap();
+        let bank = SevenPointScales;
         let queued_before: DigestPayload = serde_json::from_value(serde_json::json!({
             "survey_name": "Team pulse",
             "round_label": "Pulse of 14 Dec 2026",

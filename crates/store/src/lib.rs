@@ -1,8 +1,8 @@
 //! Persistence for safepulse: the sea-orm [`entities`], connection setup for SQLite
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
 //! ([`org`] for teams and people, [`bulk`] for the close's multi-row inserts,
-//! [`people_import`] for the CSV import's rows, [`audit`], [`tokens`] for issued
-//! tokens, [`commitments`] for action plans, and
+//! [`people_import`] for the CSV import's rows, [`rounds`] for the steps of opening
+//! and closing a round, [`audit`], [`tokens`] for issued tokens, [`commitments`] for action plans, and
 //! [`releases`], the release gate: the only way to read a release, always for a
 //! given reader).
 //!
@@ -36,6 +36,7 @@ pub mod participation;
 pub mod people_import;
 pub mod releases;
 pub mod reports;
+pub mod rounds;
 pub mod surveys;
 pub mod tokens;
 

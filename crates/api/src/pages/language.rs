@@ -267,9 +267,9 @@ mod tests {
     fn form_problems() -> Vec<String> {
         use safepulse_anonymizer::Policy;
         use safepulse_domain::{Email, Name, Role};
-        use safepulse_mailer::RotationPlanError;
-        use safepulse_mailer::cadence::CadenceError;
-        use safepulse_mailer::rounds::RoundError;
+        use safepulse_rounds::RotationPlanError;
+        use safepulse_rounds::cadence::CadenceError;
+        use safepulse_rounds::rounds::RoundError;
         use safepulse_store::{Conflict, StoreError};
 
         use crate::error::ApiError;

@@ -391,10 +391,10 @@ pub async fn update_person(
 pub async fn erase(state: &AppState, actor: &str, id: Uuid) -> Result<(), ApiError> {
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
-    safepulse_mailer::rounds::erase_open_answers(&db, &state.keys, id)
+    safepulse_rounds::rounds::erase_open_answers(&db, &state.keys, id)
         .await
         .map_err(|error| match error {
-            safepulse_mailer::rounds::RoundError::Store(error) => ApiError::from(error),
+            safepulse_rounds::rounds::RoundError::Store(error) => ApiError::from(error),
             other => ApiError::internal(other),
         })?;
     let person = org::get_person(&db, id).await?;

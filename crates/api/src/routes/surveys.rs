@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use safepulse_anonymizer::{Policy, RestrictedRelease};
 use safepulse_domain::Role;
-use safepulse_mailer::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RoundError};
-use safepulse_mailer::survey::{
+use safepulse_rounds::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RoundError};
+use safepulse_rounds::survey::{
     CadenceSettings, Frequency, QuestionSettings, ReminderSettings, SurveySettings,
     WeekOfMonthSetting,
 };
@@ -929,11 +929,13 @@ pub async fn close_now(state: &AppState, actor: &str, id: Uuid) -> Result<round:
         &state.store,
         &state.bank,
         &state.keys,
-        id,
-        now,
-        state.config.raw_retention(),
-        state.config.public_url_trimmed(),
-        &state.config.mail_host(),
+        rounds::CloseRequest {
+            round_id: id,
+            now,
+            retention: state.config.raw_retention(),
+            report_base_url: state.config.public_url_trimmed(),
+            mail_host: &state.config.mail_host(),
+        },
     )
     .await
     .map_err(round_error)?;

@@ -7,7 +7,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use safepulse_mailer::rounds::audience_now;
+use safepulse_rounds::rounds::audience_now;
 use safepulse_store::StoreError;
 use safepulse_store::entities::{round, round_node};
 use safepulse_store::participation;

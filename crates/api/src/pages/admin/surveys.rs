@@ -10,7 +10,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use safepulse_anonymizer::{K_DETAIL_FLOOR, K_FLOOR};
 use safepulse_domain::Locale;
-use safepulse_mailer::survey::{Frequency, QuestionSettings, SurveySettings, WeekOfMonthSetting};
+use safepulse_rounds::survey::{Frequency, QuestionSettings, SurveySettings, WeekOfMonthSetting};
 use safepulse_store::StoreError;
 use safepulse_store::entities::round;
 use safepulse_store::surveys::{self as stored_surveys, SurveyWithTeams};

@@ -15,11 +15,11 @@ use std::collections::{HashMap, HashSet};
 
 use safepulse_anonymizer::{DeterminedNode, EarlierRound, Family, History, MembershipChange};
 use safepulse_domain::NodeId;
-use safepulse_store::entities::{determined_node, invitation, round, round_node};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use safepulse_store::StoreError;
+use safepulse_store::entities::{invitation, round, round_node};
+use safepulse_store::rounds as store_rounds;
+use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
-
-use crate::rounds::RoundError;
 
 /// Rule D's input for a round being closed, and its "team changed" flags.
 #[derive(Debug)]
@@ -36,32 +36,10 @@ pub(crate) async fn load(
     round: &round::Model,
     nodes: &[round_node::Model],
     invitations: &[invitation::Model],
-) -> Result<RoundPast, RoundError> {
-    let earlier = round::Entity::find()
-        .filter(round::Column::SurveyId.eq(round.survey_id))
-        .filter(round::Column::Status.eq("closed"))
-        .filter(round::Column::RoundIndex.lt(round.round_index))
-        .order_by_asc(round::Column::RoundIndex)
-        .all(db)
-        .await?;
+) -> Result<RoundPast, StoreError> {
+    let earlier = store_rounds::earlier_closed(db, round).await?;
     let earlier_ids: Vec<Uuid> = earlier.iter().map(|earlier| earlier.id).collect();
-    let mut determined: HashMap<Uuid, EarlierRound> = HashMap::new();
-    for row in determined_node::Entity::find()
-        .filter(determined_node::Column::RoundId.is_in(earlier_ids.iter().copied()))
-        .all(db)
-        .await?
-    {
-        let entry = DeterminedNode {
-            node: NodeId(row.node_id),
-            respondents: u32::try_from(row.respondents).unwrap_or(0),
-        };
-        let round = determined.entry(row.round_id).or_default();
-        match family_of(&row.family) {
-            Some(Family::Scores) => round.scores.push(entry),
-            Some(Family::Detail) => round.detail.push(entry),
-            None => {}
-        }
-    }
+    let mut determined = determined_by_round(db, &earlier_ids).await?;
 
     let now = Membership::of(nodes, invitations);
     // The last round that determined each node's scores, and the previous round.
@@ -78,32 +56,7 @@ pub(crate) async fn load(
     compared.extend(previous);
     compared.sort();
     compared.dedup();
-    let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
-    for node in round_node::Entity::find()
-        .filter(round_node::Column::RoundId.is_in(compared.iter().copied()))
-        .all(db)
-        .await?
-    {
-        snapshots.entry(node.round_id).or_default().push(node);
-    }
-    let mut invited: HashMap<Uuid, Vec<invitation::Model>> = HashMap::new();
-    for row in invitation::Entity::find()
-        .filter(invitation::Column::RoundId.is_in(compared.iter().copied()))
-        .all(db)
-        .await?
-    {
-        invited.entry(row.round_id).or_default().push(row);
-    }
-    let changes: HashMap<Uuid, HashMap<Uuid, u32>> = compared
-        .iter()
-        .map(|round_id| {
-            let then = Membership::of(
-                snapshots.get(round_id).map_or(&[][..], Vec::as_slice),
-                invited.get(round_id).map_or(&[][..], Vec::as_slice),
-            );
-            (*round_id, now.changes_since(&then))
-        })
-        .collect();
+    let changes = changes_since(db, &now, &compared).await?;
 
     let mut membership_changes: Vec<MembershipChange> = reference
         .iter()
@@ -137,6 +90,54 @@ pub(crate) async fn load(
         },
         team_changed,
     })
+}
+
+/// The determined nodes of each of `earlier_ids`, by family.
+async fn determined_by_round(
+    db: &DatabaseTransaction,
+    earlier_ids: &[Uuid],
+) -> Result<HashMap<Uuid, EarlierRound>, StoreError> {
+    let mut determined: HashMap<Uuid, EarlierRound> = HashMap::new();
+    for row in store_rounds::determined_nodes(db, earlier_ids).await? {
+        let entry = DeterminedNode {
+            node: NodeId(row.node_id),
+            respondents: u32::try_from(row.respondents).unwrap_or(0),
+        };
+        let round = determined.entry(row.round_id).or_default();
+        match family_of(&row.family) {
+            Some(Family::Scores) => round.scores.push(entry),
+            Some(Family::Detail) => round.detail.push(entry),
+            None => {}
+        }
+    }
+    Ok(determined)
+}
+
+/// For each of the `compared` rounds, how many people joined, left or were erased
+/// in each node's subtree between it and `now`.
+async fn changes_since(
+    db: &DatabaseTransaction,
+    now: &Membership,
+    compared: &[Uuid],
+) -> Result<HashMap<Uuid, HashMap<Uuid, u32>>, StoreError> {
+    let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
+    for node in store_rounds::nodes_of_rounds(db, compared).await? {
+        snapshots.entry(node.round_id).or_default().push(node);
+    }
+    let mut invited: HashMap<Uuid, Vec<invitation::Model>> = HashMap::new();
+    for row in store_rounds::invitations_of_rounds(db, compared).await? {
+        invited.entry(row.round_id).or_default().push(row);
+    }
+    Ok(compared
+        .iter()
+        .map(|round_id| {
+            let then = Membership::of(
+                snapshots.get(round_id).map_or(&[][..], Vec::as_slice),
+                invited.get(round_id).map_or(&[][..], Vec::as_slice),
+            );
+            (*round_id, now.changes_since(&then))
+        })
+        .collect())
 }
 
 fn family_of(stored: &str) -> Option<Family> {

@@ -247,9 +247,30 @@ fn is_well_formed_item_id(id: &str) -> bool {
         && number.chars().all(|c| c.is_ascii_digit())
 }
 
+/// A dimension's items share one scale; a score-only release has no items.
+impl safepulse_mailer::DimensionScales for ItemBank {
+    fn scale_max(&self, dimension: Dimension) -> Option<u8> {
+        self.items_of(dimension)
+            .next()
+            .map(|item| item.meta().scale.max())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use safepulse_mailer::DimensionScales;
+
+    #[test]
+    fn a_digest_reads_a_dimension_s_scale_from_its_items() {
+        let bank = ItemBank::builtin().unwrap();
+        assert_eq!(bank.scale_max(Dimension::Trust), Some(7));
+        let enps = bank.recommendation_item();
+        assert_eq!(
+            bank.scale_max(enps.dimension()),
+            Some(enps.meta().scale.max())
+        );
+    }
 
     /// A small valid bank in the file format, for the validation tests to break.
     fn minimal_valid_bank_toml() -> String {

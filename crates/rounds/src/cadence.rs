@@ -24,6 +24,8 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+use safepulse_mailer::messages::english_weekday_name;
+
 /// Longest "every N weeks" supported: beyond two months a pulse is no longer a pulse.
 pub const MAX_WEEKS_BETWEEN_ROUNDS: u8 = 8;
 /// Latest day for [`MonthlyOn::OnOrAfterDay`]: the chosen weekday on or after day 22
@@ -393,18 +395,6 @@ fn instant_of_local_time(time_zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 
 fn hours_minutes(time: NaiveTime) -> String {
     time.format("%H:%M").to_string()
-}
-
-pub(crate) fn english_weekday_name(weekday: Weekday) -> &'static str {
-    match weekday {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The scheduler (DESIGN §5): what turns the passing of time into rounds and
-//! reminders, and [`run`], the loop that `serve` and `safepulse worker` drive.
+//! reminders. The binary's worker (`safepulse_api::worker`) ticks it in the loop
+//! that `serve` and `safepulse worker` drive, next to the outbox worker.
 //!
 //! [`Scheduler::tick`] looks at the clock it is given and, every time, from scratch:
 //!
@@ -25,10 +26,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Clock, InvitationId, TimeZone};
+use safepulse_domain::{InvitationId, TimeZone};
 use safepulse_store::entities::{
     invitation, outbox, person, round, round_item, round_node, round_reminder, survey, survey_team,
     team, team_leader,
@@ -40,17 +40,16 @@ use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, Set,
     TryInsertResult,
 };
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::cadence::Period;
 use crate::item_bank::ItemBank;
-use crate::outbox::OutboxWorker;
 use crate::rounds::{
-    CloseOutcome, InvitationPayload, OpenOutcome, OpenRequest, RawRetention, RecordingCheck,
-    RoundError, close_round, new_outbox_row, open_round, shred_closed_rounds,
+    CloseOutcome, CloseRequest, OpenOutcome, OpenRequest, RawRetention, RecordingCheck, RoundError,
+    close_round, open_round, shred_closed_rounds,
 };
 use crate::survey::SurveyPlan;
+use safepulse_mailer::payloads::{InvitationPayload, new_outbox_row};
 
 /// Rows per multi-row INSERT: well below SQLite's bound-variable limit.
 const INSERT_CHUNK: usize = 400;
@@ -159,11 +158,13 @@ impl Scheduler {
                 &self.store,
                 &self.bank,
                 &self.keys,
-                round.id,
-                now,
-                self.settings.raw_retention,
-                &self.settings.report_base_url,
-                &self.settings.mail_host,
+                CloseRequest {
+                    round_id: round.id,
+                    now,
+                    retention: self.settings.raw_retention,
+                    report_base_url: &self.settings.report_base_url,
+                    mail_host: &self.settings.mail_host,
+                },
             )
             .await;
             match outcome {
@@ -389,6 +390,40 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<Vec<outbox::ActiveModel>, RoundError> {
         let round = reminder.round;
+        let invitations = self.invitations_to_remind(db, reminder).await?;
+        let recipients = Recipients::load(db, round).await?;
+        let mut rows = Vec::with_capacity(invitations.len());
+        for invitation in &invitations {
+            let Some(person) = recipients.people.get(&invitation.person_id) else {
+                continue;
+            };
+            let payload = recipients.payload(reminder, invitation, person);
+            let not_before = recipients
+                .invitation_send_times
+                .get(&invitation.id)
+                .map_or(now, |sent_at| (*sent_at + reminder.offset).max(now));
+            rows.push(new_outbox_row(
+                "reminder",
+                person,
+                Some(invitation.id),
+                Some(round.id),
+                serde_json::to_value(&payload).expect("payload serializes"),
+                not_before,
+                now,
+                &self.settings.mail_host,
+            )?);
+        }
+        Ok(rows)
+    }
+
+    /// The round's invitations; with non-responder reminders, only those whose
+    /// ballot is not among the round's answers.
+    async fn invitations_to_remind(
+        &self,
+        db: &DatabaseTransaction,
+        reminder: &Reminder<'_>,
+    ) -> Result<Vec<invitation::Model>, RoundError> {
+        let round = reminder.round;
         let round_key = self.keys.round_key(round.id, &round.key_id)?;
         let mut invitations = invitation::Entity::find()
             .filter(invitation::Column::RoundId.eq(round.id))
@@ -404,6 +439,29 @@ impl Scheduler {
                 !answered.contains(round_key.ballot(&token).0.as_slice())
             });
         }
+        Ok(invitations)
+    }
+}
+
+/// What a round's reminders say, read once per reminder.
+struct Recipients {
+    /// The round's invited people still active and reachable.
+    people: HashMap<Uuid, person::Model>,
+    leadership_nodes: HashSet<Uuid>,
+    node_names: HashMap<Uuid, String>,
+    /// The names of the round's teams each person leads, sorted.
+    led_teams: HashMap<Uuid, Vec<String>>,
+    team_zones: HashMap<Uuid, String>,
+    /// When each invitation is (or was) due to be sent.
+    invitation_send_times: HashMap<Uuid, DateTime<Utc>>,
+    question_count: usize,
+}
+
+impl Recipients {
+    async fn load(
+        db: &DatabaseTransaction,
+        round: &round::Model,
+    ) -> Result<Recipients, RoundError> {
         let people: HashMap<Uuid, person::Model> = person::Entity::find()
             .filter(
                 person::Column::Id.in_subquery(
@@ -430,29 +488,15 @@ impl Scheduler {
             .filter(|node| node.kind == "leadership")
             .map(|node| node.node_id)
             .collect();
-        // The round's teams by their team id: what a leadership-group member leads.
-        let round_teams: HashMap<Uuid, String> = nodes
-            .iter()
-            .filter_map(|node| node.team_id.map(|team| (team, node.name.clone())))
-            .collect();
+        let led_teams = if leadership_nodes.is_empty() {
+            HashMap::new()
+        } else {
+            led_team_names(db, &nodes).await?
+        };
         let node_names: HashMap<Uuid, String> = nodes
             .into_iter()
             .map(|node| (node.node_id, node.name))
             .collect();
-        let mut led_teams: HashMap<Uuid, Vec<String>> = HashMap::new();
-        if !leadership_nodes.is_empty() {
-            for row in team_leader::Entity::find().all(db).await? {
-                if let Some(name) = round_teams.get(&row.team_id) {
-                    led_teams
-                        .entry(row.person_id)
-                        .or_default()
-                        .push(name.clone());
-                }
-            }
-            for names in led_teams.values_mut() {
-                names.sort();
-            }
-        }
         let team_zones: HashMap<Uuid, String> = team::Entity::find()
             .all(db)
             .await?
@@ -473,56 +517,79 @@ impl Scheduler {
             .filter(round_item::Column::RoundId.eq(round.id))
             .count(db)
             .await? as usize;
-
-        let mut rows = Vec::with_capacity(invitations.len());
-        for invitation in &invitations {
-            let Some(person) = people.get(&invitation.person_id) else {
-                continue;
-            };
-            let time_zone = person
-                .time_zone
-                .as_deref()
-                .or_else(|| {
-                    person
-                        .team_id
-                        .and_then(|team_id| team_zones.get(&team_id))
-                        .map(String::as_str)
-                })
-                .and_then(|name| TimeZone::parse(name).ok())
-                .unwrap_or_else(|| TimeZone::parse("UTC").expect("UTC is a time zone"));
-            let payload = InvitationPayload {
-                survey_name: reminder.survey.name.clone(),
-                team_name: node_names
-                    .get(&invitation.node_id)
-                    .cloned()
-                    .unwrap_or_default(),
-                led_teams: if leadership_nodes.contains(&invitation.node_id) {
-                    led_teams.get(&person.id).cloned().unwrap_or_default()
-                } else {
-                    Vec::new()
-                },
-                question_count,
-                min_group_size: round.k as u32,
-                closes_at: round.closes_at,
-                locale: person.locale.clone(),
-                time_zone: time_zone.name().to_owned(),
-            };
-            let not_before = invitation_send_times
-                .get(&invitation.id)
-                .map_or(now, |sent_at| (*sent_at + reminder.offset).max(now));
-            rows.push(new_outbox_row(
-                "reminder",
-                person,
-                Some(invitation.id),
-                Some(round.id),
-                serde_json::to_value(&payload).expect("payload serializes"),
-                not_before,
-                now,
-                &self.settings.mail_host,
-            )?);
-        }
-        Ok(rows)
+        Ok(Recipients {
+            people,
+            leadership_nodes,
+            node_names,
+            led_teams,
+            team_zones,
+            invitation_send_times,
+            question_count,
+        })
     }
+
+    /// What `person`'s reminder of `invitation` says, in their language and zone.
+    fn payload(
+        &self,
+        reminder: &Reminder<'_>,
+        invitation: &invitation::Model,
+        person: &person::Model,
+    ) -> InvitationPayload {
+        let time_zone = person
+            .time_zone
+            .as_deref()
+            .or_else(|| {
+                person
+                    .team_id
+                    .and_then(|team_id| self.team_zones.get(&team_id))
+                    .map(String::as_str)
+            })
+            .and_then(|name| TimeZone::parse(name).ok())
+            .unwrap_or_else(|| TimeZone::parse("UTC").expect("UTC is a time zone"));
+        InvitationPayload {
+            survey_name: reminder.survey.name.clone(),
+            team_name: self
+                .node_names
+                .get(&invitation.node_id)
+                .cloned()
+                .unwrap_or_default(),
+            led_teams: if self.leadership_nodes.contains(&invitation.node_id) {
+                self.led_teams.get(&person.id).cloned().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
+            question_count: self.question_count,
+            min_group_size: reminder.round.k as u32,
+            closes_at: reminder.round.closes_at,
+            locale: person.locale.clone(),
+            time_zone: time_zone.name().to_owned(),
+        }
+    }
+}
+
+/// The names of the round's teams (by their snapshot `nodes`) each leader leads,
+/// sorted: what a leadership-group member's reminder names.
+async fn led_team_names(
+    db: &DatabaseTransaction,
+    nodes: &[round_node::Model],
+) -> Result<HashMap<Uuid, Vec<String>>, RoundError> {
+    let round_teams: HashMap<Uuid, &str> = nodes
+        .iter()
+        .filter_map(|node| node.team_id.map(|team| (team, node.name.as_str())))
+        .collect();
+    let mut led_teams: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for row in team_leader::Entity::find().all(db).await? {
+        if let Some(name) = round_teams.get(&row.team_id) {
+            led_teams
+                .entry(row.person_id)
+                .or_default()
+                .push((*name).to_owned());
+        }
+    }
+    for names in led_teams.values_mut() {
+        names.sort();
+    }
+    Ok(led_teams)
 }
 
 /// One due reminder of one round.
@@ -561,60 +628,4 @@ fn audience_time_zones(
                 .unwrap_or_else(|_| TimeZone::parse("UTC").expect("UTC is a time zone"))
         })
         .collect()
-}
-
-/// How [`run`] paces itself.
-#[derive(Debug, Clone)]
-pub struct LoopSettings {
-    /// Outbox rows claimed per batch.
-    pub batch_size: usize,
-    /// How long to sleep once nothing is due.
-    pub idle_sleep: Duration,
-}
-
-/// Ticks the scheduler and delivers until the outbox has nothing due, sleeps, and
-/// again — until `shutdown` turns true (or its sender is dropped). A tick in
-/// progress is finished; the outbox worker gives back the rows it has not sent
-/// and lets its sends under way finish for at most
-/// [`crate::outbox::IN_FLIGHT_GRACE_ON_STOP`]. Rows claimed by a process that dies
-/// are sent again once their claim expires.
-pub async fn run(
-    scheduler: &Scheduler,
-    outbox: &OutboxWorker,
-    clock: &dyn Clock,
-    settings: &LoopSettings,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let stop_requested =
-        |shutdown: &watch::Receiver<bool>| *shutdown.borrow() || shutdown.has_changed().is_err();
-    while !stop_requested(&shutdown) {
-        match scheduler.tick(clock.now()).await {
-            Ok(report) if report != TickReport::default() => tracing::debug!(
-                closed = report.closed,
-                opened = report.opened,
-                reminders_queued = report.reminders_queued,
-                "scheduler tick"
-            ),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "scheduler tick failed"),
-        }
-        while !stop_requested(&shutdown) {
-            match outbox.deliver(settings.batch_size, &mut shutdown).await {
-                Ok(report) if report.queue_was_empty() => break,
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "delivering email failed");
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(settings.idle_sleep) => {}
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-            }
-        }
-    }
 }
