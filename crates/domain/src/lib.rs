@@ -18,7 +18,7 @@ mod survey;
 mod values;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId};
+pub use ids::{CommitmentId, InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId, TokenId};
 pub use name::{FORBIDDEN_IN_NAMES, Name, NameError, TRIMMED_FROM_NAMES};
 pub use survey::{Answer, AnswerError, Dimension, ItemId, ItemMeta, Scale, ScaleError};
 pub use values::{

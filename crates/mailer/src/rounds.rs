@@ -27,7 +27,9 @@ use safepulse_anonymizer::{
     release_round,
 };
 use safepulse_domain::access::{AccessNode, NodeKind, nodes_a_manager_reads, synthetic_node_id};
-use safepulse_domain::{Answer, InvitationId, ItemId, Locale, NodeId, TimeZone};
+use safepulse_domain::{
+    Answer, InvitationId, ItemId, Locale, NodeId, PersonId, RoundId, SurveyId, TeamId, TimeZone,
+};
 use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
     invitation, outbox, person, retained_comment, retained_response, round, round_item, round_node,
@@ -145,7 +147,7 @@ pub async fn open_round(
     store: &Store,
     bank: &ItemBank,
     keys: &KeyChain,
-    survey_id: Uuid,
+    survey_id: SurveyId,
     request: OpenRequest,
     now: DateTime<Utc>,
     mail_host: &str,
@@ -202,7 +204,7 @@ pub async fn open_round(
         }
     };
 
-    let round_id = Uuid::new_v4();
+    let round_id = RoundId::random();
     let items = items_for_round(bank, &plan.questions, previous_rounds.len() as u32);
     let snapshot = Snapshot::build(&audience, &survey.name);
     let send_at = |person: &person::Model| -> DateTime<Utc> {
@@ -252,7 +254,7 @@ pub async fn open_round(
 
 /// The rows of a round being opened, for [`write_opened_round`].
 struct OpenedRound<'a> {
-    round_id: Uuid,
+    round_id: RoundId,
     key_id: &'a str,
     round_key: &'a safepulse_domain::keys::RoundKey,
     survey: &'a survey::Model,
@@ -373,9 +375,9 @@ async fn write_opened_round(
     let mut invitations = Vec::with_capacity(audience.people.len());
     let mut outbox_rows = Vec::with_capacity(audience.people.len());
     for person in &audience.people {
-        let invitation_id = Uuid::new_v4();
+        let invitation_id = InvitationId::random();
         let node_id = snapshot.node_of_person[&person.id];
-        let token = round_key.link_token(InvitationId(invitation_id));
+        let token = round_key.link_token(invitation_id);
         invitations.push(invitation::ActiveModel {
             id: Set(invitation_id),
             round_id: Set(round_id),
@@ -434,8 +436,8 @@ async fn write_opened_round(
 pub(crate) fn new_outbox_row(
     kind: &str,
     person: &person::Model,
-    invitation_id: Option<Uuid>,
-    round_id: Option<Uuid>,
+    invitation_id: Option<InvitationId>,
+    round_id: Option<RoundId>,
     payload: serde_json::Value,
     not_before: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -481,14 +483,14 @@ where
 /// Who a survey reaches today: its teams (with sub-teams when asked), their active,
 /// deliverable people, the leaders among them, and who holds the hr role.
 struct Audience {
-    teams: BTreeMap<Uuid, team::Model>,
+    teams: BTreeMap<TeamId, team::Model>,
     people: Vec<person::Model>,
-    leaders: BTreeMap<Uuid, BTreeSet<Uuid>>,
-    hr: HashSet<Uuid>,
+    leaders: BTreeMap<PersonId, BTreeSet<TeamId>>,
+    hr: HashSet<PersonId>,
     /// The ids of the synthetic root and Leadership node, stable for the survey's
     /// audience (`synthetic_node_id`).
-    root_id: Uuid,
-    leadership_id: Uuid,
+    root_id: NodeId,
+    leadership_id: NodeId,
 }
 
 /// Who a round of `survey_id` opened now would invite, for the admin console's
@@ -497,7 +499,7 @@ struct Audience {
 /// their team (they answer in the Leadership group). Writes nothing.
 pub async fn audience_now(
     store: &Store,
-    survey_id: Uuid,
+    survey_id: SurveyId,
 ) -> Result<Vec<(String, u32)>, RoundError> {
     let transaction = store.connection().begin().await.map_err(StoreError::from)?;
     let survey = survey::Entity::find_by_id(survey_id)
@@ -507,7 +509,7 @@ pub async fn audience_now(
         .ok_or(RoundError::SurveyNotFound)?;
     let audience = Audience::load(&transaction, &survey).await?;
     transaction.rollback().await.map_err(StoreError::from)?;
-    let mut per_team: BTreeMap<Uuid, u32> = BTreeMap::new();
+    let mut per_team: BTreeMap<TeamId, u32> = BTreeMap::new();
     for team_id in audience.people.iter().filter_map(|person| person.team_id) {
         *per_team.entry(team_id).or_default() += 1;
     }
@@ -531,14 +533,14 @@ impl Audience {
         survey: &survey::Model,
     ) -> Result<Audience, RoundError> {
         let all_teams = org::all_teams(db).await?;
-        let chosen: Vec<Uuid> = survey_team::Entity::find()
+        let chosen: Vec<TeamId> = survey_team::Entity::find()
             .filter(survey_team::Column::SurveyId.eq(survey.id))
             .all(db)
             .await?
             .into_iter()
             .map(|row| row.team_id)
             .collect();
-        let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        let mut children: HashMap<TeamId, Vec<TeamId>> = HashMap::new();
         for team in &all_teams {
             if let Some(parent) = team.parent_id {
                 children.entry(parent).or_default().push(team.id);
@@ -547,14 +549,14 @@ impl Audience {
         let synthetic = |kind| synthetic_node_id(kind, survey.id, &chosen, survey.include_subteams);
         let root_id = synthetic(NodeKind::Root);
         let leadership_id = synthetic(NodeKind::Leadership);
-        let mut included: BTreeSet<Uuid> = BTreeSet::new();
+        let mut included: BTreeSet<TeamId> = BTreeSet::new();
         let mut stack = chosen;
         while let Some(team_id) = stack.pop() {
             if included.insert(team_id) && survey.include_subteams {
                 stack.extend(children.get(&team_id).into_iter().flatten().copied());
             }
         }
-        let teams: BTreeMap<Uuid, team::Model> = all_teams
+        let teams: BTreeMap<TeamId, team::Model> = all_teams
             .into_iter()
             .filter(|team| included.contains(&team.id))
             .map(|team| (team.id, team))
@@ -566,7 +568,7 @@ impl Audience {
             .order_by_asc(person::Column::Id)
             .all(db)
             .await?;
-        let mut leaders: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+        let mut leaders: BTreeMap<PersonId, BTreeSet<TeamId>> = BTreeMap::new();
         for row in team_leader::Entity::find().all(db).await? {
             if teams.contains_key(&row.team_id) {
                 leaders
@@ -592,7 +594,7 @@ impl Audience {
     }
 
     /// The names of the audience's teams `person` leads, by name.
-    fn led_team_names(&self, person: Uuid) -> Vec<String> {
+    fn led_team_names(&self, person: PersonId) -> Vec<String> {
         let mut names: Vec<String> = self
             .leaders
             .get(&person)
@@ -630,14 +632,14 @@ impl Audience {
 
 #[derive(Debug, Clone)]
 struct SnapshotNodeDraft {
-    id: Uuid,
-    parent: Option<Uuid>,
-    team_id: Option<Uuid>,
+    id: NodeId,
+    parent: Option<NodeId>,
+    team_id: Option<TeamId>,
     kind: NodeKind,
     name: String,
     invited: u32,
     /// Invited people in this node's subtree who may view it (DESIGN §3 `v`).
-    viewers: BTreeSet<Uuid>,
+    viewers: BTreeSet<PersonId>,
 }
 
 /// The round's frozen hierarchy (DESIGN §3): team nodes keep their team's id, a
@@ -647,8 +649,8 @@ struct SnapshotNodeDraft {
 /// get the same decisions and Rule D finds their past.
 struct Snapshot {
     nodes: Vec<SnapshotNodeDraft>,
-    index: HashMap<Uuid, usize>,
-    node_of_person: HashMap<Uuid, Uuid>,
+    index: HashMap<NodeId, usize>,
+    node_of_person: HashMap<PersonId, NodeId>,
 }
 
 impl Snapshot {
@@ -657,10 +659,11 @@ impl Snapshot {
             .teams
             .values()
             .map(|team| SnapshotNodeDraft {
-                id: team.id,
+                id: NodeId::of_team(team.id),
                 parent: team
                     .parent_id
-                    .filter(|parent| audience.teams.contains_key(parent)),
+                    .filter(|parent| audience.teams.contains_key(parent))
+                    .map(NodeId::of_team),
                 team_id: Some(team.id),
                 kind: NodeKind::Team,
                 name: team.name.clone(),
@@ -668,7 +671,7 @@ impl Snapshot {
                 viewers: BTreeSet::new(),
             })
             .collect();
-        let tops: Vec<Uuid> = nodes
+        let tops: Vec<NodeId> = nodes
             .iter()
             .filter(|node| node.parent.is_none())
             .map(|node| node.id)
@@ -709,7 +712,7 @@ impl Snapshot {
             });
             id
         });
-        let index: HashMap<Uuid, usize> = nodes
+        let index: HashMap<NodeId, usize> = nodes
             .iter()
             .enumerate()
             .map(|(position, node)| (node.id, position))
@@ -725,7 +728,7 @@ impl Snapshot {
                 (Some(leadership), true) => leadership,
                 // The audience holds people of its teams only.
                 _ => match person.team_id {
-                    Some(team_id) => team_id,
+                    Some(team_id) => NodeId::of_team(team_id),
                     None => continue,
                 },
             };
@@ -745,21 +748,21 @@ impl Snapshot {
         snapshot
     }
 
-    fn node(&self, id: Uuid) -> &SnapshotNodeDraft {
+    fn node(&self, id: NodeId) -> &SnapshotNodeDraft {
         &self.nodes[self.index[&id]]
     }
 
     /// The nodes `person` may read (DESIGN §3 "Who reads what"): hr reads every
     /// node; a manager what [`nodes_a_manager_reads`] says — the same rule the
     /// reports apply, so the viewers counted here are exactly the readers.
-    fn viewable_by(&self, person: Uuid, audience: &Audience) -> HashSet<Uuid> {
+    fn viewable_by(&self, person: PersonId, audience: &Audience) -> HashSet<NodeId> {
         if audience.hr.contains(&person) {
             return self.nodes.iter().map(|node| node.id).collect();
         }
         let Some(led) = audience.leaders.get(&person) else {
             return HashSet::new();
         };
-        let led: Vec<Uuid> = led.iter().copied().collect();
+        let led: Vec<TeamId> = led.iter().copied().collect();
         nodes_a_manager_reads(&self.access_nodes(), &led)
     }
 
@@ -800,7 +803,7 @@ pub async fn close_round(
     store: &Store,
     bank: &ItemBank,
     keys: &KeyChain,
-    round_id: Uuid,
+    round_id: RoundId,
     now: DateTime<Utc>,
     retention: RawRetention,
     report_base_url: &str,
@@ -837,10 +840,10 @@ pub async fn close_round(
         .all(&transaction)
         .await?;
     // Every invitation's ballot, computed in memory and kept only in this function.
-    let expected_ballots: HashMap<Vec<u8>, Uuid> = invitations
+    let expected_ballots: HashMap<Vec<u8>, NodeId> = invitations
         .iter()
         .map(|invitation| {
-            let token = round_key.link_token(InvitationId(invitation.id));
+            let token = round_key.link_token(invitation.id);
             (round_key.ballot(&token).0.to_vec(), invitation.node_id)
         })
         .collect();
@@ -866,7 +869,7 @@ pub async fn close_round(
         .filter(round_node::Column::RoundId.eq(round_id))
         .all(&transaction)
         .await?;
-    let node_ids: HashSet<Uuid> = nodes.iter().map(|node| node.node_id).collect();
+    let node_ids: HashSet<NodeId> = nodes.iter().map(|node| node.node_id).collect();
     // Rule D's input: counts and membership of the survey's earlier rounds.
     let past = crate::history::load(&transaction, &round, &nodes, &invitations).await?;
 
@@ -876,7 +879,7 @@ pub async fn close_round(
         if expected_ballots.get(&row.ballot) != Some(&row.node_id) {
             continue;
         }
-        let node = NodeId(row.node_id);
+        let node = row.node_id;
         let Some(answers) = seal
             .open_answers(node, &row.sealed)
             .and_then(|values| parse_answers(&values, &metas))
@@ -891,7 +894,7 @@ pub async fn close_round(
         .iter()
         .filter(|comment| node_ids.contains(&comment.node_id))
         .filter_map(|comment| {
-            let node = NodeId(comment.node_id);
+            let node = comment.node_id;
             seal.open_comment(node, &comment.sealed)
                 .map(|text| Comment { node, text })
         })
@@ -901,8 +904,8 @@ pub async fn close_round(
         nodes: nodes
             .iter()
             .map(|node| SnapshotNode {
-                id: NodeId(node.node_id),
-                parent: node.parent_node_id.map(NodeId),
+                id: node.node_id,
+                parent: node.parent_node_id,
                 viewers: node.viewers as u32,
             })
             .collect(),
@@ -977,9 +980,9 @@ fn parse_answers(values: &[u8], metas: &[safepulse_domain::ItemMeta]) -> Option<
 
 async fn store_release(
     db: &DatabaseTransaction,
-    round_id: Uuid,
+    round_id: RoundId,
     released: &safepulse_anonymizer::RoundRelease,
-    team_changed: &HashSet<Uuid>,
+    team_changed: &HashSet<NodeId>,
 ) -> Result<(), RoundError> {
     use safepulse_store::bulk::{self, insert_rows};
     let releases = released
@@ -1004,7 +1007,7 @@ async fn store_release(
                 status.into(),
                 detail.into(),
                 figures.into(),
-                team_changed.contains(&node_release.node.0).into(),
+                team_changed.contains(&node_release.node).into(),
             ]
         })
         .collect();
@@ -1100,7 +1103,7 @@ fn family_name(family: Family) -> &'static str {
 /// ballot. Answers outside every released atom are not kept.
 async fn retain_shuffled(
     db: &DatabaseTransaction,
-    round_id: Uuid,
+    round_id: RoundId,
     counted: &[(NodeId, Vec<Answer>)],
     comments: &[Comment],
     released: &safepulse_anonymizer::RoundRelease,
@@ -1111,7 +1114,7 @@ async fn retain_shuffled(
         .filter_map(|(node, answers)| {
             let values: Vec<u8> = answers.iter().map(|answer| answer.value()).collect();
             atom_of_node
-                .get(&node.0)
+                .get(node)
                 .map(|atom| retained_response::ActiveModel {
                     id: Set(Uuid::new_v4()),
                     round_id: Set(round_id),
@@ -1124,7 +1127,7 @@ async fn retain_shuffled(
         .iter()
         .filter_map(|comment| {
             atom_of_node
-                .get(&comment.node.0)
+                .get(&comment.node)
                 .map(|atom| retained_comment::ActiveModel {
                     id: Set(Uuid::new_v4()),
                     round_id: Set(round_id),
@@ -1149,22 +1152,22 @@ async fn retain_shuffled(
 /// atom of its nearest released ancestor-or-self.
 async fn atoms_by_node(
     db: &DatabaseTransaction,
-    round_id: Uuid,
+    round_id: RoundId,
     released: &safepulse_anonymizer::RoundRelease,
-) -> Result<HashMap<Uuid, Uuid>, RoundError> {
+) -> Result<HashMap<NodeId, Uuid>, RoundError> {
     let nodes = round_node::Entity::find()
         .filter(round_node::Column::RoundId.eq(round_id))
         .all(db)
         .await?;
-    let parents: HashMap<Uuid, Option<Uuid>> = nodes
+    let parents: HashMap<NodeId, Option<NodeId>> = nodes
         .iter()
         .map(|node| (node.node_id, node.parent_node_id))
         .collect();
-    let atom_of_released: HashMap<Uuid, Uuid> = released
+    let atom_of_released: HashMap<NodeId, Uuid> = released
         .atoms
         .iter()
         .filter(|atom| atom.family == Family::Scores)
-        .map(|atom| (atom.node.0, atom.atom.0))
+        .map(|atom| (atom.node, atom.atom.0))
         .collect();
     Ok(parents
         .keys()
@@ -1188,7 +1191,7 @@ async fn atoms_by_node(
 pub async fn erase_open_answers(
     db: &DatabaseTransaction,
     keys: &KeyChain,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<u32, RoundError> {
     let invitations = invitation::Entity::find()
         .filter(invitation::Column::PersonId.eq(person_id))
@@ -1212,7 +1215,7 @@ pub async fn erase_open_answers(
             Err(KeyringError::RoundKeyMissing(_)) => continue,
             Err(error) => return Err(error.into()),
         };
-        let ballot = round_key.ballot(&round_key.link_token(InvitationId(invitation.id)));
+        let ballot = round_key.ballot(&round_key.link_token(invitation.id));
         if answers::delete_open_answer(db, &ballot.0).await? {
             erased += 1;
         }
@@ -1274,15 +1277,15 @@ async fn queue_digests(
         .one(db)
         .await?
         .ok_or(RoundError::SurveyNotFound)?;
-    let team_nodes: HashMap<Uuid, &round_node::Model> = nodes
+    let team_nodes: HashMap<TeamId, &round_node::Model> = nodes
         .iter()
         .filter_map(|node| node.team_id.map(|team| (team, node)))
         .collect();
-    let release_of: HashMap<Uuid, &Release> = releases
+    let release_of: HashMap<NodeId, &Release> = releases
         .iter()
-        .map(|release| (release.node.0, &release.release))
+        .map(|release| (release.node, &release.release))
         .collect();
-    let mut led: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    let mut led: BTreeMap<PersonId, Vec<TeamId>> = BTreeMap::new();
     for row in team_leader::Entity::find()
         .filter(team_leader::Column::TeamId.is_in(team_nodes.keys().copied()))
         .all(db)
@@ -1304,21 +1307,21 @@ async fn queue_digests(
     // viewers (made its leader while the round was open) was not subtracted by the
     // anonymizer there, so its figures would include their own answer.
     use safepulse_domain::access::{ReaderScope, readable_nodes};
-    let manager_ids: Vec<Uuid> = managers.iter().map(|manager| manager.id).collect();
+    let manager_ids: Vec<PersonId> = managers.iter().map(|manager| manager.id).collect();
     let mut own_parts = safepulse_store::releases::own_parts(db, &manager_ids, &[round.id]).await?;
     let access_nodes: Vec<AccessNode> = nodes
         .iter()
         .map(safepulse_store::releases::access_node)
         .collect();
-    let team_zones: HashMap<Uuid, TimeZone> = team::Entity::find()
+    let team_zones: HashMap<TeamId, TimeZone> = team::Entity::find()
         .filter(team::Column::Id.is_in(team_nodes.keys().copied()))
         .all(db)
         .await?
         .into_iter()
         .filter_map(|team| Some((team.id, TimeZone::parse(&team.time_zone).ok()?)))
         .collect();
-    let led_team_ids: Vec<Uuid> = team_nodes.keys().copied().collect();
-    let mut open_commitments: HashMap<Uuid, Vec<DigestPayloadCommitment>> = HashMap::new();
+    let led_team_ids: Vec<TeamId> = team_nodes.keys().copied().collect();
+    let mut open_commitments: HashMap<TeamId, Vec<DigestPayloadCommitment>> = HashMap::new();
     for commitment in safepulse_store::commitments::open_of_teams(db, &led_team_ids).await? {
         open_commitments
             .entry(commitment.team_id)
@@ -1404,7 +1407,7 @@ async fn next_results_at(
     db: &DatabaseTransaction,
     bank: &ItemBank,
     survey: &survey::Model,
-    team_zones: &HashMap<Uuid, TimeZone>,
+    team_zones: &HashMap<TeamId, TimeZone>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, RoundError> {
     if survey.status != "active" {
@@ -1434,7 +1437,7 @@ async fn next_results_at(
 pub async fn discard_round(
     store: &Store,
     keys: &KeyChain,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<round::Model, RoundError> {
     let transaction = store.begin_write().await?;
     let round = round::Entity::find_by_id(round_id)
@@ -1473,7 +1476,7 @@ pub async fn shred_closed_rounds(
     now: DateTime<Utc>,
 ) -> Result<usize, RoundError> {
     let db = store.connection();
-    let pending: Vec<Uuid> = round::Entity::find()
+    let pending: Vec<RoundId> = round::Entity::find()
         .filter(round::Column::Status.eq("closed"))
         .filter(round::Column::ScrubbedAt.is_null())
         .all(db)

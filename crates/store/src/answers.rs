@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use safepulse_domain::keys::{LinkToken, RoundKey};
-use safepulse_domain::{ItemId, NodeId};
+use safepulse_domain::{ItemId, NodeId, RoundId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Set, Statement,
 };
@@ -29,8 +29,8 @@ use crate::{Store, StoreError};
 /// What a link leads to, read without touching anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedInvitation {
-    pub round_id: Uuid,
-    pub node_id: Uuid,
+    pub round_id: RoundId,
+    pub node_id: NodeId,
 }
 
 /// Finds the invitation of a link token by its lookup hash. Read only. `None` for a
@@ -56,7 +56,7 @@ pub async fn find_invitation(
 /// in, and the round's items in order. Nothing about the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerPageRound {
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     pub survey_name: String,
     pub k: u32,
     pub k_detail: u32,
@@ -242,7 +242,7 @@ pub async fn submit_batch(
         batch.iter().map(|submission| &submission.token),
     )
     .await?;
-    let mut round_keys: HashMap<Uuid, Option<RoundKey>> = HashMap::new();
+    let mut round_keys: HashMap<RoundId, Option<RoundKey>> = HashMap::new();
     let mut ballots_seen: HashSet<Vec<u8>> = HashSet::new();
     let mut responses = Vec::with_capacity(batch.len());
     // Row id of each inserted answer → (submission, its comment row if any).
@@ -281,7 +281,7 @@ pub async fn submit_batch(
             continue;
         }
         let seal = round_key.answer_seal();
-        let node = NodeId(invitation.node_id);
+        let node = invitation.node_id;
         let id = Uuid::new_v4();
         responses.push(open_response::ActiveModel {
             id: Set(id),
@@ -374,7 +374,7 @@ async fn insert_new_responses(
 /// PostgreSQL so that closing waits for this transaction (and this one for closing).
 async fn open_round_key_id(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Option<String>, StoreError> {
     let backend = db.get_database_backend();
     let sql = match backend {
@@ -402,7 +402,7 @@ async fn open_round_key_id(
 /// The open answers and comments of a round, for closing it.
 pub async fn open_rows(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<(Vec<open_response::Model>, Vec<open_comment::Model>), StoreError> {
     let responses = open_response::Entity::find()
         .filter(open_response::Column::RoundId.eq(round_id))
@@ -418,7 +418,7 @@ pub async fn open_rows(
 /// Every ballot of a round's open answers (non-responder reminders, erasure).
 pub async fn open_ballots(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Vec<Vec<u8>>, StoreError> {
     Ok(open_response::Entity::find()
         .filter(open_response::Column::RoundId.eq(round_id))
@@ -442,7 +442,10 @@ pub async fn delete_open_answer(
 }
 
 /// Deletes a round's open answers and comments (at close).
-pub async fn delete_open_rows(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(), StoreError> {
+pub async fn delete_open_rows(
+    db: &impl ConnectionTrait,
+    round_id: RoundId,
+) -> Result<(), StoreError> {
     open_response::Entity::delete_many()
         .filter(open_response::Column::RoundId.eq(round_id))
         .exec(db)
@@ -461,7 +464,7 @@ pub async fn purge_retained(
     closed_before: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, StoreError> {
     use crate::entities::{retained_comment, retained_response};
-    let rounds: Vec<Uuid> = round::Entity::find()
+    let rounds: Vec<RoundId> = round::Entity::find()
         .filter(round::Column::ClosedAt.lt(closed_before))
         .all(db)
         .await?
