@@ -148,10 +148,10 @@ async fn open_a_large_round(app: &TestApp) -> (uuid::Uuid, Vec<LinkToken>) {
     let now = chrono::Utc::now();
     let people: Vec<person::ActiveModel> = (0..PEOPLE)
         .map(|index| person::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
+            id: Set(safepulse_domain::PersonId::random()),
             email: Set(format!("p{index}@bench.example")),
             name: Set(format!("Person {index}")),
-            team_id: Set(Some(teams[index % TEAMS])),
+            team_id: Set(Some(safepulse_domain::TeamId(teams[index % TEAMS]))),
             locale: Set("en".to_owned()),
             time_zone: Set(None),
             active: Set(true),

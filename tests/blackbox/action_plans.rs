@@ -206,7 +206,7 @@ on_both_databases! {
         assert_eq!((status, location.as_str()), (303, format!("{team_path}#action-plan").as_str()));
         let stored = stored_commitments(&app).await;
         assert_eq!(stored.len(), 1);
-        assert_eq!((stored[0].dimension.as_str(), stored[0].action.as_str(), stored[0].round_id), ("feedback", action, round_id));
+        assert_eq!((stored[0].dimension.as_str(), stored[0].action.as_str(), stored[0].round_id.0), ("feedback", action, round_id));
         let (_, html) = page(&app, &team_path, &leader).await;
         assert!(html.contains(action) && html.contains("Mark done"), "{html}");
         let api: Value = app.get(&format!("/api/v1/teams/{}/commitments", org.teams[0]), &app.token(Role::Manager, "lead.t0@example.com").await).await.json().await.unwrap();
@@ -236,7 +236,7 @@ on_both_databases! {
         assert!(html.contains(action) && !html.contains("Mark done"), "HR reads the plan, writes nothing");
 
         // The next pulse's digest reminds the leader of the open commitment.
-        let survey = app.round_row(round_id).await.survey_id;
+        let survey = app.round_row(round_id).await.survey_id.0;
         let next = app.open_round(survey).await;
         let items = app.item_count(next).await;
         for token in app.link_tokens(next).await.values() {
@@ -252,7 +252,7 @@ on_both_databases! {
         let reminded: Vec<Option<Uuid>> = digests
             .iter()
             .filter(|row| row.payload.to_string().contains(action))
-            .map(|row| row.person_id)
+            .map(|row| row.person_id.map(|id| id.0))
             .collect();
         assert_eq!(reminded, [Some(org.leaders[0])], "only the team's leader is reminded");
 

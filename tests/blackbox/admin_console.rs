@@ -4,7 +4,7 @@
 //! on every form post.
 
 use safepulse_api::pages::admin::ROUTES;
-use safepulse_domain::{Email, Locale, Role};
+use safepulse_domain::{Email, Locale, PersonId, Role, TeamId};
 use safepulse_store::org::{self, PersonChanges};
 use safepulse_tests::{TestApp, on_both_databases};
 use uuid::Uuid;
@@ -115,7 +115,7 @@ on_both_databases! {
         // Someone holding hr and admin signs in as hr by default, as admin on request.
         let team = app.create_team("People", None).await;
         let both = app.create_person("both@example.com", team).await;
-        org::grant_role(db, both, "hr", chrono::Utc::now()).await.unwrap();
+        org::grant_role(db, PersonId(both), "hr", chrono::Utc::now()).await.unwrap();
         let hr_cookie = signed_in(&app, "both@example.com").await;
         let (status, body) = page(&app, "/admin", &hr_cookie).await;
         assert_eq!(status, 403);
@@ -128,9 +128,9 @@ on_both_databases! {
         let team = app.create_team("Team", None).await;
         let leader = app.create_person("leader@example.com", team).await;
         let db = app.state.store.connection();
-        org::add_leader(db, team, leader).await.unwrap();
+        org::add_leader(db, TeamId(team), PersonId(leader)).await.unwrap();
         let analyst = app.create_person("analyst@example.com", team).await;
-        org::grant_role(db, analyst, "hr", chrono::Utc::now()).await.unwrap();
+        org::grant_role(db, PersonId(analyst), "hr", chrono::Utc::now()).await.unwrap();
         let manager = signed_in(&app, "leader@example.com").await;
         let hr = signed_in(&app, "analyst@example.com").await;
         let admin = admin_signed_in(&app, FIRST_ADMIN).await;
@@ -345,7 +345,7 @@ on_both_databases! {
         assert!(round_page.contains("Status: <strong>geschlossen</strong>"), "{round_page}");
         assert!(round_page.contains(" Uhr (UTC)"), "dates as German readers write them: {round_page}");
 
-        let leader = org::get_person(db, org.leaders[0]).await.unwrap();
+        let leader = org::get_person(db, PersonId(org.leaders[0])).await.unwrap();
         org::update_person(db, leader.id, in_german, chrono::Utc::now()).await.unwrap();
         let manager = signed_in(&app, &leader.email).await;
         let team = org.teams[0];

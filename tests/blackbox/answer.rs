@@ -364,10 +364,10 @@ on_both_databases! {
 
         use safepulse_store::entities::{round_node, round_viewer};
         let nodes = round_node::Entity::find().filter(round_node::Column::RoundId.eq(round_id)).all(db).await.unwrap();
-        let leadership = nodes.iter().find(|node| node.kind == "leadership").unwrap().node_id;
+        let leadership = nodes.iter().find(|node| node.kind == "leadership").unwrap().node_id.0;
         let viewers = round_viewer::Entity::find().filter(round_viewer::Column::RoundId.eq(round_id)).all(db).await.unwrap();
         let viewers_of = |node: Uuid| -> Vec<Uuid> {
-            let mut people: Vec<Uuid> = viewers.iter().filter(|row| row.node_id == node).map(|row| row.person_id).collect();
+            let mut people: Vec<Uuid> = viewers.iter().filter(|row| row.node_id.0 == node).map(|row| row.person_id.0).collect();
             people.sort();
             people
         };
@@ -382,7 +382,7 @@ on_both_databases! {
         assert_eq!(viewers_of(org.teams[1]), Vec::<Uuid>::new());
         assert_eq!(viewers_of(leadership), Vec::<Uuid>::new());
         for node in &nodes {
-            assert_eq!(node.viewers as usize, viewers_of(node.node_id).len(), "round_nodes.viewers is v");
+            assert_eq!(node.viewers as usize, viewers_of(node.node_id.0).len(), "round_nodes.viewers is v");
         }
 
         for person in [org.leaders[0], head, org.members[0][0], hr] {

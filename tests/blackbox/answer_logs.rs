@@ -10,6 +10,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use safepulse_domain::RoundId;
 use safepulse_domain::keys::LinkToken;
 use safepulse_store::entities::{person, round, round_item, team};
 use safepulse_tests::answer_form::form_urlencode;
@@ -57,7 +58,13 @@ async fn a_full_round_logs_nothing_that_links_or_reveals_an_answer(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let salt: [u8; 32] = app.state.keys.keyring().read(round_id).unwrap().unwrap();
+    let salt: [u8; 32] = app
+        .state
+        .keys
+        .keyring()
+        .read(RoundId(round_id))
+        .unwrap()
+        .unwrap();
     let round_key = app.round_key(&round_row);
 
     let mut secrets: Vec<String> = forms_of(&salt);

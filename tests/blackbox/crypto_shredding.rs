@@ -94,7 +94,7 @@ on_both_databases! {
         let survey = app.create_survey(&[org.department], json!({})).await;
         let round_id = app.open_round(survey).await;
         let items = app.item_count(round_id).await;
-        let salt = app.state.keys.keyring().read(round_id).unwrap().expect("the salt is in the keyring");
+        let salt = app.state.keys.keyring().read(RoundId(round_id)).unwrap().expect("the salt is in the keyring");
         let tokens: Vec<LinkToken> = app.link_tokens(round_id).await.into_values().collect();
         let mut vectors = Vec::new();
         let mut comments = Vec::new();
@@ -133,7 +133,7 @@ on_both_databases! {
         assert_eq!(linked_people(&with_salt, backend, &master, round_id, &tokens), tokens.len());
 
         app.close_round(round_id).await;
-        assert!(app.state.keys.keyring().read(round_id).unwrap().is_none(), "the salt is destroyed");
+        assert!(app.state.keys.keyring().read(RoundId(round_id)).unwrap().is_none(), "the salt is destroyed");
         assert!(app.round_row(round_id).await.scrubbed_at.is_some());
 
         let after_close = copies_of(&app, &mark).await;
@@ -215,7 +215,7 @@ on_both_databases! {
         let org = app.create_org(&[6]).await;
         let survey = app.create_survey(&[org.department], json!({})).await;
         let round_id = app.open_round(survey).await;
-        let salt = app.state.keys.keyring().read(round_id).unwrap().unwrap();
+        let salt = app.state.keys.keyring().read(RoundId(round_id)).unwrap().unwrap();
         app.close_round(round_id).await;
         // What a kill -9 between the close commit and the shredding leaves behind:
         // the key file, and no record of the scrub.
@@ -242,7 +242,7 @@ on_both_databases! {
             .unwrap();
         assert!(!key_file.exists(), "the closed round's key is destroyed at start");
         assert!(
-            restarted.keys.keyring().read(unknown).unwrap().is_some(),
+            restarted.keys.keyring().read(RoundId(unknown)).unwrap().is_some(),
             "a key of a round this database does not know is left alone"
         );
         assert!(app.round_row(round_id).await.scrubbed_at.is_some(), "the shredding is recorded");

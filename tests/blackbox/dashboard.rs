@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use safepulse_domain::{Clock, Email, Role};
+use safepulse_domain::{Clock, Email, NodeId, Role};
 use safepulse_mailer::MailTransport;
 use safepulse_store::entities::{issued_token, magic_link, outbox, release};
 use safepulse_store::org;
@@ -295,7 +295,7 @@ on_both_databases! {
         let hidden_team = *org
             .teams
             .iter()
-            .find(|team| releases.iter().any(|row| row.node_id == **team && row.figures.is_none()))
+            .find(|team| releases.iter().any(|row| row.node_id.0 == **team && row.figures.is_none()))
             .expect("one of the two teams is hidden");
         new_hr_person(&app, "people@example.com", org.department).await;
         let hr = signed_in(&app, "people@example.com").await;
@@ -464,7 +464,7 @@ async fn hr_signs_in_from_the_emailed_link_and_reads_trend_charts_on_a_phone() {
         .filter_map(|team| {
             let own: Vec<&release::Model> = releases
                 .iter()
-                .filter(|row| row.node_id == team.id)
+                .filter(|row| row.node_id == NodeId::of_team(team.id))
                 .collect();
             let hidden = own.iter().filter(|row| row.figures.is_none()).count();
             (hidden > 0 && hidden < own.len()).then_some((team, own.len() - hidden))

@@ -3,6 +3,7 @@
 //! own outcome, only after the commit.
 
 use futures_util::future::join_all;
+use safepulse_domain::RoundId;
 use safepulse_domain::keys::LinkToken;
 use safepulse_store::answers::{self, Submission, SubmitOutcome, ValidAnswer};
 use safepulse_store::entities::open_response;
@@ -59,7 +60,7 @@ on_both_databases! {
         // One answered before, in its own transaction.
         assert_eq!(app.submit_directly(&first_tokens[0], 4, items_first).await, SubmitOutcome::Accepted);
         // The second round's key is lost: its answers cannot be sealed.
-        app.state.keys.keyring().destroy(second).unwrap();
+        app.state.keys.keyring().destroy(RoundId(second)).unwrap();
         let unknown = LinkToken::parse(&"A".repeat(43)).unwrap();
 
         let batch = vec![

@@ -241,7 +241,7 @@ async fn a_manager_walks_from_the_digest_to_a_first_pulse_drawn_as_a_point_with_
         .find(|index| {
             releases
                 .iter()
-                .any(|row| row.node_id == org.teams[*index] && row.figures.is_some())
+                .any(|row| row.node_id.0 == org.teams[*index] && row.figures.is_some())
         })
         .expect("one team is shown");
     let lead = format!("lead.t{shown}@example.com");
@@ -395,7 +395,7 @@ on_both_databases! {
         let hidden_team = *org
             .teams
             .iter()
-            .find(|team| releases.iter().any(|row| row.node_id == **team && row.figures.is_none()))
+            .find(|team| releases.iter().any(|row| row.node_id.0 == **team && row.figures.is_none()))
             .expect("one of the two teams is hidden");
         let lead = if hidden_team == org.teams[0] { "lead.t0@example.com" } else { "lead.t1@example.com" };
         let manager = signed_in(&app, lead).await;

@@ -146,7 +146,7 @@ on_both_databases! {
             .await
             .unwrap()
             .into_iter()
-            .map(|person| (person.id, person.email))
+            .map(|person| (person.id.0, person.email))
             .collect();
 
         let report = app.deliver_all(&app.outbox_worker_to_sink(sink.port())).await;

@@ -18,8 +18,8 @@ use safepulse_api::pages::dashboard::overview_releases;
 use safepulse_api::routes::reports::{
     ReleaseQuery, build_heatmap, build_release_page, build_team_report,
 };
-use safepulse_domain::Role;
 use safepulse_domain::access::{AccessNode, NodeKind, ReaderScope, nodes_a_manager_reads};
+use safepulse_domain::{NodeId, PersonId, Role, RoundId, TeamId, TokenId};
 use safepulse_mailer::payloads::DigestPayload;
 use safepulse_store::entities::{
     invitation, outbox, release, round_node, round_viewer, team_leader,
@@ -109,7 +109,7 @@ async fn released_nodes(app: &TestApp, round_id: Uuid) -> HashSet<Uuid> {
         .await
         .unwrap()
         .into_iter()
-        .map(|row| row.node_id)
+        .map(|row| row.node_id.0)
         .collect()
 }
 
@@ -210,7 +210,7 @@ on_both_databases! {
             .await
             .unwrap()
             .into_iter()
-            .map(|row| (row.person_id.unwrap(), serde_json::from_value(row.payload).unwrap()))
+            .map(|row| (row.person_id.unwrap().0, serde_json::from_value(row.payload).unwrap()))
             .collect();
         assert_eq!(digests.len(), 2, "both leaders get a digest");
         let team_0 = |person: Uuid| {
@@ -388,7 +388,7 @@ impl RoundFacts {
             .await
             .unwrap()
             .into_iter()
-            .map(|row| (row.person_id, row.node_id))
+            .map(|row| (row.person_id.0, row.node_id.0))
             .collect();
         let counted = round_viewer::Entity::find()
             .filter(round_viewer::Column::RoundId.eq(id))
@@ -396,7 +396,7 @@ impl RoundFacts {
             .await
             .unwrap()
             .into_iter()
-            .map(|row| (row.node_id, row.person_id))
+            .map(|row| (row.node_id.0, row.person_id.0))
             .collect();
         RoundFacts {
             id,
@@ -416,9 +416,9 @@ impl RoundFacts {
             for node in &self.nodes {
                 if node
                     .parent_node_id
-                    .is_some_and(|parent| found.contains(&parent))
+                    .is_some_and(|parent| found.contains(&parent.0))
                 {
-                    found.insert(node.node_id);
+                    found.insert(node.node_id.0);
                 }
             }
             if found.len() == before {
@@ -430,7 +430,7 @@ impl RoundFacts {
     /// What the scope reaches in this round, before the viewer clause.
     fn in_scope(&self, scope: &ReaderScope) -> HashSet<Uuid> {
         match scope {
-            ReaderScope::Everything => self.nodes.iter().map(|node| node.node_id).collect(),
+            ReaderScope::Everything => self.nodes.iter().map(|node| node.node_id.0).collect(),
             ReaderScope::LedTeams(led) => {
                 let nodes: Vec<AccessNode> = self
                     .nodes
@@ -442,6 +442,9 @@ impl RoundFacts {
                     })
                     .collect();
                 nodes_a_manager_reads(&nodes, led)
+                    .into_iter()
+                    .map(|node| node.0)
+                    .collect()
             }
         }
     }
@@ -530,13 +533,13 @@ async fn run_case(
     let round_ids: HashSet<Uuid> = rounds.iter().map(|round| round.id).collect();
     let all_nodes: HashSet<Uuid> = rounds
         .iter()
-        .flat_map(|round| round.nodes.iter().map(|node| node.node_id))
+        .flat_map(|round| round.nodes.iter().map(|node| node.node_id.0))
         .collect();
 
     let leaders_now = leaderships(app).await;
     let db = app.state.store.connection();
     for (person, email) in &built.people {
-        let holds_hr = safepulse_store::org::roles_of(db, *person)
+        let holds_hr = safepulse_store::org::roles_of(db, PersonId(*person))
             .await
             .unwrap()
             .iter()
@@ -552,7 +555,15 @@ async fn run_case(
         for role in roles {
             let scope = match role {
                 Role::Hr => ReaderScope::Everything,
-                _ => ReaderScope::LedTeams(leaders_now.get(person).cloned().unwrap_or_default()),
+                _ => ReaderScope::LedTeams(
+                    leaders_now
+                        .get(person)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .map(TeamId)
+                        .collect(),
+                ),
             };
             let mut expected = Pairs::new();
             for round in &rounds {
@@ -567,7 +578,7 @@ async fn run_case(
                 &Caller {
                     subject: email.clone(),
                     role,
-                    jti: Uuid::new_v4(),
+                    jti: TokenId::random(),
                 },
                 db,
             )
@@ -609,13 +620,16 @@ async fn run_case(
             let team_nodes: HashSet<Uuid> = round
                 .nodes
                 .iter()
-                .filter(|node| node.kind == "team" && led.contains(&node.node_id))
-                .map(|node| node.node_id)
+                .filter(|node| node.kind == "team" && led.contains(&node.node_id.0))
+                .map(|node| node.node_id.0)
                 .collect();
             if team_nodes.is_empty() {
                 continue;
             }
-            let readable = round.readable(*person, &ReaderScope::LedTeams(led.clone()));
+            let readable = round.readable(
+                *person,
+                &ReaderScope::LedTeams(led.iter().copied().map(TeamId).collect()),
+            );
             hidden
                 .from_digests
                 .fetch_add(team_nodes.difference(&readable).count(), Ordering::Relaxed);
@@ -644,7 +658,7 @@ async fn leaderships(app: &TestApp) -> HashMap<Uuid, Vec<Uuid>> {
         .await
         .unwrap()
     {
-        led.entry(row.person_id).or_default().push(row.team_id);
+        led.entry(row.person_id.0).or_default().push(row.team_id.0);
     }
     led
 }
@@ -656,8 +670,8 @@ async fn team_report_pairs(
 ) -> Result<Pairs, String> {
     let mut pairs = Pairs::new();
     for node in nodes {
-        match build_team_report(&app.state, reader, *node).await {
-            Ok(report) => pairs.extend(report.rounds.iter().map(|round| (round.round_id, *node))),
+        match build_team_report(&app.state, reader, NodeId(*node)).await {
+            Ok(report) => pairs.extend(report.rounds.iter().map(|round| (round.round_id.0, *node))),
             Err(ApiError::Forbidden) => {}
             Err(error) => return Err(format!("team report of {node}: {error:?}")),
         }
@@ -672,8 +686,8 @@ async fn heatmap_pairs(
 ) -> Result<Pairs, String> {
     let mut pairs = Pairs::new();
     for round in rounds {
-        match build_heatmap(&app.state, reader, *round).await {
-            Ok(rows) => pairs.extend(rows.iter().map(|row| (*round, row.node_id))),
+        match build_heatmap(&app.state, reader, RoundId(*round)).await {
+            Ok(rows) => pairs.extend(rows.iter().map(|row| (*round, row.node_id.0))),
             Err(ApiError::Forbidden) => {}
             Err(error) => return Err(format!("heatmap of {round}: {error:?}")),
         }
@@ -697,7 +711,7 @@ async fn export_pairs(
                 ReleaseQuery {
                     cursor,
                     limit: Some(2),
-                    round_id: Some(*round),
+                    round_id: Some(RoundId(*round)),
                     period_key: None,
                     team_id: None,
                     format: None,
@@ -705,7 +719,7 @@ async fn export_pairs(
             )
             .await
             .map_err(|error| format!("export: {error:?}"))?;
-            pairs.extend(page.items.iter().map(|row| (row.round_id, row.node_id)));
+            pairs.extend(page.items.iter().map(|row| (row.round_id.0, row.node_id.0)));
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -727,8 +741,8 @@ async fn dashboard_pairs(
     Ok(overview
         .headlines
         .iter()
-        .filter(|(node, _)| nodes.contains(node))
-        .map(|(node, (round, _))| (round.id, *node))
+        .filter(|(node, _)| nodes.contains(&node.0))
+        .map(|(node, (round, _))| (round.id.0, node.0))
         .collect())
 }
 
@@ -737,7 +751,7 @@ async fn digest_pairs(app: &TestApp, round: &RoundFacts) -> HashMap<Uuid, HashSe
     let node_named: HashMap<&str, Uuid> = round
         .nodes
         .iter()
-        .map(|node| (node.name.as_str(), node.node_id))
+        .map(|node| (node.name.as_str(), node.node_id.0))
         .collect();
     outbox::Entity::find()
         .filter(outbox::Column::Kind.eq("digest"))
@@ -754,7 +768,7 @@ async fn digest_pairs(app: &TestApp, round: &RoundFacts) -> HashMap<Uuid, HashSe
                 .filter(|team| team.figures.is_some())
                 .map(|team| node_named[team.team_name.as_str()])
                 .collect();
-            (row.person_id.unwrap(), with_figures)
+            (row.person_id.unwrap().0, with_figures)
         })
         .collect()
 }

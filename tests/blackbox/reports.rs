@@ -4,7 +4,7 @@
 //! through everything without sums of squares, and every view is audited.
 
 use safepulse_anonymizer::{ReleasedFigures, RoundedFigures, StoredForm};
-use safepulse_domain::{Clock, Role};
+use safepulse_domain::{Clock, Role, RoundId};
 use safepulse_store::answers::SubmitOutcome;
 use safepulse_store::entities::release::{self, ReleaseStatus};
 use safepulse_tests::{TestApp, on_both_databases};
@@ -78,12 +78,12 @@ on_both_databases! {
         app.close_round(round_id).await;
         let (_, team) = get_json(&app, &format!("/api/v1/reports/teams/{}", org.teams[0]), &hr).await;
         assert_eq!(shown(&team), None, "a closed round shows its release instead");
-        let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[round_id])
+        let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[RoundId(round_id)])
             .await
             .unwrap();
         assert!(kept.is_empty(), "closing deletes the participation figures");
         tick_at(&app, opened + chrono::Duration::hours(100)).await;
-        let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[round_id])
+        let kept = safepulse_store::participation::of_rounds(app.state.store.connection(), &[RoundId(round_id)])
             .await
             .unwrap();
         assert!(kept.is_empty(), "and no refresh brings them back");
@@ -104,7 +104,7 @@ on_both_databases! {
             let rounds = report["rounds"].as_array().unwrap();
             assert_eq!(rounds.len(), 1);
             let shown = &rounds[0]["release"];
-            let stored = stored.iter().find(|row| row.node_id == node).unwrap();
+            let stored = stored.iter().find(|row| row.node_id.0 == node).unwrap();
             assert_eq!(shown["status"], stored.status.to_value());
             match &stored.figures {
                 Some(figures) => {

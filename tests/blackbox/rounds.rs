@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use safepulse_anonymizer::{ReleasedFigures, StoredForm};
-use safepulse_domain::Clock;
 use safepulse_domain::keys::LinkToken;
+use safepulse_domain::{Clock, NodeId, RoundId};
 use safepulse_rounds::rounds::{self, CloseOutcome, RawRetention};
 use safepulse_store::answers::SubmitOutcome;
 use safepulse_store::entities::release::ReleaseStatus;
@@ -92,7 +92,7 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(invitations.len(), 12, "10 members and 2 leaders");
-        let people: HashSet<Uuid> = invitations.iter().map(|row| row.person_id).collect();
+        let people: HashSet<Uuid> = invitations.iter().map(|row| row.person_id.0).collect();
         assert_eq!(people.len(), 12, "one invitation per person");
         assert!(invitations.iter().all(|row| row.lookup.as_ref().is_some_and(|lookup| lookup.len() == 32)));
 
@@ -102,17 +102,17 @@ on_both_databases! {
             .await
             .unwrap();
         let leadership = nodes.iter().find(|node| node.kind == "leadership").expect("a Leadership node");
-        assert_eq!(leadership.parent_node_id, Some(org.department), "under the round's root");
+        assert_eq!(leadership.parent_node_id, Some(NodeId(org.department)), "under the round's root");
         assert_eq!(leadership.invited, 2);
         assert_eq!(leadership.viewers, 0, "only hr reads the Leadership node");
         for leader in &org.leaders {
-            let own = invitations.iter().find(|row| row.person_id == *leader).unwrap();
+            let own = invitations.iter().find(|row| row.person_id.0 == *leader).unwrap();
             assert_eq!(own.node_id, leadership.node_id);
         }
-        let department = nodes.iter().find(|node| node.node_id == org.department).unwrap();
+        let department = nodes.iter().find(|node| node.node_id.0 == org.department).unwrap();
         assert_eq!(department.viewers, 2, "both leaders read the node above their team");
         for team in &org.teams {
-            let node = nodes.iter().find(|node| node.node_id == *team).unwrap();
+            let node = nodes.iter().find(|node| node.node_id.0 == *team).unwrap();
             assert_eq!((node.invited, node.viewers), (5, 0));
         }
 
@@ -217,7 +217,7 @@ on_both_databases! {
         assert_eq!(closed["status"], "closed");
         let db = app.state.store.connection();
         let round = round_row(&app, round_id).await;
-        assert!(app.state.keys.keyring().read(round_id).unwrap().is_none(), "the round's key is destroyed");
+        assert!(app.state.keys.keyring().read(RoundId(round_id)).unwrap().is_none(), "the round's key is destroyed");
         assert!(round.scrubbed_at.is_some(), "the shredding is recorded");
         let lookups = invitation::Entity::find()
             .filter(invitation::Column::RoundId.eq(round_id))
@@ -239,13 +239,13 @@ on_both_databases! {
             .unwrap();
         assert_eq!(releases.len(), 4, "department, two teams, Leadership");
         assert!(releases.iter().all(|row| (row.status == ReleaseStatus::Released) == row.figures.is_some()));
-        let department = releases.iter().find(|row| row.node_id == org.department).unwrap();
+        let department = releases.iter().find(|row| row.node_id.0 == org.department).unwrap();
         assert_eq!(department.status, ReleaseStatus::Released);
         let figures = ReleasedFigures::from_stored(department.figures.as_deref().unwrap()).unwrap();
         assert_eq!(figures.respondents, 14);
         let leadership = releases
             .iter()
-            .find(|row| row.node_id != org.department && !org.teams.contains(&row.node_id))
+            .find(|row| row.node_id.0 != org.department && !org.teams.contains(&row.node_id.0))
             .unwrap();
         assert_eq!(
             leadership.status,
@@ -290,7 +290,7 @@ on_both_databases! {
             &app.state.bank,
             &app.state.keys,
             rounds::CloseRequest {
-                round_id,
+                round_id: RoundId(round_id),
                 now: app.clock.now(),
                 retention: RawRetention::Delete,
                 report_base_url: "http://127.0.0.1",
@@ -323,7 +323,13 @@ async fn after_close_the_sqlite_files_hold_no_ballot_or_lookup_of_the_round() {
     let items = item_count(&app, round_id).await;
     let tokens: Vec<LinkToken> = app.link_tokens(round_id).await.into_values().collect();
     let round = round_row(&app, round_id).await;
-    let salt: [u8; 32] = app.state.keys.keyring().read(round_id).unwrap().unwrap();
+    let salt: [u8; 32] = app
+        .state
+        .keys
+        .keyring()
+        .read(RoundId(round_id))
+        .unwrap()
+        .unwrap();
     let round_key = app.round_key(&round);
     let mut secrets: Vec<[u8; 32]> = Vec::new();
     for token in &tokens {

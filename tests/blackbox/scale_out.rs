@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
+use safepulse_domain::RoundId;
 use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{open_response, outbox, person, release, round_node};
 use safepulse_tests::answer_form::{AnswerForm, form_urlencode};
@@ -93,7 +94,7 @@ async fn releases_by_name(
         .await
         .unwrap()
         .into_iter()
-        .map(|node| (node.node_id, format!("{}:{}", node.kind, node.name)))
+        .map(|node| (node.node_id.0, format!("{}:{}", node.kind, node.name)))
         .collect();
     release::Entity::find()
         .filter(release::Column::RoundId.eq(round_id))
@@ -101,7 +102,7 @@ async fn releases_by_name(
         .await
         .unwrap()
         .into_iter()
-        .map(|row| (names[&row.node_id].clone(), (row.status, row.figures)))
+        .map(|row| (names[&row.node_id.0].clone(), (row.status, row.figures)))
         .collect()
 }
 
@@ -125,7 +126,7 @@ async fn email_of(app: &TestApp) -> HashMap<Uuid, String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|person| (person.id, person.email))
+        .map(|person| (person.id.0, person.email))
         .collect()
 }
 
@@ -201,7 +202,14 @@ async fn two_apis_and_two_workers_on_postgres_run_a_round_exactly_like_one_proce
     // `rounds/`, as in compose and Kubernetes a shared volume): the API that
     // opened the round wrote the salt, the workers derived links from it, both
     // APIs sealed answers with it, and the API that closes destroys it.
-    assert!(app.state.keys.keyring().read(round_id).unwrap().is_some());
+    assert!(
+        app.state
+            .keys
+            .keyring()
+            .read(RoundId(round_id))
+            .unwrap()
+            .is_some()
+    );
 
     let closed = client
         .post(format!("{second_base}/api/v1/rounds/{round_id}/close"))
@@ -211,7 +219,12 @@ async fn two_apis_and_two_workers_on_postgres_run_a_round_exactly_like_one_proce
         .unwrap();
     assert_eq!(closed.status(), 200);
     assert!(
-        app.state.keys.keyring().read(round_id).unwrap().is_none(),
+        app.state
+            .keys
+            .keyring()
+            .read(RoundId(round_id))
+            .unwrap()
+            .is_none(),
         "the close destroyed the salt in the shared keyring"
     );
     let distributed = releases_by_name(&app, round_id).await;

@@ -169,7 +169,7 @@ on_both_databases! {
         assert_eq!(opened.len(), 1);
         assert_eq!(opened[0].period_key, "2027-W09");
         assert_eq!(opened[0].opened_at, utc(2027, 3, 1, 9, 0));
-        assert_eq!(count_rows(&app, opened[0].id, "invitation").await, people.len() as u64);
+        assert_eq!(count_rows(&app, opened[0].id.0, "invitation").await, people.len() as u64);
         for survey in [paused, archived, nobody] {
             assert!(rounds_of(&app, survey).await.is_empty(), "survey {survey} opened a round");
         }
@@ -242,7 +242,7 @@ on_both_databases! {
         let (team, people) = team_in(&app, "Ops", "UTC", 3).await;
         let survey = weekly_survey(&app, team, "2027-03-01", json!({ "reminders": { "after_hours": [48] } })).await;
         assert_eq!(tick_at(&app, utc(2027, 3, 1, 9, 0)).await.opened, 1);
-        let round_id = rounds_of(&app, survey).await[0].id;
+        let round_id = rounds_of(&app, survey).await[0].id.0;
         let worker = app.outbox_worker_to_sink(sink.port());
         assert_eq!(app.deliver_all(&worker).await.delivered, 3);
 
@@ -276,7 +276,7 @@ on_both_databases! {
             "reminders": { "after_hours": [24, 48], "non_responders_only": true }
         })).await;
         assert_eq!(tick_at(&app, utc(2027, 3, 1, 9, 0)).await.opened, 1);
-        let round_id = rounds_of(&app, survey).await[0].id;
+        let round_id = rounds_of(&app, survey).await[0].id.0;
         let tokens = app.link_tokens(round_id).await;
         let items = app.item_count(round_id).await;
         for person in &people[..2] {
@@ -309,7 +309,7 @@ async fn reminded(app: &TestApp, round_id: Uuid) -> HashSet<Uuid> {
         .await
         .unwrap()
         .into_iter()
-        .filter_map(|row| row.invitation_id)
+        .filter_map(|row| row.invitation_id.map(|id| id.0))
         .collect();
     invitation::Entity::find()
         .filter(invitation::Column::Id.is_in(invitations))
@@ -317,7 +317,7 @@ async fn reminded(app: &TestApp, round_id: Uuid) -> HashSet<Uuid> {
         .await
         .unwrap()
         .into_iter()
-        .map(|invitation| invitation.person_id)
+        .map(|invitation| invitation.person_id.0)
         .collect()
 }
 
@@ -367,7 +367,7 @@ async fn two_schedulers_on_postgres_open_a_due_round_once() {
         "one invitation per person"
     );
     assert_eq!(
-        count_rows(&app, rounds[0].id, "invitation").await,
+        count_rows(&app, rounds[0].id.0, "invitation").await,
         people.len() as u64
     );
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use safepulse_domain::RoundId;
 use safepulse_domain::keys::LinkToken;
 use safepulse_store::entities::{open_response, outbox, team};
 use safepulse_store::{SchemaStatus, Store};
@@ -264,7 +265,7 @@ on_both_databases! {
             }
             // No key of any kind is in the copy, and none was written beside it.
             let bytes = std::fs::read(&path).unwrap();
-            let salt = app.state.keys.keyring().read(round_id).unwrap().unwrap();
+            let salt = app.state.keys.keyring().read(RoundId(round_id)).unwrap().unwrap();
             assert!(!bytes.windows(salt.len()).any(|window| window == salt));
             for key in std::fs::read_dir(&app.secrets_dir).unwrap() {
                 let key = key.unwrap().path();

@@ -387,7 +387,7 @@ pub async fn link_tokens_of(
         .expect("query")
         .expect("the round exists");
     let round_key = keys
-        .round_key(round, &round_row.key_id)
+        .round_key(safepulse_domain::RoundId(round), &round_row.key_id)
         .expect("the round is open and its key is in the keyring");
     invitation::Entity::find()
         .filter(invitation::Column::RoundId.eq(round))
@@ -395,12 +395,7 @@ pub async fn link_tokens_of(
         .await
         .expect("query")
         .into_iter()
-        .map(|row| {
-            (
-                row.person_id,
-                round_key.link_token(safepulse_domain::InvitationId(row.id)),
-            )
-        })
+        .map(|row| (row.person_id.0, round_key.link_token(row.id)))
         .collect()
 }
 
@@ -541,11 +536,10 @@ impl TestApp {
             .expect("query")
             .into_iter()
             .map(|row| {
-                let node = safepulse_domain::NodeId(row.node_id);
                 let values = seal
-                    .open_answers(node, &row.sealed)
+                    .open_answers(row.node_id, &row.sealed)
                     .expect("the answer opens");
-                (row.node_id, values)
+                (row.node_id.0, values)
             })
             .collect()
     }
@@ -564,7 +558,7 @@ impl TestApp {
             .expect("query")
             .into_iter()
             .map(|row| {
-                seal.open_comment(safepulse_domain::NodeId(row.node_id), &row.sealed)
+                seal.open_comment(row.node_id, &row.sealed)
                     .expect("the comment opens")
             })
             .collect()

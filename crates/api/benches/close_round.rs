@@ -12,7 +12,7 @@ use std::time::Instant;
 use safepulse_api::app::build_state;
 use safepulse_api::config::Config;
 use safepulse_api::state::AppState;
-use safepulse_domain::{InvitationId, Name, NodeId, SystemClock};
+use safepulse_domain::{Name, PersonId, SystemClock, TeamId};
 use safepulse_rounds::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RawRetention};
 use safepulse_rounds::survey::SurveySettings;
 use safepulse_store::answers::{self, SubmitOutcome, ValidAnswer};
@@ -36,9 +36,9 @@ async fn organisation(state: &AppState) -> Uuid {
     let department = Uuid::new_v4();
     let transaction = state.store.connection().begin().await.unwrap();
     let team_row = |id: Uuid, name: String, parent: Option<Uuid>| team::ActiveModel {
-        id: Set(id),
+        id: Set(TeamId(id)),
         name: Set(name),
-        parent_id: Set(parent),
+        parent_id: Set(parent.map(TeamId)),
         time_zone: Set("UTC".into()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -66,10 +66,10 @@ async fn organisation(state: &AppState) -> Uuid {
         .collect();
     for chunk in people.chunks(500) {
         person::Entity::insert_many(chunk.iter().map(|(id, team, member)| person::ActiveModel {
-            id: Set(*id),
+            id: Set(PersonId(*id)),
             email: Set(format!("p{member}.{}@bench.example", id.simple())),
             name: Set(format!("Person {member}")),
-            team_id: Set(Some(*team)),
+            team_id: Set(Some(TeamId(*team))),
             locale: Set("en".into()),
             time_zone: Set(None),
             active: Set(true),
@@ -99,7 +99,7 @@ async fn answered_round(
         state.store.connection(),
         NewSurvey {
             name: Name::parse(name).expect("a valid name"),
-            team_ids: vec![department],
+            team_ids: vec![TeamId(department)],
             include_subteams: true,
             settings: serde_json::to_value(SurveySettings::starting_on(now.date_naive())).unwrap(),
             k: 5,
@@ -139,7 +139,7 @@ async fn answered_round(
             .await
             .unwrap()
             .into_iter()
-            .map(|row| round_key.link_token(InvitationId(row.id)))
+            .map(|row| round_key.link_token(row.id))
             .collect(),
     );
 
@@ -311,10 +311,7 @@ async fn measure(database: &str, database_url: Option<String>) {
     let started = Instant::now();
     let opened = sealed
         .iter()
-        .filter(|row| {
-            seal.open_answers(NodeId(row.node_id), &row.sealed)
-                .is_some()
-        })
+        .filter(|row| seal.open_answers(row.node_id, &row.sealed).is_some())
         .count();
     let opening = started.elapsed();
     assert_eq!(opened, answered);
@@ -346,16 +343,16 @@ async fn measure(database: &str, database_url: Option<String>) {
     for columns in RELEASE_TABLES {
         let rows = stored_rows(
             &state,
-            round.id,
+            round.id.0,
             columns.table,
             columns.columns,
-            raw_round.id,
+            raw_round.id.0,
         )
         .await;
         copies.push((columns, rows));
     }
     let started = Instant::now();
-    raw_close(&state, raw_round.id, copies).await;
+    raw_close(&state, raw_round.id.0, copies).await;
     let raw_closing = started.elapsed();
 
     println!(

@@ -36,7 +36,7 @@ const LARGE: u64 = 10_000_000;
 
 struct Fixture {
     state: AppState,
-    team: Uuid,
+    team: safepulse_domain::NodeId,
     reader: Reader,
     _dirs: tempfile::TempDir,
 }
@@ -124,7 +124,7 @@ async fn fixture(database_url: Option<String>) -> Fixture {
             .await
             .unwrap()
             .into_iter()
-            .map(|row| round_key.link_token(safepulse_domain::InvitationId(row.id)))
+            .map(|row| round_key.link_token(row.id))
             .collect();
         for (position, token) in tokens.iter().enumerate() {
             answers::submit(
@@ -157,12 +157,12 @@ async fn fixture(database_url: Option<String>) -> Fixture {
     let caller = Caller {
         subject: "hr@bench.example".into(),
         role: Role::Hr,
-        jti: Uuid::new_v4(),
+        jti: safepulse_domain::TokenId::random(),
     };
     let reader = Reader::resolve(&caller, db).await.unwrap();
     Fixture {
         state,
-        team: team.id,
+        team: safepulse_domain::NodeId::of_team(team.id),
         reader,
         _dirs: dirs,
     }
@@ -216,7 +216,7 @@ async fn retain_answers_up_to(state: &AppState, total: u64) {
     }
 }
 
-async fn raw_ceiling(state: &AppState, team: Uuid) -> usize {
+async fn raw_ceiling(state: &AppState, team: safepulse_domain::NodeId) -> usize {
     let db = state.store.connection();
     let backend = db.get_database_backend();
     let sql = match backend {

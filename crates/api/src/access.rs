@@ -15,11 +15,10 @@
 use std::collections::HashSet;
 
 use safepulse_domain::access::{AccessNode, ReaderScope, nodes_a_manager_reads};
-use safepulse_domain::{Email, Role};
+use safepulse_domain::{Email, Role, TeamId};
 use safepulse_store::org;
 use safepulse_store::releases::ReleaseReader;
 use sea_orm::ConnectionTrait;
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -67,11 +66,14 @@ impl Reader {
     }
 
     /// The teams of the current organisation a manager reads (hr: all of them).
-    pub fn led_teams_read(&self, teams: &[AccessNode]) -> HashSet<Uuid> {
-        match &self.releases.scope {
+    /// `teams` is that organisation as an access tree ([`AccessNode::team`]), whose
+    /// every node is a team, so each node read is a team read.
+    pub fn led_teams_read(&self, teams: &[AccessNode]) -> HashSet<TeamId> {
+        let nodes = match &self.releases.scope {
             ReaderScope::Everything => teams.iter().map(|team| team.id).collect(),
             ReaderScope::LedTeams(led) => nodes_a_manager_reads(teams, led),
-        }
+        };
+        nodes.into_iter().map(TeamId::of_team_node).collect()
     }
 
     pub fn is_hr(&self) -> bool {

@@ -25,13 +25,12 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
 };
-use safepulse_domain::{Email, Role};
+use safepulse_domain::{Email, Role, TokenId};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::tokens::{self, NewToken, TokenKind};
 use safepulse_store::{Store, StoreError, org};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::secrets::JwtKey;
@@ -51,7 +50,7 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
-    pub jti: Uuid,
+    pub jti: TokenId,
 }
 
 /// Signs and verifies tokens with the keys from the secrets directory.
@@ -125,7 +124,7 @@ impl TokenAuthority {
             exp: (now + ttl).timestamp(),
             iat: now.timestamp(),
             nbf: now.timestamp(),
-            jti: Uuid::new_v4(),
+            jti: TokenId::random(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.id.as_str().to_owned());
@@ -211,7 +210,7 @@ impl TokenAuthority {
 /// unknown `jti`. For `DELETE /api/v1/tokens/{jti}` and `safepulse token revoke`.
 pub async fn revoke_and_audit(
     store: &Store,
-    jti: Uuid,
+    jti: TokenId,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -293,7 +292,7 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
 pub struct Caller {
     pub subject: String,
     pub role: Role,
-    pub jti: Uuid,
+    pub jti: TokenId,
 }
 
 impl Caller {

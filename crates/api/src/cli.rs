@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::FutureExt as _;
-use safepulse_domain::{Email, Role, SystemClock};
+use safepulse_domain::{Email, Role, RoundId, SystemClock, TokenId};
 use safepulse_store::keyring::KeyringError;
 use safepulse_store::tokens::{self, TokenKind};
 use safepulse_store::{Checkpoint, SchemaStatus, Store, StoreError, surveys};
@@ -344,7 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Round {
             command: RoundCommand::Discard { id },
         } => {
-            let id: uuid::Uuid = id
+            let id: RoundId = id
                 .trim()
                 .parse()
                 .map_err(|_| anyhow::anyhow!("{id:?} is not a round id"))?;
@@ -407,7 +407,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Revoke { jti },
         } => {
-            let jti: uuid::Uuid = jti.trim().parse().map_err(|_| {
+            let jti: TokenId = jti.trim().parse().map_err(|_| {
                 anyhow::anyhow!("{jti:?} is not a token id (a jti from `token list`)")
             })?;
             let state = build_state(config, clock.clone()).await?;

@@ -20,7 +20,9 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use safepulse_domain::{Dimension, Email, InvitationId, ItemId, Locale, Name, TimeZone};
+use safepulse_domain::{
+    CommitmentId, Dimension, Email, ItemId, Locale, Name, PersonId, RoundId, TeamId, TimeZone,
+};
 use safepulse_rounds::rounds::{self, OpenOutcome, OpenRequest};
 use safepulse_rounds::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
@@ -29,7 +31,6 @@ use safepulse_store::entities::{invitation, outbox, person, round, round_item};
 use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::surveys::{self, NewSurvey};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use uuid::Uuid;
 
 use crate::state::AppState;
 
@@ -194,10 +195,10 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     let mut rng = StdRng::seed_from_u64(2026);
     let first_opening = now - Duration::days(ROUNDS * DAYS_BETWEEN_ROUNDS);
 
-    let mut team_ids: Vec<Uuid> = Vec::with_capacity(TEAMS.len());
-    let mut people_of_team: Vec<Vec<Uuid>> = Vec::with_capacity(TEAMS.len());
-    let mut person_offset: HashMap<Uuid, f64> = HashMap::new();
-    let mut team_of_person: HashMap<Uuid, usize> = HashMap::new();
+    let mut team_ids: Vec<TeamId> = Vec::with_capacity(TEAMS.len());
+    let mut people_of_team: Vec<Vec<PersonId>> = Vec::with_capacity(TEAMS.len());
+    let mut person_offset: HashMap<PersonId, f64> = HashMap::new();
+    let mut team_of_person: HashMap<PersonId, usize> = HashMap::new();
     let mut people = 0;
     for (index, demo) in TEAMS.iter().enumerate() {
         let team = org::create_team(
@@ -305,7 +306,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     transaction.commit().await?;
 
     let mut answers_stored = 0;
-    let mut plan_ids: HashMap<usize, Uuid> = HashMap::new();
+    let mut plan_ids: HashMap<usize, CommitmentId> = HashMap::new();
     let host = state.config.mail_host();
     for round_index in 0..ROUNDS {
         let opened_at = first_opening + Duration::days(round_index * DAYS_BETWEEN_ROUNDS);
@@ -380,9 +381,9 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
 /// use (audited as the leader).
 async fn record_plans(
     state: &AppState,
-    team_ids: &[Uuid],
-    plan_ids: &mut HashMap<usize, Uuid>,
-    round_id: Uuid,
+    team_ids: &[TeamId],
+    plan_ids: &mut HashMap<usize, CommitmentId>,
+    round_id: RoundId,
     round_index: i64,
     closed_at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
@@ -440,8 +441,8 @@ async fn record_plans(
 /// What a person's answers lean to, besides chance.
 #[derive(Clone, Copy)]
 struct Climate<'a> {
-    person_offset: &'a HashMap<Uuid, f64>,
-    team_of_person: &'a HashMap<Uuid, usize>,
+    person_offset: &'a HashMap<PersonId, f64>,
+    team_of_person: &'a HashMap<PersonId, usize>,
     /// Per team: each dimension's distance from the team's own climate.
     dimension_offsets: &'a [HashMap<Dimension, f64>],
 }
@@ -450,7 +451,7 @@ impl Climate<'_> {
     /// The climate of `person` on `dimension` in pulse `round_index`: their team's
     /// baseline and drift, their own leaning, the dimension's strong or weak spot,
     /// and what a commitment on it has done since.
-    fn of(&self, person: Uuid, dimension: Dimension, round_index: i64) -> f64 {
+    fn of(&self, person: PersonId, dimension: Dimension, round_index: i64) -> f64 {
         let index = self.team_of_person[&person];
         let team = &TEAMS[index];
         let gain: f64 = PLANS
@@ -493,7 +494,7 @@ async fn answer_round(
         .await?;
     // By email, so the seeded generator gives every run the same answers: ids are
     // random, and the database returns rows in id order.
-    let emails: HashMap<Uuid, String> = person::Entity::find()
+    let emails: HashMap<PersonId, String> = person::Entity::find()
         .all(db)
         .await?
         .into_iter()
@@ -535,7 +536,7 @@ async fn answer_round(
         let comment = rng
             .random_bool(0.15)
             .then(|| COMMENTS[rng.random_range(0..COMMENTS.len())].to_owned());
-        let token = round_key.link_token(InvitationId(invitation.id));
+        let token = round_key.link_token(invitation.id);
         answers::submit(
             &state.store,
             &state.keys,

@@ -8,16 +8,28 @@
 
 use std::collections::{HashMap, HashSet};
 
-use uuid::Uuid;
+use crate::{NodeId, SurveyId, TeamId};
 
 /// One node of a round's hierarchy snapshot, as far as access is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccessNode {
-    pub id: Uuid,
-    pub parent: Option<Uuid>,
-    /// Team nodes carry their team's id as `id`; the synthetic root and the
-    /// Leadership node are not teams.
+    pub id: NodeId,
+    pub parent: Option<NodeId>,
+    /// Team nodes carry their team's id as `id` ([`NodeId::of_team`]); the
+    /// synthetic root and the Leadership node are not teams.
     pub kind: NodeKind,
+}
+
+impl AccessNode {
+    /// A team of the current organisation as an access node (every node of that
+    /// tree is a team), for asking which teams a manager reads today.
+    pub fn team(id: TeamId, parent: Option<TeamId>) -> AccessNode {
+        AccessNode {
+            id: NodeId::of_team(id),
+            parent: parent.map(NodeId::of_team),
+            kind: NodeKind::Team,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +67,10 @@ impl NodeKind {
 /// says nothing a round's snapshot does not.
 pub fn synthetic_node_id(
     kind: NodeKind,
-    survey_id: Uuid,
-    audience_teams: &[Uuid],
+    survey_id: SurveyId,
+    audience_teams: &[TeamId],
     include_subteams: bool,
-) -> Uuid {
+) -> NodeId {
     use sha2::{Digest, Sha256};
     let mut teams = audience_teams.to_vec();
     teams.sort_unstable();
@@ -67,26 +79,27 @@ pub fn synthetic_node_id(
     hash.update(b"safepulse/v1/synthetic-node");
     hash.update(kind.as_str().as_bytes());
     hash.update([0]);
-    hash.update(survey_id.as_bytes());
+    hash.update(survey_id.0.as_bytes());
     hash.update([u8::from(include_subteams)]);
     for team in teams {
-        hash.update(team.as_bytes());
+        hash.update(team.0.as_bytes());
     }
     let digest = hash.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    NodeId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
 }
 
 /// The nodes a manager who leads `led_teams` reads: each led team and every team
 /// below it, plus the node directly above each led team (its department, or the
 /// synthetic root), so a small team's manager still sees department-level detail.
 /// Never the Leadership node (hr only). Led teams absent from the tree add nothing.
-pub fn nodes_a_manager_reads(nodes: &[AccessNode], led_teams: &[Uuid]) -> HashSet<Uuid> {
-    let by_id: HashMap<Uuid, &AccessNode> = nodes.iter().map(|node| (node.id, node)).collect();
-    let led: HashSet<Uuid> = led_teams
+pub fn nodes_a_manager_reads(nodes: &[AccessNode], led_teams: &[TeamId]) -> HashSet<NodeId> {
+    let by_id: HashMap<NodeId, &AccessNode> = nodes.iter().map(|node| (node.id, node)).collect();
+    let led: HashSet<NodeId> = led_teams
         .iter()
         .copied()
+        .map(NodeId::of_team)
         .filter(|team| {
             by_id
                 .get(team)
@@ -109,9 +122,9 @@ pub fn nodes_a_manager_reads(nodes: &[AccessNode], led_teams: &[Uuid]) -> HashSe
 }
 
 fn has_ancestor_or_self_in(
-    by_id: &HashMap<Uuid, &AccessNode>,
-    start: Uuid,
-    set: &HashSet<Uuid>,
+    by_id: &HashMap<NodeId, &AccessNode>,
+    start: NodeId,
+    set: &HashSet<NodeId>,
 ) -> bool {
     let mut current = Some(start);
     let mut steps = 0;
@@ -136,7 +149,7 @@ pub enum ReaderScope {
     Everything,
     /// A manager: the teams they lead now; each round's snapshot decides what
     /// that reaches ([`nodes_a_manager_reads`]).
-    LedTeams(Vec<Uuid>),
+    LedTeams(Vec<TeamId>),
 }
 
 /// A reader's own part in one round: the node their invitation sat in (`None`
@@ -144,8 +157,8 @@ pub enum ReaderScope {
 /// them as a viewer (`round_viewers`, the people in `v`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnPart {
-    pub invited_at: Option<Uuid>,
-    pub counted_at: HashSet<Uuid>,
+    pub invited_at: Option<NodeId>,
+    pub counted_at: HashSet<NodeId>,
 }
 
 /// The nodes of one round's snapshot a reader may read: what their scope reaches,
@@ -158,8 +171,8 @@ pub struct OwnPart {
 /// This is the one rule behind every read of a release: the store's release
 /// gate applies it for the reports, the dashboard and the export, and the close
 /// applies it to the manager digests.
-pub fn readable_nodes(nodes: &[AccessNode], scope: &ReaderScope, own: &OwnPart) -> HashSet<Uuid> {
-    let mut readable: HashSet<Uuid> = match scope {
+pub fn readable_nodes(nodes: &[AccessNode], scope: &ReaderScope, own: &OwnPart) -> HashSet<NodeId> {
+    let mut readable: HashSet<NodeId> = match scope {
         ReaderScope::Everything => nodes.iter().map(|node| node.id).collect(),
         ReaderScope::LedTeams(led) => nodes_a_manager_reads(nodes, led),
     };
@@ -172,8 +185,8 @@ pub fn readable_nodes(nodes: &[AccessNode], scope: &ReaderScope, own: &OwnPart) 
 }
 
 /// `start` and every node above it.
-fn ancestors_or_self(nodes: &[AccessNode], start: Uuid) -> HashSet<Uuid> {
-    let parent_of: HashMap<Uuid, Option<Uuid>> =
+fn ancestors_or_self(nodes: &[AccessNode], start: NodeId) -> HashSet<NodeId> {
+    let parent_of: HashMap<NodeId, Option<NodeId>> =
         nodes.iter().map(|node| (node.id, node.parent)).collect();
     let mut found = HashSet::new();
     let mut current = Some(start);
@@ -193,8 +206,15 @@ mod tests {
 
     use super::*;
 
-    fn id(n: u128) -> Uuid {
-        Uuid::from_u128(n + 1)
+    use uuid::Uuid;
+
+    fn id(n: u128) -> NodeId {
+        NodeId(Uuid::from_u128(n + 1))
+    }
+
+    /// The team whose node is `id(n)`.
+    fn team(n: u128) -> TeamId {
+        TeamId(Uuid::from_u128(n + 1))
     }
 
     /// A random forest of teams under a synthetic root, with a Leadership node.
@@ -234,27 +254,27 @@ mod tests {
             led in proptest::collection::vec(0usize..40, 0..4),
         ) {
             let nodes = tree(&parents);
-            let led: Vec<Uuid> = led.into_iter().filter(|team| *team < parents.len()).map(|team| id(team as u128)).collect();
+            let led: Vec<TeamId> = led.into_iter().filter(|team| *team < parents.len()).map(|index| team(index as u128)).collect();
             let readable = nodes_a_manager_reads(&nodes, &led);
-            let parents_of_led: HashSet<Uuid> = nodes
+            let parents_of_led: HashSet<NodeId> = nodes
                 .iter()
-                .filter(|node| led.contains(&node.id))
+                .filter(|node| led.iter().any(|team| NodeId::of_team(*team) == node.id))
                 .filter_map(|node| node.parent)
                 .collect();
             for node in &readable {
-                let inside = led.iter().any(|team| subtree(&nodes, *team).contains(node));
+                let inside = led.iter().any(|team| subtree(&nodes, NodeId::of_team(*team)).contains(node));
                 prop_assert!(inside || parents_of_led.contains(node), "{node} is outside");
                 prop_assert!(*node != id(2000), "the Leadership node is hr only");
             }
             for team in &led {
-                prop_assert!(readable.contains(team));
+                prop_assert!(readable.contains(&NodeId::of_team(*team)));
             }
         }
     }
 
     /// Every node at or below `top`, found by walking down from it (the opposite
     /// direction from the rule's walk up).
-    fn subtree(nodes: &[AccessNode], top: Uuid) -> HashSet<Uuid> {
+    fn subtree(nodes: &[AccessNode], top: NodeId) -> HashSet<NodeId> {
         let mut found = HashSet::from([top]);
         loop {
             let before = found.len();
@@ -291,17 +311,19 @@ mod tests {
             let node_at = |index: usize| nodes[index % nodes.len()].id;
             let scope = match scope {
                 None => ReaderScope::Everything,
-                Some(led) => ReaderScope::LedTeams(led.into_iter().map(node_at).collect()),
+                // Led "teams" may name the root or the Leadership node: the rule
+                // ignores them, so the test keeps them in.
+                Some(led) => ReaderScope::LedTeams(led.into_iter().map(|index| TeamId(node_at(index).0)).collect()),
             };
             let own = OwnPart {
                 invited_at: invited.map(node_at),
                 counted_at: counted.into_iter().map(node_at).collect(),
             };
-            let in_scope: HashSet<Uuid> = match &scope {
+            let in_scope: HashSet<NodeId> = match &scope {
                 ReaderScope::Everything => nodes.iter().map(|node| node.id).collect(),
                 ReaderScope::LedTeams(led) => nodes_a_manager_reads(&nodes, led),
             };
-            let expected: HashSet<Uuid> = in_scope
+            let expected: HashSet<NodeId> = in_scope
                 .into_iter()
                 .filter(|node| {
                     let holds_own = own
@@ -362,24 +384,29 @@ mod tests {
             kind: NodeKind::Leadership,
         };
         let nodes = [root, mine, sibling, below, leadership];
-        let readable = nodes_a_manager_reads(&nodes, &[mine.id]);
+        let readable = nodes_a_manager_reads(&nodes, &[team(1)]);
         assert_eq!(readable, HashSet::from([root.id, mine.id, below.id]));
     }
 
     #[test]
     fn synthetic_node_ids_are_stable_per_survey_kind_and_audience() {
-        let survey = Uuid::from_u128(1);
-        let teams = [Uuid::from_u128(7), Uuid::from_u128(3)];
+        let survey = SurveyId(Uuid::from_u128(1));
+        let teams = [TeamId(Uuid::from_u128(7)), TeamId(Uuid::from_u128(3))];
         let leadership = synthetic_node_id(NodeKind::Leadership, survey, &teams, true);
         assert_eq!(
             leadership,
             synthetic_node_id(NodeKind::Leadership, survey, &[teams[1], teams[0]], true),
             "the order the teams are listed in does not matter"
         );
-        assert_eq!(leadership.get_version_num(), 8);
+        assert_eq!(leadership.0.get_version_num(), 8);
         for other in [
             synthetic_node_id(NodeKind::Root, survey, &teams, true),
-            synthetic_node_id(NodeKind::Leadership, Uuid::from_u128(2), &teams, true),
+            synthetic_node_id(
+                NodeKind::Leadership,
+                SurveyId(Uuid::from_u128(2)),
+                &teams,
+                true,
+            ),
             synthetic_node_id(NodeKind::Leadership, survey, &teams[..1], true),
             synthetic_node_id(NodeKind::Leadership, survey, &teams, false),
         ] {

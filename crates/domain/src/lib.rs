@@ -6,7 +6,9 @@
 //! [`keys`] ([`keys::MasterKey`], [`keys::RoundKey`], [`keys::LinkToken`]).
 //! Time is a parameter: code that needs "now" takes a [`Clock`].
 //!
-//! This crate does no I/O.
+//! This crate does no I/O. Its one optional feature, `sea-orm` (enabled by the
+//! store only), makes the id newtypes sea-orm value types, so entities and store
+//! functions carry them; it adds derives, never a query.
 
 pub mod access;
 mod clock;
@@ -18,7 +20,7 @@ mod survey;
 mod values;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId};
+pub use ids::{CommitmentId, InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId, TokenId};
 pub use name::{FORBIDDEN_IN_NAMES, Name, NameError, TRIMMED_FROM_NAMES};
 pub use survey::{Answer, AnswerError, Dimension, ItemId, ItemMeta, Scale, ScaleError};
 pub use values::{

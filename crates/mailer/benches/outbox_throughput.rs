@@ -206,7 +206,7 @@ fn prebuilt_messages(count: usize) -> Vec<Message> {
         .collect()
 }
 
-async fn create_team_of(store: &Store, size: usize) -> uuid::Uuid {
+async fn create_team_of(store: &Store, size: usize) -> safepulse_domain::TeamId {
     let now = SystemClock.now();
     let transaction = store.begin_write().await.unwrap();
     let team = org::create_team(
@@ -240,7 +240,12 @@ async fn create_team_of(store: &Store, size: usize) -> uuid::Uuid {
 }
 
 /// A new survey of the team with a round opened now: `EMAILS` outbox rows.
-async fn queue_a_round(store: &Store, bank: &ItemBank, keys: &KeyChain, team: uuid::Uuid) {
+async fn queue_a_round(
+    store: &Store,
+    bank: &ItemBank,
+    keys: &KeyChain,
+    team: safepulse_domain::TeamId,
+) {
     let survey = surveys::create_survey(
         store.connection(),
         surveys::NewSurvey {

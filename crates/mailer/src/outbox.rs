@@ -60,7 +60,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lettre::Message;
 use lettre::message::Mailbox;
 use safepulse_anonymizer::{ReleasedFigures, RoundedFigures};
-use safepulse_domain::{Clock, Dimension, Email, InvitationId, Locale, TimeZone};
+use safepulse_domain::{Clock, Dimension, Email, Locale, RoundId, TimeZone};
 use safepulse_store::entities::{magic_link, outbox, round};
 use safepulse_store::keyring::KeyChain;
 use safepulse_store::operations::{WorkerCounter, add_to_counters};
@@ -467,8 +467,8 @@ impl OutboxWorker {
     async fn rounds_of(
         &self,
         rows: &[outbox::Model],
-    ) -> Result<HashMap<Uuid, round::Model>, OutboxError> {
-        let mut round_ids: Vec<Uuid> = rows.iter().filter_map(|row| row.round_id).collect();
+    ) -> Result<HashMap<RoundId, round::Model>, OutboxError> {
+        let mut round_ids: Vec<RoundId> = rows.iter().filter_map(|row| row.round_id).collect();
         round_ids.sort_unstable();
         round_ids.dedup();
         if round_ids.is_empty() {
@@ -510,7 +510,7 @@ impl OutboxWorker {
     fn render(
         &self,
         row: &outbox::Model,
-        rounds: &HashMap<Uuid, round::Model>,
+        rounds: &HashMap<RoundId, round::Model>,
         magic_links: &HashMap<Uuid, magic_link::Model>,
         now: DateTime<Utc>,
     ) -> Result<Message, RowOutcome> {
@@ -577,7 +577,7 @@ impl OutboxWorker {
                 error: error.to_string(),
                 smtp_code: None,
             })?;
-        let token = round_key.link_token(InvitationId(invitation_id));
+        let token = round_key.link_token(invitation_id);
         let answer_link = self.public_base_url.answer_link(&token);
         let payload: InvitationPayload = serde_json::from_value(row.payload.clone())
             .map_err(|_| unsendable("the stored payload cannot be read"))?;
@@ -907,7 +907,7 @@ async fn record_bounces(
     for recipient in recipients {
         org::mark_undeliverable(db, recipient, now).await?;
     }
-    let mut bounces_per_round: std::collections::BTreeMap<Uuid, i32> =
+    let mut bounces_per_round: std::collections::BTreeMap<RoundId, i32> =
         std::collections::BTreeMap::new();
     for round_id in rows.iter().filter_map(|row| row.round_id) {
         *bounces_per_round.entry(round_id).or_default() += 1;

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use safepulse_anonymizer::{ReleasedFigures, RoundedFigures};
+use safepulse_domain::{InvitationId, RoundId};
 use safepulse_store::entities::{outbox, person};
 use sea_orm::Set;
 use serde::{Deserialize, Serialize};
@@ -74,8 +75,8 @@ pub struct DigestPayloadCommitment {
 pub fn new_outbox_row(
     kind: &str,
     person: &person::Model,
-    invitation_id: Option<Uuid>,
-    round_id: Option<Uuid>,
+    invitation_id: Option<InvitationId>,
+    round_id: Option<RoundId>,
     payload: serde_json::Value,
     not_before: DateTime<Utc>,
     now: DateTime<Utc>,

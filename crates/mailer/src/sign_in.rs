@@ -24,7 +24,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use safepulse_domain::keys::{MasterKey, Purpose};
-use safepulse_domain::{Email, Role};
+use safepulse_domain::{Email, PersonId, Role};
 use safepulse_store::entities::{magic_link, outbox};
 use safepulse_store::{Store, StoreError, org};
 use sea_orm::sea_query::Expr;
@@ -116,7 +116,10 @@ impl SignInToken {
 
 /// Whether `person_id` may sign in to the dashboard: holds a role (hr, admin) or
 /// leads a team.
-pub async fn may_sign_in(db: &impl ConnectionTrait, person_id: Uuid) -> Result<bool, StoreError> {
+pub async fn may_sign_in(
+    db: &impl ConnectionTrait,
+    person_id: PersonId,
+) -> Result<bool, StoreError> {
     let roles = org::roles_of(db, person_id).await?;
     if roles.iter().any(|role| role == "hr" || role == "admin") {
         return Ok(true);
@@ -209,7 +212,7 @@ async fn insert_link(
 /// Only for an active person holding the admin grant (`Ok(None)` otherwise).
 pub async fn admin_link(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, StoreError> {
     let person = org::get_person(db, person_id).await?;

@@ -14,19 +14,18 @@
 use std::collections::{HashMap, HashSet};
 
 use safepulse_anonymizer::{DeterminedNode, EarlierRound, Family, History, MembershipChange};
-use safepulse_domain::NodeId;
+use safepulse_domain::{NodeId, PersonId, RoundId};
 use safepulse_store::StoreError;
 use safepulse_store::entities::{invitation, round, round_node};
 use safepulse_store::rounds as store_rounds;
 use sea_orm::DatabaseTransaction;
-use uuid::Uuid;
 
 /// Rule D's input for a round being closed, and its "team changed" flags.
 #[derive(Debug)]
 pub(crate) struct RoundPast {
     pub(crate) history: History,
     /// Nodes whose invited people differ from the survey's previous round.
-    pub(crate) team_changed: HashSet<Uuid>,
+    pub(crate) team_changed: HashSet<NodeId>,
 }
 
 /// Reads the past of `round` (being closed, with its snapshot `nodes` and
@@ -38,21 +37,21 @@ pub(crate) async fn load(
     invitations: &[invitation::Model],
 ) -> Result<RoundPast, StoreError> {
     let earlier = store_rounds::earlier_closed(db, round).await?;
-    let earlier_ids: Vec<Uuid> = earlier.iter().map(|earlier| earlier.id).collect();
+    let earlier_ids: Vec<RoundId> = earlier.iter().map(|earlier| earlier.id).collect();
     let mut determined = determined_by_round(db, &earlier_ids).await?;
 
     let now = Membership::of(nodes, invitations);
     // The last round that determined each node's scores, and the previous round.
-    let mut reference: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut reference: HashMap<NodeId, RoundId> = HashMap::new();
     for earlier in &earlier {
         if let Some(determined) = determined.get(&earlier.id) {
             for entry in &determined.scores {
-                reference.insert(entry.node.0, earlier.id);
+                reference.insert(entry.node, earlier.id);
             }
         }
     }
     let previous = earlier.last().map(|round| round.id);
-    let mut compared: Vec<Uuid> = reference.values().copied().collect();
+    let mut compared: Vec<RoundId> = reference.values().copied().collect();
     compared.extend(previous);
     compared.sort();
     compared.dedup();
@@ -63,11 +62,11 @@ pub(crate) async fn load(
         .filter_map(|(node, round_id)| {
             let people = *changes.get(round_id)?.get(node)?;
             (people > 0).then_some(MembershipChange {
-                node: NodeId(*node),
+                node: *node,
                 people,
             })
         })
-        .filter(|change| now.chains.contains_key(&change.node.0))
+        .filter(|change| now.chains.contains_key(&change.node))
         .collect();
     membership_changes.sort_by_key(|change| change.node.0);
     let team_changed = previous
@@ -95,12 +94,12 @@ pub(crate) async fn load(
 /// The determined nodes of each of `earlier_ids`, by family.
 async fn determined_by_round(
     db: &DatabaseTransaction,
-    earlier_ids: &[Uuid],
-) -> Result<HashMap<Uuid, EarlierRound>, StoreError> {
-    let mut determined: HashMap<Uuid, EarlierRound> = HashMap::new();
+    earlier_ids: &[RoundId],
+) -> Result<HashMap<RoundId, EarlierRound>, StoreError> {
+    let mut determined: HashMap<RoundId, EarlierRound> = HashMap::new();
     for row in store_rounds::determined_nodes(db, earlier_ids).await? {
         let entry = DeterminedNode {
-            node: NodeId(row.node_id),
+            node: row.node_id,
             respondents: u32::try_from(row.respondents).unwrap_or(0),
         };
         let round = determined.entry(row.round_id).or_default();
@@ -118,13 +117,13 @@ async fn determined_by_round(
 async fn changes_since(
     db: &DatabaseTransaction,
     now: &Membership,
-    compared: &[Uuid],
-) -> Result<HashMap<Uuid, HashMap<Uuid, u32>>, StoreError> {
-    let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
+    compared: &[RoundId],
+) -> Result<HashMap<RoundId, HashMap<NodeId, u32>>, StoreError> {
+    let mut snapshots: HashMap<RoundId, Vec<round_node::Model>> = HashMap::new();
     for node in store_rounds::nodes_of_rounds(db, compared).await? {
         snapshots.entry(node.round_id).or_default().push(node);
     }
-    let mut invited: HashMap<Uuid, Vec<invitation::Model>> = HashMap::new();
+    let mut invited: HashMap<RoundId, Vec<invitation::Model>> = HashMap::new();
     for row in store_rounds::invitations_of_rounds(db, compared).await? {
         invited.entry(row.round_id).or_default().push(row);
     }
@@ -152,23 +151,23 @@ fn family_of(stored: &str) -> Option<Family> {
 #[derive(Debug)]
 struct Membership {
     /// Each node's chain of ancestors-or-self.
-    chains: HashMap<Uuid, Vec<Uuid>>,
+    chains: HashMap<NodeId, Vec<NodeId>>,
     /// Per person, the node of their invitation.
-    node_of: HashMap<Uuid, Uuid>,
+    node_of: HashMap<PersonId, NodeId>,
     /// Per node, the invitations now in its subtree.
-    invited: HashMap<Uuid, u32>,
+    invited: HashMap<NodeId, u32>,
     /// Per node, the invitations its subtree had when the round opened (erasure
     /// deletes invitations since).
-    invited_at_open: HashMap<Uuid, u32>,
+    invited_at_open: HashMap<NodeId, u32>,
 }
 
 impl Membership {
     fn of(nodes: &[round_node::Model], invitations: &[invitation::Model]) -> Membership {
-        let parents: HashMap<Uuid, Option<Uuid>> = nodes
+        let parents: HashMap<NodeId, Option<NodeId>> = nodes
             .iter()
             .map(|node| (node.node_id, node.parent_node_id))
             .collect();
-        let chains: HashMap<Uuid, Vec<Uuid>> = nodes
+        let chains: HashMap<NodeId, Vec<NodeId>> = nodes
             .iter()
             .map(|node| {
                 let mut chain = vec![node.node_id];
@@ -186,7 +185,7 @@ impl Membership {
                 (node.node_id, chain)
             })
             .collect();
-        let mut invited: HashMap<Uuid, u32> = HashMap::new();
+        let mut invited: HashMap<NodeId, u32> = HashMap::new();
         let mut node_of = HashMap::with_capacity(invitations.len());
         for invitation in invitations {
             node_of.insert(invitation.person_id, invitation.node_id);
@@ -194,7 +193,7 @@ impl Membership {
                 *invited.entry(*ancestor).or_default() += 1;
             }
         }
-        let mut invited_at_open: HashMap<Uuid, u32> = HashMap::new();
+        let mut invited_at_open: HashMap<NodeId, u32> = HashMap::new();
         for node in nodes {
             let at_open = u32::try_from(node.invited).unwrap_or(0);
             for ancestor in chains.get(&node.node_id).into_iter().flatten() {
@@ -211,8 +210,8 @@ impl Membership {
 
     /// For every node of this round that `then` had too: the people invited in its
     /// subtree in one round and not the other, plus those erased since `then`.
-    fn changes_since(&self, then: &Membership) -> HashMap<Uuid, u32> {
-        let mut in_both: HashMap<Uuid, u32> = HashMap::new();
+    fn changes_since(&self, then: &Membership) -> HashMap<NodeId, u32> {
+        let mut in_both: HashMap<NodeId, u32> = HashMap::new();
         for (person, node) in &self.node_of {
             let (Some(chain_now), Some(chain_then)) = (
                 self.chains.get(node),
@@ -249,15 +248,18 @@ impl Membership {
 
 #[cfg(test)]
 mod tests {
+    use safepulse_domain::InvitationId;
+    use uuid::Uuid;
+
     use super::*;
     use crate::participation::test_node as node;
 
     fn invitation(person: u128, node: u128) -> invitation::Model {
         invitation::Model {
-            id: Uuid::new_v4(),
-            round_id: Uuid::nil(),
-            person_id: Uuid::from_u128(person),
-            node_id: Uuid::from_u128(node),
+            id: InvitationId::random(),
+            round_id: RoundId(Uuid::nil()),
+            person_id: PersonId(Uuid::from_u128(person)),
+            node_id: NodeId(Uuid::from_u128(node)),
             lookup: None,
         }
     }
@@ -284,9 +286,9 @@ mod tests {
             &after_invitations,
         );
         let changes = after.changes_since(&before);
-        assert_eq!(changes[&Uuid::from_u128(1)], 0);
-        assert_eq!(changes[&Uuid::from_u128(2)], 1);
-        assert_eq!(changes[&Uuid::from_u128(3)], 1);
+        assert_eq!(changes[&NodeId(Uuid::from_u128(1))], 0);
+        assert_eq!(changes[&NodeId(Uuid::from_u128(2))], 1);
+        assert_eq!(changes[&NodeId(Uuid::from_u128(3))], 1);
     }
 
     #[test]
@@ -296,14 +298,14 @@ mod tests {
         let five: Vec<invitation::Model> = (10..15).map(|person| invitation(person, 2)).collect();
         let before = Membership::of(&[node(2, None, 6)], &five);
         let after = Membership::of(&[node(2, None, 5)], &five);
-        assert_eq!(after.changes_since(&before)[&Uuid::from_u128(2)], 1);
-        assert_eq!(after.changes_since(&after)[&Uuid::from_u128(2)], 0);
+        assert_eq!(after.changes_since(&before)[&NodeId(Uuid::from_u128(2))], 1);
+        assert_eq!(after.changes_since(&after)[&NodeId(Uuid::from_u128(2))], 0);
         // A node the earlier round did not have is not compared.
         let grown = Membership::of(&[node(2, None, 5), node(4, Some(2), 0)], &five);
         assert!(
             !grown
                 .changes_since(&after)
-                .contains_key(&Uuid::from_u128(4))
+                .contains_key(&NodeId(Uuid::from_u128(4)))
         );
     }
 }

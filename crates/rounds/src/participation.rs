@@ -13,10 +13,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use safepulse_anonymizer::Policy;
+use safepulse_domain::{NodeId, RoundId};
 use safepulse_store::entities::{round, round_node};
 use safepulse_store::{Store, StoreError, participation, reports};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
 /// How long a participation figure stands at least before it is recomputed.
 pub const REFRESH_EVERY: chrono::Duration = chrono::Duration::hours(24);
@@ -38,15 +38,15 @@ pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, Sto
         .filter(round::Column::Status.eq("open"))
         .all(db)
         .await?;
-    let round_ids: Vec<Uuid> = open.iter().map(|round| round.id).collect();
-    let mut refresh_after: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    let round_ids: Vec<RoundId> = open.iter().map(|round| round.id).collect();
+    let mut refresh_after: HashMap<RoundId, DateTime<Utc>> = HashMap::new();
     for row in participation::of_rounds(db, &round_ids).await? {
         // Rows from before the jitter have none: a day after their computation.
         let due = row.refresh_after.unwrap_or(row.computed_at + REFRESH_EVERY);
         let entry = refresh_after.entry(row.round_id).or_insert(due);
         *entry = (*entry).min(due);
     }
-    let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
+    let mut snapshots: HashMap<RoundId, Vec<round_node::Model>> = HashMap::new();
     for node in reports::snapshots_of_rounds(db, &round_ids).await? {
         snapshots.entry(node.round_id).or_default().push(node);
     }
@@ -60,7 +60,7 @@ pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, Sto
         };
         let snapshot = snapshots.remove(&round.id).unwrap_or_default();
         let invited = subtree_totals(&snapshot, |node| u64::try_from(node.invited).unwrap_or(0));
-        let large: Vec<Uuid> = invited
+        let large: Vec<NodeId> = invited
             .iter()
             .filter(|(_, invited)| {
                 policy
@@ -77,7 +77,7 @@ pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, Sto
         let respondents = subtree_totals(&snapshot, |node| {
             answered.get(&node.node_id).copied().unwrap_or(0)
         });
-        let rounded: Vec<(Uuid, u32)> = large
+        let rounded: Vec<(NodeId, u32)> = large
             .into_iter()
             .filter_map(|node| {
                 let shown = policy.participation_while_open(
@@ -102,12 +102,12 @@ fn to_u32(count: u64) -> u32 {
 fn subtree_totals(
     snapshot: &[round_node::Model],
     value: impl Fn(&round_node::Model) -> u64,
-) -> HashMap<Uuid, u64> {
-    let parents: HashMap<Uuid, Option<Uuid>> = snapshot
+) -> HashMap<NodeId, u64> {
+    let parents: HashMap<NodeId, Option<NodeId>> = snapshot
         .iter()
         .map(|node| (node.node_id, node.parent_node_id))
         .collect();
-    let mut totals: HashMap<Uuid, u64> = snapshot.iter().map(|node| (node.node_id, 0)).collect();
+    let mut totals: HashMap<NodeId, u64> = snapshot.iter().map(|node| (node.node_id, 0)).collect();
     for node in snapshot {
         let own = value(node);
         let mut current = Some(node.node_id);
@@ -127,9 +127,9 @@ fn subtree_totals(
 #[cfg(test)]
 pub(crate) fn test_node(id: u128, parent: Option<u128>, invited: i32) -> round_node::Model {
     round_node::Model {
-        round_id: Uuid::nil(),
-        node_id: Uuid::from_u128(id),
-        parent_node_id: parent.map(Uuid::from_u128),
+        round_id: RoundId(uuid::Uuid::nil()),
+        node_id: NodeId(uuid::Uuid::from_u128(id)),
+        parent_node_id: parent.map(|parent| NodeId(uuid::Uuid::from_u128(parent))),
         team_id: None,
         kind: "team".into(),
         name: format!("node {id}"),
@@ -140,6 +140,8 @@ pub(crate) fn test_node(id: u128, parent: Option<u128>, invited: i32) -> round_n
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::test_node as node;
     use super::*;
 
@@ -168,9 +170,9 @@ mod tests {
             node(4, Some(1), 5),
         ];
         let totals = subtree_totals(&snapshot, |node| u64::try_from(node.invited).unwrap());
-        assert_eq!(totals[&Uuid::from_u128(1)], 14);
-        assert_eq!(totals[&Uuid::from_u128(2)], 7);
-        assert_eq!(totals[&Uuid::from_u128(3)], 4);
-        assert_eq!(totals[&Uuid::from_u128(4)], 5);
+        assert_eq!(totals[&NodeId(Uuid::from_u128(1))], 14);
+        assert_eq!(totals[&NodeId(Uuid::from_u128(2))], 7);
+        assert_eq!(totals[&NodeId(Uuid::from_u128(3))], 4);
+        assert_eq!(totals[&NodeId(Uuid::from_u128(4))], 5);
     }
 }

@@ -34,7 +34,10 @@ use safepulse_domain::access::{
     synthetic_node_id,
 };
 use safepulse_domain::keys::RoundKey;
-use safepulse_domain::{Answer, InvitationId, ItemId, ItemMeta, Locale, NodeId, TimeZone};
+use safepulse_domain::{
+    Answer, InvitationId, ItemId, ItemMeta, Locale, NodeId, PersonId, RoundId, SurveyId, TeamId,
+    TimeZone,
+};
 use safepulse_mailer::messages::{LinkError, pulse_label};
 use safepulse_mailer::payloads::{
     DigestPayload, DigestPayloadCommitment, DigestPayloadTeam, InvitationPayload, new_outbox_row,
@@ -137,7 +140,7 @@ pub async fn open_round(
     store: &Store,
     bank: &ItemBank,
     keys: &KeyChain,
-    survey_id: Uuid,
+    survey_id: SurveyId,
     request: OpenRequest,
     now: DateTime<Utc>,
     mail_host: &str,
@@ -163,7 +166,7 @@ pub async fn open_round(
     }
     let (period_key, opens_on) = period_of(&request, &plan, &audience, &previous_rounds, now);
 
-    let round_id = Uuid::new_v4();
+    let round_id = RoundId::random();
     let items = items_for_round(bank, &plan.questions, previous_rounds.len() as u32);
     let snapshot = Snapshot::build(&audience, &survey.name);
     let send_at = |person: &person::Model| -> DateTime<Utc> {
@@ -221,7 +224,7 @@ async fn refuse_if_recorded(db: &DatabaseTransaction) -> Result<(), RoundError> 
 /// The survey, if it exists and is active: only an active survey opens rounds.
 async fn active_survey(
     db: &DatabaseTransaction,
-    survey_id: Uuid,
+    survey_id: SurveyId,
 ) -> Result<survey::Model, RoundError> {
     let survey = store_rounds::find_survey(db, survey_id)
         .await?
@@ -265,7 +268,7 @@ fn period_of(
 
 /// The rows of a round being opened, for [`write_opened_round`].
 struct OpenedRound<'a> {
-    round_id: Uuid,
+    round_id: RoundId,
     key_id: &'a str,
     round_key: &'a RoundKey,
     survey: &'a survey::Model,
@@ -409,9 +412,9 @@ async fn insert_invitations(
     let mut invitations = Vec::with_capacity(people.len());
     let mut outbox_rows = Vec::with_capacity(people.len());
     for person in people {
-        let invitation_id = Uuid::new_v4();
+        let invitation_id = InvitationId::random();
         let node_id = opening.snapshot.node_of_person[&person.id];
-        let token = opening.round_key.link_token(InvitationId(invitation_id));
+        let token = opening.round_key.link_token(invitation_id);
         invitations.push(invitation::ActiveModel {
             id: Set(invitation_id),
             round_id: Set(opening.round_id),
@@ -440,7 +443,7 @@ async fn insert_invitations(
 fn invitation_payload(
     opening: &OpenedRound<'_>,
     person: &person::Model,
-    node_id: Uuid,
+    node_id: NodeId,
 ) -> InvitationPayload {
     let node = opening.snapshot.node(node_id);
     InvitationPayload {
@@ -462,14 +465,14 @@ fn invitation_payload(
 /// Who a survey reaches today: its teams (with sub-teams when asked), their active,
 /// deliverable people, the leaders among them, and who holds the hr role.
 struct Audience {
-    teams: BTreeMap<Uuid, team::Model>,
+    teams: BTreeMap<TeamId, team::Model>,
     people: Vec<person::Model>,
-    leaders: BTreeMap<Uuid, BTreeSet<Uuid>>,
-    hr: HashSet<Uuid>,
+    leaders: BTreeMap<PersonId, BTreeSet<TeamId>>,
+    hr: HashSet<PersonId>,
     /// The ids of the synthetic root and Leadership node, stable for the survey's
     /// audience (`synthetic_node_id`).
-    root_id: Uuid,
-    leadership_id: Uuid,
+    root_id: NodeId,
+    leadership_id: NodeId,
 }
 
 /// Who a round of `survey_id` opened now would invite, for the admin console's
@@ -478,7 +481,7 @@ struct Audience {
 /// their team (they answer in the Leadership group). Writes nothing.
 pub async fn audience_now(
     store: &Store,
-    survey_id: Uuid,
+    survey_id: SurveyId,
 ) -> Result<Vec<(String, u32)>, RoundError> {
     let transaction = store.connection().begin().await.map_err(StoreError::from)?;
     let survey = store_rounds::find_survey(&transaction, survey_id)
@@ -486,7 +489,7 @@ pub async fn audience_now(
         .ok_or(RoundError::SurveyNotFound)?;
     let audience = Audience::load(&transaction, &survey).await?;
     transaction.rollback().await.map_err(StoreError::from)?;
-    let mut per_team: BTreeMap<Uuid, u32> = BTreeMap::new();
+    let mut per_team: BTreeMap<TeamId, u32> = BTreeMap::new();
     for team_id in audience.people.iter().filter_map(|person| person.team_id) {
         *per_team.entry(team_id).or_default() += 1;
     }
@@ -511,7 +514,7 @@ impl Audience {
     ) -> Result<Audience, RoundError> {
         let all_teams = org::all_teams(db).await?;
         let chosen = store_rounds::survey_team_ids(db, survey.id).await?;
-        let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        let mut children: HashMap<TeamId, Vec<TeamId>> = HashMap::new();
         for team in &all_teams {
             if let Some(parent) = team.parent_id {
                 children.entry(parent).or_default().push(team.id);
@@ -520,20 +523,20 @@ impl Audience {
         let synthetic = |kind| synthetic_node_id(kind, survey.id, &chosen, survey.include_subteams);
         let root_id = synthetic(NodeKind::Root);
         let leadership_id = synthetic(NodeKind::Leadership);
-        let mut included: BTreeSet<Uuid> = BTreeSet::new();
+        let mut included: BTreeSet<TeamId> = BTreeSet::new();
         let mut stack = chosen;
         while let Some(team_id) = stack.pop() {
             if included.insert(team_id) && survey.include_subteams {
                 stack.extend(children.get(&team_id).into_iter().flatten().copied());
             }
         }
-        let teams: BTreeMap<Uuid, team::Model> = all_teams
+        let teams: BTreeMap<TeamId, team::Model> = all_teams
             .into_iter()
             .filter(|team| included.contains(&team.id))
             .map(|team| (team.id, team))
             .collect();
         let people = store_rounds::invitable_people(db, teams.keys().copied()).await?;
-        let mut leaders: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+        let mut leaders: BTreeMap<PersonId, BTreeSet<TeamId>> = BTreeMap::new();
         for row in org::all_leaderships(db).await? {
             if teams.contains_key(&row.team_id) {
                 leaders
@@ -559,7 +562,7 @@ impl Audience {
     }
 
     /// The names of the audience's teams `person` leads, by name.
-    fn led_team_names(&self, person: Uuid) -> Vec<String> {
+    fn led_team_names(&self, person: PersonId) -> Vec<String> {
         let mut names: Vec<String> = self
             .leaders
             .get(&person)
@@ -597,14 +600,14 @@ impl Audience {
 
 #[derive(Debug, Clone)]
 struct SnapshotNodeDraft {
-    id: Uuid,
-    parent: Option<Uuid>,
-    team_id: Option<Uuid>,
+    id: NodeId,
+    parent: Option<NodeId>,
+    team_id: Option<TeamId>,
     kind: NodeKind,
     name: String,
     invited: u32,
     /// Invited people in this node's subtree who may view it (DESIGN §3 `v`).
-    viewers: BTreeSet<Uuid>,
+    viewers: BTreeSet<PersonId>,
 }
 
 /// The round's frozen hierarchy (DESIGN §3): team nodes keep their team's id, a
@@ -614,8 +617,8 @@ struct SnapshotNodeDraft {
 /// get the same decisions and Rule D finds their past.
 struct Snapshot {
     nodes: Vec<SnapshotNodeDraft>,
-    index: HashMap<Uuid, usize>,
-    node_of_person: HashMap<Uuid, Uuid>,
+    index: HashMap<NodeId, usize>,
+    node_of_person: HashMap<PersonId, NodeId>,
 }
 
 /// The audience's teams as snapshot nodes, each under its parent when that is in
@@ -624,15 +627,16 @@ struct Snapshot {
 fn team_nodes_under_one_root(
     audience: &Audience,
     survey_name: &str,
-) -> (Vec<SnapshotNodeDraft>, Uuid) {
+) -> (Vec<SnapshotNodeDraft>, NodeId) {
     let mut nodes: Vec<SnapshotNodeDraft> = audience
         .teams
         .values()
         .map(|team| SnapshotNodeDraft {
-            id: team.id,
+            id: NodeId::of_team(team.id),
             parent: team
                 .parent_id
-                .filter(|parent| audience.teams.contains_key(parent)),
+                .filter(|parent| audience.teams.contains_key(parent))
+                .map(NodeId::of_team),
             team_id: Some(team.id),
             kind: NodeKind::Team,
             name: team.name.clone(),
@@ -640,7 +644,7 @@ fn team_nodes_under_one_root(
             viewers: BTreeSet::new(),
         })
         .collect();
-    let tops: Vec<Uuid> = nodes
+    let tops: Vec<NodeId> = nodes
         .iter()
         .filter(|node| node.parent.is_none())
         .map(|node| node.id)
@@ -684,7 +688,7 @@ impl Snapshot {
             });
             id
         });
-        let index: HashMap<Uuid, usize> = nodes
+        let index: HashMap<NodeId, usize> = nodes
             .iter()
             .enumerate()
             .map(|(position, node)| (node.id, position))
@@ -703,12 +707,12 @@ impl Snapshot {
     /// Puts `person` into their node (the Leadership node for a leader), counts
     /// them there, and adds them to the viewers of each node on their node's path
     /// to the root that they may read.
-    fn place(&mut self, person: &person::Model, leadership: Option<Uuid>, audience: &Audience) {
+    fn place(&mut self, person: &person::Model, leadership: Option<NodeId>, audience: &Audience) {
         let node_id = match (leadership, audience.leaders.contains_key(&person.id)) {
             (Some(leadership), true) => leadership,
             // The audience holds people of its teams only.
             _ => match person.team_id {
-                Some(team_id) => team_id,
+                Some(team_id) => NodeId::of_team(team_id),
                 None => return,
             },
         };
@@ -726,21 +730,21 @@ impl Snapshot {
         }
     }
 
-    fn node(&self, id: Uuid) -> &SnapshotNodeDraft {
+    fn node(&self, id: NodeId) -> &SnapshotNodeDraft {
         &self.nodes[self.index[&id]]
     }
 
     /// The nodes `person` may read (DESIGN §3 "Who reads what"): hr reads every
     /// node; a manager what [`nodes_a_manager_reads`] says — the same rule the
     /// reports apply, so the viewers counted here are exactly the readers.
-    fn viewable_by(&self, person: Uuid, audience: &Audience) -> HashSet<Uuid> {
+    fn viewable_by(&self, person: PersonId, audience: &Audience) -> HashSet<NodeId> {
         if audience.hr.contains(&person) {
             return self.nodes.iter().map(|node| node.id).collect();
         }
         let Some(led) = audience.leaders.get(&person) else {
             return HashSet::new();
         };
-        let led: Vec<Uuid> = led.iter().copied().collect();
+        let led: Vec<TeamId> = led.iter().copied().collect();
         nodes_a_manager_reads(&self.access_nodes(), &led)
     }
 
@@ -777,7 +781,7 @@ pub enum RawRetention {
 /// What a close needs besides the store, the item bank and the keys.
 #[derive(Debug, Clone, Copy)]
 pub struct CloseRequest<'a> {
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     /// The closing instant: the round's `closed_at`, and when its digests are due.
     pub now: DateTime<Utc>,
     pub retention: RawRetention,
@@ -848,7 +852,7 @@ pub async fn close_round(
 /// round was not open.
 async fn mark_closed(
     db: &DatabaseTransaction,
-    round_id: Uuid,
+    round_id: RoundId,
     now: DateTime<Utc>,
 ) -> Result<Option<round::Model>, RoundError> {
     if !store_rounds::mark_closed(db, round_id, now).await? {
@@ -859,7 +863,7 @@ async fn mark_closed(
 }
 
 /// A round that was not open: closed before, or not there at all.
-async fn not_open(db: &DatabaseTransaction, round_id: Uuid) -> Result<CloseOutcome, RoundError> {
+async fn not_open(db: &DatabaseTransaction, round_id: RoundId) -> Result<CloseOutcome, RoundError> {
     match store_rounds::find(db, round_id).await? {
         Some(_) => Ok(CloseOutcome::AlreadyClosed),
         None => Err(RoundError::RoundNotFound),
@@ -876,7 +880,7 @@ struct Counted {
     /// The round's snapshot rows.
     nodes: Vec<round_node::Model>,
     /// Nodes whose membership changed since the earlier rounds.
-    team_changed: HashSet<Uuid>,
+    team_changed: HashSet<NodeId>,
 }
 
 /// Load the counted answers: the round's sealed answers whose ballot is the
@@ -898,13 +902,13 @@ async fn load_counted_answers(
     let past = crate::history::load(db, round, &nodes, &invitations).await?;
 
     let counted = counted_responses(&round_key, &invitations, &open_responses, &metas);
-    let node_ids: HashSet<Uuid> = nodes.iter().map(|node| node.node_id).collect();
+    let node_ids: HashSet<NodeId> = nodes.iter().map(|node| node.node_id).collect();
     let seal = round_key.answer_seal();
     let comments: Vec<Comment> = open_comments
         .iter()
         .filter(|comment| node_ids.contains(&comment.node_id))
         .filter_map(|comment| {
-            let node = NodeId(comment.node_id);
+            let node = comment.node_id;
             seal.open_comment(node, &comment.sealed)
                 .map(|text| Comment { node, text })
         })
@@ -913,8 +917,8 @@ async fn load_counted_answers(
         nodes: nodes
             .iter()
             .map(|node| SnapshotNode {
-                id: NodeId(node.node_id),
-                parent: node.parent_node_id.map(NodeId),
+                id: node.node_id,
+                parent: node.parent_node_id,
                 viewers: node.viewers as u32,
             })
             .collect(),
@@ -942,7 +946,7 @@ async fn load_counted_answers(
 async fn item_metas(
     db: &DatabaseTransaction,
     bank: &ItemBank,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Vec<ItemMeta>, RoundError> {
     store_rounds::items(db, round_id)
         .await?
@@ -964,10 +968,10 @@ fn counted_responses(
     open_responses: &[open_response::Model],
     metas: &[ItemMeta],
 ) -> Vec<(NodeId, Vec<Answer>)> {
-    let expected_ballots: HashMap<Vec<u8>, Uuid> = invitations
+    let expected_ballots: HashMap<Vec<u8>, NodeId> = invitations
         .iter()
         .map(|invitation| {
-            let token = round_key.link_token(InvitationId(invitation.id));
+            let token = round_key.link_token(invitation.id);
             (round_key.ballot(&token).0.to_vec(), invitation.node_id)
         })
         .collect();
@@ -976,7 +980,7 @@ fn counted_responses(
         .iter()
         .filter(|row| expected_ballots.get(&row.ballot) == Some(&row.node_id))
         .filter_map(|row| {
-            let node = NodeId(row.node_id);
+            let node = row.node_id;
             seal.open_answers(node, &row.sealed)
                 .and_then(|values| parse_answers(&values, metas))
                 .map(|answers| (node, answers))
@@ -1000,7 +1004,7 @@ fn release(round: &round::Model, input: &RoundInput) -> Result<RoundRelease, Rou
 /// figures are deleted, the invitations' lookups nulled (no link finds its
 /// invitation any more), and unsent invitations and reminders, which would carry
 /// a dead link, deleted. The keys go after commit ([`shred_closed_rounds`]).
-async fn destroy_links(db: &DatabaseTransaction, round_id: Uuid) -> Result<(), RoundError> {
+async fn destroy_links(db: &DatabaseTransaction, round_id: RoundId) -> Result<(), RoundError> {
     answers::delete_open_rows(db, round_id).await?;
     safepulse_store::participation::delete_for_round(db, round_id).await?;
     store_rounds::null_lookups(db, round_id).await?;
@@ -1025,9 +1029,9 @@ fn parse_answers(values: &[u8], metas: &[safepulse_domain::ItemMeta]) -> Option<
 /// released comments and the organisation's figures.
 async fn store_release(
     db: &DatabaseTransaction,
-    round_id: Uuid,
+    round_id: RoundId,
     released: &RoundRelease,
-    team_changed: &HashSet<Uuid>,
+    team_changed: &HashSet<NodeId>,
 ) -> Result<(), RoundError> {
     use safepulse_store::bulk::{self, insert_rows};
     let releases = release_rows(round_id, released, team_changed);
@@ -1056,9 +1060,9 @@ async fn store_release(
 /// One `releases` row per node: its status, whether detail was released, its
 /// stored figures, and whether its team changed since earlier rounds.
 fn release_rows(
-    round_id: Uuid,
+    round_id: RoundId,
     released: &RoundRelease,
-    team_changed: &HashSet<Uuid>,
+    team_changed: &HashSet<NodeId>,
 ) -> Vec<Vec<Value>> {
     released
         .releases
@@ -1082,13 +1086,13 @@ fn release_rows(
                 status.into(),
                 detail.into(),
                 figures.into(),
-                team_changed.contains(&node_release.node.0).into(),
+                team_changed.contains(&node_release.node).into(),
             ]
         })
         .collect()
 }
 
-fn ledger_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
+fn ledger_rows(round_id: RoundId, released: &RoundRelease) -> Vec<Vec<Value>> {
     [&released.ledger.scores, &released.ledger.detail]
         .into_iter()
         .flat_map(|family| {
@@ -1106,7 +1110,7 @@ fn ledger_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
         .collect()
 }
 
-fn determined_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
+fn determined_rows(round_id: RoundId, released: &RoundRelease) -> Vec<Vec<Value>> {
     [&released.ledger.scores, &released.ledger.detail]
         .into_iter()
         .flat_map(|family| {
@@ -1122,7 +1126,7 @@ fn determined_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
         .collect()
 }
 
-fn atom_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
+fn atom_rows(round_id: RoundId, released: &RoundRelease) -> Vec<Vec<Value>> {
     released
         .atoms
         .iter()
@@ -1139,7 +1143,7 @@ fn atom_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
 }
 
 /// The released comments, numbered per atom in their release order.
-fn comment_rows(round_id: Uuid, released: &RoundRelease) -> Vec<Vec<Value>> {
+fn comment_rows(round_id: RoundId, released: &RoundRelease) -> Vec<Vec<Value>> {
     let mut positions: HashMap<Uuid, i32> = HashMap::new();
     released
         .comments
@@ -1170,7 +1174,7 @@ fn family_name(family: Family) -> &'static str {
 /// ballot. Answers outside every released atom are not kept.
 async fn retain_shuffled(
     db: &DatabaseTransaction,
-    round_id: Uuid,
+    round_id: RoundId,
     counted: &[(NodeId, Vec<Answer>)],
     comments: &[Comment],
     released: &RoundRelease,
@@ -1181,7 +1185,7 @@ async fn retain_shuffled(
         .filter_map(|(node, answers)| {
             let values: Vec<u8> = answers.iter().map(|answer| answer.value()).collect();
             atom_of_node
-                .get(&node.0)
+                .get(node)
                 .map(|atom| retained_response::ActiveModel {
                     id: Set(Uuid::new_v4()),
                     round_id: Set(round_id),
@@ -1194,7 +1198,7 @@ async fn retain_shuffled(
         .iter()
         .filter_map(|comment| {
             atom_of_node
-                .get(&comment.node.0)
+                .get(&comment.node)
                 .map(|atom| retained_comment::ActiveModel {
                     id: Set(Uuid::new_v4()),
                     round_id: Set(round_id),
@@ -1219,19 +1223,19 @@ async fn retain_shuffled(
 /// atom of its nearest released ancestor-or-self.
 async fn atoms_by_node(
     db: &DatabaseTransaction,
-    round_id: Uuid,
+    round_id: RoundId,
     released: &RoundRelease,
-) -> Result<HashMap<Uuid, Uuid>, RoundError> {
+) -> Result<HashMap<NodeId, Uuid>, RoundError> {
     let nodes = store_rounds::nodes(db, round_id).await?;
-    let parents: HashMap<Uuid, Option<Uuid>> = nodes
+    let parents: HashMap<NodeId, Option<NodeId>> = nodes
         .iter()
         .map(|node| (node.node_id, node.parent_node_id))
         .collect();
-    let atom_of_released: HashMap<Uuid, Uuid> = released
+    let atom_of_released: HashMap<NodeId, Uuid> = released
         .atoms
         .iter()
         .filter(|atom| atom.family == Family::Scores)
-        .map(|atom| (atom.node.0, atom.atom.0))
+        .map(|atom| (atom.node, atom.atom.0))
         .collect();
     Ok(parents
         .keys()
@@ -1255,7 +1259,7 @@ async fn atoms_by_node(
 pub async fn erase_open_answers(
     db: &DatabaseTransaction,
     keys: &KeyChain,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<u32, RoundError> {
     let invitations = store_rounds::invitations_of_person(db, person_id).await?;
     let mut erased = 0;
@@ -1273,7 +1277,7 @@ pub async fn erase_open_answers(
             Err(KeyringError::RoundKeyMissing(_)) => continue,
             Err(error) => return Err(error.into()),
         };
-        let ballot = round_key.ballot(&round_key.link_token(InvitationId(invitation.id)));
+        let ballot = round_key.ballot(&round_key.link_token(invitation.id));
         if answers::delete_open_answer(db, &ballot.0).await? {
             erased += 1;
         }
@@ -1323,15 +1327,15 @@ struct Digests<'a> {
     round: &'a round::Model,
     survey: survey::Model,
     /// The snapshot's team nodes, by team.
-    team_nodes: HashMap<Uuid, &'a round_node::Model>,
-    release_of: HashMap<Uuid, &'a Release>,
+    team_nodes: HashMap<TeamId, &'a round_node::Model>,
+    release_of: HashMap<NodeId, &'a Release>,
     /// The round's teams each leader leads.
-    led: BTreeMap<Uuid, Vec<Uuid>>,
+    led: BTreeMap<PersonId, Vec<TeamId>>,
     managers: Vec<person::Model>,
-    own_parts: HashMap<(Uuid, Uuid), OwnPart>,
+    own_parts: HashMap<(RoundId, PersonId), OwnPart>,
     access_nodes: Vec<AccessNode>,
-    team_zones: HashMap<Uuid, TimeZone>,
-    open_commitments: HashMap<Uuid, Vec<DigestPayloadCommitment>>,
+    team_zones: HashMap<TeamId, TimeZone>,
+    open_commitments: HashMap<TeamId, Vec<DigestPayloadCommitment>>,
     next_results_at: Option<DateTime<Utc>>,
 }
 
@@ -1348,15 +1352,15 @@ impl<'a> Digests<'a> {
         let survey = store_rounds::find_survey(db, round.survey_id)
             .await?
             .ok_or(RoundError::SurveyNotFound)?;
-        let team_nodes: HashMap<Uuid, &round_node::Model> = nodes
+        let team_nodes: HashMap<TeamId, &round_node::Model> = nodes
             .iter()
             .filter_map(|node| node.team_id.map(|team| (team, node)))
             .collect();
         let release_of = releases
             .iter()
-            .map(|release| (release.node.0, &release.release))
+            .map(|release| (release.node, &release.release))
             .collect();
-        let mut led: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        let mut led: BTreeMap<PersonId, Vec<TeamId>> = BTreeMap::new();
         for row in store_rounds::leaders_of_teams(db, team_nodes.keys().copied()).await? {
             led.entry(row.person_id).or_default().push(row.team_id);
         }
@@ -1368,16 +1372,16 @@ impl<'a> Digests<'a> {
         // own invitation sat in a team they lead now without counting them among
         // its viewers (made its leader while the round was open) was not subtracted
         // by the anonymizer there, so its figures would include their own answer.
-        let manager_ids: Vec<Uuid> = managers.iter().map(|manager| manager.id).collect();
+        let manager_ids: Vec<PersonId> = managers.iter().map(|manager| manager.id).collect();
         let own_parts = releases::own_parts(db, &manager_ids, &[round.id]).await?;
         let access_nodes = nodes.iter().map(releases::access_node).collect();
-        let team_zones: HashMap<Uuid, TimeZone> =
+        let team_zones: HashMap<TeamId, TimeZone> =
             store_rounds::teams(db, team_nodes.keys().copied())
                 .await?
                 .into_iter()
                 .filter_map(|team| Some((team.id, TimeZone::parse(&team.time_zone).ok()?)))
                 .collect();
-        let led_team_ids: Vec<Uuid> = team_nodes.keys().copied().collect();
+        let led_team_ids: Vec<TeamId> = team_nodes.keys().copied().collect();
         let open_commitments = open_commitments(db, &led_team_ids).await?;
         let next_results_at = next_results_at(db, bank, &survey, &team_zones, now).await?;
         Ok(Some(Digests {
@@ -1440,7 +1444,7 @@ impl<'a> Digests<'a> {
     }
 
     /// One led team in a digest: its figures only when its reader may read them.
-    fn team(&self, team_id: Uuid, readable: &HashSet<Uuid>) -> DigestPayloadTeam {
+    fn team(&self, team_id: TeamId, readable: &HashSet<NodeId>) -> DigestPayloadTeam {
         let node = self.team_nodes[&team_id];
         let readable_release = self
             .release_of
@@ -1468,9 +1472,9 @@ impl<'a> Digests<'a> {
 /// The commitments not yet done of `team_ids`, by team: the leaders' own words.
 async fn open_commitments(
     db: &DatabaseTransaction,
-    team_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<DigestPayloadCommitment>>, RoundError> {
-    let mut open: HashMap<Uuid, Vec<DigestPayloadCommitment>> = HashMap::new();
+    team_ids: &[TeamId],
+) -> Result<HashMap<TeamId, Vec<DigestPayloadCommitment>>, RoundError> {
+    let mut open: HashMap<TeamId, Vec<DigestPayloadCommitment>> = HashMap::new();
     for commitment in safepulse_store::commitments::open_of_teams(db, team_ids).await? {
         open.entry(commitment.team_id)
             .or_default()
@@ -1490,7 +1494,7 @@ async fn next_results_at(
     db: &DatabaseTransaction,
     bank: &ItemBank,
     survey: &survey::Model,
-    team_zones: &HashMap<Uuid, TimeZone>,
+    team_zones: &HashMap<TeamId, TimeZone>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, RoundError> {
     if survey.status != "active" {
@@ -1518,7 +1522,7 @@ async fn next_results_at(
 pub async fn discard_round(
     store: &Store,
     keys: &KeyChain,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<round::Model, RoundError> {
     let transaction = store.begin_write().await?;
     let round = store_rounds::find(&transaction, round_id)

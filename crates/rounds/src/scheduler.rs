@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::{InvitationId, TimeZone};
+use safepulse_domain::{InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId, TimeZone};
 use safepulse_store::entities::{
     invitation, outbox, person, round, round_item, round_node, round_reminder, survey, survey_team,
     team, team_leader,
@@ -40,7 +40,6 @@ use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, Set,
     TryInsertResult,
 };
-use uuid::Uuid;
 
 use crate::cadence::Period;
 use crate::item_bank::ItemBank;
@@ -91,7 +90,7 @@ pub struct Scheduler {
     settings: SchedulerSettings,
     /// Surveys already reported as having nobody to invite: reported once, not
     /// every second.
-    reported_without_audience: Mutex<HashSet<Uuid>>,
+    reported_without_audience: Mutex<HashSet<SurveyId>>,
 }
 
 impl Scheduler {
@@ -203,7 +202,7 @@ impl Scheduler {
                     continue;
                 }
             };
-            let chosen: Vec<Uuid> = chosen_teams
+            let chosen: Vec<TeamId> = chosen_teams
                 .iter()
                 .filter(|row| row.survey_id == survey.id)
                 .map(|row| row.team_id)
@@ -238,7 +237,7 @@ impl Scheduler {
     }
 
     /// Whether this call opened the round.
-    async fn open_period(&self, survey_id: Uuid, period: Period, now: DateTime<Utc>) -> bool {
+    async fn open_period(&self, survey_id: SurveyId, period: Period, now: DateTime<Utc>) -> bool {
         let outcome = open_round(
             &self.store,
             &self.bank,
@@ -270,7 +269,7 @@ impl Scheduler {
         }
     }
 
-    fn reported_without_audience(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+    fn reported_without_audience(&self) -> std::sync::MutexGuard<'_, HashSet<SurveyId>> {
         self.reported_without_audience
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -285,14 +284,14 @@ impl Scheduler {
         if open_rounds.is_empty() {
             return Ok(0);
         }
-        let surveys: HashMap<Uuid, survey::Model> = survey::Entity::find()
+        let surveys: HashMap<SurveyId, survey::Model> = survey::Entity::find()
             .filter(survey::Column::Id.is_in(open_rounds.iter().map(|round| round.survey_id)))
             .all(db)
             .await?
             .into_iter()
             .map(|survey| (survey.id, survey))
             .collect();
-        let queued_before: HashSet<(Uuid, i32)> = round_reminder::Entity::find()
+        let queued_before: HashSet<(RoundId, i32)> = round_reminder::Entity::find()
             .filter(round_reminder::Column::RoundId.is_in(open_rounds.iter().map(|round| round.id)))
             .all(db)
             .await?
@@ -435,7 +434,7 @@ impl Scheduler {
                 .into_iter()
                 .collect();
             invitations.retain(|invitation| {
-                let token = round_key.link_token(InvitationId(invitation.id));
+                let token = round_key.link_token(invitation.id);
                 !answered.contains(round_key.ballot(&token).0.as_slice())
             });
         }
@@ -446,14 +445,14 @@ impl Scheduler {
 /// What a round's reminders say, read once per reminder.
 struct Recipients {
     /// The round's invited people still active and reachable.
-    people: HashMap<Uuid, person::Model>,
-    leadership_nodes: HashSet<Uuid>,
-    node_names: HashMap<Uuid, String>,
+    people: HashMap<PersonId, person::Model>,
+    leadership_nodes: HashSet<NodeId>,
+    node_names: HashMap<NodeId, String>,
     /// The names of the round's teams each person leads, sorted.
-    led_teams: HashMap<Uuid, Vec<String>>,
-    team_zones: HashMap<Uuid, String>,
+    led_teams: HashMap<PersonId, Vec<String>>,
+    team_zones: HashMap<TeamId, String>,
     /// When each invitation is (or was) due to be sent.
-    invitation_send_times: HashMap<Uuid, DateTime<Utc>>,
+    invitation_send_times: HashMap<InvitationId, DateTime<Utc>>,
     question_count: usize,
 }
 
@@ -462,7 +461,7 @@ impl Recipients {
         db: &DatabaseTransaction,
         round: &round::Model,
     ) -> Result<Recipients, RoundError> {
-        let people: HashMap<Uuid, person::Model> = person::Entity::find()
+        let people: HashMap<PersonId, person::Model> = person::Entity::find()
             .filter(
                 person::Column::Id.in_subquery(
                     Query::select()
@@ -483,7 +482,7 @@ impl Recipients {
             .filter(round_node::Column::RoundId.eq(round.id))
             .all(db)
             .await?;
-        let leadership_nodes: HashSet<Uuid> = nodes
+        let leadership_nodes: HashSet<NodeId> = nodes
             .iter()
             .filter(|node| node.kind == "leadership")
             .map(|node| node.node_id)
@@ -493,11 +492,11 @@ impl Recipients {
         } else {
             led_team_names(db, &nodes).await?
         };
-        let node_names: HashMap<Uuid, String> = nodes
+        let node_names: HashMap<NodeId, String> = nodes
             .into_iter()
             .map(|node| (node.node_id, node.name))
             .collect();
-        let team_zones: HashMap<Uuid, String> = team::Entity::find()
+        let team_zones: HashMap<TeamId, String> = team::Entity::find()
             .all(db)
             .await?
             .into_iter()
@@ -505,7 +504,7 @@ impl Recipients {
             .collect();
         // An invitation still waiting for its team's opening time (another time
         // zone) gets its reminder the same offset after that opening.
-        let invitation_send_times: HashMap<Uuid, DateTime<Utc>> = outbox::Entity::find()
+        let invitation_send_times: HashMap<InvitationId, DateTime<Utc>> = outbox::Entity::find()
             .filter(outbox::Column::RoundId.eq(round.id))
             .filter(outbox::Column::Kind.eq("invitation"))
             .all(db)
@@ -572,12 +571,12 @@ impl Recipients {
 async fn led_team_names(
     db: &DatabaseTransaction,
     nodes: &[round_node::Model],
-) -> Result<HashMap<Uuid, Vec<String>>, RoundError> {
-    let round_teams: HashMap<Uuid, &str> = nodes
+) -> Result<HashMap<PersonId, Vec<String>>, RoundError> {
+    let round_teams: HashMap<TeamId, &str> = nodes
         .iter()
         .filter_map(|node| node.team_id.map(|team| (team, node.name.as_str())))
         .collect();
-    let mut led_teams: HashMap<Uuid, Vec<String>> = HashMap::new();
+    let mut led_teams: HashMap<PersonId, Vec<String>> = HashMap::new();
     for row in team_leader::Entity::find().all(db).await? {
         if let Some(name) = round_teams.get(&row.team_id) {
             led_teams
@@ -604,16 +603,16 @@ struct Reminder<'a> {
 /// The distinct time zones of a survey's teams (with their sub-teams when asked).
 fn audience_time_zones(
     teams: &[team::Model],
-    chosen: &[Uuid],
+    chosen: &[TeamId],
     include_subteams: bool,
 ) -> HashSet<TimeZone> {
-    let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    let mut children: HashMap<TeamId, Vec<TeamId>> = HashMap::new();
     for team in teams {
         if let Some(parent) = team.parent_id {
             children.entry(parent).or_default().push(team.id);
         }
     }
-    let mut included: HashSet<Uuid> = HashSet::new();
+    let mut included: HashSet<TeamId> = HashSet::new();
     let mut stack = chosen.to_vec();
     while let Some(team_id) = stack.pop() {
         if included.insert(team_id) && include_subteams {

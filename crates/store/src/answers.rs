@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use safepulse_domain::keys::{LinkToken, RoundKey};
-use safepulse_domain::{ItemId, NodeId};
+use safepulse_domain::{ItemId, NodeId, RoundId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     QueryTrait, Set, Statement,
@@ -30,8 +30,8 @@ use crate::{Store, StoreError};
 /// What a link leads to, read without touching anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedInvitation {
-    pub round_id: Uuid,
-    pub node_id: Uuid,
+    pub round_id: RoundId,
+    pub node_id: NodeId,
 }
 
 /// Finds the invitation of a link token by its lookup hash. Read only. `None` for a
@@ -57,7 +57,7 @@ pub async fn find_invitation(
 /// in, and the round's items in order. Nothing about the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerPageRound {
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     pub survey_name: String,
     pub k: u32,
     pub k_detail: u32,
@@ -283,8 +283,8 @@ pub async fn submit_batch(
 /// The open round and snapshot node behind a link, and the master key id of its
 /// round key.
 struct LinkedRound {
-    round_id: Uuid,
-    node_id: Uuid,
+    round_id: RoundId,
+    node_id: NodeId,
     key_id: String,
 }
 
@@ -340,8 +340,8 @@ struct SealedAnswer {
     index: usize,
     id: Uuid,
     lookup: Vec<u8>,
-    round_id: Uuid,
-    node_id: Uuid,
+    round_id: RoundId,
+    node_id: NodeId,
     ballot: Vec<u8>,
     sealed: Vec<u8>,
     /// The sealed comment and its row id.
@@ -362,7 +362,7 @@ impl SealedBatch {
             (0..batch.len()).map(|_| None).collect();
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.shuffle(&mut rand::rng());
-        let mut round_keys: HashMap<Uuid, RoundKey> = HashMap::new();
+        let mut round_keys: HashMap<RoundId, RoundKey> = HashMap::new();
         let mut ballots_seen: HashSet<Vec<u8>> = HashSet::new();
         let mut answers = Vec::with_capacity(batch.len());
         for index in order {
@@ -389,7 +389,7 @@ impl SealedBatch {
                 continue;
             }
             let seal = round_key.answer_seal();
-            let node = NodeId(link.node_id);
+            let node = link.node_id;
             answers.push(SealedAnswer {
                 index,
                 id: Uuid::new_v4(),
@@ -433,7 +433,7 @@ impl SealedBatch {
 /// before).
 #[derive(Default)]
 struct Written {
-    open_rounds: HashSet<Uuid>,
+    open_rounds: HashSet<RoundId>,
     invited: HashSet<Vec<u8>>,
     accepted: HashSet<Uuid>,
 }
@@ -609,7 +609,7 @@ async fn insert_new_responses(
 /// The open answers and comments of a round, for closing it.
 pub async fn open_rows(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<(Vec<open_response::Model>, Vec<open_comment::Model>), StoreError> {
     let responses = open_response::Entity::find()
         .filter(open_response::Column::RoundId.eq(round_id))
@@ -625,7 +625,7 @@ pub async fn open_rows(
 /// Every ballot of a round's open answers (non-responder reminders, erasure).
 pub async fn open_ballots(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Vec<Vec<u8>>, StoreError> {
     Ok(open_response::Entity::find()
         .filter(open_response::Column::RoundId.eq(round_id))
@@ -649,7 +649,10 @@ pub async fn delete_open_answer(
 }
 
 /// Deletes a round's open answers and comments (at close).
-pub async fn delete_open_rows(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(), StoreError> {
+pub async fn delete_open_rows(
+    db: &impl ConnectionTrait,
+    round_id: RoundId,
+) -> Result<(), StoreError> {
     open_response::Entity::delete_many()
         .filter(open_response::Column::RoundId.eq(round_id))
         .exec(db)
@@ -668,7 +671,7 @@ pub async fn purge_retained(
     closed_before: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, StoreError> {
     use crate::entities::{retained_comment, retained_response};
-    let rounds: Vec<Uuid> = round::Entity::find()
+    let rounds: Vec<RoundId> = round::Entity::find()
         .filter(round::Column::ClosedAt.lt(closed_before))
         .all(db)
         .await?

@@ -2,8 +2,8 @@
 //! Never anything about an answer.
 
 use chrono::{DateTime, Utc};
+use safepulse_domain::TeamId;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, NotSet, Set};
-use uuid::Uuid;
 
 use crate::entities::audit_entry;
 use crate::{Store, StoreError};
@@ -13,7 +13,7 @@ use crate::{Store, StoreError};
 pub struct AuditEvent<'a> {
     pub actor: &'a str,
     pub action: &'a str,
-    pub team_id: Option<Uuid>,
+    pub team_id: Option<TeamId>,
     pub target: Option<String>,
     pub details: serde_json::Value,
 }

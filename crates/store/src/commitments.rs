@@ -8,10 +8,10 @@
 //! decision (crates/api); every change here is audited in its own transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use safepulse_domain::{CommitmentId, RoundId, TeamId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent};
 use crate::entities::{action_commitment, round, round_node};
@@ -43,8 +43,8 @@ pub struct CommitmentChange {
 pub async fn create(
     store: &Store,
     actor: &str,
-    team_id: Uuid,
-    round_id: Uuid,
+    team_id: TeamId,
+    round_id: RoundId,
     fields: CommitmentFields,
     now: DateTime<Utc>,
 ) -> Result<action_commitment::Model, StoreError> {
@@ -78,7 +78,7 @@ pub async fn create(
         .find(|slot| !taken.contains(slot))
         .ok_or(StoreError::Conflict(Conflict::CommitmentLimitReached))?;
     let commitment = action_commitment::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(CommitmentId::random()),
         team_id: Set(team_id),
         round_id: Set(round_id),
         slot: Set(slot),
@@ -115,7 +115,7 @@ pub async fn create(
 pub async fn update(
     store: &Store,
     actor: &str,
-    id: Uuid,
+    id: CommitmentId,
     change: CommitmentChange,
     now: DateTime<Utc>,
 ) -> Result<action_commitment::Model, StoreError> {
@@ -161,7 +161,7 @@ pub async fn update(
 
 pub async fn get(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    id: CommitmentId,
 ) -> Result<action_commitment::Model, StoreError> {
     action_commitment::Entity::find_by_id(id)
         .one(db)
@@ -172,7 +172,7 @@ pub async fn get(
 /// A team's commitments, oldest first.
 pub async fn of_team(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<Vec<action_commitment::Model>, StoreError> {
     Ok(action_commitment::Entity::find()
         .filter(action_commitment::Column::TeamId.eq(team_id))
@@ -196,7 +196,7 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<action_commitment::Mod
 /// digest of the next round that closes).
 pub async fn open_of_teams(
     db: &impl ConnectionTrait,
-    team_ids: &[Uuid],
+    team_ids: &[TeamId],
 ) -> Result<Vec<action_commitment::Model>, StoreError> {
     if team_ids.is_empty() {
         return Ok(Vec::new());
@@ -214,9 +214,9 @@ pub async fn open_of_teams(
 /// team): the round a new commitment answers.
 pub async fn latest_closed_round_of_team(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<Option<round::Model>, StoreError> {
-    let round_ids: Vec<Uuid> = round_node::Entity::find()
+    let round_ids: Vec<RoundId> = round_node::Entity::find()
         .filter(round_node::Column::TeamId.eq(team_id))
         .all(db)
         .await?

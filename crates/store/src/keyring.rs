@@ -20,7 +20,6 @@ use std::time::SystemTime;
 
 use safepulse_domain::RoundId;
 use safepulse_domain::keys::{KEY_LEN, KeyId, MasterKey, RoundKey, random_bytes};
-use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
@@ -30,7 +29,7 @@ pub enum KeyringError {
         "the round keyring has no key for round {0}: the round cannot take answers or send links \
          (restore the keyring directory, or discard the round and open a new one)"
     )]
-    RoundKeyMissing(Uuid),
+    RoundKeyMissing(RoundId),
     #[error("the round keyring file {0} is damaged")]
     Damaged(PathBuf),
     #[error("cannot use the round keyring {path}: {source}")]
@@ -65,13 +64,13 @@ impl RoundKeyring {
         &self.dir
     }
 
-    fn path_of(&self, round: Uuid) -> PathBuf {
+    fn path_of(&self, round: RoundId) -> PathBuf {
         self.dir.join(format!("{round}.salt"))
     }
 
     /// Writes a new random salt for `round`, durably (file and directory synced)
     /// before the round's opening transaction commits.
-    pub fn create(&self, round: Uuid) -> Result<[u8; KEY_LEN], KeyringError> {
+    pub fn create(&self, round: RoundId) -> Result<[u8; KEY_LEN], KeyringError> {
         let salt = random_bytes();
         let path = self.path_of(round);
         let temporary = self.dir.join(format!(".{round}.salt.new"));
@@ -97,7 +96,7 @@ impl RoundKeyring {
     }
 
     /// The salt of `round`, or `None` when the keyring has none.
-    pub fn read(&self, round: Uuid) -> Result<Option<[u8; KEY_LEN]>, KeyringError> {
+    pub fn read(&self, round: RoundId) -> Result<Option<[u8; KEY_LEN]>, KeyringError> {
         let path = self.path_of(round);
         match fs::read(&path) {
             Ok(bytes) => <[u8; KEY_LEN]>::try_from(bytes.as_slice())
@@ -110,7 +109,7 @@ impl RoundKeyring {
 
     /// Destroys the salt of `round`: overwritten with zeros, synced, removed, and
     /// the directory synced. Destroying a salt that is gone already succeeds.
-    pub fn destroy(&self, round: Uuid) -> Result<(), KeyringError> {
+    pub fn destroy(&self, round: RoundId) -> Result<(), KeyringError> {
         let path = self.path_of(round);
         let destroy = || -> std::io::Result<()> {
             match fs::OpenOptions::new().write(true).open(&path) {
@@ -131,7 +130,7 @@ impl RoundKeyring {
     }
 
     /// Every round that has a salt here, with the time its file was written.
-    pub fn rounds(&self) -> Result<Vec<(Uuid, SystemTime)>, KeyringError> {
+    pub fn rounds(&self) -> Result<Vec<(RoundId, SystemTime)>, KeyringError> {
         let entries = fs::read_dir(&self.dir).map_err(|source| io_error(&self.dir, source))?;
         let mut rounds = Vec::new();
         for entry in entries {
@@ -140,7 +139,7 @@ impl RoundKeyring {
             let Some(id) = name
                 .to_str()
                 .and_then(|name| name.strip_suffix(".salt"))
-                .and_then(|id| Uuid::parse_str(id).ok())
+                .and_then(|id| id.parse::<RoundId>().ok())
             else {
                 continue;
             };
@@ -193,17 +192,17 @@ impl KeyChain {
 
     /// The active master key's id and a new round key for `round`, whose salt is
     /// now in the keyring.
-    pub fn create_round_key(&self, round: Uuid) -> Result<(KeyId, RoundKey), KeyringError> {
+    pub fn create_round_key(&self, round: RoundId) -> Result<(KeyId, RoundKey), KeyringError> {
         let master = self
             .master_keys
             .last()
             .ok_or_else(|| KeyringError::MasterKeyMissing("(none)".into()))?;
         let salt = self.keyring.create(round)?;
-        Ok((master.id().clone(), master.round_key(RoundId(round), &salt)))
+        Ok((master.id().clone(), master.round_key(round, &salt)))
     }
 
     /// The key of an open round opened with master key `key_id`.
-    pub fn round_key(&self, round: Uuid, key_id: &str) -> Result<RoundKey, KeyringError> {
+    pub fn round_key(&self, round: RoundId, key_id: &str) -> Result<RoundKey, KeyringError> {
         let master = self
             .master_keys
             .iter()
@@ -213,11 +212,11 @@ impl KeyChain {
             .keyring
             .read(round)?
             .ok_or(KeyringError::RoundKeyMissing(round))?;
-        Ok(master.round_key(RoundId(round), &salt))
+        Ok(master.round_key(round, &salt))
     }
 
     /// Whether the key of `round` can be had (for readiness and the admin API).
-    pub fn has_round_key(&self, round: Uuid, key_id: &str) -> bool {
+    pub fn has_round_key(&self, round: RoundId, key_id: &str) -> bool {
         self.round_key(round, key_id).is_ok()
     }
 }
@@ -235,7 +234,7 @@ mod tests {
     fn a_round_key_lives_until_its_salt_is_destroyed() {
         let dir = tempfile::tempdir().unwrap();
         let keys = chain(&dir.path().join("rounds"));
-        let round = Uuid::new_v4();
+        let round = RoundId::random();
         let (key_id, key) = keys.create_round_key(round).unwrap();
         let again = keys.round_key(round, key_id.as_str()).unwrap();
         let token = key.link_token(safepulse_domain::InvitationId::random());
@@ -260,7 +259,7 @@ mod tests {
     fn an_unknown_master_key_and_a_damaged_file_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let keys = chain(dir.path());
-        let round = Uuid::new_v4();
+        let round = RoundId::random();
         keys.create_round_key(round).unwrap();
         assert!(matches!(
             keys.round_key(round, "other"),

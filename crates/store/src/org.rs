@@ -3,24 +3,27 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Email, Locale, Name, Role, TimeZone};
+use safepulse_domain::{Email, Locale, Name, PersonId, Role, TeamId, TimeZone};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use uuid::Uuid;
 
 use crate::entities::{person, role_grant, round_node, survey_team, team, team_leader};
 use crate::{Conflict, StoreError};
 
 /// A page of a list ordered by id; `next` is the cursor for the following page.
 #[derive(Debug, Clone)]
-pub struct Page<T> {
+pub struct Page<T, Id> {
     pub items: Vec<T>,
-    pub next: Option<Uuid>,
+    pub next: Option<Id>,
 }
 
-pub(crate) fn into_page<T>(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
+pub(crate) fn into_page<T, Id>(
+    mut rows: Vec<T>,
+    limit: u64,
+    id_of: impl Fn(&T) -> Id,
+) -> Page<T, Id> {
     let next = if rows.len() as u64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(&id_of)
@@ -35,7 +38,7 @@ pub(crate) fn into_page<T>(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> U
 #[derive(Debug, Clone)]
 pub struct NewTeam {
     pub name: Name,
-    pub parent_id: Option<Uuid>,
+    pub parent_id: Option<TeamId>,
     pub time_zone: TimeZone,
 }
 
@@ -51,7 +54,7 @@ pub async fn create_team(
     }
     ensure_sibling_name_free(db, new.parent_id, new.name.as_str(), None).await?;
     let model = team::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(TeamId::random()),
         name: Set(new.name.into_string()),
         parent_id: Set(new.parent_id),
         time_zone: Set(new.time_zone.name().to_owned()),
@@ -65,9 +68,9 @@ pub async fn create_team(
 /// ("Engineering/Platform") must resolve to exactly one team.
 async fn ensure_sibling_name_free(
     db: &impl ConnectionTrait,
-    parent_id: Option<Uuid>,
+    parent_id: Option<TeamId>,
     name: &str,
-    except: Option<Uuid>,
+    except: Option<TeamId>,
 ) -> Result<(), StoreError> {
     let mut query = team::Entity::find().filter(team::Column::Name.eq(name));
     query = match parent_id {
@@ -92,7 +95,7 @@ fn missing_as(conflict: Conflict) -> impl Fn(StoreError) -> StoreError {
     }
 }
 
-pub async fn get_team(db: &impl ConnectionTrait, id: Uuid) -> Result<team::Model, StoreError> {
+pub async fn get_team(db: &impl ConnectionTrait, id: TeamId) -> Result<team::Model, StoreError> {
     team::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -101,9 +104,9 @@ pub async fn get_team(db: &impl ConnectionTrait, id: Uuid) -> Result<team::Model
 
 pub async fn list_teams(
     db: &impl ConnectionTrait,
-    after: Option<Uuid>,
+    after: Option<TeamId>,
     limit: u64,
-) -> Result<Page<team::Model>, StoreError> {
+) -> Result<Page<team::Model, TeamId>, StoreError> {
     let mut query = team::Entity::find()
         .order_by_asc(team::Column::Id)
         .limit(limit + 1);
@@ -125,12 +128,12 @@ pub struct TeamChanges {
     pub name: Option<Name>,
     pub time_zone: Option<TimeZone>,
     /// `Some(None)` moves the team to the top level.
-    pub parent_id: Option<Option<Uuid>>,
+    pub parent_id: Option<Option<TeamId>>,
 }
 
 pub async fn update_team(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    id: TeamId,
     changes: TeamChanges,
     now: DateTime<Utc>,
 ) -> Result<team::Model, StoreError> {
@@ -159,10 +162,10 @@ pub async fn update_team(
 /// Refuses a move that would make `team` its own ancestor (a cycle).
 async fn ensure_not_own_ancestor(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
-    new_parent: Uuid,
+    team_id: TeamId,
+    new_parent: TeamId,
 ) -> Result<(), StoreError> {
-    let parents: HashMap<Uuid, Option<Uuid>> = all_teams(db)
+    let parents: HashMap<TeamId, Option<TeamId>> = all_teams(db)
         .await?
         .into_iter()
         .map(|team| (team.id, team.parent_id))
@@ -184,7 +187,7 @@ async fn ensure_not_own_ancestor(
 /// Deletes a team that nothing depends on: no sub-teams and no people
 /// (`team_not_empty`), in no survey's audience (`team_in_survey`), and in no round's
 /// snapshot (`team_has_rounds`: its reports would lose their team).
-pub async fn delete_team(db: &impl ConnectionTrait, id: Uuid) -> Result<(), StoreError> {
+pub async fn delete_team(db: &impl ConnectionTrait, id: TeamId) -> Result<(), StoreError> {
     get_team(db, id).await?;
     let children = team::Entity::find()
         .filter(team::Column::ParentId.eq(id))
@@ -222,7 +225,7 @@ pub struct NewPerson {
     pub email: Email,
     pub name: Name,
     /// `None`: a person who holds role grants only and is never surveyed.
-    pub team_id: Option<Uuid>,
+    pub team_id: Option<TeamId>,
     pub locale: Locale,
     pub time_zone: Option<TimeZone>,
 }
@@ -238,7 +241,7 @@ pub async fn create_person(
             .map_err(missing_as(Conflict::TeamNotFound))?;
     }
     let model = person::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(PersonId::random()),
         email: Set(new.email.as_str().to_owned()),
         name: Set(new.name.into_string()),
         team_id: Set(new.team_id),
@@ -252,7 +255,10 @@ pub async fn create_person(
     Ok(model.insert(db).await?)
 }
 
-pub async fn get_person(db: &impl ConnectionTrait, id: Uuid) -> Result<person::Model, StoreError> {
+pub async fn get_person(
+    db: &impl ConnectionTrait,
+    id: PersonId,
+) -> Result<person::Model, StoreError> {
     person::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -271,9 +277,9 @@ pub async fn find_person_by_email(
 
 pub async fn list_people(
     db: &impl ConnectionTrait,
-    after: Option<Uuid>,
+    after: Option<PersonId>,
     limit: u64,
-) -> Result<Page<person::Model>, StoreError> {
+) -> Result<Page<person::Model, PersonId>, StoreError> {
     let mut query = person::Entity::find()
         .order_by_asc(person::Column::Id)
         .limit(limit + 1);
@@ -323,7 +329,7 @@ pub struct PersonChanges {
     pub name: Option<Name>,
     pub email: Option<Email>,
     /// `Some(None)` takes the person out of every team (role grants only).
-    pub team_id: Option<Option<Uuid>>,
+    pub team_id: Option<Option<TeamId>>,
     pub locale: Option<Locale>,
     pub time_zone: Option<Option<TimeZone>>,
     pub active: Option<bool>,
@@ -331,7 +337,7 @@ pub struct PersonChanges {
 
 pub async fn update_person(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    id: PersonId,
     changes: PersonChanges,
     now: DateTime<Utc>,
 ) -> Result<person::Model, StoreError> {
@@ -370,7 +376,7 @@ pub async fn update_person(
 /// grants, invitations and queued emails. Answers never referred to them.
 pub async fn erase_person(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    id: PersonId,
 ) -> Result<person::Model, StoreError> {
     let person = get_person(db, id).await?;
     person::Entity::delete_by_id(id).exec(db).await?;
@@ -395,8 +401,8 @@ pub async fn mark_undeliverable(
 
 pub async fn add_leader(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
-    person_id: Uuid,
+    team_id: TeamId,
+    person_id: PersonId,
 ) -> Result<(), StoreError> {
     get_team(db, team_id).await?;
     get_person(db, person_id)
@@ -414,8 +420,8 @@ pub async fn add_leader(
 
 pub async fn remove_leader(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
-    person_id: Uuid,
+    team_id: TeamId,
+    person_id: PersonId,
 ) -> Result<(), StoreError> {
     let result = team_leader::Entity::delete_by_id((team_id, person_id))
         .exec(db)
@@ -428,9 +434,9 @@ pub async fn remove_leader(
 
 pub async fn leaders_of(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<Vec<person::Model>, StoreError> {
-    let ids: Vec<Uuid> = team_leader::Entity::find()
+    let ids: Vec<PersonId> = team_leader::Entity::find()
         .filter(team_leader::Column::TeamId.eq(team_id))
         .all(db)
         .await?
@@ -446,8 +452,8 @@ pub async fn leaders_of(
 
 pub async fn teams_led_by(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
-) -> Result<Vec<Uuid>, StoreError> {
+    person_id: PersonId,
+) -> Result<Vec<TeamId>, StoreError> {
     Ok(team_leader::Entity::find()
         .filter(team_leader::Column::PersonId.eq(person_id))
         .all(db)
@@ -465,7 +471,7 @@ pub async fn all_leaderships(
 
 pub async fn grant_role(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     role: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -483,7 +489,7 @@ pub async fn grant_role(
 /// Takes a role grant away; `NotFound` when the person does not hold it.
 pub async fn revoke_role(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     role: &str,
 ) -> Result<(), StoreError> {
     let result = role_grant::Entity::delete_by_id((person_id, role.to_owned()))
@@ -499,7 +505,7 @@ pub async fn revoke_role(
 /// it (admin, hr) or lead a team (manager). A person's tokens are worth exactly this.
 pub async fn holds_role(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     role: Role,
 ) -> Result<bool, StoreError> {
     let Some(person) = person::Entity::find_by_id(person_id).one(db).await? else {
@@ -528,7 +534,7 @@ pub async fn holds_role(
 
 pub async fn roles_of(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<Vec<String>, StoreError> {
     Ok(role_grant::Entity::find()
         .filter(role_grant::Column::PersonId.eq(person_id))

@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use safepulse_domain::{NodeId, RoundId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QuerySelect, Statement,
 };
-use uuid::Uuid;
 
 use crate::entities::{open_response, round, round_participation};
 use crate::{Store, StoreError};
@@ -22,9 +22,9 @@ use crate::{Store, StoreError};
 /// Answers stored so far per snapshot node of an open round (not per subtree).
 pub async fn respondents_per_node(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
-) -> Result<HashMap<Uuid, u64>, StoreError> {
-    let counts: Vec<(Uuid, i64)> = open_response::Entity::find()
+    round_id: RoundId,
+) -> Result<HashMap<NodeId, u64>, StoreError> {
+    let counts: Vec<(NodeId, i64)> = open_response::Entity::find()
         .select_only()
         .column(open_response::Column::NodeId)
         .column_as(open_response::Column::Id.count(), "respondents")
@@ -42,7 +42,7 @@ pub async fn respondents_per_node(
 /// The stored participation rows of some rounds.
 pub async fn of_rounds(
     db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
+    round_ids: &[RoundId],
 ) -> Result<Vec<round_participation::Model>, StoreError> {
     Ok(round_participation::Entity::find()
         .filter(round_participation::Column::RoundId.is_in(round_ids.iter().copied()))
@@ -56,8 +56,8 @@ pub async fn of_rounds(
 /// the set of nodes is fixed by the round's snapshot.
 pub async fn store_for_round(
     store: &Store,
-    round_id: Uuid,
-    rounded: &[(Uuid, u32)],
+    round_id: RoundId,
+    rounded: &[(NodeId, u32)],
     now: DateTime<Utc>,
     refresh_after: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -115,7 +115,10 @@ pub async fn store_for_round(
 
 /// Deletes a round's participation figures: the close transaction calls it, so
 /// nothing about a round's progress outlives the round being open.
-pub async fn delete_for_round(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(), StoreError> {
+pub async fn delete_for_round(
+    db: &impl ConnectionTrait,
+    round_id: RoundId,
+) -> Result<(), StoreError> {
     round_participation::Entity::delete_many()
         .filter(round_participation::Column::RoundId.eq(round_id))
         .exec(db)
@@ -126,13 +129,13 @@ pub async fn delete_for_round(db: &impl ConnectionTrait, round_id: Uuid) -> Resu
 /// The open rounds in which `node_id` shows participation, with its figure.
 pub async fn open_rounds_of_node(
     db: &impl ConnectionTrait,
-    node_id: Uuid,
+    node_id: NodeId,
 ) -> Result<Vec<(round::Model, round_participation::Model)>, StoreError> {
     let rows = round_participation::Entity::find()
         .filter(round_participation::Column::NodeId.eq(node_id))
         .all(db)
         .await?;
-    let open: HashMap<Uuid, round::Model> = round::Entity::find()
+    let open: HashMap<RoundId, round::Model> = round::Entity::find()
         .filter(round::Column::Id.is_in(rows.iter().map(|row| row.round_id)))
         .filter(round::Column::Status.eq("open"))
         .all(db)

@@ -10,10 +10,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Email, Locale, Name, TimeZone};
+use safepulse_domain::{Email, Locale, Name, PersonId, TeamId, TimeZone};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, Set};
-use uuid::Uuid;
 
 use crate::entities::{audit_entry, person, team, team_leader};
 use crate::{Conflict, StoreError};
@@ -75,7 +74,7 @@ pub async fn apply(
     let mut new_leaders = Vec::new();
     let mut former_leaders = Vec::new();
     let mut audit = Vec::new();
-    let joined = |team_id: Uuid, person_id: Uuid| ("membership.joined", team_id, person_id);
+    let joined = |team_id: TeamId, person_id: PersonId| ("membership.joined", team_id, person_id);
     for row in people {
         let team_id = teams.resolve(&row.team_path, row.time_zone, now)?;
         let time_zone = Some(row.time_zone.name().to_owned());
@@ -111,7 +110,7 @@ pub async fn apply(
                 (current.id, leads_now)
             }
             None => {
-                let id = Uuid::new_v4();
+                let id = PersonId::random();
                 inserts.push(person::ActiveModel {
                     id: Set(id),
                     email: Set(row.email.as_str().to_owned()),
@@ -205,7 +204,7 @@ pub async fn apply(
 
 /// The team tree by (parent, name), with the teams this import adds.
 struct TeamPaths {
-    by_parent_and_name: HashMap<(Option<Uuid>, String), Uuid>,
+    by_parent_and_name: HashMap<(Option<TeamId>, String), TeamId>,
     created: Vec<team::ActiveModel>,
 }
 
@@ -229,14 +228,14 @@ impl TeamPaths {
         path: &[Name],
         time_zone: TimeZone,
         now: DateTime<Utc>,
-    ) -> Result<Uuid, StoreError> {
+    ) -> Result<TeamId, StoreError> {
         let mut parent = None;
         for name in path {
             let key = (parent, name.as_str().to_owned());
             let id = match self.by_parent_and_name.get(&key) {
                 Some(&id) => id,
                 None => {
-                    let id = Uuid::new_v4();
+                    let id = TeamId::random();
                     self.created.push(team::ActiveModel {
                         id: Set(id),
                         name: Set(name.as_str().to_owned()),
@@ -275,9 +274,9 @@ async fn existing_people(
 
 async fn leaderships_of(
     db: &impl ConnectionTrait,
-    people: impl Iterator<Item = Uuid>,
-) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
-    let ids: Vec<Uuid> = people.collect();
+    people: impl Iterator<Item = PersonId>,
+) -> Result<HashSet<(TeamId, PersonId)>, StoreError> {
+    let ids: Vec<PersonId> = people.collect();
     let mut leaderships = HashSet::new();
     for batch in ids.chunks(BATCH) {
         for row in team_leader::Entity::find()

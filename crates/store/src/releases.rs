@@ -15,6 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use safepulse_domain::access::{AccessNode, NodeKind, OwnPart, ReaderScope, readable_nodes};
+use safepulse_domain::{NodeId, PersonId, RoundId};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -29,16 +30,16 @@ use crate::entities::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseReader {
     pub scope: ReaderScope,
-    pub person_id: Option<Uuid>,
+    pub person_id: Option<PersonId>,
 }
 
 /// Which releases a read path asks for.
 #[derive(Debug, Clone)]
 pub enum ReleaseSelection<'a> {
     /// Every release of one node, oldest round first (a team report, a node's history).
-    Node(Uuid),
+    Node(NodeId),
     /// Every release of one round (the heatmap, the dashboard).
-    Round(Uuid),
+    Round(RoundId),
     /// One page of the HR export, by release id.
     Page {
         filter: &'a ReleaseFilter,
@@ -50,9 +51,9 @@ pub enum ReleaseSelection<'a> {
 /// Filters of the HR export.
 #[derive(Debug, Clone, Default)]
 pub struct ReleaseFilter {
-    pub round_id: Option<Uuid>,
+    pub round_id: Option<RoundId>,
     pub period_key: Option<String>,
-    pub node_id: Option<Uuid>,
+    pub node_id: Option<NodeId>,
 }
 
 /// One release a reader may read, with its round and its node as the round's
@@ -72,20 +73,20 @@ pub struct VisibleReleases {
     /// page may hold fewer than its limit when some were not the reader's).
     pub next: Option<Uuid>,
     /// The snapshots of every round a selected release belongs to, readable or not.
-    snapshots: HashMap<Uuid, Vec<round_node::Model>>,
+    snapshots: HashMap<RoundId, Vec<round_node::Model>>,
     /// Those rounds, newest first.
     rounds_newest_first: Vec<round::Model>,
 }
 
 impl VisibleReleases {
     /// A round's hierarchy snapshot (empty for a round no selected release is in).
-    pub fn snapshot(&self, round_id: Uuid) -> &[round_node::Model] {
+    pub fn snapshot(&self, round_id: RoundId) -> &[round_node::Model] {
         self.snapshots.get(&round_id).map_or(&[], Vec::as_slice)
     }
 
     /// The node's name in the newest round that released it, readable or not:
     /// a node's name is structure, not a figure.
-    pub fn latest_name_of(&self, node_id: Uuid) -> Option<&str> {
+    pub fn latest_name_of(&self, node_id: NodeId) -> Option<&str> {
         self.rounds_newest_first.iter().find_map(|round| {
             self.snapshot(round.id)
                 .iter()
@@ -111,13 +112,13 @@ pub async fn visible_releases(
             limit,
         } => page_of_releases(db, filter, after, limit).await?,
     };
-    let round_ids: Vec<Uuid> = candidates
+    let round_ids: Vec<RoundId> = candidates
         .iter()
         .map(|release| release.round_id)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let rounds: HashMap<Uuid, round::Model> = round::Entity::find()
+    let rounds: HashMap<RoundId, round::Model> = round::Entity::find()
         .filter(round::Column::Id.is_in(round_ids.iter().copied()))
         .all(db)
         .await?
@@ -165,8 +166,8 @@ pub async fn visible_releases(
 pub async fn readable_nodes_in_rounds(
     db: &impl ConnectionTrait,
     reader: &ReleaseReader,
-    round_ids: &[Uuid],
-) -> Result<HashMap<Uuid, HashSet<Uuid>>, StoreError> {
+    round_ids: &[RoundId],
+) -> Result<HashMap<RoundId, HashSet<NodeId>>, StoreError> {
     let snapshots = snapshots_by_round(db, round_ids).await?;
     readable_in_snapshots(db, reader, &snapshots).await
 }
@@ -176,15 +177,15 @@ pub async fn readable_nodes_in_rounds(
 pub async fn comments_of_node(
     db: &impl ConnectionTrait,
     visible: &VisibleReleases,
-    node_id: Uuid,
-) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
-    let round_ids: Vec<Uuid> = visible
+    node_id: NodeId,
+) -> Result<HashMap<RoundId, Vec<String>>, StoreError> {
+    let round_ids: Vec<RoundId> = visible
         .releases
         .iter()
         .filter(|entry| entry.release.node_id == node_id && entry.release.detail)
         .map(|entry| entry.round.id)
         .collect();
-    let mut comments: HashMap<Uuid, Vec<String>> = HashMap::new();
+    let mut comments: HashMap<RoundId, Vec<String>> = HashMap::new();
     if round_ids.is_empty() {
         return Ok(comments);
     }
@@ -218,10 +219,10 @@ pub async fn comments_of_node(
 /// number of people and rounds; a person with no invitation in a round has no entry.
 pub async fn own_parts(
     db: &impl ConnectionTrait,
-    person_ids: &[Uuid],
-    round_ids: &[Uuid],
-) -> Result<HashMap<(Uuid, Uuid), OwnPart>, StoreError> {
-    let mut parts: HashMap<(Uuid, Uuid), OwnPart> = HashMap::new();
+    person_ids: &[PersonId],
+    round_ids: &[RoundId],
+) -> Result<HashMap<(RoundId, PersonId), OwnPart>, StoreError> {
+    let mut parts: HashMap<(RoundId, PersonId), OwnPart> = HashMap::new();
     if person_ids.is_empty() || round_ids.is_empty() {
         return Ok(parts);
     }
@@ -264,9 +265,9 @@ pub fn access_node(node: &round_node::Model) -> AccessNode {
 async fn readable_in_snapshots(
     db: &impl ConnectionTrait,
     reader: &ReleaseReader,
-    snapshots: &HashMap<Uuid, Vec<round_node::Model>>,
-) -> Result<HashMap<Uuid, HashSet<Uuid>>, StoreError> {
-    let round_ids: Vec<Uuid> = snapshots.keys().copied().collect();
+    snapshots: &HashMap<RoundId, Vec<round_node::Model>>,
+) -> Result<HashMap<RoundId, HashSet<NodeId>>, StoreError> {
+    let round_ids: Vec<RoundId> = snapshots.keys().copied().collect();
     let mut parts = match reader.person_id {
         Some(person_id) => own_parts(db, &[person_id], &round_ids).await?,
         None => HashMap::new(),
@@ -286,9 +287,9 @@ async fn readable_in_snapshots(
 
 async fn snapshots_by_round(
     db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<round_node::Model>>, StoreError> {
-    let mut snapshots: HashMap<Uuid, Vec<round_node::Model>> = HashMap::new();
+    round_ids: &[RoundId],
+) -> Result<HashMap<RoundId, Vec<round_node::Model>>, StoreError> {
+    let mut snapshots: HashMap<RoundId, Vec<round_node::Model>> = HashMap::new();
     if round_ids.is_empty() {
         return Ok(snapshots);
     }
@@ -300,7 +301,7 @@ async fn snapshots_by_round(
 
 async fn releases_of_node(
     db: &impl ConnectionTrait,
-    node_id: Uuid,
+    node_id: NodeId,
 ) -> Result<Vec<release::Model>, StoreError> {
     Ok(release::Entity::find()
         .filter(release::Column::NodeId.eq(node_id))
@@ -310,7 +311,7 @@ async fn releases_of_node(
 
 async fn releases_of_round(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Vec<release::Model>, StoreError> {
     Ok(release::Entity::find()
         .filter(release::Column::RoundId.eq(round_id))
@@ -338,7 +339,7 @@ async fn page_of_releases(
         query = query.filter(release::Column::NodeId.eq(node_id));
     }
     if let Some(period_key) = &filter.period_key {
-        let rounds: Vec<Uuid> = round::Entity::find()
+        let rounds: Vec<RoundId> = round::Entity::find()
             .filter(round::Column::PeriodKey.eq(period_key.as_str()))
             .all(db)
             .await?

@@ -5,8 +5,8 @@
 //! `comments`, `atom_statistics` or `determined_nodes`.
 
 use chrono::{DateTime, Utc};
+use safepulse_domain::{RoundId, TeamId};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entities::{audit_entry, round_node};
@@ -14,7 +14,7 @@ use crate::entities::{audit_entry, round_node};
 /// The snapshots of several rounds in one query.
 pub async fn snapshots_of_rounds(
     db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
+    round_ids: &[RoundId],
 ) -> Result<Vec<round_node::Model>, StoreError> {
     Ok(round_node::Entity::find()
         .filter(round_node::Column::RoundId.is_in(round_ids.iter().copied()))
@@ -25,7 +25,7 @@ pub async fn snapshots_of_rounds(
 /// When people joined or left `team_id` (audit log), within a window.
 pub async fn membership_changes(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
+    team_id: TeamId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<DateTime<Utc>>, StoreError> {

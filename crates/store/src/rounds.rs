@@ -3,13 +3,12 @@
 //! each; what the steps mean and why they are ordered so is documented there.
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::ItemId;
+use safepulse_domain::{ItemId, PersonId, RoundId, SurveyId, TeamId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, Set, Statement, TryInsertResult,
 };
-use uuid::Uuid;
 
 use crate::entities::{
     determined_node, invitation, outbox, person, round, round_item, round_node, survey,
@@ -40,7 +39,7 @@ where
 /// The round `round_id`, if it exists.
 pub async fn find(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Option<round::Model>, StoreError> {
     Ok(round::Entity::find_by_id(round_id).one(db).await?)
 }
@@ -48,7 +47,7 @@ pub async fn find(
 /// The survey `survey_id`, if it exists.
 pub async fn find_survey(
     db: &impl ConnectionTrait,
-    survey_id: Uuid,
+    survey_id: SurveyId,
 ) -> Result<Option<survey::Model>, StoreError> {
     Ok(survey::Entity::find_by_id(survey_id).one(db).await?)
 }
@@ -70,7 +69,7 @@ pub async fn insert_unless_period_taken(
 /// The round of `survey_id` for `period_key`.
 pub async fn of_period(
     db: &impl ConnectionTrait,
-    survey_id: Uuid,
+    survey_id: SurveyId,
     period_key: &str,
 ) -> Result<Option<round::Model>, StoreError> {
     Ok(round::Entity::find()
@@ -99,7 +98,7 @@ pub async fn lock_privacy(
 /// waits for those in flight.
 pub async fn mark_closed(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let closed = round::Entity::update_many()
@@ -115,7 +114,7 @@ pub async fn mark_closed(
 /// The round's invitations.
 pub async fn invitations(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Vec<invitation::Model>, StoreError> {
     Ok(invitation::Entity::find()
         .filter(invitation::Column::RoundId.eq(round_id))
@@ -124,7 +123,10 @@ pub async fn invitations(
 }
 
 /// The round's items, in the order its answers are sealed.
-pub async fn items(db: &impl ConnectionTrait, round_id: Uuid) -> Result<Vec<ItemId>, StoreError> {
+pub async fn items(
+    db: &impl ConnectionTrait,
+    round_id: RoundId,
+) -> Result<Vec<ItemId>, StoreError> {
     Ok(round_item::Entity::find()
         .filter(round_item::Column::RoundId.eq(round_id))
         .order_by_asc(round_item::Column::Position)
@@ -138,7 +140,7 @@ pub async fn items(db: &impl ConnectionTrait, round_id: Uuid) -> Result<Vec<Item
 /// The round's frozen hierarchy.
 pub async fn nodes(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Vec<round_node::Model>, StoreError> {
     Ok(round_node::Entity::find()
         .filter(round_node::Column::RoundId.eq(round_id))
@@ -149,7 +151,7 @@ pub async fn nodes(
 /// Stores the organisation-wide figures of a closed round.
 pub async fn set_org_figures(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
     figures: serde_json::Value,
 ) -> Result<(), StoreError> {
     round::Entity::update_many()
@@ -162,7 +164,7 @@ pub async fn set_org_figures(
 
 /// Nulls the round's invitation lookups: no link of the round finds its
 /// invitation any more.
-pub async fn null_lookups(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(), StoreError> {
+pub async fn null_lookups(db: &impl ConnectionTrait, round_id: RoundId) -> Result<(), StoreError> {
     invitation::Entity::update_many()
         .col_expr(
             invitation::Column::Lookup,
@@ -178,7 +180,7 @@ pub async fn null_lookups(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(
 /// dead link.
 pub async fn delete_unsent_links(
     db: &impl ConnectionTrait,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<(), StoreError> {
     outbox::Entity::delete_many()
         .filter(outbox::Column::RoundId.eq(round_id))
@@ -191,7 +193,7 @@ pub async fn delete_unsent_links(
 /// The active people among `ids` whose address has not bounced.
 pub async fn deliverable_people(
     db: &impl ConnectionTrait,
-    ids: impl IntoIterator<Item = Uuid>,
+    ids: impl IntoIterator<Item = PersonId>,
 ) -> Result<Vec<person::Model>, StoreError> {
     Ok(person::Entity::find()
         .filter(person::Column::Id.is_in(ids))
@@ -204,7 +206,7 @@ pub async fn deliverable_people(
 /// The leader rows of `team_ids`.
 pub async fn leaders_of_teams(
     db: &impl ConnectionTrait,
-    team_ids: impl IntoIterator<Item = Uuid>,
+    team_ids: impl IntoIterator<Item = TeamId>,
 ) -> Result<Vec<team_leader::Model>, StoreError> {
     Ok(team_leader::Entity::find()
         .filter(team_leader::Column::TeamId.is_in(team_ids))
@@ -215,7 +217,7 @@ pub async fn leaders_of_teams(
 /// The teams `team_ids`.
 pub async fn teams(
     db: &impl ConnectionTrait,
-    team_ids: impl IntoIterator<Item = Uuid>,
+    team_ids: impl IntoIterator<Item = TeamId>,
 ) -> Result<Vec<team::Model>, StoreError> {
     Ok(team::Entity::find()
         .filter(team::Column::Id.is_in(team_ids))
@@ -226,8 +228,8 @@ pub async fn teams(
 /// The teams a survey was created for (without their sub-teams).
 pub async fn survey_team_ids(
     db: &impl ConnectionTrait,
-    survey_id: Uuid,
-) -> Result<Vec<Uuid>, StoreError> {
+    survey_id: SurveyId,
+) -> Result<Vec<TeamId>, StoreError> {
     Ok(survey_team::Entity::find()
         .filter(survey_team::Column::SurveyId.eq(survey_id))
         .all(db)
@@ -241,7 +243,7 @@ pub async fn survey_team_ids(
 /// round's invitees.
 pub async fn invitable_people(
     db: &impl ConnectionTrait,
-    team_ids: impl IntoIterator<Item = Uuid>,
+    team_ids: impl IntoIterator<Item = TeamId>,
 ) -> Result<Vec<person::Model>, StoreError> {
     Ok(person::Entity::find()
         .filter(person::Column::TeamId.is_in(team_ids))
@@ -255,7 +257,7 @@ pub async fn invitable_people(
 /// Every invitation `person_id` was sent, in any round.
 pub async fn invitations_of_person(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
 ) -> Result<Vec<invitation::Model>, StoreError> {
     Ok(invitation::Entity::find()
         .filter(invitation::Column::PersonId.eq(person_id))
@@ -265,13 +267,13 @@ pub async fn invitations_of_person(
 
 /// Deletes a round; its invitations, snapshot, viewers, items, reminders,
 /// participation and outbox rows go with it (ON DELETE CASCADE).
-pub async fn delete(db: &impl ConnectionTrait, round_id: Uuid) -> Result<(), StoreError> {
+pub async fn delete(db: &impl ConnectionTrait, round_id: RoundId) -> Result<(), StoreError> {
     round::Entity::delete_by_id(round_id).exec(db).await?;
     Ok(())
 }
 
 /// The closed rounds not yet shredded (`scrubbed_at` unset).
-pub async fn unshredded(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, StoreError> {
+pub async fn unshredded(db: &impl ConnectionTrait) -> Result<Vec<RoundId>, StoreError> {
     Ok(round::Entity::find()
         .filter(round::Column::Status.eq("closed"))
         .filter(round::Column::ScrubbedAt.is_null())
@@ -285,7 +287,7 @@ pub async fn unshredded(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, StoreErr
 /// Records that the rounds' keys are destroyed and their freed pages scrubbed.
 pub async fn mark_shredded(
     db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
+    round_ids: &[RoundId],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     round::Entity::update_many()
@@ -349,7 +351,7 @@ pub async fn earlier_closed(
 /// The nodes the releases of `round_ids` determined (Rule D's memory).
 pub async fn determined_nodes(
     db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
+    round_ids: &[RoundId],
 ) -> Result<Vec<determined_node::Model>, StoreError> {
     Ok(determined_node::Entity::find()
         .filter(determined_node::Column::RoundId.is_in(round_ids.iter().copied()))
@@ -360,7 +362,7 @@ pub async fn determined_nodes(
 /// The snapshot rows of `round_ids`.
 pub async fn nodes_of_rounds(
     db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
+    round_ids: &[RoundId],
 ) -> Result<Vec<round_node::Model>, StoreError> {
     Ok(round_node::Entity::find()
         .filter(round_node::Column::RoundId.is_in(round_ids.iter().copied()))
@@ -371,7 +373,7 @@ pub async fn nodes_of_rounds(
 /// The invitations of `round_ids`.
 pub async fn invitations_of_rounds(
     db: &impl ConnectionTrait,
-    round_ids: &[Uuid],
+    round_ids: &[RoundId],
 ) -> Result<Vec<invitation::Model>, StoreError> {
     Ok(invitation::Entity::find()
         .filter(invitation::Column::RoundId.is_in(round_ids.iter().copied()))

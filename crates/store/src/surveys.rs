@@ -2,12 +2,11 @@
 //! Opening and closing rounds is the mailer's job; this module only stores and lists.
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::Name;
+use safepulse_domain::{Name, RoundId, SurveyId, TeamId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use uuid::Uuid;
 
 use crate::entities::{round, survey, survey_team, team};
 use crate::org::Page;
@@ -16,7 +15,7 @@ use crate::{Conflict, StoreError};
 #[derive(Debug, Clone)]
 pub struct NewSurvey {
     pub name: Name,
-    pub team_ids: Vec<Uuid>,
+    pub team_ids: Vec<TeamId>,
     pub include_subteams: bool,
     pub settings: serde_json::Value,
     pub k: u32,
@@ -33,7 +32,7 @@ pub struct NewSurvey {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SurveyWithTeams {
     pub survey: survey::Model,
-    pub team_ids: Vec<Uuid>,
+    pub team_ids: Vec<TeamId>,
 }
 
 pub async fn create_survey(
@@ -42,7 +41,7 @@ pub async fn create_survey(
     now: DateTime<Utc>,
 ) -> Result<SurveyWithTeams, StoreError> {
     ensure_teams_exist(db, &new.team_ids).await?;
-    let id = Uuid::new_v4();
+    let id = SurveyId::random();
     survey::ActiveModel {
         id: Set(id),
         name: Set(new.name.into_string()),
@@ -64,7 +63,7 @@ pub async fn create_survey(
 
 async fn ensure_teams_exist(
     db: &impl ConnectionTrait,
-    team_ids: &[Uuid],
+    team_ids: &[TeamId],
 ) -> Result<(), StoreError> {
     let found = team::Entity::find()
         .filter(team::Column::Id.is_in(team_ids.iter().copied()))
@@ -78,8 +77,8 @@ async fn ensure_teams_exist(
 
 async fn replace_teams(
     db: &impl ConnectionTrait,
-    survey_id: Uuid,
-    team_ids: &[Uuid],
+    survey_id: SurveyId,
+    team_ids: &[TeamId],
 ) -> Result<(), StoreError> {
     survey_team::Entity::delete_many()
         .filter(survey_team::Column::SurveyId.eq(survey_id))
@@ -98,7 +97,7 @@ async fn replace_teams(
 
 pub async fn get_survey(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    id: SurveyId,
 ) -> Result<SurveyWithTeams, StoreError> {
     let survey = survey::Entity::find_by_id(id)
         .one(db)
@@ -117,9 +116,9 @@ pub async fn get_survey(
 
 pub async fn list_surveys(
     db: &impl ConnectionTrait,
-    after: Option<Uuid>,
+    after: Option<SurveyId>,
     limit: u64,
-) -> Result<Page<SurveyWithTeams>, StoreError> {
+) -> Result<Page<SurveyWithTeams, SurveyId>, StoreError> {
     let mut query = survey::Entity::find()
         .order_by_asc(survey::Column::Id)
         .limit(limit + 1);
@@ -142,7 +141,7 @@ pub async fn list_surveys(
 #[derive(Debug, Clone, Default)]
 pub struct SurveyChanges {
     pub name: Option<Name>,
-    pub team_ids: Option<Vec<Uuid>>,
+    pub team_ids: Option<Vec<TeamId>>,
     pub include_subteams: Option<bool>,
     pub settings: Option<serde_json::Value>,
     /// `(k, k_detail)`, checked against the floors by the caller (and by the
@@ -155,7 +154,7 @@ pub struct SurveyChanges {
 
 pub async fn update_survey(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    id: SurveyId,
     changes: SurveyChanges,
     now: DateTime<Utc>,
 ) -> Result<SurveyWithTeams, StoreError> {
@@ -194,7 +193,7 @@ pub async fn update_survey(
 
 pub async fn rounds_of(
     db: &impl ConnectionTrait,
-    survey_id: Uuid,
+    survey_id: SurveyId,
 ) -> Result<Vec<round::Model>, StoreError> {
     Ok(round::Entity::find()
         .filter(round::Column::SurveyId.eq(survey_id))
@@ -211,7 +210,7 @@ pub async fn open_rounds(db: &impl ConnectionTrait) -> Result<Vec<round::Model>,
         .await?)
 }
 
-pub async fn get_round(db: &impl ConnectionTrait, id: Uuid) -> Result<round::Model, StoreError> {
+pub async fn get_round(db: &impl ConnectionTrait, id: RoundId) -> Result<round::Model, StoreError> {
     round::Entity::find_by_id(id)
         .one(db)
         .await?

@@ -3,12 +3,11 @@
 //! themselves are never stored; a row holds the `jti` only.
 
 use chrono::{DateTime, Utc};
-use safepulse_domain::Role;
+use safepulse_domain::{PersonId, Role, TokenId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entities::issued_token;
@@ -35,10 +34,10 @@ impl TokenKind {
 
 #[derive(Debug, Clone)]
 pub struct NewToken<'a> {
-    pub jti: Uuid,
+    pub jti: TokenId,
     pub subject: &'a str,
     /// The person the subject names, if any (see [`issued_token::Model::person_id`]).
-    pub person_id: Option<Uuid>,
+    pub person_id: Option<PersonId>,
     pub role: Role,
     pub kind: TokenKind,
     pub key_id: &'a str,
@@ -65,7 +64,7 @@ pub async fn record(db: &impl ConnectionTrait, new: NewToken<'_>) -> Result<(), 
 
 pub async fn find(
     db: &impl ConnectionTrait,
-    jti: Uuid,
+    jti: TokenId,
 ) -> Result<Option<issued_token::Model>, StoreError> {
     Ok(issued_token::Entity::find_by_id(jti).one(db).await?)
 }
@@ -74,7 +73,7 @@ pub async fn find(
 /// call revoked it (`revoked_at` was `None`); `NotFound` for an unknown `jti`.
 pub async fn revoke(
     db: &impl ConnectionTrait,
-    jti: Uuid,
+    jti: TokenId,
     now: DateTime<Utc>,
 ) -> Result<issued_token::Model, StoreError> {
     let row = find(db, jti).await?.ok_or(StoreError::NotFound)?;
@@ -88,7 +87,7 @@ pub async fn revoke(
 
 /// The tokens of a person: issued to them, or to one of `addresses` (a service
 /// token issued for their address before they were a person).
-fn of_person(person_id: Uuid, addresses: &[&str]) -> Condition {
+fn of_person(person_id: PersonId, addresses: &[&str]) -> Condition {
     Condition::any()
         .add(issued_token::Column::PersonId.eq(person_id))
         .add(issued_token::Column::Subject.is_in(addresses.iter().copied()))
@@ -98,11 +97,11 @@ fn of_person(person_id: Uuid, addresses: &[&str]) -> Condition {
 /// their ids.
 pub async fn revoke_of_person(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     addresses: &[&str],
     role: Option<Role>,
     now: DateTime<Utc>,
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<TokenId>, StoreError> {
     let mut query = issued_token::Entity::find()
         .select_only()
         .column(issued_token::Column::Jti)
@@ -111,7 +110,7 @@ pub async fn revoke_of_person(
     if let Some(role) = role {
         query = query.filter(issued_token::Column::Role.eq(role.as_str()));
     }
-    let jtis: Vec<Uuid> = query.into_tuple().all(db).await?;
+    let jtis: Vec<TokenId> = query.into_tuple().all(db).await?;
     if !jtis.is_empty() {
         issued_token::Entity::update_many()
             .col_expr(issued_token::Column::RevokedAt, Some(now).into())
@@ -127,9 +126,9 @@ pub async fn revoke_of_person(
 /// Returns the ids of the tokens that were still valid.
 pub async fn delete_of_person(
     db: &impl ConnectionTrait,
-    person_id: Uuid,
+    person_id: PersonId,
     addresses: &[&str],
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<TokenId>, StoreError> {
     let rows = issued_token::Entity::find()
         .filter(of_person(person_id, addresses))
         .all(db)
@@ -149,9 +148,9 @@ pub async fn delete_of_person(
 pub async fn list_active(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    after: Option<Uuid>,
+    after: Option<TokenId>,
     limit: u64,
-) -> Result<Page<issued_token::Model>, StoreError> {
+) -> Result<Page<issued_token::Model, TokenId>, StoreError> {
     let mut query = issued_token::Entity::find()
         .filter(issued_token::Column::RevokedAt.is_null())
         .filter(issued_token::Column::ExpiresAt.gt(now))

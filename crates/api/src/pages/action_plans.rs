@@ -18,13 +18,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{Duration, NaiveDate};
-use safepulse_domain::{Dimension, Locale};
+use safepulse_domain::{CommitmentId, Dimension, Locale, NodeId, RoundId, TeamId};
 use safepulse_mailer::calendar_date;
 use safepulse_mailer::messages::dimension_label;
 use safepulse_store::audit;
 use safepulse_store::commitments as stored;
 use safepulse_store::entities::action_commitment;
-use uuid::Uuid;
 
 use super::dashboard;
 use super::language::Text;
@@ -46,7 +45,7 @@ const SUGGESTED_DAYS_AHEAD: i64 = 28;
 #[derive(Debug, Default)]
 pub struct Attempt {
     /// The commitment being changed; `None` for a new one.
-    pub editing: Option<Uuid>,
+    pub editing: Option<CommitmentId>,
     pub dimension: String,
     pub action: String,
     pub due_on: String,
@@ -56,13 +55,13 @@ pub struct Attempt {
 /// The action plan part of a team page.
 #[derive(Debug)]
 pub struct PlanSection {
-    pub team_id: Uuid,
+    pub team_id: TeamId,
     /// A leader of the team: the forms are shown.
     pub writable: bool,
     pub csrf: String,
     pub commitments: Vec<CommitmentLine>,
     /// The pulse a new commitment answers (the team's latest closed one).
-    pub round: Option<(Uuid, String)>,
+    pub round: Option<(RoundId, String)>,
     /// How many more commitments that pulse takes.
     pub remaining: usize,
     pub dimensions: Vec<(&'static str, &'static str)>,
@@ -84,7 +83,7 @@ pub struct FormValues {
 
 #[derive(Debug)]
 pub struct CommitmentLine {
-    pub id: Uuid,
+    pub id: CommitmentId,
     pub dimension: String,
     pub dimension_label: &'static str,
     pub action: String,
@@ -104,7 +103,7 @@ pub struct CommitmentLine {
 pub async fn readable_plan(
     state: &AppState,
     caller: &Caller,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<Option<Vec<action_commitment::Model>>, ApiError> {
     let db = state.store.connection();
     if !commitments::reads_team_plan(db, caller, team_id).await? {
@@ -130,7 +129,7 @@ fn label_of(dimension: &str, locale: Locale) -> &'static str {
 pub async fn plan_section(
     state: &AppState,
     session: &Session,
-    team_id: Uuid,
+    team_id: TeamId,
     rows: &[action_commitment::Model],
     zones: &LabelZones,
     suggested: Option<&'static str>,
@@ -140,7 +139,7 @@ pub async fn plan_section(
     let locale = session.locale;
     let writable = commitments::caller_leads(db, &session.caller, team_id).await?;
     let today = state.clock.now().date_naive();
-    let labels: HashMap<Uuid, String> = stored::rounds_of(db, rows)
+    let labels: HashMap<RoundId, String> = stored::rounds_of(db, rows)
         .await?
         .into_iter()
         .map(|round| {
@@ -252,7 +251,7 @@ fn form_text(fields: &[(String, String)], name: &str) -> String {
 async fn refused_page(
     state: &AppState,
     session: &Session,
-    team_id: Uuid,
+    team_id: TeamId,
     mut attempt: Attempt,
     status: StatusCode,
 ) -> HttpResponse {
@@ -266,8 +265,15 @@ async fn refused_page(
     }
     match Reader::resolve(&session.caller, state.store.connection()).await {
         Ok(reader) => {
-            dashboard::render_team_page(state, session, &reader, team_id, Some(attempt), status)
-                .await
+            dashboard::render_team_page(
+                state,
+                session,
+                &reader,
+                NodeId::of_team(team_id),
+                Some(attempt),
+                status,
+            )
+            .await
         }
         Err(error) => server_error(&error, Some(session)),
     }
@@ -283,14 +289,14 @@ fn failure(error: &ApiError, session: &Session) -> HttpResponse {
 
 /// A leader's form post: the signed-in form and the id in its path, or the response
 /// that replaces the page (cross-site, no session, an id that is none).
-async fn form_with_id(
+async fn form_with_id<Id: std::str::FromStr>(
     request: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     id: &str,
-) -> Result<(Session, Vec<(String, String)>, Uuid), HttpResponse> {
+) -> Result<(Session, Vec<(String, String)>, Id), HttpResponse> {
     let (session, fields) = session::signed_in_form(request, payload, state).await?;
-    match id.parse::<Uuid>() {
+    match id.parse::<Id>() {
         Ok(id) => Ok((session, fields, id)),
         Err(_) => Err(failure(&ApiError::NotFound, &session)),
     }
@@ -300,7 +306,7 @@ async fn form_with_id(
 async fn ensure_leads(
     state: &AppState,
     session: &Session,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<(), HttpResponse> {
     match commitments::caller_leads(state.store.connection(), &session.caller, team_id).await {
         Ok(true) => Ok(()),
@@ -309,7 +315,7 @@ async fn ensure_leads(
     }
 }
 
-fn back_to_plan(team_id: Uuid) -> HttpResponse {
+fn back_to_plan(team_id: TeamId) -> HttpResponse {
     session::see_other(&format!("/dashboard/teams/{team_id}#action-plan"))
 }
 
@@ -320,10 +326,11 @@ pub async fn create(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let (session, fields, team_id) = match form_with_id(&request, payload, &state, &id).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+    let (session, fields, team_id) =
+        match form_with_id::<TeamId>(&request, payload, &state, &id).await {
+            Ok(form) => form,
+            Err(response) => return response,
+        };
     if let Err(response) = ensure_leads(&state, &session, team_id).await {
         return response;
     }
@@ -335,7 +342,7 @@ pub async fn create(
         errors: Vec::new(),
     };
     let now = state.clock.now();
-    let round_id = session::field(&fields, "round_id").and_then(|raw| raw.parse::<Uuid>().ok());
+    let round_id = session::field(&fields, "round_id").and_then(|raw| raw.parse::<RoundId>().ok());
     let parsed = commitments::parse_new(
         &attempt.dimension,
         &attempt.action,
@@ -382,10 +389,11 @@ pub async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let (session, fields, id) = match form_with_id(&request, payload, &state, &id).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+    let (session, fields, id) =
+        match form_with_id::<CommitmentId>(&request, payload, &state, &id).await {
+            Ok(form) => form,
+            Err(response) => return response,
+        };
     let current = match stored::get(state.store.connection(), id).await {
         Ok(current) => current,
         Err(error) => return failure(&error.into(), &session),
@@ -439,7 +447,7 @@ pub async fn update(
 
 #[derive(Debug)]
 struct PlanRow {
-    team_id: Uuid,
+    team_id: TeamId,
     team_name: String,
     dimension: &'static str,
     action: String,
@@ -450,7 +458,7 @@ struct PlanRow {
 
 #[derive(Debug)]
 struct TeamCount {
-    team_id: Uuid,
+    team_id: TeamId,
     team_name: String,
     /// "Trust: 1 open, 1 done; Clarity: 1 open".
     counts: String,
@@ -464,13 +472,13 @@ struct PlansPage<'a> {
     teams: Vec<TeamCount>,
     rows: Vec<PlanRow>,
     /// The latest closed round, for its heatmap and downloads.
-    latest_round: Option<(Uuid, String)>,
+    latest_round: Option<(RoundId, String)>,
 }
 
 /// Every commitment as HR reads it, with the label of the pulse it answers.
 struct PlanListing {
     teams: Vec<commitments::TeamCommitments>,
-    round_labels: HashMap<Uuid, String>,
+    round_labels: HashMap<RoundId, String>,
 }
 
 /// The session's reader when it reads every team's plan (the API's rule); the
@@ -503,7 +511,7 @@ async fn listing(
     let db = state.store.connection();
     let rows: Vec<action_commitment::Model> = stored::all(db).await?;
     let zones = LabelZones::load(state).await?;
-    let team_of_round: HashMap<Uuid, Uuid> =
+    let team_of_round: HashMap<RoundId, TeamId> =
         rows.iter().map(|row| (row.round_id, row.team_id)).collect();
     let round_labels = stored::rounds_of(db, &rows)
         .await?
@@ -618,7 +626,7 @@ pub async fn hr_page(request: HttpRequest, state: web::Data<AppState>) -> HttpRe
 async fn latest_closed_round(
     state: &AppState,
     locale: Locale,
-) -> Result<Option<(Uuid, String)>, ApiError> {
+) -> Result<Option<(RoundId, String)>, ApiError> {
     use safepulse_store::entities::round;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let latest = round::Entity::find()

@@ -22,14 +22,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use safepulse_anonymizer::{ConfidenceInterval, ReleasedFigures};
-use safepulse_domain::access::{AccessNode, NodeKind};
-use safepulse_domain::{Dimension, TimeZone};
+use safepulse_domain::access::AccessNode;
+use safepulse_domain::{Dimension, NodeId, RoundId, SurveyId, TeamId, TimeZone};
 use safepulse_mailer::messages::dimension_label;
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::{action_commitment, round, survey, team};
 use safepulse_store::org;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use uuid::Uuid;
 
 use super::action_plans;
 use super::chart::{self, ChartPoint, PointValue, TrendChart};
@@ -93,7 +92,7 @@ fn api_error_page(error: &ApiError, session: &Session) -> HttpResponse {
 /// recursion), so screen readers get real nested lists with their levels.
 #[derive(Debug)]
 struct TeamLine {
-    id: Uuid,
+    id: TeamId,
     name: String,
     headline: Headline,
     /// "clearly lower than last time in Trust", "no clear change since last time".
@@ -122,7 +121,7 @@ enum Headline {
 
 #[derive(Debug)]
 struct RoundLine {
-    id: Uuid,
+    id: RoundId,
     label: String,
     closed_on: String,
 }
@@ -156,7 +155,7 @@ pub struct OverviewReleases {
     /// The most recent closed rounds, newest first.
     pub closed: Vec<round::Model>,
     /// Node → its headline round and its row there.
-    pub headlines: HashMap<Uuid, (round::Model, HeatmapRow)>,
+    pub headlines: HashMap<NodeId, (round::Model, HeatmapRow)>,
 }
 
 pub async fn overview_releases(
@@ -170,7 +169,7 @@ pub async fn overview_releases(
         .all(state.store.connection())
         .await
         .map_err(safepulse_store::StoreError::from)?;
-    let mut headlines: HashMap<Uuid, (round::Model, HeatmapRow)> = HashMap::new();
+    let mut headlines: HashMap<NodeId, (round::Model, HeatmapRow)> = HashMap::new();
     let mut seen_surveys = Vec::new();
     for round in &closed {
         if seen_surveys.contains(&round.survey_id) {
@@ -200,14 +199,10 @@ async fn overview_page(
     let teams = org::all_teams(db).await?;
     let nodes: Vec<AccessNode> = teams
         .iter()
-        .map(|team| AccessNode {
-            id: team.id,
-            parent: team.parent_id,
-            kind: NodeKind::Team,
-        })
+        .map(|team| AccessNode::team(team.id, team.parent_id))
         .collect();
     let readable = reader.led_teams_read(&nodes);
-    let survey_names: HashMap<Uuid, String> = survey::Entity::find()
+    let survey_names: HashMap<SurveyId, String> = survey::Entity::find()
         .all(db)
         .await
         .map_err(safepulse_store::StoreError::from)?
@@ -231,10 +226,10 @@ async fn overview_page(
     .await?;
     let t = session.text();
     let zones = LabelZones::load(state).await?;
-    let mut headlines: HashMap<Uuid, Headline> = headlines
+    let mut headlines: HashMap<NodeId, Headline> = headlines
         .into_iter()
         .map(|(node, (round, row))| {
-            let label = zones.label_in(round.opened_at, Some(node), t.locale);
+            let label = zones.label_in(round.opened_at, Some(TeamId::of_team_node(node)), t.locale);
             (node, headline_of(state, &row, &label, t))
         })
         .collect();
@@ -252,15 +247,18 @@ async fn overview_page(
         let previous_depth = position
             .checked_sub(1)
             .map(|previous| readable_teams[previous].1);
-        let (change, answered) = match build_team_report(state, reader, team.id).await {
-            Ok(report) => glance(&report, t),
-            Err(ApiError::Forbidden | ApiError::NotFound) => (None, None),
-            Err(error) => return Err(error),
-        };
+        let (change, answered) =
+            match build_team_report(state, reader, NodeId::of_team(team.id)).await {
+                Ok(report) => glance(&report, t),
+                Err(ApiError::Forbidden | ApiError::NotFound) => (None, None),
+                Err(error) => return Err(error),
+            };
         lines.push(TeamLine {
             id: team.id,
             name: team.name.clone(),
-            headline: headlines.remove(&team.id).unwrap_or(Headline::NoResults),
+            headline: headlines
+                .remove(&NodeId::of_team(team.id))
+                .unwrap_or(Headline::NoResults),
             change,
             answered,
             opens_list: previous_depth.is_some_and(|previous| *depth > previous),
@@ -294,7 +292,7 @@ async fn overview_page(
 
 /// "Pulse of 7 Dec 2026 (Team pulse)": a round on pages about the whole round.
 fn round_label(
-    survey_names: &HashMap<Uuid, String>,
+    survey_names: &HashMap<SurveyId, String>,
     zones: &LabelZones,
     round: &round::Model,
     t: Text,
@@ -365,7 +363,7 @@ fn scale_min_of(state: &AppState, dimension: Dimension) -> u8 {
 }
 
 /// How many of `team`'s ancestors the reader reads: its level in their tree.
-fn readable_depth(teams: &[team::Model], readable: &HashSet<Uuid>, team: &team::Model) -> usize {
+fn readable_depth(teams: &[team::Model], readable: &HashSet<TeamId>, team: &team::Model) -> usize {
     let mut depth = 0;
     let mut current = team.parent_id;
     while let Some(parent) = current {
@@ -428,7 +426,7 @@ fn glance(report: &TeamReport, t: Text) -> (Option<String>, Option<String>) {
 
 /// Teams depth first, siblings by name, with their depth.
 fn in_tree_order(teams: &[team::Model]) -> Vec<(&team::Model, usize)> {
-    let mut children: HashMap<Option<Uuid>, Vec<&team::Model>> = HashMap::new();
+    let mut children: HashMap<Option<TeamId>, Vec<&team::Model>> = HashMap::new();
     for team in teams {
         let parent = team
             .parent_id
@@ -537,7 +535,7 @@ struct TeamPage<'a> {
     t: Text,
     session: Option<&'a Session>,
     name: String,
-    parent: Option<(Uuid, String)>,
+    parent: Option<(TeamId, String)>,
     /// Rounds still open, with how many have answered so far.
     open_rounds: Vec<String>,
     summary: Option<Summary>,
@@ -548,7 +546,7 @@ struct TeamPage<'a> {
     latest_label: Option<String>,
     /// The nearest larger group shown (exactly or rounded) in the latest pulse
     /// that the reader may read, when the latest pulse is hidden or rounded here.
-    nearest: Option<(Uuid, String)>,
+    nearest: Option<(NodeId, String)>,
     /// An earlier pulse is hidden or rounded (the page then explains why, once).
     earlier_protected: bool,
     latest_not_comparable: bool,
@@ -581,7 +579,7 @@ pub async fn team_page(
     };
     // Parsed here, not by the extractor, so a mistyped address gets this page and
     // not the API's problem+json.
-    let Ok(node_id) = id.parse::<Uuid>() else {
+    let Ok(node_id) = id.parse::<NodeId>() else {
         return api_error_page(&ApiError::NotFound, &session);
     };
     render_team_page(&state, &session, &reader, node_id, None, StatusCode::OK).await
@@ -593,7 +591,7 @@ pub async fn render_team_page(
     state: &AppState,
     session: &Session,
     reader: &Reader,
-    node_id: Uuid,
+    node_id: NodeId,
     attempt: Option<action_plans::Attempt>,
     status: StatusCode,
 ) -> HttpResponse {
@@ -609,7 +607,8 @@ pub async fn render_team_page(
         Ok(zones) => zones,
         Err(error) => return server_error(&error, Some(session)),
     };
-    let (parent, team_id) = match org::get_team(db, node_id).await {
+    // The team the node stands for; a synthetic node stands for none.
+    let (parent, team_id) = match org::get_team(db, TeamId::of_team_node(node_id)).await {
         Ok(team) => (
             match team.parent_id {
                 Some(parent_id) => org::get_team(db, parent_id)
@@ -666,11 +665,11 @@ pub async fn render_team_page(
 async fn nearest_shown_group(
     state: &AppState,
     reader: &Reader,
-    round_id: Uuid,
-    node_id: Uuid,
-) -> Option<(Uuid, String)> {
+    round_id: RoundId,
+    node_id: NodeId,
+) -> Option<(NodeId, String)> {
     let rows = build_heatmap(state, reader, round_id).await.ok()?;
-    let row_of = |id: Uuid| rows.iter().find(|row| row.node_id == id);
+    let row_of = |id: NodeId| rows.iter().find(|row| row.node_id == id);
     let mut current = row_of(node_id)?.parent_node_id;
     while let Some(id) = current {
         let row = row_of(id)?;
@@ -742,7 +741,7 @@ fn team_view<'a>(
     state: &AppState,
     session: &'a Session,
     report: &TeamReport,
-    parent: Option<(Uuid, String)>,
+    parent: Option<(TeamId, String)>,
     zone: TimeZone,
     commitments: &[action_commitment::Model],
 ) -> TeamPage<'a> {
@@ -1417,7 +1416,7 @@ fn hundredths(value: f64) -> f64 {
 
 #[derive(Debug)]
 struct HeatmapLine {
-    node_id: Uuid,
+    node_id: NodeId,
     name: String,
     is_team: bool,
     /// The organisation's own row, the one the others are compared with.
@@ -1528,7 +1527,7 @@ fn scale_step(difference: f64, width: f64) -> &'static ScaleStep {
 struct HeatmapPage<'a> {
     t: Text,
     session: Option<&'a Session>,
-    round_id: Uuid,
+    round_id: RoundId,
     label: String,
     columns: Vec<&'static str>,
     rows: Vec<HeatmapLine>,
@@ -1548,9 +1547,9 @@ async fn audited_heatmap(
     state: &AppState,
     id: &str,
     format: Option<ExportFormat>,
-) -> Result<(Session, Uuid, Vec<HeatmapRow>), HttpResponse> {
+) -> Result<(Session, RoundId, Vec<HeatmapRow>), HttpResponse> {
     let (session, reader) = reader_of(request, state).await?;
-    let Ok(round_id) = id.parse::<Uuid>() else {
+    let Ok(round_id) = id.parse::<RoundId>() else {
         return Err(api_error_page(&ApiError::NotFound, &session));
     };
     let rows = match build_heatmap(state, &reader, round_id).await {
@@ -1723,10 +1722,10 @@ pub async fn heatmap_download(
     }
 }
 
-async fn heatmap_label(state: &AppState, round_id: Uuid, t: Text) -> Result<String, ApiError> {
+async fn heatmap_label(state: &AppState, round_id: RoundId, t: Text) -> Result<String, ApiError> {
     let db = state.store.connection();
     let round = safepulse_store::surveys::get_round(db, round_id).await?;
-    let names: HashMap<Uuid, String> = survey::Entity::find_by_id(round.survey_id)
+    let names: HashMap<SurveyId, String> = survey::Entity::find_by_id(round.survey_id)
         .all(db)
         .await
         .map_err(safepulse_store::StoreError::from)?

@@ -25,11 +25,10 @@ use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use safepulse_domain::keys::Purpose;
-use safepulse_domain::{Email, Locale, Role};
+use safepulse_domain::{Email, Locale, Role, TokenId};
 use safepulse_store::org;
 use safepulse_store::tokens::TokenKind;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::language::{self, Text};
 use super::{PageFailure, answer};
@@ -98,7 +97,7 @@ impl Session {
     pub fn csrf_is_valid(&self, state: &AppState, given: &str) -> bool {
         state.secrets.master_keys.iter().any(|key| {
             key.purpose_key(Purpose::SessionCsrf)
-                .verify(self.caller.jti.as_bytes(), given)
+                .verify(self.caller.jti.0.as_bytes(), given)
         })
     }
 
@@ -129,12 +128,12 @@ async fn person_locale(
     Ok(person.and_then(|person| Locale::parse(&person.locale).ok()))
 }
 
-fn session_csrf(state: &AppState, jti: Uuid) -> String {
+fn session_csrf(state: &AppState, jti: TokenId) -> String {
     state
         .secrets
         .active_master_key()
         .purpose_key(Purpose::SessionCsrf)
-        .sign(jti.as_bytes())
+        .sign(jti.0.as_bytes())
 }
 
 /// The cookie carrying a freshly issued session token.

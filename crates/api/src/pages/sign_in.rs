@@ -34,7 +34,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use chrono::Duration;
 use safepulse_domain::keys::Purpose;
-use safepulse_domain::{Email, Role};
+use safepulse_domain::{Email, Role, TokenId};
 use safepulse_mailer::SignInToken;
 use safepulse_mailer::sign_in;
 use safepulse_store::org;
@@ -306,10 +306,7 @@ pub async fn sign_out(
 
 /// Revokes the session in a transaction of its own: "signed out" is shown only once
 /// the revocation is committed.
-async fn revoke_session(
-    state: &AppState,
-    jti: uuid::Uuid,
-) -> Result<(), safepulse_store::StoreError> {
+async fn revoke_session(state: &AppState, jti: TokenId) -> Result<(), safepulse_store::StoreError> {
     let transaction = state.store.begin_write().await?;
     tokens::revoke(&transaction, jti, state.clock.now()).await?;
     transaction.commit().await?;

@@ -11,14 +11,13 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use safepulse_domain::{Dimension, Email, Role};
+use safepulse_domain::{CommitmentId, Dimension, Email, Role, RoundId, TeamId};
 use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
 use safepulse_store::entities::action_commitment;
 use safepulse_store::org;
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::JsonObject;
 use crate::access::Reader;
@@ -36,7 +35,8 @@ pub const MAX_DAYS_AHEAD: i64 = 366;
 #[serde(deny_unknown_fields)]
 pub struct NewCommitment {
     /// The closed round the plan answers (one that asked this team).
-    pub round_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub round_id: RoundId,
     /// A dimension of the item bank (`psychological_safety`, `trust`, … — not
     /// `recommendation`).
     pub dimension: String,
@@ -61,10 +61,13 @@ pub struct CommitmentPatch {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CommitmentDto {
-    pub id: Uuid,
-    pub team_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub id: CommitmentId,
+    #[schema(value_type = Uuid)]
+    pub team_id: TeamId,
     /// The closed round the plan answers.
-    pub round_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub round_id: RoundId,
     pub dimension: String,
     pub action: String,
     pub due_on: NaiveDate,
@@ -102,7 +105,8 @@ pub struct DimensionCount {
 /// One team's commitments for HR: counts per dimension and every commitment.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TeamCommitments {
-    pub team_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub team_id: TeamId,
     pub team_name: String,
     pub counts: Vec<DimensionCount>,
     pub commitments: Vec<CommitmentDto>,
@@ -225,7 +229,7 @@ pub fn parse_change(
 pub async fn caller_leads(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<bool, ApiError> {
     if caller.role != Role::Manager {
         return Ok(false);
@@ -264,7 +268,7 @@ pub fn creation_error(error: safepulse_store::StoreError) -> ApiError {
 pub async fn create_commitment(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
     body: JsonObject<NewCommitment>,
 ) -> Result<HttpResponse, ApiError> {
     let team_id = id.into_inner();
@@ -306,7 +310,7 @@ pub async fn create_commitment(
 pub async fn update_commitment(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<CommitmentId>,
     body: JsonObject<CommitmentPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let db = state.store.connection();
@@ -332,7 +336,7 @@ pub async fn update_commitment(
 pub async fn team_commitments(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> Result<HttpResponse, ApiError> {
     let team_id = id.into_inner();
     let db = state.store.connection();
@@ -383,7 +387,7 @@ pub async fn all_commitments(
 pub async fn reads_team_plan(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<bool, ApiError> {
     Ok(caller_leads(db, caller, team_id).await? || reads_everything(caller, db).await?)
 }
@@ -404,12 +408,12 @@ pub async fn reads_everything(
 /// Every commitment grouped by team (teams by name), with counts per dimension.
 pub async fn commitments_by_team(state: &AppState) -> Result<Vec<TeamCommitments>, ApiError> {
     let db = state.store.connection();
-    let names: BTreeMap<Uuid, String> = org::all_teams(db)
+    let names: BTreeMap<TeamId, String> = org::all_teams(db)
         .await?
         .into_iter()
         .map(|team| (team.id, team.name))
         .collect();
-    let mut by_team: BTreeMap<Uuid, Vec<CommitmentDto>> = BTreeMap::new();
+    let mut by_team: BTreeMap<TeamId, Vec<CommitmentDto>> = BTreeMap::new();
     for row in commitments::all(db).await? {
         by_team.entry(row.team_id).or_default().push(row.into());
     }
@@ -474,9 +478,9 @@ mod tests {
     fn an_edit_may_keep_a_passed_date_but_not_set_one() {
         let now = Utc::now();
         let current = action_commitment::Model {
-            id: Uuid::new_v4(),
-            team_id: Uuid::new_v4(),
-            round_id: Uuid::new_v4(),
+            id: CommitmentId::random(),
+            team_id: TeamId::random(),
+            round_id: RoundId::random(),
             slot: 1,
             dimension: "trust".into(),
             action: "Weekly 1:1s".into(),

@@ -2,14 +2,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Email, Locale, LocaleError, Role, TimeZone};
+use safepulse_domain::{Email, Locale, LocaleError, PersonId, Role, TeamId, TimeZone, TokenId};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::person;
 use safepulse_store::org::{self, NewPerson, PersonChanges};
 use safepulse_store::tokens;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use super::{JsonObject, Page, PageQuery, absent_or_nullable, parse_name};
 use crate::auth::Caller;
@@ -20,12 +19,14 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonDto {
-    pub id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub id: PersonId,
     pub email: String,
     pub name: String,
     /// `null` for someone who holds role grants only (HR analysts, administrators):
     /// they belong to no team and are never surveyed.
-    pub team_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub team_id: Option<TeamId>,
     /// `en` or `de`.
     pub locale: String,
     /// IANA time zone, when it differs from the team's.
@@ -67,7 +68,7 @@ pub struct CreatePerson {
     /// Required, so that nobody is left out of the pulses by a forgotten field.
     #[serde(default, deserialize_with = "absent_or_nullable")]
     #[schema(value_type = Option<Uuid>, required = true)]
-    pub team_id: Option<Option<Uuid>>,
+    pub team_id: Option<Option<TeamId>>,
     /// Default `en`.
     #[schema(value_type = Option<LocaleSchema>)]
     pub locale: Option<String>,
@@ -88,7 +89,7 @@ pub struct UpdatePerson {
     /// team (role grants only: never surveyed).
     #[serde(default, deserialize_with = "absent_or_nullable")]
     #[schema(value_type = Option<Uuid>)]
-    pub team_id: Option<Option<Uuid>>,
+    pub team_id: Option<Option<TeamId>>,
     #[schema(value_type = Option<LocaleSchema>)]
     pub locale: Option<String>,
     /// `null` clears it: the person follows their team's time zone.
@@ -127,8 +128,8 @@ async fn record_membership(
     actor: &str,
     now: DateTime<Utc>,
     action: &str,
-    person_id: Uuid,
-    team_id: Option<Uuid>,
+    person_id: PersonId,
+    team_id: Option<TeamId>,
 ) -> Result<(), ApiError> {
     // Only team changes matter to reports (membership changes before a round).
     let Some(team_id) = team_id else {
@@ -156,7 +157,7 @@ async fn record_tokens_revoked(
     now: DateTime<Utc>,
     person: &person::Model,
     reason: &str,
-    jtis: &[Uuid],
+    jtis: &[TokenId],
 ) -> Result<(), ApiError> {
     if jtis.is_empty() {
         return Ok(());
@@ -270,10 +271,15 @@ pub async fn list_people(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<PersonDto>>, ApiError> {
     caller.require(Role::Admin)?;
-    let page = org::list_people(state.store.connection(), query.cursor, query.limit()?).await?;
+    let page = org::list_people(
+        state.store.connection(),
+        query.cursor.map(PersonId),
+        query.limit()?,
+    )
+    .await?;
     Ok(web::Json(Page {
         items: page.items.into_iter().map(PersonDto::from).collect(),
-        next_cursor: page.next,
+        next_cursor: page.next.map(|id| id.0),
     }))
 }
 
@@ -287,7 +293,7 @@ pub async fn list_people(
 pub async fn get_person(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
 ) -> Result<web::Json<PersonDto>, ApiError> {
     caller.require(Role::Admin)?;
     Ok(web::Json(
@@ -300,7 +306,7 @@ pub async fn get_person(
 pub async fn update(
     state: &AppState,
     actor: &str,
-    id: Uuid,
+    id: PersonId,
     body: UpdatePerson,
 ) -> Result<person::Model, ApiError> {
     let mut errors = Vec::new();
@@ -375,7 +381,7 @@ pub async fn update(
 pub async fn update_person(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
     body: JsonObject<UpdatePerson>,
 ) -> Result<web::Json<PersonDto>, ApiError> {
     caller.require(Role::Admin)?;
@@ -388,7 +394,7 @@ pub async fn update_person(
 /// the admin console. In one transaction: their answer in a round still open (found
 /// by recomputing its ballot), tokens and sessions, the person with their
 /// leaderships, roles, invitations and queued emails.
-pub async fn erase(state: &AppState, actor: &str, id: Uuid) -> Result<(), ApiError> {
+pub async fn erase(state: &AppState, actor: &str, id: PersonId) -> Result<(), ApiError> {
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
     safepulse_rounds::rounds::erase_open_answers(&db, &state.keys, id)
@@ -428,7 +434,7 @@ pub async fn erase(state: &AppState, actor: &str, id: Uuid) -> Result<(), ApiErr
 pub async fn erase_person(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     erase(&state, &caller.subject, *id).await?;
@@ -461,7 +467,7 @@ impl GrantableRole {
 pub async fn grant(
     state: &AppState,
     actor: &str,
-    person_id: Uuid,
+    person_id: PersonId,
     role: Role,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
@@ -496,7 +502,7 @@ pub async fn grant(
 pub async fn grant_role(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(PersonId, String)>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (person_id, role) = path.into_inner();
@@ -511,7 +517,7 @@ pub async fn grant_role(
 pub async fn revoke(
     state: &AppState,
     actor: &str,
-    person_id: Uuid,
+    person_id: PersonId,
     role: Role,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
@@ -551,7 +557,7 @@ pub async fn revoke(
 pub async fn revoke_role(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(PersonId, String)>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (person_id, role) = path.into_inner();

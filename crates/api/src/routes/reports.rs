@@ -13,7 +13,7 @@ use safepulse_anonymizer::{
     DimensionChange, ReleasedFigures, RoundedFigures, StoredForm, Trend, compare_rounds,
     minimum_detectable_change, trend,
 };
-use safepulse_domain::{Dimension, Locale, Role, TimeZone};
+use safepulse_domain::{Dimension, Locale, NodeId, Role, RoundId, SurveyId, TeamId, TimeZone};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::release::{self, ReleaseStatus};
 use safepulse_store::releases::{
@@ -123,19 +123,25 @@ pub enum ChangeView {
     /// Per dimension asked in both rounds; `significant` only where both rounds
     /// were detail-released (Welch's t-test, n ≥ 8, p < .05, |Δ| ≥ 0.5).
     Compared {
-        previous_round_id: Uuid,
+        #[schema(value_type = Uuid)]
+        previous_round_id: RoundId,
         #[schema(value_type = Vec<Object>)]
         dimensions: Vec<DimensionChange>,
     },
     /// The team changed (people joined, left or were erased) since the previous
     /// released round: the two rounds describe different groups.
-    NotComparable { previous_round_id: Uuid },
+    NotComparable {
+        #[schema(value_type = Uuid)]
+        previous_round_id: RoundId,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RoundReport {
-    pub round_id: Uuid,
-    pub survey_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub round_id: RoundId,
+    #[schema(value_type = Uuid)]
+    pub survey_id: SurveyId,
     /// What people call the round: the day it opened in the team's time zone,
     /// e.g. "Pulse of 7 Dec 2026" (the dashboard and the emails use the same).
     pub label: String,
@@ -165,8 +171,10 @@ pub struct RoundReport {
 /// invitee count less k, recomputed at most once a day at a random time (DESIGN §3).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OpenRoundParticipation {
-    pub round_id: Uuid,
-    pub survey_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub round_id: RoundId,
+    #[schema(value_type = Uuid)]
+    pub survey_id: SurveyId,
     /// As on [`RoundReport`]: "Pulse of 7 Dec 2026".
     pub label: String,
     pub period_key: String,
@@ -198,7 +206,8 @@ pub struct DimensionNoise {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TeamReport {
-    pub node_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub node_id: NodeId,
     pub name: String,
     /// Closed rounds this reader may see, oldest first.
     pub rounds: Vec<RoundReport>,
@@ -217,7 +226,7 @@ pub struct TeamReport {
 /// round, the organisation's, taken as its first top-level team's (by name).
 #[derive(Debug, Clone)]
 pub struct LabelZones {
-    teams: HashMap<Uuid, TimeZone>,
+    teams: HashMap<TeamId, TimeZone>,
     organisation: TimeZone,
 }
 
@@ -242,18 +251,23 @@ impl LabelZones {
     }
 
     /// The zone of `team`, or the organisation's for a synthetic node or a round.
-    pub fn of(&self, team: Option<Uuid>) -> TimeZone {
+    pub fn of(&self, team: Option<TeamId>) -> TimeZone {
         team.and_then(|team| self.teams.get(&team).copied())
             .unwrap_or(self.organisation)
     }
 
     /// The round's English label for a node of `team` (see [`RoundReport::label`]).
-    pub fn label(&self, opened_at: DateTime<Utc>, team: Option<Uuid>) -> String {
+    pub fn label(&self, opened_at: DateTime<Utc>, team: Option<TeamId>) -> String {
         self.label_in(opened_at, team, Locale::En)
     }
 
     /// The same label in `locale`, for the dashboard.
-    pub fn label_in(&self, opened_at: DateTime<Utc>, team: Option<Uuid>, locale: Locale) -> String {
+    pub fn label_in(
+        &self,
+        opened_at: DateTime<Utc>,
+        team: Option<TeamId>,
+        locale: Locale,
+    ) -> String {
         safepulse_mailer::pulse_label(opened_at, self.of(team), locale)
     }
 }
@@ -262,6 +276,7 @@ impl LabelZones {
 /// as released; suppressed rounds carry no figures at all.
 #[utoipa::path(
     get, path = "/api/v1/reports/teams/{id}", tag = "reports", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = TeamReport), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem))
 )]
@@ -269,7 +284,7 @@ impl LabelZones {
 pub async fn team_report(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<NodeId>,
 ) -> Result<HttpResponse, ApiError> {
     let reader = Reader::resolve(&caller, state.store.connection()).await?;
     let report = build_team_report(&state, &reader, id.into_inner()).await?;
@@ -306,7 +321,8 @@ pub async fn record_team_report_view(
         AuditEvent {
             actor: &reader.subject,
             action: "report.viewed",
-            team_id: Some(report.node_id),
+            // The node's id as a team's: a synthetic node's names no team.
+            team_id: Some(TeamId::of_team_node(report.node_id)),
             target: Some(report.node_id.to_string()),
             details: serde_json::json!({
                 "rounds": report.rounds.iter().map(|round| round.round_id).collect::<Vec<_>>(),
@@ -322,7 +338,7 @@ pub async fn record_team_report_view(
 pub async fn record_heatmap_view(
     state: &AppState,
     reader: &Reader,
-    round_id: Uuid,
+    round_id: RoundId,
     rows: &[HeatmapRow],
     via: ReadVia,
     // `None` for the dashboard's page.
@@ -350,32 +366,36 @@ pub async fn record_heatmap_view(
 pub async fn build_team_report(
     state: &AppState,
     reader: &Reader,
-    node_id: Uuid,
+    node_id: NodeId,
 ) -> Result<TeamReport, ApiError> {
     let db = state.store.connection();
     let history = visible_releases(db, reader.releases(), ReleaseSelection::Node(node_id)).await?;
     let visible: Vec<&VisibleRelease> = history.releases.iter().collect();
-    let membership_changes = membership_windows(state, node_id, &visible).await?;
+    // The team the node stands for; a synthetic node stands for none, and the
+    // lookups by it below find nothing.
+    let team_id = TeamId::of_team_node(node_id);
+    let membership_changes = membership_windows(state, team_id, &visible).await?;
     let mut comments_by_round = releases::comments_of_node(db, &history, node_id).await?;
     let name = match history.latest_name_of(node_id) {
         Some(name) => name.to_owned(),
-        None => match safepulse_store::org::get_team(db, node_id).await {
+        None => match safepulse_store::org::get_team(db, team_id).await {
             Ok(team) => team.name,
             Err(_) => return Err(ApiError::NotFound),
         },
     };
     if visible.is_empty()
         && !reader.is_hr()
-        && !manager_reads_team_now(state, reader, node_id).await?
+        && !manager_reads_team_now(state, reader, team_id).await?
     {
         return Err(ApiError::Forbidden);
     }
 
     let zones = LabelZones::load(state).await?;
     let mut rounds = Vec::with_capacity(visible.len());
-    let mut previous_released: HashMap<Uuid, (&VisibleRelease, ReleasedFigures)> = HashMap::new();
+    let mut previous_released: HashMap<SurveyId, (&VisibleRelease, ReleasedFigures)> =
+        HashMap::new();
     // Per survey: the team changed since its previous exact release.
-    let mut changed_since_previous: HashMap<Uuid, bool> = HashMap::new();
+    let mut changed_since_previous: HashMap<SurveyId, bool> = HashMap::new();
     let mut trend_points: HashMap<Dimension, Vec<(f64, f64)>> = HashMap::new();
     let mut latest_detail: Option<ReleasedFigures> = None;
     for entry in &visible {
@@ -488,7 +508,7 @@ pub async fn build_team_report(
 /// People invited in `node_id`'s subtree of a round's snapshot.
 fn subtree_invited(
     snapshot: &[safepulse_store::entities::round_node::Model],
-    node_id: Uuid,
+    node_id: NodeId,
 ) -> u32 {
     let mut total = 0;
     let mut below = vec![node_id];
@@ -509,12 +529,12 @@ fn subtree_invited(
 async fn open_round_participation(
     state: &AppState,
     reader: &Reader,
-    node_id: Uuid,
+    node_id: NodeId,
     zones: &LabelZones,
 ) -> Result<Vec<OpenRoundParticipation>, ApiError> {
     let db = state.store.connection();
     let open = safepulse_store::participation::open_rounds_of_node(db, node_id).await?;
-    let round_ids: Vec<Uuid> = open.iter().map(|(round, _)| round.id).collect();
+    let round_ids: Vec<RoundId> = open.iter().map(|(round, _)| round.id).collect();
     let readable = releases::readable_nodes_in_rounds(db, reader.releases(), &round_ids).await?;
     Ok(open
         .into_iter()
@@ -526,7 +546,7 @@ async fn open_round_participation(
         .map(|(round, row)| OpenRoundParticipation {
             round_id: round.id,
             survey_id: round.survey_id,
-            label: zones.label(round.opened_at, Some(node_id)),
+            label: zones.label(round.opened_at, Some(TeamId::of_team_node(node_id))),
             period_key: round.period_key,
             opened_at: round.opened_at,
             closes_at: round.closes_at,
@@ -541,17 +561,13 @@ async fn open_round_participation(
 async fn manager_reads_team_now(
     state: &AppState,
     reader: &Reader,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> Result<bool, ApiError> {
     let db = state.store.connection();
     let teams = safepulse_store::org::all_teams(db).await?;
     let nodes: Vec<safepulse_domain::access::AccessNode> = teams
         .iter()
-        .map(|team| safepulse_domain::access::AccessNode {
-            id: team.id,
-            parent: team.parent_id,
-            kind: safepulse_domain::access::NodeKind::Team,
-        })
+        .map(|team| safepulse_domain::access::AccessNode::team(team.id, team.parent_id))
         .collect();
     Ok(reader.led_teams_read(&nodes).contains(&team_id))
 }
@@ -559,9 +575,9 @@ async fn manager_reads_team_now(
 /// The rounds with a membership change in the 14 days before they opened.
 async fn membership_windows(
     state: &AppState,
-    team_id: Uuid,
+    team_id: TeamId,
     rounds: &[&VisibleRelease],
-) -> Result<HashSet<Uuid>, ApiError> {
+) -> Result<HashSet<RoundId>, ApiError> {
     let (Some(first), Some(last)) = (rounds.first(), rounds.last()) else {
         return Ok(HashSet::new());
     };
@@ -601,11 +617,13 @@ pub struct HeatmapCell {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HeatmapRow {
-    pub node_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub node_id: NodeId,
     pub name: String,
     /// `team`, `leadership` or `root`.
     pub kind: String,
-    pub parent_node_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_node_id: Option<NodeId>,
     /// How deep the node sits below the first row of its tree in this list: rows
     /// come depth first as the round's hierarchy had them (siblings by name, the
     /// Leadership group last), and a row whose parent the caller does not read
@@ -629,7 +647,7 @@ pub struct HeatmapRow {
 /// are empty. Any other `Accept` is `406` (`not_acceptable`).
 #[utoipa::path(
     get, path = "/api/v1/reports/rounds/{id}/heatmap", tag = "reports", security(("bearer" = [])),
-    params(FormatQuery),
+    params(FormatQuery, ("id" = Uuid, Path)),
     responses(
         (status = 200, description = "The round's rows",
          content((Vec<HeatmapRow> = "application/json"),
@@ -644,7 +662,7 @@ pub async fn round_heatmap(
     caller: Caller,
     state: web::Data<AppState>,
     request: HttpRequest,
-    id: web::Path<Uuid>,
+    id: web::Path<RoundId>,
     query: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let db = state.store.connection();
@@ -727,7 +745,7 @@ pub fn heatmap_table(rows: &[HeatmapRow]) -> Table {
 pub async fn build_heatmap(
     state: &AppState,
     reader: &Reader,
-    round_id: Uuid,
+    round_id: RoundId,
 ) -> Result<Vec<HeatmapRow>, ApiError> {
     let db = state.store.connection();
     let round = safepulse_store::surveys::get_round(db, round_id).await?;
@@ -822,8 +840,8 @@ fn compare_with_organisation(rows: &mut [HeatmapRow]) {
 /// The rows depth first as the round's hierarchy had them: siblings by name with
 /// the Leadership group last; a row whose parent is not among them starts a tree.
 fn in_hierarchy_order(rows: Vec<HeatmapRow>) -> Vec<HeatmapRow> {
-    let present: HashSet<Uuid> = rows.iter().map(|row| row.node_id).collect();
-    let mut children: HashMap<Option<Uuid>, Vec<HeatmapRow>> = HashMap::new();
+    let present: HashSet<NodeId> = rows.iter().map(|row| row.node_id).collect();
+    let mut children: HashMap<Option<NodeId>, Vec<HeatmapRow>> = HashMap::new();
     for row in rows {
         let parent = row.parent_node_id.filter(|parent| present.contains(parent));
         children.entry(parent).or_default().push(row);
@@ -840,7 +858,7 @@ fn in_hierarchy_order(rows: Vec<HeatmapRow>) -> Vec<HeatmapRow> {
         siblings.reverse();
     }
     let mut ordered = Vec::with_capacity(present.len());
-    let mut stack: Vec<(Option<Uuid>, u32)> = vec![(None, 0)];
+    let mut stack: Vec<(Option<NodeId>, u32)> = vec![(None, 0)];
     // Each stack entry is a parent whose children are still to be emitted.
     while let Some((parent, depth)) = stack.pop() {
         let Some(mut row) = children.get_mut(&parent).and_then(Vec::pop) else {
@@ -861,12 +879,14 @@ pub struct ReleaseQuery {
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
-    pub round_id: Option<Uuid>,
+    #[param(value_type = Option<Uuid>)]
+    pub round_id: Option<RoundId>,
     /// e.g. `2026-W48`, `2026-11` or `manual-2026-11-30T09:00:00.000Z`.
     #[param(pattern = r"^[0-9A-Za-z:.-]{1,40}$")]
     pub period_key: Option<String>,
     /// A team's id (or a synthetic node's).
-    pub team_id: Option<Uuid>,
+    #[param(value_type = Option<Uuid>)]
+    pub team_id: Option<NodeId>,
     /// `json` (default), `csv` or `xlsx`; overrides the `Accept` header.
     #[param(inline)]
     pub format: Option<FormatParam>,
@@ -876,15 +896,19 @@ pub struct ReleaseQuery {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReleaseRow {
     pub id: Uuid,
-    pub round_id: Uuid,
-    pub survey_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub round_id: RoundId,
+    #[schema(value_type = Uuid)]
+    pub survey_id: SurveyId,
     /// As on the team report: "Pulse of 7 Dec 2026", in the team's time zone.
     pub label: String,
     pub period_key: String,
     pub closed_at: Option<DateTime<Utc>>,
-    pub node_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub node_id: NodeId,
     /// Present for team nodes.
-    pub team_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub team_id: Option<TeamId>,
     pub node_name: String,
     /// `team`, `leadership` or `root`.
     pub node_kind: String,
@@ -1210,7 +1234,8 @@ pub struct AuditEntryDto {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub action: String,
-    pub team_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub team_id: Option<TeamId>,
     pub target: Option<String>,
     #[schema(value_type = Object)]
     pub details: serde_json::Value,

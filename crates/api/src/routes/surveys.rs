@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use safepulse_anonymizer::{Policy, RestrictedRelease};
-use safepulse_domain::Role;
+use safepulse_domain::{Role, RoundId, SurveyId, TeamId};
 use safepulse_rounds::rounds::{self, CloseOutcome, OpenOutcome, OpenRequest, RoundError};
 use safepulse_rounds::survey::{
     CadenceSettings, Frequency, QuestionSettings, ReminderSettings, SurveySettings,
@@ -17,7 +17,6 @@ use safepulse_store::surveys::{self, NewSurvey, SurveyChanges, SurveyWithTeams};
 use safepulse_store::{Conflict, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::{JsonObject, Page, PageQuery, parse_name};
 use crate::auth::Caller;
@@ -152,8 +151,8 @@ pub struct CreateSurvey {
     #[schema(value_type = NameSchema)]
     pub name: String,
     /// The teams invited; with `include_subteams` (default true) their sub-teams too.
-    #[schema(min_items = 1)]
-    pub team_ids: Vec<Uuid>,
+    #[schema(value_type = Vec<Uuid>, min_items = 1)]
+    pub team_ids: Vec<TeamId>,
     pub include_subteams: Option<bool>,
     /// Default: 8 rotating items, the recommendation item every 4th round.
     pub questions: Option<QuestionsDto>,
@@ -179,8 +178,8 @@ pub struct CreateSurvey {
 pub struct UpdateSurvey {
     #[schema(value_type = Option<NameSchema>)]
     pub name: Option<String>,
-    #[schema(min_items = 1)]
-    pub team_ids: Option<Vec<Uuid>>,
+    #[schema(value_type = Option<Vec<Uuid>>, min_items = 1)]
+    pub team_ids: Option<Vec<TeamId>>,
     pub include_subteams: Option<bool>,
     pub questions: Option<QuestionsDto>,
     pub cadence: Option<CadenceDto>,
@@ -195,11 +194,13 @@ pub struct UpdateSurvey {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SurveyDto {
-    pub id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub id: SurveyId,
     pub name: String,
     /// `draft` (nothing is sent until it is started), `active`, `paused` or `archived`.
     pub status: String,
-    pub team_ids: Vec<Uuid>,
+    #[schema(value_type = Vec<Uuid>)]
+    pub team_ids: Vec<TeamId>,
     pub include_subteams: bool,
     pub questions: QuestionsDto,
     pub cadence: CadenceDto,
@@ -216,8 +217,10 @@ pub struct SurveyDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoundDto {
-    pub id: Uuid,
-    pub survey_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub id: RoundId,
+    #[schema(value_type = Uuid)]
+    pub survey_id: SurveyId,
     /// The cadence period, e.g. `2026-W48` or `2026-11`; `manual-…` for an extra round.
     pub period_key: String,
     pub round_index: i32,
@@ -434,7 +437,7 @@ fn parse_privacy(privacy: PrivacyDto, errors: &mut Vec<FieldError>) -> (u32, u32
     )
 }
 
-fn parse_team_ids(team_ids: Vec<Uuid>, errors: &mut Vec<FieldError>) -> Vec<Uuid> {
+fn parse_team_ids(team_ids: Vec<TeamId>, errors: &mut Vec<FieldError>) -> Vec<TeamId> {
     let mut unique = team_ids;
     unique.sort();
     unique.dedup();
@@ -579,21 +582,26 @@ pub async fn list_surveys(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
-    let page =
-        surveys::list_surveys(state.store.connection(), query.cursor, query.limit()?).await?;
+    let page = surveys::list_surveys(
+        state.store.connection(),
+        query.cursor.map(SurveyId),
+        query.limit()?,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(Page {
         items: page
             .items
             .into_iter()
             .map(survey_dto)
             .collect::<Result<Vec<_>, _>>()?,
-        next_cursor: page.next,
+        next_cursor: page.next.map(|id| id.0),
     }))
 }
 
 /// One survey.
 #[utoipa::path(
     get, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem))
 )]
@@ -601,7 +609,7 @@ pub async fn list_surveys(
 pub async fn get_survey(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
     let survey = surveys::get_survey(state.store.connection(), id.into_inner()).await?;
@@ -613,7 +621,7 @@ pub async fn get_survey(
 pub async fn update(
     state: &AppState,
     actor: &str,
-    id: Uuid,
+    id: SurveyId,
     body: UpdateSurvey,
 ) -> Result<SurveyWithTeams, ApiError> {
     let db = state.store.begin_write().await?;
@@ -680,7 +688,8 @@ pub async fn update(
 
 /// Changes a survey. The privacy thresholds may go up or down, never below the floors.
 #[utoipa::path(
-    patch, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])), request_body = UpdateSurvey,
+    patch, path = "/api/v1/surveys/{id}", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateSurvey,
     responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
 )]
@@ -688,7 +697,7 @@ pub async fn update(
 pub async fn update_survey(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
     body: JsonObject<UpdateSurvey>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
@@ -723,7 +732,7 @@ impl StatusChange {
 pub async fn change_status(
     state: &AppState,
     actor: &str,
-    id: Uuid,
+    id: SurveyId,
     change: StatusChange,
 ) -> Result<SurveyWithTeams, ApiError> {
     let db = state.store.begin_write().await?;
@@ -773,7 +782,7 @@ pub async fn change_status(
 async fn set_status(
     caller: Caller,
     state: web::Data<AppState>,
-    id: Uuid,
+    id: SurveyId,
     change: StatusChange,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
@@ -785,6 +794,7 @@ async fn set_status(
 /// `starts_on`), and a round may be opened now. 409 `survey_not_draft` otherwise.
 #[utoipa::path(
     post, path = "/api/v1/surveys/{id}/start", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem))
 )]
@@ -792,7 +802,7 @@ async fn set_status(
 pub async fn start_survey(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> Result<HttpResponse, ApiError> {
     set_status(caller, state, id.into_inner(), StatusChange::Start).await
 }
@@ -800,6 +810,7 @@ pub async fn start_survey(
 /// Pauses a survey: no new rounds open until it is resumed; an open round runs to its end.
 #[utoipa::path(
     post, path = "/api/v1/surveys/{id}/pause", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem))
 )]
@@ -807,7 +818,7 @@ pub async fn start_survey(
 pub async fn pause_survey(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> Result<HttpResponse, ApiError> {
     set_status(caller, state, id.into_inner(), StatusChange::Pause).await
 }
@@ -815,6 +826,7 @@ pub async fn pause_survey(
 /// Resumes a paused survey.
 #[utoipa::path(
     post, path = "/api/v1/surveys/{id}/resume", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem))
 )]
@@ -822,7 +834,7 @@ pub async fn pause_survey(
 pub async fn resume_survey(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> Result<HttpResponse, ApiError> {
     set_status(caller, state, id.into_inner(), StatusChange::Resume).await
 }
@@ -830,6 +842,7 @@ pub async fn resume_survey(
 /// Archives a survey for good: no new rounds; its releases stay readable.
 #[utoipa::path(
     post, path = "/api/v1/surveys/{id}/archive", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = SurveyDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem))
 )]
@@ -837,14 +850,18 @@ pub async fn resume_survey(
 pub async fn archive_survey(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> Result<HttpResponse, ApiError> {
     set_status(caller, state, id.into_inner(), StatusChange::Archive).await
 }
 
 /// Opens a round of a survey now: the one implementation behind
 /// `POST /api/v1/surveys/{id}/rounds` and the admin console's "open now".
-pub async fn open_now(state: &AppState, actor: &str, id: Uuid) -> Result<round::Model, ApiError> {
+pub async fn open_now(
+    state: &AppState,
+    actor: &str,
+    id: SurveyId,
+) -> Result<round::Model, ApiError> {
     if let Some(reason) = &state.round_opening_blocked {
         return Err(ApiError::Conflict {
             code: "database_records_answers",
@@ -883,6 +900,7 @@ pub async fn open_now(state: &AppState, actor: &str, id: Uuid) -> Result<round::
 /// Opens a round now: invitations are queued for everyone in the survey's teams.
 #[utoipa::path(
     post, path = "/api/v1/surveys/{id}/rounds", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 201, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem))
 )]
@@ -890,7 +908,7 @@ pub async fn open_now(state: &AppState, actor: &str, id: Uuid) -> Result<round::
 pub async fn open_round(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let round = open_now(&state, &caller.subject, id.into_inner()).await?;
@@ -900,6 +918,7 @@ pub async fn open_round(
 /// The rounds of a survey, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/surveys/{id}/rounds", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<RoundDto>), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem))
 )]
@@ -907,7 +926,7 @@ pub async fn open_round(
 pub async fn list_rounds(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
     let db = state.store.connection();
@@ -923,7 +942,11 @@ pub async fn list_rounds(
 
 /// Closes a round now: the one implementation behind `POST /api/v1/rounds/{id}/close`
 /// and the admin console's "close now".
-pub async fn close_now(state: &AppState, actor: &str, id: Uuid) -> Result<round::Model, ApiError> {
+pub async fn close_now(
+    state: &AppState,
+    actor: &str,
+    id: RoundId,
+) -> Result<round::Model, ApiError> {
     let now = state.clock.now();
     let outcome = rounds::close_round(
         &state.store,
@@ -960,6 +983,7 @@ pub async fn close_now(state: &AppState, actor: &str, id: Uuid) -> Result<round:
 /// Closing a closed round changes nothing.
 #[utoipa::path(
     post, path = "/api/v1/rounds/{id}/close", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem))
 )]
@@ -967,7 +991,7 @@ pub async fn close_now(state: &AppState, actor: &str, id: Uuid) -> Result<round:
 pub async fn close_round(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<RoundId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let round = close_now(&state, &caller.subject, id.into_inner()).await?;
@@ -980,6 +1004,7 @@ pub async fn close_round(
 /// Refused (409 `round_key_present`) while the key exists: close the round instead.
 #[utoipa::path(
     post, path = "/api/v1/rounds/{id}/discard", tag = "surveys", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundDto), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem))
 )]
@@ -987,7 +1012,7 @@ pub async fn close_round(
 pub async fn discard_round(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<RoundId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let round = discard_and_audit(&state, id.into_inner(), &caller.subject)
@@ -1000,7 +1025,7 @@ pub async fn discard_round(
 /// `POST /api/v1/rounds/{id}/discard` and `safepulse round discard`.
 pub async fn discard_and_audit(
     state: &AppState,
-    id: Uuid,
+    id: RoundId,
     actor: &str,
 ) -> Result<round::Model, RoundError> {
     let now = state.clock.now();

@@ -2,14 +2,13 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Role, TimeZone};
+use safepulse_domain::{PersonId, Role, TeamId, TimeZone};
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::team;
 use safepulse_store::org::{self, NewTeam, TeamChanges};
 use safepulse_store::tokens;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::people::PersonDto;
 use super::{JsonObject, Page, PageQuery, absent_or_nullable, parse_name};
@@ -20,10 +19,12 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TeamDto {
-    pub id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub id: TeamId,
     pub name: String,
     /// The team above this one; absent for a top-level team.
-    pub parent_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<TeamId>,
     /// IANA time zone pulses are scheduled in, e.g. `Europe/Berlin`.
     pub time_zone: String,
     pub created_at: DateTime<Utc>,
@@ -49,7 +50,8 @@ pub struct CreateTeam {
     /// Unique among its siblings.
     #[schema(value_type = NameSchema)]
     pub name: String,
-    pub parent_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<TeamId>,
     /// Defaults to the parent's, or UTC at the top level.
     #[schema(value_type = Option<TimeZoneSchema>)]
     pub time_zone: Option<String>,
@@ -65,7 +67,7 @@ pub struct UpdateTeam {
     /// Moves the team; `null` makes it a top-level team. A team cannot move below itself.
     #[serde(default, deserialize_with = "absent_or_nullable")]
     #[schema(value_type = Option<Uuid>)]
-    pub parent_id: Option<Option<Uuid>>,
+    pub parent_id: Option<Option<TeamId>>,
 }
 
 fn parse_time_zone(raw: &str, errors: &mut Vec<FieldError>) -> Option<TimeZone> {
@@ -168,10 +170,15 @@ pub async fn list_teams(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<TeamDto>>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
-    let page = org::list_teams(state.store.connection(), query.cursor, query.limit()?).await?;
+    let page = org::list_teams(
+        state.store.connection(),
+        query.cursor.map(TeamId),
+        query.limit()?,
+    )
+    .await?;
     Ok(web::Json(Page {
         items: page.items.into_iter().map(TeamDto::from).collect(),
-        next_cursor: page.next,
+        next_cursor: page.next.map(|id| id.0),
     }))
 }
 
@@ -185,7 +192,7 @@ pub async fn list_teams(
 pub async fn get_team(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> Result<web::Json<TeamDto>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
     Ok(web::Json(
@@ -198,7 +205,7 @@ pub async fn get_team(
 pub async fn update(
     state: &AppState,
     actor: &str,
-    id: Uuid,
+    id: TeamId,
     body: UpdateTeam,
 ) -> Result<team::Model, ApiError> {
     let mut errors = Vec::new();
@@ -251,7 +258,7 @@ pub async fn update(
 pub async fn update_team(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
     body: JsonObject<UpdateTeam>,
 ) -> Result<web::Json<TeamDto>, ApiError> {
     caller.require(Role::Admin)?;
@@ -262,7 +269,7 @@ pub async fn update_team(
 
 /// Deletes a team nothing depends on: the one implementation behind
 /// `DELETE /api/v1/teams/{id}` and the admin console.
-pub async fn delete(state: &AppState, actor: &str, id: Uuid) -> Result<(), ApiError> {
+pub async fn delete(state: &AppState, actor: &str, id: TeamId) -> Result<(), ApiError> {
     let db = state.store.begin_write().await?;
     org::delete_team(&db, id).await?;
     audit::record(
@@ -294,7 +301,7 @@ pub async fn delete(state: &AppState, actor: &str, id: Uuid) -> Result<(), ApiEr
 pub async fn delete_team(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     delete(&state, &caller.subject, *id).await?;
@@ -311,7 +318,7 @@ pub async fn delete_team(
 pub async fn list_leaders(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> Result<web::Json<Vec<PersonDto>>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Hr])?;
     let db = state.store.connection();
@@ -330,8 +337,8 @@ pub async fn list_leaders(
 pub async fn add_leader_of(
     state: &AppState,
     actor: &str,
-    team_id: Uuid,
-    person_id: Uuid,
+    team_id: TeamId,
+    person_id: PersonId,
 ) -> Result<(), ApiError> {
     let db = state.store.begin_write().await?;
     org::add_leader(&db, team_id, person_id).await?;
@@ -363,7 +370,7 @@ pub async fn add_leader_of(
 pub async fn add_leader(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(TeamId, PersonId)>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (team_id, person_id) = path.into_inner();
@@ -377,8 +384,8 @@ pub async fn add_leader(
 pub async fn remove_leader_of(
     state: &AppState,
     actor: &str,
-    team_id: Uuid,
-    person_id: Uuid,
+    team_id: TeamId,
+    person_id: PersonId,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
     let db = state.store.begin_write().await?;
@@ -418,7 +425,7 @@ pub async fn remove_leader_of(
 pub async fn remove_leader(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(TeamId, PersonId)>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (team_id, person_id) = path.into_inner();

@@ -3,12 +3,11 @@
 
 use actix_web::{HttpResponse, delete, get, web};
 use chrono::{DateTime, Utc};
-use safepulse_domain::Role;
+use safepulse_domain::{PersonId, Role, TokenId};
 use safepulse_store::entities::issued_token;
 use safepulse_store::tokens;
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::{Page, PageQuery};
 use crate::auth::{Caller, revoke_and_audit};
@@ -17,7 +16,8 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenDto {
-    pub jti: Uuid,
+    #[schema(value_type = Uuid)]
+    pub jti: TokenId,
     /// The address (or service name) the token was issued to.
     pub subject: String,
     /// `admin`, `hr` or `manager`.
@@ -26,7 +26,8 @@ pub struct TokenDto {
     pub kind: String,
     /// The person the subject named when the token was issued; absent for a service
     /// token, which no grant backs.
-    pub person_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub person_id: Option<PersonId>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -61,13 +62,13 @@ pub async fn list_tokens(
     let page = tokens::list_active(
         state.store.connection(),
         state.clock.now(),
-        query.cursor,
+        query.cursor.map(TokenId),
         query.limit()?,
     )
     .await?;
     Ok(web::Json(Page {
         items: page.items.into_iter().map(TokenDto::from).collect(),
-        next_cursor: page.next,
+        next_cursor: page.next.map(|id| id.0),
     }))
 }
 
@@ -81,7 +82,7 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     caller: Caller,
     state: web::Data<AppState>,
-    jti: web::Path<Uuid>,
+    jti: web::Path<TokenId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     revoke_and_audit(&state.store, *jti, &caller.subject, state.clock.now()).await?;

@@ -1,12 +1,13 @@
+use safepulse_domain::{CommitmentId, RoundId, TeamId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "action_commitments")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub team_id: Uuid,
-    pub round_id: Uuid,
+    pub id: CommitmentId,
+    pub team_id: TeamId,
+    pub round_id: RoundId,
     pub slot: i32,
     pub dimension: String,
     pub action: String,

@@ -1,10 +1,11 @@
+use safepulse_domain::RoundId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "atom_statistics")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub family: String,
     #[sea_orm(primary_key, auto_increment = false)]

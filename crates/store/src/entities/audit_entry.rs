@@ -1,3 +1,4 @@
+use safepulse_domain::TeamId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ pub struct Model {
     pub at: DateTimeUtc,
     pub actor: String,
     pub action: String,
-    pub team_id: Option<Uuid>,
+    pub team_id: Option<TeamId>,
     pub target: Option<String>,
     pub details: Json,
 }

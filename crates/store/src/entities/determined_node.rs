@@ -1,3 +1,4 @@
+use safepulse_domain::{NodeId, RoundId};
 use sea_orm::entity::prelude::*;
 
 /// A node whose figures a round's exact releases pin down (Rule D's memory, never
@@ -6,11 +7,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "determined_nodes")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub family: String,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub node_id: Uuid,
+    pub node_id: NodeId,
     pub respondents: i32,
 }
 

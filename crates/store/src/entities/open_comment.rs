@@ -1,3 +1,4 @@
+use safepulse_domain::{NodeId, RoundId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -5,10 +6,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// First in the key: a round's rows are one range (one scan at close).
     #[sea_orm(primary_key, auto_increment = false)]
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub node_id: Uuid,
+    pub node_id: NodeId,
     /// The comment sealed under the round key (`safepulse_domain::sealed`).
     pub sealed: Vec<u8>,
 }

@@ -1,3 +1,4 @@
+use safepulse_domain::{InvitationId, PersonId, RoundId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,9 +8,9 @@ pub struct Model {
     pub id: Uuid,
     pub kind: String,
     pub recipient: String,
-    pub person_id: Option<Uuid>,
-    pub invitation_id: Option<Uuid>,
-    pub round_id: Option<Uuid>,
+    pub person_id: Option<PersonId>,
+    pub invitation_id: Option<InvitationId>,
+    pub round_id: Option<RoundId>,
     pub payload: Json,
     #[sea_orm(unique)]
     pub message_id: String,

@@ -1,3 +1,4 @@
+use safepulse_domain::{NodeId, RoundId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -5,8 +6,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub round_id: Uuid,
-    pub node_id: Uuid,
+    pub round_id: RoundId,
+    pub node_id: NodeId,
     pub status: ReleaseStatus,
     pub detail: bool,
     /// The anonymizer's stored form (`safepulse_anonymizer::StoredForm`) of the

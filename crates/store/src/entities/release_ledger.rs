@@ -1,12 +1,13 @@
+use safepulse_domain::{NodeId, RoundId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "release_ledger")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub node_id: Uuid,
+    pub node_id: NodeId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub family: String,
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,3 +1,4 @@
+use safepulse_domain::RoundId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -5,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub round_id: Uuid,
+    pub round_id: RoundId,
     pub atom_id: Uuid,
     pub position: i32,
     pub body: String,

@@ -1,11 +1,12 @@
+use safepulse_domain::{RoundId, SurveyId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rounds")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub survey_id: Uuid,
+    pub id: RoundId,
+    pub survey_id: SurveyId,
     pub period_key: String,
     pub round_index: i32,
     pub status: String,

@@ -1,10 +1,11 @@
+use safepulse_domain::SurveyId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "surveys")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: SurveyId,
     pub name: String,
     pub status: String,
     pub include_subteams: bool,

@@ -1,12 +1,13 @@
+use safepulse_domain::TeamId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "teams")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: TeamId,
     pub name: String,
-    pub parent_id: Option<Uuid>,
+    pub parent_id: Option<TeamId>,
     pub time_zone: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

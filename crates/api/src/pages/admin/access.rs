@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use safepulse_domain::{Email, Role};
+use safepulse_domain::{Email, Role, TokenId};
 use safepulse_store::StoreError;
 use safepulse_store::entities::{audit_entry, issued_token};
 use safepulse_store::tokens;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{Admin, AdminForm, Problems, api_error_page, done, html_response, server_error};
 use crate::auth::{self, TokenError};
@@ -189,7 +188,7 @@ pub async fn issue_token(form: AdminForm, state: web::Data<AppState>) -> HttpRes
 pub async fn revoke_token(
     form: AdminForm,
     state: web::Data<AppState>,
-    jti: web::Path<Uuid>,
+    jti: web::Path<TokenId>,
 ) -> HttpResponse {
     match auth::revoke_and_audit(
         &state.store,

@@ -7,13 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use safepulse_domain::Email;
+use safepulse_domain::{Email, PersonId, TeamId};
 use safepulse_store::StoreError;
 use safepulse_store::entities::{person, survey, team};
 use safepulse_store::org;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{
     Admin, AdminForm, AdminNotice, Problems, api_error_page, done, html_response, notice,
@@ -77,7 +76,7 @@ pub async fn home(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
 /// A team with its place in the tree, for lists and pickers.
 #[derive(Debug, Clone)]
 pub struct TeamEntry {
-    pub id: Uuid,
+    pub id: TeamId,
     /// `Engineering / Platform`.
     pub path: String,
     pub depth: usize,
@@ -90,11 +89,11 @@ pub async fn team_entries(state: &AppState) -> Result<Vec<TeamEntry>, StoreError
     let db = state.store.connection();
     let teams = org::all_teams(db).await?;
     let people = person::Entity::find().all(db).await?;
-    let mut members: HashMap<Uuid, usize> = HashMap::new();
+    let mut members: HashMap<TeamId, usize> = HashMap::new();
     for team_id in people.iter().filter_map(|person| person.team_id) {
         *members.entry(team_id).or_default() += 1;
     }
-    let mut children: BTreeMap<Option<Uuid>, Vec<&team::Model>> = BTreeMap::new();
+    let mut children: BTreeMap<Option<TeamId>, Vec<&team::Model>> = BTreeMap::new();
     for team in &teams {
         children.entry(team.parent_id).or_default().push(team);
     }
@@ -124,8 +123,8 @@ pub async fn team_entries(state: &AppState) -> Result<Vec<TeamEntry>, StoreError
     Ok(entries)
 }
 
-/// A uuid typed into a form field: blank is `None`, anything else must parse.
-fn uuid_field(form: &AdminForm, name: &str, problems: &mut Problems) -> Option<Option<Uuid>> {
+/// A team's id typed into a form field: blank is `None`, anything else must parse.
+fn uuid_field(form: &AdminForm, name: &str, problems: &mut Problems) -> Option<Option<TeamId>> {
     match form.optional(name) {
         None => Some(None),
         Some(raw) => match raw.parse() {
@@ -252,7 +251,7 @@ struct TeamPage<'a> {
 async fn render_team(
     state: &AppState,
     session: &Session,
-    id: Uuid,
+    id: TeamId,
     status: StatusCode,
     form: Option<TeamForm>,
     leader_email: String,
@@ -315,7 +314,7 @@ async fn render_team(
 pub async fn team_page(
     admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> HttpResponse {
     render_team(
         &state,
@@ -333,7 +332,7 @@ pub async fn team_page(
 pub async fn update_team(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> HttpResponse {
     let typed = TeamForm {
         name: form.text("name").to_owned(),
@@ -383,7 +382,7 @@ pub async fn update_team(
 pub async fn delete_team(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> HttpResponse {
     match teams::delete(&state, &form.session.caller.subject, *id).await {
         Ok(()) => done("/admin/teams"),
@@ -409,7 +408,7 @@ pub async fn delete_team(
 pub async fn add_leader(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TeamId>,
 ) -> HttpResponse {
     let typed = form.text("email").to_owned();
     let found = match Email::parse(&typed) {
@@ -465,7 +464,7 @@ pub async fn add_leader(
 pub async fn remove_leader(
     form: AdminForm,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(TeamId, PersonId)>,
 ) -> HttpResponse {
     let (team_id, person_id) = path.into_inner();
     match teams::remove_leader_of(&state, &form.session.caller.subject, team_id, person_id).await {
@@ -714,7 +713,7 @@ struct PersonPage<'a> {
 async fn render_person(
     state: &AppState,
     session: &Session,
-    id: Uuid,
+    id: PersonId,
     status: StatusCode,
     form: Option<PersonForm>,
     problems: Problems,
@@ -769,7 +768,7 @@ async fn render_person(
 pub async fn person_page(
     admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
 ) -> HttpResponse {
     render_person(
         &state,
@@ -788,7 +787,7 @@ pub async fn person_page(
 pub async fn update_person(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
 ) -> HttpResponse {
     let typed = typed_person(&form);
     let mut problems = Problems::default();
@@ -834,7 +833,7 @@ pub async fn update_person(
 pub async fn grant_role(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
 ) -> HttpResponse {
     let granted = match people::GrantableRole::parse(form.text("role")) {
         Ok(role) => people::grant(&state, &form.session.caller.subject, *id, role).await,
@@ -864,7 +863,7 @@ pub async fn grant_role(
 pub async fn revoke_role(
     form: AdminForm,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(PersonId, String)>,
 ) -> HttpResponse {
     let (id, role) = path.into_inner();
     let revoked = match people::GrantableRole::parse(&role) {
@@ -890,7 +889,7 @@ struct ErasePage<'a> {
 pub async fn erase_confirmation(
     admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
 ) -> HttpResponse {
     match org::get_person(state.store.connection(), *id).await {
         Ok(person) => html_response(
@@ -915,7 +914,7 @@ pub async fn erase_confirmation(
 pub async fn erase_person(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<PersonId>,
 ) -> HttpResponse {
     match people::erase(&state, &form.session.caller.subject, *id).await {
         Ok(()) => done("/admin/people?erased=1"),

@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use safepulse_domain::{Email, ItemId, Locale, TimeZone};
+use safepulse_domain::{Email, ItemId, Locale, RoundId, SurveyId, TimeZone};
 use safepulse_mailer::messages::{InvitationEmail, RenderedEmail, SecretLink};
 use safepulse_mailer::test_send::{self, TestInvitationPayload};
 use safepulse_rounds::items_for_round;
@@ -38,7 +38,7 @@ struct Sample {
     time_zone: TimeZone,
 }
 
-async fn sample(state: &AppState, id: Uuid) -> Result<Sample, PreviewError> {
+async fn sample(state: &AppState, id: SurveyId) -> Result<Sample, PreviewError> {
     let db = state.store.connection();
     let survey = stored_surveys::get_survey(db, id).await?;
     let plan = SurveyPlan::from_stored(&survey.survey.settings, &state.bank)
@@ -92,7 +92,7 @@ impl Sample {
     fn answer_round(&self) -> AnswerPageRound {
         let survey = &self.survey.survey;
         AnswerPageRound {
-            round_id: Uuid::nil(),
+            round_id: RoundId(Uuid::nil()),
             survey_name: survey.name.clone(),
             k: survey.k as u32,
             k_detail: survey.k_detail as u32,
@@ -119,7 +119,7 @@ impl Sample {
     }
 }
 
-fn preview_link(state: &AppState, id: Uuid, locale: Locale) -> String {
+fn preview_link(state: &AppState, id: SurveyId, locale: Locale) -> String {
     format!(
         "{}/admin/surveys/{id}/preview/answer/{}",
         state.config.public_url_trimmed(),
@@ -155,7 +155,7 @@ pub struct PreviewQuery {
 pub async fn preview_page(
     admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
     query: web::Query<PreviewQuery>,
 ) -> HttpResponse {
     let sample = match sample(&state, *id).await {
@@ -211,7 +211,7 @@ fn locale_of(raw: &str) -> Option<Locale> {
 pub async fn answer_preview(
     admin: Admin,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(SurveyId, String)>,
 ) -> HttpResponse {
     let (id, locale) = path.into_inner();
     let Some(locale) = locale_of(&locale) else {
@@ -235,7 +235,7 @@ pub async fn answer_preview(
 pub async fn email_preview(
     admin: Admin,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(SurveyId, String)>,
 ) -> HttpResponse {
     let (id, locale) = path.into_inner();
     let Some(locale) = locale_of(&locale) else {
@@ -278,7 +278,7 @@ pub async fn email_preview(
 pub async fn send_test_email(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     let locale = locale_of(form.text("locale")).unwrap_or(Locale::En);
     let Ok(recipient) = Email::parse(&form.session.caller.subject) else {

@@ -7,13 +7,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use safepulse_domain::{RoundId, SurveyId};
 use safepulse_rounds::rounds::audience_now;
 use safepulse_store::StoreError;
 use safepulse_store::entities::{round, round_node};
 use safepulse_store::participation;
 use safepulse_store::surveys::{self as stored_surveys, SurveyWithTeams};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
 use super::{
     Admin, AdminForm, AdminNotice, Problems, api_error_page, done, html_response, notice,
@@ -39,7 +39,7 @@ struct OpenConfirmation<'a> {
 async fn render_open(
     state: &AppState,
     session: &Session,
-    id: Uuid,
+    id: SurveyId,
     status: StatusCode,
     problems: Problems,
 ) -> HttpResponse {
@@ -73,7 +73,7 @@ async fn render_open(
 pub async fn open_confirmation(
     admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     render_open(
         &state,
@@ -89,7 +89,7 @@ pub async fn open_confirmation(
 pub async fn open_round(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     match open_now(&state, &form.session.caller.subject, *id).await {
         Ok(round) => done(&format!("/admin/rounds/{}", round.id)),
@@ -125,7 +125,7 @@ struct RoundPage<'a> {
 async fn render_round(
     state: &AppState,
     session: &Session,
-    id: Uuid,
+    id: RoundId,
     status: StatusCode,
     problems: Problems,
 ) -> HttpResponse {
@@ -191,7 +191,7 @@ async fn render_round(
 pub async fn round_page(
     admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<RoundId>,
 ) -> HttpResponse {
     render_round(
         &state,
@@ -209,7 +209,7 @@ pub async fn round_page(
 pub async fn close_round(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<RoundId>,
 ) -> HttpResponse {
     match close_now(&state, &form.session.caller.subject, *id).await {
         Ok(round) => done(&format!("/admin/rounds/{}", round.id)),

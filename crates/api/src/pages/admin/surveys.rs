@@ -9,12 +9,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
 use safepulse_anonymizer::{K_DETAIL_FLOOR, K_FLOOR};
-use safepulse_domain::Locale;
+use safepulse_domain::{Locale, SurveyId, TeamId};
 use safepulse_rounds::survey::{Frequency, QuestionSettings, SurveySettings, WeekOfMonthSetting};
 use safepulse_store::StoreError;
 use safepulse_store::entities::round;
 use safepulse_store::surveys::{self as stored_surveys, SurveyWithTeams};
-use uuid::Uuid;
 
 use super::organisation::{TeamEntry, team_entries};
 use super::{
@@ -34,7 +33,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Default)]
 pub struct SurveyForm {
     pub name: String,
-    pub team_ids: Vec<Uuid>,
+    pub team_ids: Vec<TeamId>,
     pub include_subteams: bool,
     /// `rotating` or `fixed`.
     pub questions: String,
@@ -59,7 +58,7 @@ pub struct SurveyForm {
 }
 
 impl SurveyForm {
-    pub fn has_team(&self, id: &Uuid) -> bool {
+    pub fn has_team(&self, id: &TeamId) -> bool {
         self.team_ids.contains(id)
     }
 
@@ -77,7 +76,7 @@ impl SurveyForm {
 
     fn from_settings(
         name: String,
-        team_ids: Vec<Uuid>,
+        team_ids: Vec<TeamId>,
         include_subteams: bool,
         settings: &SurveySettings,
         (k, k_detail, restricted_release): (i32, i32, String),
@@ -385,7 +384,7 @@ const WEEKDAYS: [&str; 7] = [
 
 #[derive(Debug)]
 struct SurveyLine {
-    id: Uuid,
+    id: SurveyId,
     name: String,
     status: String,
     teams: usize,
@@ -566,7 +565,7 @@ pub async fn create_survey(form: AdminForm, state: web::Data<AppState>) -> HttpR
     }
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<SurveyWithTeams, StoreError> {
+async fn load(state: &AppState, id: SurveyId) -> Result<SurveyWithTeams, StoreError> {
     stored_surveys::get_survey(state.store.connection(), id).await
 }
 
@@ -574,7 +573,7 @@ async fn load(state: &AppState, id: Uuid) -> Result<SurveyWithTeams, StoreError>
 pub async fn survey_page(
     admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     let stored = match load(&state, *id).await {
         Ok(stored) => stored,
@@ -606,7 +605,7 @@ pub async fn survey_page(
 pub async fn update_survey(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     let stored = match load(&state, *id).await {
         Ok(stored) => stored,
@@ -665,7 +664,7 @@ pub async fn update_survey(
 async fn status_change(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: Uuid,
+    id: SurveyId,
     change: StatusChange,
 ) -> HttpResponse {
     match surveys::change_status(&state, &form.session.caller.subject, id, change).await {
@@ -697,7 +696,7 @@ async fn status_change(
 pub async fn start_survey(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     status_change(form, state, *id, StatusChange::Start).await
 }
@@ -706,7 +705,7 @@ pub async fn start_survey(
 pub async fn pause_survey(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     status_change(form, state, *id, StatusChange::Pause).await
 }
@@ -715,7 +714,7 @@ pub async fn pause_survey(
 pub async fn resume_survey(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     status_change(form, state, *id, StatusChange::Resume).await
 }
@@ -724,7 +723,7 @@ pub async fn resume_survey(
 pub async fn archive_survey(
     form: AdminForm,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<SurveyId>,
 ) -> HttpResponse {
     status_change(form, state, *id, StatusChange::Archive).await
 }
