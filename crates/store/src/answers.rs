@@ -242,10 +242,61 @@ pub async fn submit_batch(
         batch.iter().map(|submission| &submission.token),
     )
     .await?;
+    let Sealed { responses, pending } = seal_answers(
+        &transaction,
+        keys,
+        &batch,
+        order,
+        &invitations,
+        &mut outcomes,
+    )
+    .await?;
+
+    let inserted = insert_new_responses(&transaction, responses).await?;
+    let mut comments = Vec::new();
+    for (id, (index, comment)) in pending {
+        if inserted.contains(&id) {
+            outcomes[index] = Some(Ok(SubmitOutcome::Accepted));
+            comments.extend(comment);
+        } else {
+            outcomes[index] = Some(Ok(SubmitOutcome::AlreadyAnswered));
+        }
+    }
+    if !comments.is_empty() {
+        open_comment::Entity::insert_many(comments)
+            .exec_without_returning(&transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("every submission has an outcome"))
+        .collect())
+}
+
+/// A batch's answers sealed and ready to insert, before the insert decides which
+/// are new.
+struct Sealed {
+    responses: Vec<open_response::ActiveModel>,
+    /// Row id of each answer → (submission, its comment row if any).
+    pending: HashMap<Uuid, (usize, Option<open_comment::ActiveModel>)>,
+}
+
+/// Steps 2 and 3 for each submission, in `order` (random): its round open (read
+/// once per round), its ballot computed and its answers sealed in memory. A
+/// submission settled here (unknown link, closed round, missing key, the same
+/// link twice) gets its outcome in `outcomes` and no row.
+async fn seal_answers(
+    transaction: &impl ConnectionTrait,
+    keys: &KeyChain,
+    batch: &[Submission],
+    order: Vec<usize>,
+    invitations: &HashMap<Vec<u8>, LinkedInvitation>,
+    outcomes: &mut [Option<Result<SubmitOutcome, StoreError>>],
+) -> Result<Sealed, StoreError> {
     let mut round_keys: HashMap<Uuid, Option<RoundKey>> = HashMap::new();
     let mut ballots_seen: HashSet<Vec<u8>> = HashSet::new();
     let mut responses = Vec::with_capacity(batch.len());
-    // Row id of each inserted answer → (submission, its comment row if any).
     let mut pending: HashMap<Uuid, (usize, Option<open_comment::ActiveModel>)> = HashMap::new();
     for index in order {
         let Submission { token, answer } = &batch[index];
@@ -256,7 +307,7 @@ pub async fn submit_batch(
         let round_key = match round_keys.get(&invitation.round_id) {
             Some(known) => known.clone(),
             None => {
-                let key = match open_round_key_id(&transaction, invitation.round_id).await? {
+                let key = match open_round_key_id(transaction, invitation.round_id).await? {
                     Some(key_id) => match keys.round_key(invitation.round_id, &key_id) {
                         Ok(key) => Some(key),
                         Err(error) => {
@@ -301,27 +352,7 @@ pub async fn submit_batch(
             });
         pending.insert(id, (index, comment));
     }
-
-    let inserted = insert_new_responses(&transaction, responses).await?;
-    let mut comments = Vec::new();
-    for (id, (index, comment)) in pending {
-        if inserted.contains(&id) {
-            outcomes[index] = Some(Ok(SubmitOutcome::Accepted));
-            comments.extend(comment);
-        } else {
-            outcomes[index] = Some(Ok(SubmitOutcome::AlreadyAnswered));
-        }
-    }
-    if !comments.is_empty() {
-        open_comment::Entity::insert_many(comments)
-            .exec_without_returning(&transaction)
-            .await?;
-    }
-    transaction.commit().await?;
-    Ok(outcomes
-        .into_iter()
-        .map(|outcome| outcome.expect("every submission has an outcome"))
-        .collect())
+    Ok(Sealed { responses, pending })
 }
 
 /// The invitations behind a batch of links, by lookup hash, in one statement.
