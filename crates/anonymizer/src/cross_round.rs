@@ -233,21 +233,7 @@ impl RuleD<'_> {
         loop {
             let determined = determined_nodes(self.hierarchy, self.respondents, &exact);
             failures.clear();
-            for (node, how) in determined.iter().enumerate() {
-                let Some(how) = *how else {
-                    continue;
-                };
-                if let Some(cause) = self.fails_alone(family, node) {
-                    failures.push(Failure {
-                        node,
-                        cause,
-                        involved: match how {
-                            Determined::ByAncestor(ancestor) => vec![node, ancestor],
-                            Determined::Released | Determined::ByFrontier => vec![node],
-                        },
-                    });
-                }
-            }
+            self.alone_failures(family, &determined, &mut failures);
             self.nested_failures(
                 family,
                 self.past.references(family),
@@ -307,6 +293,31 @@ impl RuleD<'_> {
         }
     }
 
+    /// The failures of nodes determined in this round checked alone (membership
+    /// and same-node checks), with the release that pins each.
+    fn alone_failures(
+        &self,
+        family: Family,
+        determined: &[Option<Determined>],
+        failures: &mut Vec<Failure>,
+    ) {
+        for (node, how) in determined.iter().enumerate() {
+            let Some(how) = *how else {
+                continue;
+            };
+            if let Some(cause) = self.fails_alone(family, node) {
+                failures.push(Failure {
+                    node,
+                    cause,
+                    involved: match how {
+                        Determined::ByAncestor(ancestor) => vec![node, ancestor],
+                        Determined::Released | Determined::ByFrontier => vec![node],
+                    },
+                });
+            }
+        }
+    }
+
     fn allowance(&self, family: Family, viewers: u32) -> u64 {
         let base = match family {
             Family::Scores => 1,
@@ -361,44 +372,13 @@ impl RuleD<'_> {
         let now = |node: usize| determined[node].map(|_| i64::from(self.respondents[node]));
         let before = |node: usize| earlier[node].map(i64::from);
         let in_either = |node: usize| before(node).is_some() || now(node).is_some();
-        // Each node's nearest strict ancestor determined in either round, and the
-        // nodes grouped under it (flat, one allocation per pass).
+        group_under_nearest(hierarchy, in_either, scratch);
         let NestedScratch {
-            nearest,
             start,
             grouped,
             values,
+            ..
         } = scratch;
-        nearest.clear();
-        nearest.resize(hierarchy.len(), None);
-        for node in hierarchy.parents_first() {
-            nearest[node] = hierarchy.parent[node].and_then(|parent| {
-                if in_either(parent) {
-                    Some(parent)
-                } else {
-                    nearest[parent]
-                }
-            });
-        }
-        start.clear();
-        start.resize(hierarchy.len() + 1, 0);
-        for node in (0..hierarchy.len()).filter(|&node| in_either(node)) {
-            if let Some(ancestor) = nearest[node] {
-                start[ancestor + 1] += 1;
-            }
-        }
-        for position in 0..hierarchy.len() {
-            start[position + 1] += start[position];
-        }
-        grouped.clear();
-        grouped.resize(start[hierarchy.len()], 0);
-        let mut next = start.clone();
-        for node in (0..hierarchy.len()).filter(|&node| in_either(node)) {
-            if let Some(ancestor) = nearest[node] {
-                grouped[next[ancestor]] = node;
-                next[ancestor] += 1;
-            }
-        }
         for node in 0..hierarchy.len() {
             let children = &grouped[start[node]..start[node + 1]];
             if children.is_empty() {
@@ -410,34 +390,10 @@ impl RuleD<'_> {
                     .chain(children.iter().copied())
                     .collect()
             };
-            let mut structure_fails = false;
             // One round's count, less that round's children, less a choice of the
             // other round's children that this round did not determine.
-            for node_is_now in [false, true] {
-                let (count_of, other_of) = if node_is_now {
-                    (
-                        &now as &dyn Fn(usize) -> Option<i64>,
-                        &before as &dyn Fn(usize) -> Option<i64>,
-                    )
-                } else {
-                    (
-                        &before as &dyn Fn(usize) -> Option<i64>,
-                        &now as &dyn Fn(usize) -> Option<i64>,
-                    )
-                };
-                let Some(count) = count_of(node) else {
-                    continue;
-                };
-                let same: i64 = children.iter().filter_map(|&child| count_of(child)).sum();
-                values.clear();
-                values.extend(
-                    children
-                        .iter()
-                        .filter(|&&child| count_of(child).is_none())
-                        .filter_map(|&child| other_of(child)),
-                );
-                structure_fails |= choice_leaves_few(values, count - same, allowance, true);
-            }
+            let structure_fails =
+                structure_changed(node, children, (&now, &before), allowance, values);
             // The change, less the children's changes, less a choice of children
             // determined in one round only (counted as zero in the other).
             if let (Some(first), Some(second)) = (before(node), now(node)) {
@@ -511,6 +467,87 @@ impl RuleD<'_> {
         }
         false
     }
+}
+
+/// Each node's nearest strict ancestor for which `in_either` holds, and the nodes
+/// grouped under it, into `scratch` (flat, one allocation per pass).
+fn group_under_nearest(
+    hierarchy: &Hierarchy,
+    in_either: impl Fn(usize) -> bool,
+    scratch: &mut NestedScratch,
+) {
+    let NestedScratch {
+        nearest,
+        start,
+        grouped,
+        ..
+    } = scratch;
+    nearest.clear();
+    nearest.resize(hierarchy.len(), None);
+    for node in hierarchy.parents_first() {
+        nearest[node] = hierarchy.parent[node].and_then(|parent| {
+            if in_either(parent) {
+                Some(parent)
+            } else {
+                nearest[parent]
+            }
+        });
+    }
+    start.clear();
+    start.resize(hierarchy.len() + 1, 0);
+    for node in (0..hierarchy.len()).filter(|&node| in_either(node)) {
+        if let Some(ancestor) = nearest[node] {
+            start[ancestor + 1] += 1;
+        }
+    }
+    for position in 0..hierarchy.len() {
+        start[position + 1] += start[position];
+    }
+    grouped.clear();
+    grouped.resize(start[hierarchy.len()], 0);
+    let mut next = start.clone();
+    for node in (0..hierarchy.len()).filter(|&node| in_either(node)) {
+        if let Some(ancestor) = nearest[node] {
+            grouped[next[ancestor]] = node;
+            next[ancestor] += 1;
+        }
+    }
+}
+
+/// A node's count in one round, `None` when that round did not determine it.
+type CountIn<'a> = &'a dyn Fn(usize) -> Option<i64>;
+
+/// Whether one round's count of `node`, less that round's `children`, less any
+/// choice of the other round's children that this round did not determine, comes
+/// within `allowance` of zero (`now` and `before`: a node's count in each round).
+fn structure_changed(
+    node: usize,
+    children: &[usize],
+    (now, before): (CountIn<'_>, CountIn<'_>),
+    allowance: u64,
+    values: &mut Vec<i64>,
+) -> bool {
+    let mut structure_fails = false;
+    for node_is_now in [false, true] {
+        let (count_of, other_of) = if node_is_now {
+            (now, before)
+        } else {
+            (before, now)
+        };
+        let Some(count) = count_of(node) else {
+            continue;
+        };
+        let same: i64 = children.iter().filter_map(|&child| count_of(child)).sum();
+        values.clear();
+        values.extend(
+            children
+                .iter()
+                .filter(|&&child| count_of(child).is_none())
+                .filter_map(|&child| other_of(child)),
+        );
+        structure_fails |= choice_leaves_few(values, count - same, allowance, true);
+    }
+    structure_fails
 }
 
 /// Whether `total` less the sum of some choice of `values` lies within `allowance`

@@ -134,25 +134,73 @@ pub(crate) fn released_figures(
 ) -> Option<ReleasedFigures> {
     let respondents = tally.respondents;
     let quantile = quantiles.for_respondents(u64::from(respondents))?;
-    let band = |mean: f64, sd: f64| {
-        let half_width = quantile * sd / f64::from(respondents).sqrt();
-        (mean - half_width, mean + half_width)
+    let bands = Bands {
+        quantile,
+        respondents,
+        spread,
     };
-    let confidence_interval =
-        |mean: f64, team_variance: f64, org_sd: &dyn Fn(&OrgFigures) -> f64| match spread {
+    let with_detail = matches!(spread, SpreadForBands::Team);
+    let (item_variances, items) = item_figures(tally, layout, bands, with_detail)?;
+    let dimensions = dimension_figures(tally, layout, bands, &item_variances, with_detail)?;
+    Some(ReleasedFigures {
+        respondents,
+        detail: with_detail,
+        items,
+        dimensions,
+    })
+}
+
+/// How a released group's 95% confidence bands are drawn: from its own spread, the
+/// organisation's, or not at all.
+#[derive(Debug, Clone, Copy)]
+struct Bands<'a> {
+    quantile: f64,
+    respondents: u32,
+    spread: SpreadForBands<'a>,
+}
+
+impl Bands<'_> {
+    fn band(&self, mean: f64, sd: f64) -> (f64, f64) {
+        let half_width = self.quantile * sd / f64::from(self.respondents).sqrt();
+        (mean - half_width, mean + half_width)
+    }
+
+    fn confidence_interval(
+        &self,
+        mean: f64,
+        team_variance: f64,
+        org_sd: &dyn Fn(&OrgFigures) -> f64,
+    ) -> ConfidenceInterval {
+        match self.spread {
             SpreadForBands::Team => {
-                let (low, high) = band(mean, team_variance.sqrt());
+                let (low, high) = self.band(mean, team_variance.sqrt());
                 ConfidenceInterval::Team { low, high }
             }
             SpreadForBands::OrgLevel(org) => {
-                let (low, high) = band(mean, org_sd(org));
+                let (low, high) = self.band(mean, org_sd(org));
                 ConfidenceInterval::OrgLevel { low, high }
             }
             SpreadForBands::NoBand => ConfidenceInterval::NoBand,
-        };
-    let with_detail = matches!(spread, SpreadForBands::Team);
-    let percent_of = |count: u32, total: u64| 100.0 * f64::from(count) / total as f64;
+        }
+    }
+}
 
+fn percent_of(count: u32, total: u64) -> f64 {
+    100.0 * f64::from(count) / total as f64
+}
+
+/// Each item's variance, and with detail its figures (`None`: fewer than two
+/// respondents).
+fn item_figures(
+    tally: Tally<'_>,
+    layout: &ItemLayout,
+    bands: Bands<'_>,
+    with_detail: bool,
+) -> Option<(Vec<f64>, Vec<ItemFigures>)> {
+    let respondents = tally.respondents;
+    let confidence_interval = |mean, variance, org_sd: &dyn Fn(&OrgFigures) -> f64| {
+        bands.confidence_interval(mean, variance, org_sd)
+    };
     let mut item_variances = Vec::with_capacity(layout.items.len());
     let mut items = Vec::with_capacity(layout.items.len());
     for (position, meta) in layout.items.iter().enumerate() {
@@ -181,7 +229,21 @@ pub(crate) fn released_figures(
             }),
         });
     }
+    Some((item_variances, items))
+}
 
+/// Each dimension's figures, with detail its spread and agreement.
+fn dimension_figures(
+    tally: Tally<'_>,
+    layout: &ItemLayout,
+    bands: Bands<'_>,
+    item_variances: &[f64],
+    with_detail: bool,
+) -> Option<Vec<DimensionFigures>> {
+    let respondents = tally.respondents;
+    let confidence_interval = |mean, variance, org_sd: &dyn Fn(&OrgFigures) -> f64| {
+        bands.confidence_interval(mean, variance, org_sd)
+    };
     let mut dimensions = Vec::with_capacity(layout.dimensions.len());
     for (position, dimension) in layout.dimensions.iter().enumerate() {
         let (mean, variance) = mean_and_variance(tally.dimension_moments(layout, position))?;
@@ -216,13 +278,7 @@ pub(crate) fn released_figures(
             detail,
         });
     }
-
-    Some(ReleasedFigures {
-        respondents,
-        detail: with_detail,
-        items,
-        dimensions,
-    })
+    Some(dimensions)
 }
 
 /// The figures of a restricted release (`None` without respondents).

@@ -68,6 +68,40 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         secrets.master_keys.clone(),
         RoundKeyring::open(&keyring_dir).context("cannot open the round keyring")?,
     );
+    migrate(&store).await?;
+    // A close that crashed before destroying its round's key, or a round that
+    // never committed its opening, leaves a key behind: finish that first.
+    if let Err(error) = shred_closed_rounds(&store, &keys, clock.now()).await {
+        tracing::warn!(%error, "shredding closed rounds failed; the scheduler retries");
+    }
+    let tokens = TokenAuthority::new(
+        secrets.jwt_keys.clone(),
+        config.jwt_issuer.clone(),
+        config.jwt_audience.clone(),
+    );
+    let bank = ItemBank::builtin().context("the built-in item bank is invalid")?;
+    let round_opening_blocked = round_opening_blocked(&store, &config).await?;
+    let sign_in_queue = SignInQueue::start(store.clone(), config.mail_host());
+    let sign_in_limiter = Arc::new(SignInLimiter::new(config.sign_in_limits, clock.now()));
+    let submit_queue = SubmitQueue::start(store.clone(), keys.clone());
+    Ok(AppState {
+        store,
+        tokens,
+        secrets: Arc::new(secrets),
+        keys,
+        clock,
+        config: Arc::new(config),
+        bank: Arc::new(bank),
+        round_opening_blocked,
+        sign_in_queue,
+        sign_in_limiter,
+        submit_queue,
+    })
+}
+
+/// Applies the migrations this version knows; refuses a schema a newer version
+/// migrated unless its migrations are marked backward compatible.
+async fn migrate(store: &Store) -> anyhow::Result<()> {
     match store
         .migrate()
         .await
@@ -85,21 +119,16 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         ),
         SchemaStatus::New | SchemaStatus::Current | SchemaStatus::Pending(_) => {}
     }
-    // A close that crashed before destroying its round's key, or a round that
-    // never committed its opening, leaves a key behind: finish that first.
-    if let Err(error) = shred_closed_rounds(&store, &keys, clock.now()).await {
-        tracing::warn!(%error, "shredding closed rounds failed; the scheduler retries");
-    }
-    let tokens = TokenAuthority::new(
-        secrets.jwt_keys.clone(),
-        config.jwt_issuer.clone(),
-        config.jwt_audience.clone(),
-    );
-    let bank = ItemBank::builtin().context("the built-in item bank is invalid")?;
+    Ok(())
+}
+
+/// Why rounds must not open on this database (PostgreSQL settings that would
+/// record answers or their timing), unless `allow_logging_postgres` is set.
+async fn round_opening_blocked(store: &Store, config: &Config) -> anyhow::Result<Option<Arc<str>>> {
     let problems = safepulse_store::hygiene::postgres_recording_settings(store.connection())
         .await
         .context("cannot read PostgreSQL's logging settings")?;
-    let round_opening_blocked = if problems.is_empty() {
+    Ok(if problems.is_empty() {
         None
     } else if config.allow_logging_postgres {
         tracing::warn!(
@@ -115,22 +144,6 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
              (or allow_logging_postgres is set)"
         );
         Some(Arc::from(reason))
-    };
-    let sign_in_queue = SignInQueue::start(store.clone(), config.mail_host());
-    let sign_in_limiter = Arc::new(SignInLimiter::new(config.sign_in_limits, clock.now()));
-    let submit_queue = SubmitQueue::start(store.clone(), keys.clone());
-    Ok(AppState {
-        store,
-        tokens,
-        secrets: Arc::new(secrets),
-        keys,
-        clock,
-        config: Arc::new(config),
-        bank: Arc::new(bank),
-        round_opening_blocked,
-        sign_in_queue,
-        sign_in_limiter,
-        submit_queue,
     })
 }
 

@@ -1,14 +1,14 @@
 //! The `safepulse` command line. Every failure ends with a non-zero exit and one line
 //! on stderr saying why.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::FutureExt as _;
-use safepulse_domain::{Email, Role, RoundId, SystemClock, TokenId};
+use safepulse_domain::{Clock, Email, Role, RoundId, SystemClock, TokenId};
 use safepulse_store::keyring::KeyringError;
 use safepulse_store::tokens::{self, TokenKind};
 use safepulse_store::{Checkpoint, SchemaStatus, Store, StoreError, surveys};
@@ -258,248 +258,313 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// Runs the command: one function per command, each building only what it needs.
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut config = load_config(&cli)?;
+    let config = load_config(&cli)?;
     telemetry::init(config.log_format, &config.log_level);
-    let clock = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
-        Command::Serve { port } => {
-            if let Some(port) = port {
-                config.port = port;
-            }
-            let state = build_state(config, clock).await?;
-            refuse_open_rounds_without_key(&state).await?;
-            // From here on a stop is graceful; before, nothing is in flight yet and
-            // Ctrl-C may end a slow start at once.
-            let stop = listen_for_stop()?.shared();
-            let application = Application::build(state.clone(), stop.clone())?;
-            let port = application.port();
-            let background = if state.config.in_process_worker {
-                let background = BackgroundWork::start(&state)?;
-                background.stop_when(stop);
-                Some(background)
-            } else {
-                None
-            };
-            // What a person starting the server needs next: the address to open
-            // and where the keys are (to keep apart from database backups).
-            tracing::info!(
-                port,
-                open = %format!("{}/", state.config.public_url_trimmed()),
-                secrets_dir = %state.config.secrets_dir.display(),
-                round_keyring = %state.config.round_keyring_dir().display(),
-                "safepulse is listening"
-            );
-            // On SIGTERM or SIGINT the server drains in-flight requests while the
-            // scheduler and email worker give back what they have not started and
-            // finish (or abandon) their sends under way, at the same time.
-            let served = application.run_until_stopped().await;
-            // Sign-in requests still queued get a few seconds to reach the outbox;
-            // after that they are lost, and those people ask again.
-            if tokio::time::timeout(SIGN_IN_QUEUE_GRACE, state.sign_in_queue.settled())
-                .await
-                .is_err()
-            {
-                tracing::warn!("stopping with sign-in requests still queued");
-            }
-            if let Some(background) = background {
-                background.stop().await;
-            }
-            close_store(&state).await;
-            served?;
-        }
-        Command::Worker => {
-            let state = build_state(config, clock).await?;
-            refuse_open_rounds_without_key(&state).await?;
-            let stop = listen_for_stop()?;
-            let background = BackgroundWork::start(&state)?;
-            tracing::info!("safepulse worker is running");
-            stop.await;
-            tracing::info!("stopping: finishing the batch in flight");
-            background.stop().await;
-            close_store(&state).await;
-        }
-        Command::Migrate => {
-            build_state(config, clock).await?;
-            eprintln!("safepulse: migrations applied");
-        }
-        Command::Backup { file } => {
-            // No migration and no key: a backup is taken as the database is, also
-            // by a newer binary before it upgrades anything, and keys never go
-            // into a copy of the database.
-            let store = Store::connect_existing(&config.database_url())
-                .await
-                .context("cannot open the database")?;
-            if store.schema_status().await? == SchemaStatus::New {
-                bail!("the database holds no safepulse data: nothing to back up");
-            }
-            store.backup_into(&file).await?;
-            store.close().await?;
-            eprintln!(
-                "safepulse: database copied to {}; it holds no key: keep the secrets directory \
-                 backed up separately, and never the round keyring",
-                file.display()
-            );
-        }
+        Command::Serve { port } => serve(config, clock, port).await,
+        Command::Worker => worker(config, clock).await,
+        Command::Migrate => migrate(config, clock).await,
+        Command::Backup { file } => backup(&config, &file).await,
         Command::Round {
             command: RoundCommand::Discard { id },
-        } => {
-            let id: RoundId = id
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("{id:?} is not a round id"))?;
-            let state = build_state(config, clock).await?;
-            let round = discard_and_audit(&state, id, "cli").await?;
-            eprintln!(
-                "safepulse: round {id} discarded; open a new one with POST /api/v1/surveys/{}/rounds",
-                round.survey_id
-            );
-        }
+        } => discard_round(config, clock, &id).await,
         Command::Token {
             command: TokenCommand::Issue { role, subject, ttl },
-        } => {
-            let role = Role::parse(&role)?;
-            let subject =
-                Email::parse(&subject).with_context(|| format!("--subject {subject:?}"))?;
-            let ttl = parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
-            let state = build_state(config, clock.clone()).await?;
-            let now = chrono::Utc::now();
-            // Printed only once its row is committed: an unrecorded token is refused.
-            let token =
-                issue_api_token_and_audit(&state, "cli", subject.as_str(), role, ttl, now).await?;
-            eprintln!(
-                "safepulse: {role} token for {subject}, valid until {}",
-                now + ttl
-            );
-            #[allow(clippy::print_stdout)]
-            {
-                println!("{token}");
-            }
-        }
+        } => issue_token(config, clock, &role, &subject, &ttl).await,
         Command::Token {
             command: TokenCommand::List,
-        } => {
-            let state = build_state(config, clock.clone()).await?;
-            let now = chrono::Utc::now();
-            let mut cursor = None;
-            loop {
-                let page = tokens::list_active(state.store.connection(), now, cursor, 200).await?;
-                for row in &page.items {
-                    #[allow(clippy::print_stdout)]
-                    {
-                        println!(
-                            "{} {} {} {} issued {} expires {}",
-                            row.jti,
-                            row.kind,
-                            row.role,
-                            row.subject,
-                            row.issued_at.to_rfc3339(),
-                            row.expires_at.to_rfc3339()
-                        );
-                    }
-                }
-                match page.next {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
-        }
+        } => list_tokens(config, clock).await,
         Command::Token {
             command: TokenCommand::Revoke { jti },
-        } => {
-            let jti: TokenId = jti.trim().parse().map_err(|_| {
-                anyhow::anyhow!("{jti:?} is not a token id (a jti from `token list`)")
-            })?;
-            let state = build_state(config, clock.clone()).await?;
-            match revoke_and_audit(&state.store, jti, "cli", chrono::Utc::now()).await {
-                Ok(()) => eprintln!("safepulse: token {jti} revoked"),
-                Err(StoreError::NotFound) => bail!("no token with id {jti}"),
-                Err(error) => return Err(error.into()),
-            }
-        }
+        } => revoke_token(config, clock, &jti).await,
         Command::Admin {
             command: AdminCommand::Invite { email, name },
-        } => {
-            let state = build_state(config, clock.clone()).await?;
-            let link = invite_admin(&state, &email, name).await?;
-            eprintln!(
-                "safepulse: {email} holds the admin grant; open this link within 15 minutes \
-                 and press \"Administrators: sign in to the admin console\":"
-            );
+        } => admin_invite(config, clock, &email, name).await,
+        Command::Import { file, partial } => import_file(config, clock, &file, partial).await,
+        Command::Openapi => {
+            print_openapi();
+            Ok(())
+        }
+        Command::Demo => fill_demo(config, clock).await,
+    }
+}
+
+/// `safepulse serve`: the HTTP server and, unless configured apart, the scheduler
+/// and email worker, until SIGTERM or SIGINT.
+async fn serve(mut config: Config, clock: Arc<dyn Clock>, port: Option<u16>) -> anyhow::Result<()> {
+    if let Some(port) = port {
+        config.port = port;
+    }
+    let state = build_state(config, clock).await?;
+    refuse_open_rounds_without_key(&state).await?;
+    // From here on a stop is graceful; before, nothing is in flight yet and
+    // Ctrl-C may end a slow start at once.
+    let stop = listen_for_stop()?.shared();
+    let application = Application::build(state.clone(), stop.clone())?;
+    let port = application.port();
+    let background = if state.config.in_process_worker {
+        let background = BackgroundWork::start(&state)?;
+        background.stop_when(stop);
+        Some(background)
+    } else {
+        None
+    };
+    // What a person starting the server needs next: the address to open
+    // and where the keys are (to keep apart from database backups).
+    tracing::info!(
+        port,
+        open = %format!("{}/", state.config.public_url_trimmed()),
+        secrets_dir = %state.config.secrets_dir.display(),
+        round_keyring = %state.config.round_keyring_dir().display(),
+        "safepulse is listening"
+    );
+    // On SIGTERM or SIGINT the server drains in-flight requests while the
+    // scheduler and email worker give back what they have not started and
+    // finish (or abandon) their sends under way, at the same time.
+    let served = application.run_until_stopped().await;
+    // Sign-in requests still queued get a few seconds to reach the outbox;
+    // after that they are lost, and those people ask again.
+    if tokio::time::timeout(SIGN_IN_QUEUE_GRACE, state.sign_in_queue.settled())
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopping with sign-in requests still queued");
+    }
+    if let Some(background) = background {
+        background.stop().await;
+    }
+    close_store(&state).await;
+    served?;
+    Ok(())
+}
+
+/// `safepulse worker`: the scheduler and email worker alone, until SIGTERM or SIGINT.
+async fn worker(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let state = build_state(config, clock).await?;
+    refuse_open_rounds_without_key(&state).await?;
+    let stop = listen_for_stop()?;
+    let background = BackgroundWork::start(&state)?;
+    tracing::info!("safepulse worker is running");
+    stop.await;
+    tracing::info!("stopping: finishing the batch in flight");
+    background.stop().await;
+    close_store(&state).await;
+    Ok(())
+}
+
+/// `safepulse migrate`.
+async fn migrate(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    build_state(config, clock).await?;
+    eprintln!("safepulse: migrations applied");
+    Ok(())
+}
+
+/// `safepulse backup FILE`.
+async fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
+    // No migration and no key: a backup is taken as the database is, also
+    // by a newer binary before it upgrades anything, and keys never go
+    // into a copy of the database.
+    let store = Store::connect_existing(&config.database_url())
+        .await
+        .context("cannot open the database")?;
+    if store.schema_status().await? == SchemaStatus::New {
+        bail!("the database holds no safepulse data: nothing to back up");
+    }
+    store.backup_into(file).await?;
+    store.close().await?;
+    eprintln!(
+        "safepulse: database copied to {}; it holds no key: keep the secrets directory \
+         backed up separately, and never the round keyring",
+        file.display()
+    );
+    Ok(())
+}
+
+/// `safepulse round discard ID`.
+async fn discard_round(config: Config, clock: Arc<dyn Clock>, id: &str) -> anyhow::Result<()> {
+    let id: RoundId = id
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{id:?} is not a round id"))?;
+    let state = build_state(config, clock).await?;
+    let round = discard_and_audit(&state, id, "cli").await?;
+    eprintln!(
+        "safepulse: round {id} discarded; open a new one with POST /api/v1/surveys/{}/rounds",
+        round.survey_id
+    );
+    Ok(())
+}
+
+/// `safepulse token issue`: the token is printed on stdout, alone.
+async fn issue_token(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    role: &str,
+    subject: &str,
+    ttl: &str,
+) -> anyhow::Result<()> {
+    let role = Role::parse(role)?;
+    let subject = Email::parse(subject).with_context(|| format!("--subject {subject:?}"))?;
+    let ttl = parse_ttl(ttl).map_err(anyhow::Error::msg)?;
+    let state = build_state(config, clock).await?;
+    let now = state.clock.now();
+    // Printed only once its row is committed: an unrecorded token is refused.
+    let token = issue_api_token_and_audit(&state, "cli", subject.as_str(), role, ttl, now).await?;
+    eprintln!(
+        "safepulse: {role} token for {subject}, valid until {}",
+        now + ttl
+    );
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{token}");
+    }
+    Ok(())
+}
+
+/// `safepulse token list`: every token and session that still works, a page at a time.
+async fn list_tokens(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let state = build_state(config, clock).await?;
+    let now = state.clock.now();
+    let mut cursor = None;
+    loop {
+        let page = tokens::list_active(state.store.connection(), now, cursor, 200).await?;
+        for row in &page.items {
             #[allow(clippy::print_stdout)]
             {
-                println!("{link}");
-            }
-        }
-        Command::Import { file, partial } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let state = build_state(config, clock.clone()).await?;
-            let report =
-                import::import_people(&state.store, &bytes, partial, "cli", chrono::Utc::now())
-                    .await?;
-            for rejected in &report.rejected {
-                eprintln!("{}:{}: {}", file.display(), rejected.line, rejected.reason);
-            }
-            if !report.applied {
-                bail!(
-                    "{} of {} rows invalid; nothing imported (use --partial to import the valid rows)",
-                    report.rejected.len(),
-                    report.rejected.len() + report.accepted
+                println!(
+                    "{} {} {} {} issued {} expires {}",
+                    row.jti,
+                    row.kind,
+                    row.role,
+                    row.subject,
+                    row.issued_at.to_rfc3339(),
+                    row.expires_at.to_rfc3339()
                 );
             }
-            eprintln!(
-                "safepulse: imported {} rows ({} new, {} updated, {} unchanged), rejected {}",
-                report.accepted,
-                report.created,
-                report.updated,
-                report.unchanged,
-                report.rejected.len()
-            );
         }
-        Command::Demo => {
-            let state = build_state(config, clock.clone()).await?;
-            let summary = demo::build_demo(&state, chrono::Utc::now()).await?;
-            let transaction = state.store.begin_write().await?;
-            let token = state
-                .tokens
-                .issue(
-                    &transaction,
-                    &summary.hr_email,
-                    Role::Hr,
-                    TokenKind::Api,
-                    chrono::Duration::days(30),
-                    chrono::Utc::now(),
-                )
-                .await?;
-            transaction.commit().await?;
-            eprintln!(
-                "safepulse: demo ready: {} teams, {} people, {} closed rounds, {} answers.\n\
-                 Start the server (`safepulse serve`) and sign in at {}/sign-in as {} (hr) or {} (manager);\n\
-                 the sign-in email lands in {}. An hr API token for {} follows:",
-                summary.teams,
-                summary.people,
-                summary.rounds,
-                summary.answers,
-                state.config.public_url_trimmed(),
-                summary.hr_email,
-                summary.manager_email,
-                state.config.mail_dir().display(),
-                summary.hr_email,
-            );
-            #[allow(clippy::print_stdout)]
-            {
-                println!("{token}");
-            }
-        }
-        Command::Openapi => {
-            #[allow(clippy::print_stdout)]
-            {
-                print!("{}", openapi::openapi_json());
-            }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
         }
     }
     Ok(())
+}
+
+/// `safepulse token revoke JTI`.
+async fn revoke_token(config: Config, clock: Arc<dyn Clock>, jti: &str) -> anyhow::Result<()> {
+    let jti: TokenId = jti
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{jti:?} is not a token id (a jti from `token list`)"))?;
+    let state = build_state(config, clock).await?;
+    match revoke_and_audit(&state.store, jti, "cli", state.clock.now()).await {
+        Ok(()) => eprintln!("safepulse: token {jti} revoked"),
+        Err(StoreError::NotFound) => bail!("no token with id {jti}"),
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
+
+/// `safepulse admin invite EMAIL`: the sign-in link is printed on stdout, alone.
+async fn admin_invite(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    email: &str,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let state = build_state(config, clock).await?;
+    let link = invite_admin(&state, email, name).await?;
+    eprintln!(
+        "safepulse: {email} holds the admin grant; open this link within 15 minutes \
+         and press \"Administrators: sign in to the admin console\":"
+    );
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{link}");
+    }
+    Ok(())
+}
+
+/// `safepulse import FILE`: every rejected row on stderr with its line.
+async fn import_file(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    file: &Path,
+    partial: bool,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let state = build_state(config, clock).await?;
+    let report =
+        import::import_people(&state.store, &bytes, partial, "cli", state.clock.now()).await?;
+    for rejected in &report.rejected {
+        eprintln!("{}:{}: {}", file.display(), rejected.line, rejected.reason);
+    }
+    if !report.applied {
+        bail!(
+            "{} of {} rows invalid; nothing imported (use --partial to import the valid rows)",
+            report.rejected.len(),
+            report.rejected.len() + report.accepted
+        );
+    }
+    eprintln!(
+        "safepulse: imported {} rows ({} new, {} updated, {} unchanged), rejected {}",
+        report.accepted,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.rejected.len()
+    );
+    Ok(())
+}
+
+/// `safepulse demo`: the demo organisation and its history, then an hr API token
+/// printed on stdout, alone.
+async fn fill_demo(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let state = build_state(config, clock).await?;
+    let summary = demo::build_demo(&state, state.clock.now()).await?;
+    let transaction = state.store.begin_write().await?;
+    let token = state
+        .tokens
+        .issue(
+            &transaction,
+            &summary.hr_email,
+            Role::Hr,
+            TokenKind::Api,
+            chrono::Duration::days(30),
+            state.clock.now(),
+        )
+        .await?;
+    transaction.commit().await?;
+    eprintln!(
+        "safepulse: demo ready: {} teams, {} people, {} closed rounds, {} answers.\n\
+         Start the server (`safepulse serve`) and sign in at {}/sign-in as {} (hr) or {} (manager);\n\
+         the sign-in email lands in {}. An hr API token for {} follows:",
+        summary.teams,
+        summary.people,
+        summary.rounds,
+        summary.answers,
+        state.config.public_url_trimmed(),
+        summary.hr_email,
+        summary.manager_email,
+        state.config.mail_dir().display(),
+        summary.hr_email,
+    );
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{token}");
+    }
+    Ok(())
+}
+
+/// `safepulse openapi`.
+fn print_openapi() {
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{}", openapi::openapi_json());
+    }
 }
 
 /// `serve` and `worker` do not start while an open round's key cannot be had:

@@ -30,7 +30,7 @@ use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
 use safepulse_store::entities::{invitation, outbox, person, round, round_item};
 use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::surveys::{self, NewSurvey};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::state::AppState;
 
@@ -194,9 +194,58 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     }
     let mut rng = StdRng::seed_from_u64(2026);
     let first_opening = now - Duration::days(ROUNDS * DAYS_BETWEEN_ROUNDS);
+    let mut organisation = create_teams_and_people(db, &mut rng, first_opening).await?;
+    add_hr(db, &mut organisation, first_opening).await?;
+    let dimension_offsets = dimension_offsets();
+    let survey = create_survey(db, first_opening, organisation.team_ids[0]).await?;
+    transaction.commit().await?;
 
+    let climate = Climate {
+        person_offset: &organisation.person_offset,
+        team_of_person: &organisation.team_of_person,
+        dimension_offsets: &dimension_offsets,
+    };
+    let answers_stored = run_rounds(
+        state,
+        survey,
+        &organisation.team_ids,
+        &mut rng,
+        climate,
+        first_opening,
+    )
+    .await?;
+    // The history is synthetic: nobody should get a year of digests at once.
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::Kind.eq("digest"))
+        .exec(state.store.connection())
+        .await?;
+
+    Ok(DemoSummary {
+        teams: TEAMS.len(),
+        people: organisation.people,
+        rounds: ROUNDS as usize,
+        answers: answers_stored,
+        hr_email: "hr@demo.example".into(),
+        manager_email: format!("lead.{}@demo.example", MANAGER_TEAM.to_lowercase()),
+    })
+}
+
+/// The demo organisation as created: its teams, and each person's part in the
+/// climate the answers are drawn from.
+struct DemoOrganisation {
+    team_ids: Vec<TeamId>,
+    person_offset: HashMap<PersonId, f64>,
+    team_of_person: HashMap<PersonId, usize>,
+    people: usize,
+}
+
+/// Every team of `TEAMS` with its members and its leader.
+async fn create_teams_and_people(
+    db: &impl ConnectionTrait,
+    rng: &mut StdRng,
+    first_opening: DateTime<Utc>,
+) -> anyhow::Result<DemoOrganisation> {
     let mut team_ids: Vec<TeamId> = Vec::with_capacity(TEAMS.len());
-    let mut people_of_team: Vec<Vec<PersonId>> = Vec::with_capacity(TEAMS.len());
     let mut person_offset: HashMap<PersonId, f64> = HashMap::new();
     let mut team_of_person: HashMap<PersonId, usize> = HashMap::new();
     let mut people = 0;
@@ -213,7 +262,6 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         .await?;
         team_ids.push(team.id);
         let slug = demo.name.to_lowercase().replace(' ', "-");
-        let mut members = Vec::with_capacity(demo.members + 1);
         for member in 0..=demo.members {
             let is_leader = member == demo.members;
             let email = if is_leader {
@@ -246,12 +294,24 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
             }
             person_offset.insert(person.id, rng.random_range(-0.6..0.6));
             team_of_person.insert(person.id, index);
-            members.push(person.id);
             people += 1;
         }
-        people_of_team.push(members);
     }
-    let people_team = team_ids[10];
+    Ok(DemoOrganisation {
+        team_ids,
+        person_offset,
+        team_of_person,
+        people,
+    })
+}
+
+/// The hr person, in the People team.
+async fn add_hr(
+    db: &impl ConnectionTrait,
+    organisation: &mut DemoOrganisation,
+    first_opening: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let people_team = organisation.team_ids[10];
     let hr = org::create_person(
         db,
         NewPerson {
@@ -265,14 +325,18 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     )
     .await?;
     org::grant_role(db, hr.id, "hr", first_opening).await?;
-    person_offset.insert(hr.id, 0.3);
-    team_of_person.insert(hr.id, 10);
-    people += 1;
+    organisation.person_offset.insert(hr.id, 0.3);
+    organisation.team_of_person.insert(hr.id, 10);
+    organisation.people += 1;
+    Ok(())
+}
 
+/// Each team's offset per dimension.
+fn dimension_offsets() -> Vec<HashMap<Dimension, f64>> {
     // Strong and weak spots: a fixed draw per team and dimension from a generator
     // of its own, so the answers' generator draws exactly as before.
     let mut spots = StdRng::seed_from_u64(13);
-    let dimension_offsets: Vec<HashMap<Dimension, f64>> = TEAMS
+    TEAMS
         .iter()
         .map(|_| {
             Dimension::ALL
@@ -285,14 +349,21 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
 
+/// The demo's one survey, over the whole organisation.
+async fn create_survey(
+    db: &impl ConnectionTrait,
+    first_opening: DateTime<Utc>,
+    root: TeamId,
+) -> anyhow::Result<surveys::SurveyWithTeams> {
     let settings = SurveySettings::starting_on(first_opening.date_naive());
     let survey = surveys::create_survey(
         db,
         NewSurvey {
             name: Name::parse("Acme team pulse")?,
-            team_ids: vec![team_ids[0]],
+            team_ids: vec![root],
             include_subteams: true,
             settings: serde_json::to_value(&settings)?,
             k: 5,
@@ -303,8 +374,19 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         first_opening,
     )
     .await?;
-    transaction.commit().await?;
+    Ok(survey)
+}
 
+/// Every round of the year, opened, answered and closed through the real path,
+/// with the leaders' plans after each. Returns the answers stored.
+async fn run_rounds(
+    state: &AppState,
+    survey: surveys::SurveyWithTeams,
+    team_ids: &[TeamId],
+    rng: &mut StdRng,
+    climate: Climate<'_>,
+    first_opening: DateTime<Utc>,
+) -> anyhow::Result<usize> {
     let mut answers_stored = 0;
     let mut plan_ids: HashMap<usize, CommitmentId> = HashMap::new();
     let host = state.config.mail_host();
@@ -323,18 +405,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         .await
         .context("opening a demo round")?;
         let (OpenOutcome::Opened(round) | OpenOutcome::AlreadyOpened(round)) = outcome;
-        answers_stored += answer_round(
-            state,
-            &round,
-            &mut rng,
-            Climate {
-                person_offset: &person_offset,
-                team_of_person: &team_of_person,
-                dimension_offsets: &dimension_offsets,
-            },
-            round_index,
-        )
-        .await?;
+        answers_stored += answer_round(state, &round, rng, climate, round_index).await?;
         let closed_at = opened_at + Duration::days(4);
         rounds::close_round(
             &state.store,
@@ -352,7 +423,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         .context("closing a demo round")?;
         record_plans(
             state,
-            &team_ids,
+            team_ids,
             &mut plan_ids,
             round.id,
             round_index,
@@ -360,20 +431,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         )
         .await?;
     }
-    // The history is synthetic: nobody should get a year of digests at once.
-    outbox::Entity::delete_many()
-        .filter(outbox::Column::Kind.eq("digest"))
-        .exec(state.store.connection())
-        .await?;
-
-    Ok(DemoSummary {
-        teams: TEAMS.len(),
-        people,
-        rounds: ROUNDS as usize,
-        answers: answers_stored,
-        hr_email: "hr@demo.example".into(),
-        manager_email: format!("lead.{}@demo.example", MANAGER_TEAM.to_lowercase()),
-    })
+    Ok(answers_stored)
 }
 
 /// The leaders' commitments after the pulse `round_index` closed, and the ones two

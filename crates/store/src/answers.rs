@@ -447,6 +447,30 @@ async fn write_in_one_statement(
     db: &impl ConnectionTrait,
     answers: &[SealedAnswer],
 ) -> Result<Written, StoreError> {
+    let (sql, values) = one_statement(answers);
+    let mut written = Written::default();
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?
+    {
+        let what: String = row.try_get("", "what")?;
+        match what.as_str() {
+            "open" => written.open_rounds.insert(row.try_get("", "id")?),
+            "invited" => written.invited.insert(row.try_get("", "lookup")?),
+            _ => written.accepted.insert(row.try_get("", "id")?),
+        };
+    }
+    Ok(written)
+}
+
+/// The statement of [`write_in_one_statement`] and its values: the batch as a
+/// `VALUES` list in its random order (positions are our own numbers, written into
+/// the text; everything else is bound).
+fn one_statement(answers: &[SealedAnswer]) -> (String, Vec<sea_orm::Value>) {
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(answers.len() * 8);
     let mut rows = Vec::with_capacity(answers.len());
     let mut comment_rows = Vec::new();
@@ -518,23 +542,7 @@ async fn write_in_one_statement(
          UNION ALL SELECT 'accepted', id, NULL::bytea FROM accepted",
         rows.join(", ")
     );
-    let mut written = Written::default();
-    for row in db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?
-    {
-        let what: String = row.try_get("", "what")?;
-        match what.as_str() {
-            "open" => written.open_rounds.insert(row.try_get("", "id")?),
-            "invited" => written.invited.insert(row.try_get("", "lookup")?),
-            _ => written.accepted.insert(row.try_get("", "id")?),
-        };
-    }
-    Ok(written)
+    (sql, values)
 }
 
 /// SQLite, inside the batch's `BEGIN IMMEDIATE` transaction, which already excludes

@@ -68,6 +68,30 @@ pub async fn apply(
     let existing = existing_people(db, people).await?;
     let leaderships = leaderships_of(db, existing.values().map(|person| person.id)).await?;
 
+    let changes = decide(people, &mut teams, &existing, &leaderships, now)?;
+    write(db, &teams.created, changes, actor, now).await
+}
+
+/// What an import changes, decided in memory before anything is written.
+struct Changes {
+    counts: ImportCounts,
+    inserts: Vec<person::ActiveModel>,
+    updates: Vec<person::ActiveModel>,
+    new_leaders: Vec<team_leader::ActiveModel>,
+    former_leaders: Vec<(TeamId, PersonId)>,
+    /// (action, team, person) of each membership change.
+    audit: Vec<(&'static str, TeamId, PersonId)>,
+}
+
+/// Each row against the people and leaderships read: created, updated or
+/// unchanged, and the teams its path adds.
+fn decide(
+    people: &[ImportedPerson],
+    teams: &mut TeamPaths,
+    existing: &HashMap<String, person::Model>,
+    leaderships: &HashSet<(TeamId, PersonId)>,
+    now: DateTime<Utc>,
+) -> Result<Changes, StoreError> {
     let mut counts = ImportCounts::default();
     let mut inserts = Vec::new();
     let mut updates = Vec::new();
@@ -138,8 +162,34 @@ pub async fn apply(
             _ => {}
         }
     }
+    Ok(Changes {
+        counts,
+        inserts,
+        updates,
+        new_leaders,
+        former_leaders,
+        audit,
+    })
+}
 
-    for batch in teams.created.chunks(BATCH) {
+/// The changes written in batches: new teams, new and changed people, leaderships
+/// and the audit entries.
+async fn write(
+    db: &impl ConnectionTrait,
+    created_teams: &[team::ActiveModel],
+    changes: Changes,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ImportCounts, StoreError> {
+    let Changes {
+        counts,
+        inserts,
+        updates,
+        new_leaders,
+        former_leaders,
+        audit,
+    } = changes;
+    for batch in created_teams.chunks(BATCH) {
         team::Entity::insert_many(batch.iter().cloned())
             .exec_without_returning(db)
             .await?;

@@ -165,36 +165,7 @@ pub async fn plan_section(
         rows.iter().filter(|row| row.round_id == *round_id).count()
     });
     let attempt = attempt.unwrap_or_default();
-    let commitments = rows
-        .iter()
-        .map(|row| {
-            let refused_edit = attempt.editing == Some(row.id);
-            CommitmentLine {
-                id: row.id,
-                dimension: row.dimension.clone(),
-                dimension_label: label_of(&row.dimension, locale),
-                action: row.action.clone(),
-                done: row.done_at.is_some(),
-                status: status_of(row.done_at.is_some(), row.due_on, today),
-                due: calendar_date(row.due_on, locale),
-                round: labels.get(&row.round_id).cloned().unwrap_or_default(),
-                editing: refused_edit,
-                form: if refused_edit {
-                    FormValues {
-                        dimension: attempt.dimension.clone(),
-                        action: attempt.action.clone(),
-                        due_on: attempt.due_on.clone(),
-                    }
-                } else {
-                    FormValues {
-                        dimension: row.dimension.clone(),
-                        action: row.action.clone(),
-                        due_on: row.due_on.to_string(),
-                    }
-                },
-            }
-        })
-        .collect();
+    let commitments = commitment_lines(rows, &attempt, &labels, locale, today);
     let new = if attempt.editing.is_none() && !attempt.errors.is_empty() {
         FormValues {
             dimension: attempt.dimension,
@@ -222,6 +193,46 @@ pub async fn plan_section(
         latest_due: (today + Duration::days(MAX_DAYS_AHEAD)).to_string(),
         max_chars: MAX_ACTION_CHARS,
     })
+}
+
+/// The team's commitments, each with its edit form (refilled with what was refused
+/// when its edit was).
+fn commitment_lines(
+    rows: &[action_commitment::Model],
+    attempt: &Attempt,
+    labels: &HashMap<RoundId, String>,
+    locale: Locale,
+    today: NaiveDate,
+) -> Vec<CommitmentLine> {
+    rows.iter()
+        .map(|row| {
+            let refused_edit = attempt.editing == Some(row.id);
+            CommitmentLine {
+                id: row.id,
+                dimension: row.dimension.clone(),
+                dimension_label: label_of(&row.dimension, locale),
+                action: row.action.clone(),
+                done: row.done_at.is_some(),
+                status: status_of(row.done_at.is_some(), row.due_on, today),
+                due: calendar_date(row.due_on, locale),
+                round: labels.get(&row.round_id).cloned().unwrap_or_default(),
+                editing: refused_edit,
+                form: if refused_edit {
+                    FormValues {
+                        dimension: attempt.dimension.clone(),
+                        action: attempt.action.clone(),
+                        due_on: attempt.due_on.clone(),
+                    }
+                } else {
+                    FormValues {
+                        dimension: row.dimension.clone(),
+                        action: row.action.clone(),
+                        due_on: row.due_on.to_string(),
+                    }
+                },
+            }
+        })
+        .collect()
 }
 
 /// The problems of a refused form: field errors, or the API's words for a conflict

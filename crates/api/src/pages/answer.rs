@@ -159,41 +159,10 @@ pub async fn submit_answers(
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
 ) -> HttpResponse {
-    let mut locale = accepted_locale(&request);
-    let Some(token) = path_token(&request) else {
-        return outcome_page(StatusCode::NOT_FOUND, locale, &Outcome::Unavailable);
+    let (token, form, locale) = match verified_form(&request, payload, &state).await {
+        Ok(verified) => verified,
+        Err(response) => return response,
     };
-    if is_cross_site(&request, state.config.public_url_trimmed()) {
-        return outcome_page(StatusCode::FORBIDDEN, locale, &Outcome::Unverified);
-    }
-    if !is_form_content_type(&request) {
-        return outcome_page(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            locale,
-            &Outcome::Unreadable,
-        );
-    }
-    let body = match read_body(payload).await {
-        Ok(body) => body,
-        Err(status) => return outcome_page(status, locale, &Outcome::Unreadable),
-    };
-    let Some(form) = SubmittedForm::parse(&body) else {
-        return outcome_page(StatusCode::BAD_REQUEST, locale, &Outcome::Unreadable);
-    };
-    if let Some(chosen) = form
-        .locale
-        .as_deref()
-        .and_then(|raw| Locale::parse(raw).ok())
-    {
-        locale = chosen;
-    }
-    let csrf_ok = form
-        .csrf
-        .as_deref()
-        .is_some_and(|given| csrf_is_valid(&state.secrets, &token, given));
-    if !csrf_ok {
-        return outcome_page(StatusCode::FORBIDDEN, locale, &Outcome::Unverified);
-    }
     let time_zone = form
         .time_zone
         .as_deref()
@@ -233,6 +202,79 @@ pub async fn submit_answers(
             &Outcome::ServerError,
         );
     };
+    submitted_page(submitted, &round, locale, time_zone, &metrics)
+}
+
+/// The request's checks before any answer is looked at: a link token, the same
+/// site, a form body that parses, and its CSRF field. Returns the token, the form
+/// and the page's language (the form's, else the browser's).
+async fn verified_form(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(LinkToken, SubmittedForm, Locale), HttpResponse> {
+    let mut locale = accepted_locale(request);
+    let Some(token) = path_token(request) else {
+        return Err(outcome_page(
+            StatusCode::NOT_FOUND,
+            locale,
+            &Outcome::Unavailable,
+        ));
+    };
+    if is_cross_site(request, state.config.public_url_trimmed()) {
+        return Err(outcome_page(
+            StatusCode::FORBIDDEN,
+            locale,
+            &Outcome::Unverified,
+        ));
+    }
+    if !is_form_content_type(request) {
+        return Err(outcome_page(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            locale,
+            &Outcome::Unreadable,
+        ));
+    }
+    let body = match read_body(payload).await {
+        Ok(body) => body,
+        Err(status) => return Err(outcome_page(status, locale, &Outcome::Unreadable)),
+    };
+    let Some(form) = SubmittedForm::parse(&body) else {
+        return Err(outcome_page(
+            StatusCode::BAD_REQUEST,
+            locale,
+            &Outcome::Unreadable,
+        ));
+    };
+    if let Some(chosen) = form
+        .locale
+        .as_deref()
+        .and_then(|raw| Locale::parse(raw).ok())
+    {
+        locale = chosen;
+    }
+    let csrf_ok = form
+        .csrf
+        .as_deref()
+        .is_some_and(|given| csrf_is_valid(&state.secrets, &token, given));
+    if !csrf_ok {
+        return Err(outcome_page(
+            StatusCode::FORBIDDEN,
+            locale,
+            &Outcome::Unverified,
+        ));
+    }
+    Ok((token, form, locale))
+}
+
+/// The page for what the submit queue did with the answer.
+fn submitted_page(
+    submitted: Result<SubmitOutcome, safepulse_store::StoreError>,
+    round: &AnswerPageRound,
+    locale: Locale,
+    time_zone: TimeZone,
+    metrics: &Metrics,
+) -> HttpResponse {
     let closes_at = local_date_time(round.closes_at, time_zone, locale);
     match submitted {
         Ok(SubmitOutcome::Accepted) => {

@@ -128,33 +128,105 @@ pub fn trend_chart(
     scale_max: f64,
     t: Text,
 ) -> TrendChart {
-    let count = points.len();
-    let step = if count > 1 {
-        (PLOT_RIGHT - PLOT_LEFT - 24.0) / (count - 1) as f64
-    } else {
-        0.0
-    };
-    let x_of = |index: usize| {
-        tenths(if count > 1 {
-            PLOT_LEFT + 12.0 + index as f64 * step
+    let geometry = Geometry::new(points.len(), scale_min, scale_max);
+    let Series {
+        bands,
+        lines,
+        dots,
+        intervals,
+        hidden,
+    } = series(points, geometry, t);
+    let markers = markers(points, geometry, t);
+    let y_ticks = y_ticks(geometry);
+    let x_labels = x_labels(points, geometry);
+    let caption = caption(
+        &lines,
+        &dots,
+        &intervals,
+        &hidden,
+        points
+            .iter()
+            .any(|point| matches!(point.value, PointValue::Rounded { .. })),
+        !markers.is_empty(),
+        t,
+    );
+    TrendChart {
+        y_ticks,
+        x_labels,
+        bands,
+        lines,
+        dots,
+        intervals,
+        hidden,
+        markers,
+        description: describe(dimension_label, points, scale_min, scale_max, t),
+        caption,
+    }
+}
+
+/// Where a round and a value land in the SVG.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    count: usize,
+    /// The distance between two rounds.
+    step: f64,
+    scale_min: f64,
+    scale_max: f64,
+}
+
+impl Geometry {
+    fn new(count: usize, scale_min: f64, scale_max: f64) -> Self {
+        let step = if count > 1 {
+            (PLOT_RIGHT - PLOT_LEFT - 24.0) / (count - 1) as f64
+        } else {
+            0.0
+        };
+        Self {
+            count,
+            step,
+            scale_min,
+            scale_max,
+        }
+    }
+
+    fn x_of(&self, index: usize) -> f64 {
+        tenths(if self.count > 1 {
+            PLOT_LEFT + 12.0 + index as f64 * self.step
         } else {
             (PLOT_LEFT + PLOT_RIGHT) / 2.0
         })
-    };
-    let y_of = |value: f64| {
+    }
+
+    fn y_of(&self, value: f64) -> f64 {
+        let (scale_min, scale_max) = (self.scale_min, self.scale_max);
         let clamped = value.clamp(scale_min, scale_max);
         tenths(
             PLOT_TOP + (scale_max - clamped) / (scale_max - scale_min) * (PLOT_BOTTOM - PLOT_TOP),
         )
-    };
+    }
+}
 
-    let mut bands = Vec::new();
-    let mut lines = Vec::new();
-    let mut dots = Vec::new();
-    let mut intervals = Vec::new();
-    let mut hidden = Vec::new();
-    let mut run: Vec<RunPoint> = Vec::new();
-    let mut finish_run = |run: &mut Vec<RunPoint>| {
+/// What the chart draws for the rounds themselves.
+#[derive(Debug, Default)]
+struct Series {
+    bands: Vec<String>,
+    lines: Vec<String>,
+    dots: Vec<Dot>,
+    intervals: Vec<IntervalBar>,
+    hidden: Vec<HiddenColumn>,
+}
+
+impl Series {
+    /// Draws a run of released rounds: a line with its band, or a lone round's
+    /// interval bar.
+    fn finish_run(&mut self, run: &mut Vec<RunPoint>, geometry: Geometry) {
+        let y_of = |value: f64| geometry.y_of(value);
+        let Self {
+            bands,
+            lines,
+            intervals,
+            ..
+        } = self;
         if let [(x, _, Some((low, high)))] = run.as_slice() {
             intervals.push(IntervalBar {
                 x: *x,
@@ -181,34 +253,43 @@ pub fn trend_chart(
             bands.push(upper.chain(lower).collect::<Vec<_>>().join(" "));
         }
         run.clear();
-    };
+    }
+}
+
+/// The rounds drawn: runs of released rounds as lines with bands, rounded rounds
+/// as dots, hidden rounds as grey columns.
+fn series(points: &[ChartPoint], geometry: Geometry, t: Text) -> Series {
+    let (count, step) = (geometry.count, geometry.step);
+    let y_of = |value: f64| geometry.y_of(value);
+    let mut series = Series::default();
+    let mut run: Vec<RunPoint> = Vec::new();
     for (index, point) in points.iter().enumerate() {
-        let x = x_of(index);
+        let x = geometry.x_of(index);
         match point.value {
             PointValue::Figure { mean, band } => {
                 run.push((x, y_of(mean), band));
-                dots.push(Dot {
+                series.dots.push(Dot {
                     x,
                     y: y_of(mean),
                     title: format!("{}: {}", point.label, figure_text(mean, band, t)),
                 });
             }
             PointValue::Hidden => {
-                finish_run(&mut run);
+                series.finish_run(&mut run, geometry);
                 let width = tenths(if count > 1 {
                     (step * 0.7).min(28.0)
                 } else {
                     28.0
                 });
-                hidden.push(HiddenColumn {
+                series.hidden.push(HiddenColumn {
                     x: tenths(x - width / 2.0),
                     width,
                     title: format!("{}: {}", point.label, t.tr("hidden to protect anonymity")),
                 });
             }
             PointValue::Rounded { mean } => {
-                finish_run(&mut run);
-                dots.push(Dot {
+                series.finish_run(&mut run, geometry);
+                series.dots.push(Dot {
                     x,
                     y: y_of(mean),
                     title: format!(
@@ -218,11 +299,18 @@ pub fn trend_chart(
                     ),
                 });
             }
-            PointValue::NotAsked => finish_run(&mut run),
+            PointValue::NotAsked => series.finish_run(&mut run, geometry),
         }
     }
-    finish_run(&mut run);
-    let markers = points
+    series.finish_run(&mut run, geometry);
+    series
+}
+
+/// A flag after each pulse the leader committed to act on.
+fn markers(points: &[ChartPoint], geometry: Geometry, t: Text) -> Vec<Marker> {
+    let (count, step) = (geometry.count, geometry.step);
+    let x_of = |index: usize| geometry.x_of(index);
+    points
         .iter()
         .enumerate()
         .filter(|(_, point)| !point.commitments.is_empty())
@@ -252,16 +340,27 @@ pub fn trend_chart(
                 ),
             }
         })
-        .collect::<Vec<_>>();
+        .collect()
+}
 
-    let y_ticks = (scale_min as i64..=scale_max as i64)
+/// The value axis: every value of a short scale, every second of a long one.
+fn y_ticks(geometry: Geometry) -> Vec<Tick> {
+    let (scale_min, scale_max) = (geometry.scale_min, geometry.scale_max);
+    let y_of = |value: f64| geometry.y_of(value);
+    (scale_min as i64..=scale_max as i64)
         .filter(|value| scale_max - scale_min <= 7.0 || value % 2 == 0)
         .map(|value| Tick {
             position: y_of(value as f64),
             label: value.to_string(),
             anchor: "end",
         })
-        .collect();
+        .collect()
+}
+
+/// The round axis: a few evenly spaced labels, always the latest round's.
+fn x_labels(points: &[ChartPoint], geometry: Geometry) -> Vec<Tick> {
+    let (count, step) = (geometry.count, geometry.step);
+    let x_of = |index: usize| geometry.x_of(index);
     let every = count.div_ceil(MAX_X_LABELS).max(1);
     let mut labelled: Vec<usize> = (0..count).step_by(every).collect();
     if let Some(&last_labelled) = labelled.last()
@@ -274,7 +373,7 @@ pub fn trend_chart(
         }
         labelled.push(count - 1);
     }
-    let x_labels = labelled
+    labelled
         .into_iter()
         .map(|index| Tick {
             position: x_of(index),
@@ -285,30 +384,7 @@ pub fn trend_chart(
                 "middle"
             },
         })
-        .collect();
-    let caption = caption(
-        &lines,
-        &dots,
-        &intervals,
-        &hidden,
-        points
-            .iter()
-            .any(|point| matches!(point.value, PointValue::Rounded { .. })),
-        !markers.is_empty(),
-        t,
-    );
-    TrendChart {
-        y_ticks,
-        x_labels,
-        bands,
-        lines,
-        dots,
-        intervals,
-        hidden,
-        markers,
-        description: describe(dimension_label, points, scale_min, scale_max, t),
-        caption,
-    }
+        .collect()
 }
 
 /// The caption under a chart: only what this chart draws.
@@ -399,36 +475,7 @@ fn describe(
         text.push_str(&t.tr2("from {} to {}", &first.label, &last.label));
     }
     text.push('.');
-    let released: Vec<(&str, f64)> = points
-        .iter()
-        .filter_map(|point| match point.value {
-            PointValue::Figure { mean, .. } => Some((point.label.as_str(), mean)),
-            _ => None,
-        })
-        .collect();
-    if let (Some(first), Some(last)) = (released.first(), released.last()) {
-        let lowest = released
-            .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("not empty");
-        let highest = released
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("not empty");
-        let at = |(label, mean): &(&str, f64)| t.tr2("{} in {}", t.decimal(*mean), label);
-        text.push_str(&format!(
-            " {}: {}, {}; {}, {}.",
-            if released.len() == 1 {
-                t.tr("Released in 1 round").to_owned()
-            } else {
-                t.tr1("Released in {} rounds", released.len())
-            },
-            at(first),
-            at(last),
-            t.tr1("lowest {}", at(lowest)),
-            t.tr1("highest {}", at(highest)),
-        ));
-    }
+    push_released(&mut text, points, t);
     let hidden: Vec<&str> = points
         .iter()
         .filter(|point| point.value == PointValue::Hidden)
@@ -460,6 +507,40 @@ fn describe(
         ));
     }
     text
+}
+
+/// The released rounds in words: first, latest, lowest and highest.
+fn push_released(text: &mut String, points: &[ChartPoint], t: Text) {
+    let released: Vec<(&str, f64)> = points
+        .iter()
+        .filter_map(|point| match point.value {
+            PointValue::Figure { mean, .. } => Some((point.label.as_str(), mean)),
+            _ => None,
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (released.first(), released.last()) {
+        let lowest = released
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("not empty");
+        let highest = released
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("not empty");
+        let at = |(label, mean): &(&str, f64)| t.tr2("{} in {}", t.decimal(*mean), label);
+        text.push_str(&format!(
+            " {}: {}, {}; {}, {}.",
+            if released.len() == 1 {
+                t.tr("Released in 1 round").to_owned()
+            } else {
+                t.tr1("Released in {} rounds", released.len())
+            },
+            at(first),
+            at(last),
+            t.tr1("lowest {}", at(lowest)),
+            t.tr1("highest {}", at(highest)),
+        ));
+    }
 }
 
 #[cfg(test)]

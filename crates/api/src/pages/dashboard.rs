@@ -21,7 +21,9 @@ use std::collections::{HashMap, HashSet};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use safepulse_anonymizer::{ConfidenceInterval, ReleasedFigures};
+use safepulse_anonymizer::{
+    ConfidenceInterval, DimensionChange, DimensionFigures, ReleasedFigures,
+};
 use safepulse_domain::access::AccessNode;
 use safepulse_domain::{Dimension, NodeId, RoundId, SurveyId, TeamId, TimeZone};
 use safepulse_mailer::messages::dimension_label;
@@ -233,11 +235,45 @@ async fn overview_page(
             (node, headline_of(state, &row, &label, t))
         })
         .collect();
+    let lines = team_lines(state, reader, &teams, &readable, &mut headlines, t).await?;
+    let rounds = closed
+        .iter()
+        .map(|round| RoundLine {
+            id: round.id,
+            label: round_label(&survey_names, &zones, round, t),
+            closed_on: round
+                .closed_at
+                .map(|at| t.local_day(at, zones.of(None)))
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(html_response(
+        StatusCode::OK,
+        OverviewPage {
+            t,
+            session: Some(session),
+            is_hr: reader.is_hr(),
+            teams: lines,
+            rounds,
+        }
+        .render(),
+    ))
+}
 
-    let readable_teams: Vec<(&team::Model, usize)> = in_tree_order(&teams)
+/// The overview's tree: each readable team in hierarchy order, with its
+/// headline, change and participation.
+async fn team_lines(
+    state: &AppState,
+    reader: &Reader,
+    teams: &[team::Model],
+    readable: &HashSet<TeamId>,
+    headlines: &mut HashMap<NodeId, Headline>,
+    t: Text,
+) -> Result<Vec<TeamLine>, ApiError> {
+    let readable_teams: Vec<(&team::Model, usize)> = in_tree_order(teams)
         .into_iter()
         .filter(|(team, _)| readable.contains(&team.id))
-        .map(|(team, _)| (team, readable_depth(&teams, &readable, team)))
+        .map(|(team, _)| (team, readable_depth(teams, readable, team)))
         .collect();
     let mut lines = Vec::with_capacity(readable_teams.len());
     for (position, (team, depth)) in readable_teams.iter().enumerate() {
@@ -266,28 +302,7 @@ async fn overview_page(
             closes: depth.saturating_sub(next_depth),
         });
     }
-    let rounds = closed
-        .iter()
-        .map(|round| RoundLine {
-            id: round.id,
-            label: round_label(&survey_names, &zones, round, t),
-            closed_on: round
-                .closed_at
-                .map(|at| t.local_day(at, zones.of(None)))
-                .unwrap_or_default(),
-        })
-        .collect();
-    Ok(html_response(
-        StatusCode::OK,
-        OverviewPage {
-            t,
-            session: Some(session),
-            is_hr: reader.is_hr(),
-            teams: lines,
-            rounds,
-        }
-        .render(),
-    ))
+    Ok(lines)
 }
 
 /// "Pulse of 7 Dec 2026 (Team pulse)": a round on pages about the whole round.
@@ -758,22 +773,7 @@ fn team_view<'a>(
         .zip(&figures)
         .rev()
         .find_map(|(round, figures)| figures.as_ref().map(|figures| (round, figures)));
-    let dimensions: Vec<Dimension> = Dimension::ALL
-        .into_iter()
-        .filter(|dimension| {
-            figures.iter().flatten().any(|figures| {
-                figures
-                    .dimensions
-                    .iter()
-                    .any(|figure| figure.dimension == *dimension)
-            }) || rounded.iter().flatten().any(|figures| {
-                figures
-                    .dimensions
-                    .iter()
-                    .any(|figure| figure.dimension == *dimension)
-            })
-        })
-        .collect();
+    let dimensions = dimensions_shown(&figures, &rounded);
     let sections: Vec<DimensionSection> = dimensions
         .iter()
         .map(|dimension| {
@@ -789,43 +789,8 @@ fn team_view<'a>(
             )
         })
         .collect();
-    // The weakest dimension of the latest pulse, exact or rounded: what to talk
-    // about first (the recommendation item summarises the others).
-    let latest_means: Vec<(Dimension, f64)> = match (latest_figures, latest_rounded_figures) {
-        (Some(figures), _) => figures
-            .dimensions
-            .iter()
-            .map(|figure| (figure.dimension, figure.mean))
-            .collect(),
-        (None, Some(rounded)) => rounded
-            .dimensions
-            .iter()
-            .map(|figure| (figure.dimension, figure.mean))
-            .collect(),
-        (None, None) => Vec::new(),
-    };
-    let weakest = latest_means
-        .iter()
-        .filter(|(dimension, _)| *dimension != Dimension::Recommendation)
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .copied();
-    let summary = latest
-        .filter(|_| !latest_means.is_empty())
-        .map(|round| Summary {
-            label: round.label.clone(),
-            sentences: summary_sentences(state, report, weakest, latest_figures.is_none(), t),
-            answered: latest_figures
-                .map(|figures| figures.respondents)
-                .or(latest_rounded_figures.map(|rounded| rounded.respondents))
-                .map(|respondents| answered_text(respondents, round.invited, t)),
-        });
-    let talk = weakest.and_then(|(dimension, _)| {
-        Some(Talk {
-            id: dimension.as_str(),
-            label: dimension_label(dimension, t.locale),
-            guide: guides::guide(dimension, t.locale)?,
-        })
-    });
+    let (summary, talk) =
+        summary_and_talk(state, report, latest_figures, latest_rounded_figures, t);
     let (comments, comments_round) = report
         .rounds
         .iter()
@@ -834,25 +799,7 @@ fn team_view<'a>(
         .map_or((Vec::new(), None), |round| {
             (round.comments.clone(), Some(round.label.clone()))
         });
-    let open_rounds = report
-        .open_rounds
-        .iter()
-        .map(|open| {
-            format!(
-                "{} {}",
-                t.tr2(
-                    "{} is open until {}.",
-                    &open.label,
-                    t.local_day(open.closes_at, zone)
-                ),
-                t.tr2(
-                    "At least {} people have answered so far. This count is updated once a day and rounded down to a multiple of {} to protect anonymity, so it reads 0 on the first day by design.",
-                    open.respondents_at_least,
-                    open.rounded_to
-                )
-            )
-        })
-        .collect();
+    let open_rounds = open_round_lines(report, zone, t);
     TeamPage {
         t,
         session: Some(session),
@@ -860,33 +807,7 @@ fn team_view<'a>(
         parent,
         open_rounds,
         summary,
-        rounds: report
-            .rounds
-            .iter()
-            .zip(figures.iter().zip(&rounded))
-            .map(|(round, (figures, rounded))| RoundRow {
-                label: round.label.clone(),
-                closed_on: round
-                    .closed_at
-                    .map(|at| t.local_day(at, zone))
-                    .unwrap_or_default(),
-                status: match (figures, rounded) {
-                    (Some(_), _) => "released",
-                    (None, Some(_)) => "rounded",
-                    (None, None) => "hidden",
-                },
-                answered: figures
-                    .as_ref()
-                    .map(|figures| figures.respondents)
-                    .or(rounded.as_ref().map(|rounded| rounded.respondents))
-                    .map(|respondents| match round.invited {
-                        Some(invited) => t.tr2("{} of {}", respondents, invited),
-                        None => respondents.to_string(),
-                    }),
-                team_changed: round.team_changed,
-                membership_changed: round.membership_changed_before,
-            })
-            .collect(),
+        rounds: round_rows(report, &figures, &rounded, zone, t),
         latest_protected: latest.is_some_and(|round| released_figures(round).is_none()),
         latest_rounded: latest.is_some_and(|round| rounded_figures(round).is_some()),
         latest_label: latest.map(|round| round.label.clone()),
@@ -911,6 +832,147 @@ fn team_view<'a>(
     }
 }
 
+/// The latest pulse in words, and the conversation suggested for its weakest
+/// dimension.
+fn summary_and_talk(
+    state: &AppState,
+    report: &TeamReport,
+    latest_figures: Option<&ReleasedFigures>,
+    latest_rounded_figures: Option<&RoundedFigures>,
+    t: Text,
+) -> (Option<Summary>, Option<Talk>) {
+    let latest = report.rounds.last();
+    // The weakest dimension of the latest pulse, exact or rounded: what to talk
+    // about first (the recommendation item summarises the others).
+    let latest_means = latest_means(latest_figures, latest_rounded_figures);
+    let weakest = latest_means
+        .iter()
+        .filter(|(dimension, _)| *dimension != Dimension::Recommendation)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .copied();
+    let summary = latest
+        .filter(|_| !latest_means.is_empty())
+        .map(|round| Summary {
+            label: round.label.clone(),
+            sentences: summary_sentences(state, report, weakest, latest_figures.is_none(), t),
+            answered: latest_figures
+                .map(|figures| figures.respondents)
+                .or(latest_rounded_figures.map(|rounded| rounded.respondents))
+                .map(|respondents| answered_text(respondents, round.invited, t)),
+        });
+    let talk = weakest.and_then(|(dimension, _)| {
+        Some(Talk {
+            id: dimension.as_str(),
+            label: dimension_label(dimension, t.locale),
+            guide: guides::guide(dimension, t.locale)?,
+        })
+    });
+    (summary, talk)
+}
+
+/// The dimensions any round of the report shows, exactly or rounded.
+fn dimensions_shown(
+    figures: &[Option<ReleasedFigures>],
+    rounded: &[Option<RoundedFigures>],
+) -> Vec<Dimension> {
+    Dimension::ALL
+        .into_iter()
+        .filter(|dimension| {
+            figures.iter().flatten().any(|figures| {
+                figures
+                    .dimensions
+                    .iter()
+                    .any(|figure| figure.dimension == *dimension)
+            }) || rounded.iter().flatten().any(|figures| {
+                figures
+                    .dimensions
+                    .iter()
+                    .any(|figure| figure.dimension == *dimension)
+            })
+        })
+        .collect()
+}
+
+/// The latest pulse's mean per dimension, exact or rounded.
+fn latest_means(
+    latest_figures: Option<&ReleasedFigures>,
+    latest_rounded_figures: Option<&RoundedFigures>,
+) -> Vec<(Dimension, f64)> {
+    match (latest_figures, latest_rounded_figures) {
+        (Some(figures), _) => figures
+            .dimensions
+            .iter()
+            .map(|figure| (figure.dimension, figure.mean))
+            .collect(),
+        (None, Some(rounded)) => rounded
+            .dimensions
+            .iter()
+            .map(|figure| (figure.dimension, figure.mean))
+            .collect(),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// The rounds still open, with how many have answered so far.
+fn open_round_lines(report: &TeamReport, zone: TimeZone, t: Text) -> Vec<String> {
+    report
+        .open_rounds
+        .iter()
+        .map(|open| {
+            format!(
+                "{} {}",
+                t.tr2(
+                    "{} is open until {}.",
+                    &open.label,
+                    t.local_day(open.closes_at, zone)
+                ),
+                t.tr2(
+                    "At least {} people have answered so far. This count is updated once a day and rounded down to a multiple of {} to protect anonymity, so it reads 0 on the first day by design.",
+                    open.respondents_at_least,
+                    open.rounded_to
+                )
+            )
+        })
+        .collect()
+}
+
+/// The table of every round of the report: released, rounded or hidden.
+fn round_rows(
+    report: &TeamReport,
+    figures: &[Option<ReleasedFigures>],
+    rounded: &[Option<RoundedFigures>],
+    zone: TimeZone,
+    t: Text,
+) -> Vec<RoundRow> {
+    report
+        .rounds
+        .iter()
+        .zip(figures.iter().zip(rounded))
+        .map(|(round, (figures, rounded))| RoundRow {
+            label: round.label.clone(),
+            closed_on: round
+                .closed_at
+                .map(|at| t.local_day(at, zone))
+                .unwrap_or_default(),
+            status: match (figures, rounded) {
+                (Some(_), _) => "released",
+                (None, Some(_)) => "rounded",
+                (None, None) => "hidden",
+            },
+            answered: figures
+                .as_ref()
+                .map(|figures| figures.respondents)
+                .or(rounded.as_ref().map(|rounded| rounded.respondents))
+                .map(|respondents| match round.invited {
+                    Some(invited) => t.tr2("{} of {}", respondents, invited),
+                    None => respondents.to_string(),
+                }),
+            team_changed: round.team_changed,
+            membership_changed: round.membership_changed_before,
+        })
+        .collect()
+}
+
 /// The latest pulse in a few sentences: what went clearly up or down, what has
 /// been moving over several pulses, what is lowest, and, when nothing moved, that
 /// the rest is within normal variation. Dimensions that moved the same way share a
@@ -924,7 +986,29 @@ fn summary_sentences(
 ) -> Vec<String> {
     let mut sentences = Vec::new();
     let latest = report.rounds.last();
-    let mut tested = false;
+    let label = |dimension| dimension_label(dimension, t.locale);
+    let tested = change_sentences(latest, t, &mut sentences);
+    trend_summary_sentences(report, t, &mut sentences);
+    let moved = !sentences.is_empty();
+    if let Some((dimension, mean)) = weakest {
+        let of_scale = if rounded {
+            t.tr2(
+                "about {} of {} (rounded to protect anonymity)",
+                t.decimal(mean),
+                scale_max_of(state, dimension),
+            )
+        } else {
+            t.tr2("{} of {}", t.decimal(mean), scale_max_of(state, dimension))
+        };
+        sentences.push(t.tr2("Lowest: {}, {}.", label(dimension), of_scale));
+    }
+    closing_sentence(report, moved, tested, rounded, t, &mut sentences);
+    sentences
+}
+
+/// The dimensions that moved clearly since the previous pulse, lower and higher.
+/// Returns whether any change could be tested at all.
+fn change_sentences(latest: Option<&RoundReport>, t: Text, sentences: &mut Vec<String>) -> bool {
     let label = |dimension| dimension_label(dimension, t.locale);
     if let Some(ChangeView::Compared { dimensions, .. }) =
         latest.and_then(|round| round.change.as_ref())
@@ -953,8 +1037,15 @@ fn summary_sentences(
                 });
             }
         }
-        tested = dimensions.iter().any(|change| change.welch.is_some());
+        dimensions.iter().any(|change| change.welch.is_some())
+    } else {
+        false
     }
+}
+
+/// The dimensions falling or rising over several pulses.
+fn trend_summary_sentences(report: &TeamReport, t: Text, sentences: &mut Vec<String>) {
+    let label = |dimension| dimension_label(dimension, t.locale);
     for falling in [true, false] {
         let moving: Vec<&DimensionTrend> = report
             .trends
@@ -988,19 +1079,19 @@ fn summary_sentences(
             });
         }
     }
-    let moved = !sentences.is_empty();
-    if let Some((dimension, mean)) = weakest {
-        let of_scale = if rounded {
-            t.tr2(
-                "about {} of {} (rounded to protect anonymity)",
-                t.decimal(mean),
-                scale_max_of(state, dimension),
-            )
-        } else {
-            t.tr2("{} of {}", t.decimal(mean), scale_max_of(state, dimension))
-        };
-        sentences.push(t.tr2("Lowest: {}, {}.", label(dimension), of_scale));
-    }
+}
+
+/// When nothing moved: whether that means "within normal variation", "too few
+/// answers to tell", "not comparable" or "first results".
+fn closing_sentence(
+    report: &TeamReport,
+    moved: bool,
+    tested: bool,
+    rounded: bool,
+    t: Text,
+    sentences: &mut Vec<String>,
+) {
+    let latest = report.rounds.last();
     match latest.and_then(|round| round.change.as_ref()) {
         Some(ChangeView::Compared { .. }) if !moved && tested => {
             sentences.push(
@@ -1028,7 +1119,6 @@ fn summary_sentences(
         }
         _ => {}
     }
-    sentences
 }
 
 // Each argument is one input of the section; a struct of them would only rename it.
@@ -1045,6 +1135,68 @@ fn dimension_section(
     commitments: &[action_commitment::Model],
 ) -> DimensionSection {
     let label = dimension_label(dimension, t.locale);
+    let (points, rows) =
+        dimension_rounds(report, figures, rounded, dimension, (t, zone), commitments);
+    let scale_min = f64::from(scale_min_of(state, dimension));
+    let scale_max = scale_max_of(state, dimension);
+    let mut facts = Vec::new();
+    let mut analyst = Vec::new();
+    let change = change_words(report, dimension, t);
+    facts.push(change.plain);
+    analyst.extend(change.analyst);
+    trend_sentences(report, dimension, t, &mut facts, &mut analyst);
+    let latest_figure = latest_released.and_then(|(_, figures)| {
+        figures
+            .dimensions
+            .iter()
+            .find(|figure| figure.dimension == dimension)
+    });
+    noise_and_agreement_sentences(
+        report,
+        dimension,
+        latest_figure,
+        t,
+        &mut facts,
+        &mut analyst,
+    );
+    let latest_value = points.last().map(|point| point.value);
+    let headline = match latest_value {
+        Some(PointValue::Figure { mean, .. }) => format!(
+            "{} · {}",
+            t.tr2("{} of {}", t.decimal(mean), scale_max),
+            change.short
+        ),
+        Some(PointValue::Rounded { mean }) => format!(
+            "{} · {}",
+            t.tr1("about {}", t.decimal(mean)),
+            t.tr1("of {} · rounded", scale_max)
+        ),
+        Some(PointValue::Hidden) => t.tr("latest pulse hidden to protect anonymity").to_owned(),
+        Some(PointValue::NotAsked) | None => t.tr("not asked in the latest pulse").to_owned(),
+    };
+    let items = item_lines(state, latest_released, dimension, t);
+    DimensionSection {
+        id: dimension.as_str(),
+        label,
+        headline,
+        chart: chart::trend_chart(label, &points, scale_min, f64::from(scale_max), t),
+        rows,
+        facts,
+        analyst,
+        items,
+        guide: guides::guide(dimension, t.locale),
+    }
+}
+
+/// A dimension's chart points and data rows, one per round of the report.
+fn dimension_rounds(
+    report: &TeamReport,
+    figures: &[Option<ReleasedFigures>],
+    rounded: &[Option<RoundedFigures>],
+    dimension: Dimension,
+    (t, zone): (Text, TimeZone),
+    commitments: &[action_commitment::Model],
+) -> (Vec<ChartPoint>, Vec<DataRow>) {
     let mut points = Vec::with_capacity(report.rounds.len());
     let mut rows = Vec::with_capacity(report.rounds.len());
     for ((round, figures), rounded) in report.rounds.iter().zip(figures).zip(rounded) {
@@ -1103,13 +1255,17 @@ fn dimension_section(
             figure,
         });
     }
-    let scale_min = f64::from(scale_min_of(state, dimension));
-    let scale_max = scale_max_of(state, dimension);
-    let mut facts = Vec::new();
-    let mut analyst = Vec::new();
-    let change = change_words(report, dimension, t);
-    facts.push(change.plain);
-    analyst.extend(change.analyst);
+    (points, rows)
+}
+
+/// The trend over the last released pulses: a sentence and its statistics.
+fn trend_sentences(
+    report: &TeamReport,
+    dimension: Dimension,
+    t: Text,
+    facts: &mut Vec<String>,
+    analyst: &mut Vec<String>,
+) {
     match report
         .trends
         .iter()
@@ -1162,6 +1318,17 @@ fn dimension_section(
                 .to_owned(),
         ),
     }
+}
+
+/// What counts as noise at the team's size, and how much the team agrees.
+fn noise_and_agreement_sentences(
+    report: &TeamReport,
+    dimension: Dimension,
+    latest_figure: Option<&DimensionFigures>,
+    t: Text,
+    facts: &mut Vec<String>,
+    analyst: &mut Vec<String>,
+) {
     if let Some(noise) = report
         .noise
         .iter()
@@ -1176,12 +1343,6 @@ fn dimension_section(
             t.number(format!("{:.2}", noise.minimum_detectable_change)),
         ));
     }
-    let latest_figure = latest_released.and_then(|(_, figures)| {
-        figures
-            .dimensions
-            .iter()
-            .find(|figure| figure.dimension == dimension)
-    });
     if let Some(detail) = latest_figure.and_then(|figure| figure.detail.as_ref()) {
         facts.push(
             if detail.rwg >= 0.7 {
@@ -1204,22 +1365,16 @@ fn dimension_section(
             t.tr1("standard deviation {}", two(detail.sd))
         ));
     }
-    let latest_value = points.last().map(|point| point.value);
-    let headline = match latest_value {
-        Some(PointValue::Figure { mean, .. }) => format!(
-            "{} · {}",
-            t.tr2("{} of {}", t.decimal(mean), scale_max),
-            change.short
-        ),
-        Some(PointValue::Rounded { mean }) => format!(
-            "{} · {}",
-            t.tr1("about {}", t.decimal(mean)),
-            t.tr1("of {} · rounded", scale_max)
-        ),
-        Some(PointValue::Hidden) => t.tr("latest pulse hidden to protect anonymity").to_owned(),
-        Some(PointValue::NotAsked) | None => t.tr("not asked in the latest pulse").to_owned(),
-    };
-    let items = latest_released
+}
+
+/// The latest detail release's items of a dimension, with their statistics.
+fn item_lines(
+    state: &AppState,
+    latest_released: Option<(&RoundReport, &ReleasedFigures)>,
+    dimension: Dimension,
+    t: Text,
+) -> Vec<ItemLine> {
+    latest_released
         .map(|(_, figures)| {
             figures
                 .items
@@ -1257,18 +1412,7 @@ fn dimension_section(
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    DimensionSection {
-        id: dimension.as_str(),
-        label,
-        headline,
-        chart: chart::trend_chart(label, &points, scale_min, f64::from(scale_max), t),
-        rows,
-        facts,
-        analyst,
-        items,
-        guide: guides::guide(dimension, t.locale),
-    }
+        .unwrap_or_default()
 }
 
 /// A dimension's change since the previous released pulse, in words and figures.
@@ -1327,64 +1471,73 @@ fn change_words(report: &TeamReport, dimension: Dimension, t: Text) -> ChangeWor
                     t.tr("not compared"),
                 );
             };
-            let short = if change.significant {
-                if change.difference < 0.0 {
-                    t.tr("clearly lower than last time")
-                } else {
-                    t.tr("clearly higher than last time")
-                }
-            } else if change.welch.is_some() {
-                t.tr("within normal variation")
-            } else {
-                t.tr("too few answers to tell")
-            };
-            let (current, previous) = (
-                t.decimal(change.current_mean),
-                t.decimal(change.previous_mean),
-            );
-            let sentence = if change.welch.is_some() || change.significant {
-                format!(
-                    "{}: {}.",
-                    capitalised(short),
-                    t.tr2("{}, was {}", current, previous)
-                )
-            } else {
-                t.tr2(
-                    "{}, was {} last time: with this few answers a change cannot be told apart from chance.",
-                    current,
-                    previous,
-                )
-            };
-            // The difference of the figures as shown, so the three never disagree.
-            let (previous, current) = (hundredths(change.previous_mean), hundredths(change.current_mean));
-            let test = match &change.welch {
-                Some(welch) => format!(
-                    "{}, {}; {}",
-                    t.tr2(
-                        "Welch's t-test t = {} with {} degrees of freedom",
-                        t.number(format!("{:.2}", welch.t_statistic)),
-                        t.number(format!("{:.1}", welch.degrees_of_freedom)),
-                    ),
-                    p_text(welch.p_value, t),
-                    if change.significant {
-                        t.tr("significant (p < .05 and a change of at least 0.5).")
-                    } else {
-                        t.tr("not significant (p < .05 and a change of at least 0.5).")
-                    }
-                ),
-                None => t.tr("Significance not tested: that needs spread released in both pulses and at least 8 answers.").to_owned(),
-            };
-            let two = |value: f64| t.number(format!("{value:.2}"));
-            ChangeWords {
-                plain: sentence,
-                short,
-                analyst: Some(format!(
-                    "{} {} {test}",
-                    t.tr1("Change {}", t.number(format!("{:+.2}", current - previous))),
-                    t.tr2("(from {} to {}).", two(previous), two(current)),
-                )),
-            }
+            compared_change_words(change, t)
         }
+    }
+}
+
+/// A dimension's change between two compared pulses: clearly lower or higher,
+/// within normal variation, or too few answers to tell, with the test behind it.
+fn compared_change_words(change: &DimensionChange, t: Text) -> ChangeWords {
+    let short = if change.significant {
+        if change.difference < 0.0 {
+            t.tr("clearly lower than last time")
+        } else {
+            t.tr("clearly higher than last time")
+        }
+    } else if change.welch.is_some() {
+        t.tr("within normal variation")
+    } else {
+        t.tr("too few answers to tell")
+    };
+    let (current, previous) = (
+        t.decimal(change.current_mean),
+        t.decimal(change.previous_mean),
+    );
+    let sentence = if change.welch.is_some() || change.significant {
+        format!(
+            "{}: {}.",
+            capitalised(short),
+            t.tr2("{}, was {}", current, previous)
+        )
+    } else {
+        t.tr2(
+            "{}, was {} last time: with this few answers a change cannot be told apart from chance.",
+            current,
+            previous,
+        )
+    };
+    // The difference of the figures as shown, so the three never disagree.
+    let (previous, current) = (
+        hundredths(change.previous_mean),
+        hundredths(change.current_mean),
+    );
+    let test = match &change.welch {
+        Some(welch) => format!(
+            "{}, {}; {}",
+            t.tr2(
+                "Welch's t-test t = {} with {} degrees of freedom",
+                t.number(format!("{:.2}", welch.t_statistic)),
+                t.number(format!("{:.1}", welch.degrees_of_freedom)),
+            ),
+            p_text(welch.p_value, t),
+            if change.significant {
+                t.tr("significant (p < .05 and a change of at least 0.5).")
+            } else {
+                t.tr("not significant (p < .05 and a change of at least 0.5).")
+            }
+        ),
+        None => t.tr("Significance not tested: that needs spread released in both pulses and at least 8 answers.").to_owned(),
+    };
+    let two = |value: f64| t.number(format!("{value:.2}"));
+    ChangeWords {
+        plain: sentence,
+        short,
+        analyst: Some(format!(
+            "{} {} {test}",
+            t.tr1("Change {}", t.number(format!("{:+.2}", current - previous))),
+            t.tr2("(from {} to {}).", two(previous), two(current)),
+        )),
     }
 }
 
@@ -1596,41 +1749,7 @@ pub async fn heatmap_page(
         .iter()
         .flat_map(|row| &row.cells)
         .any(|cell| cell.difference_from_organisation.is_some());
-    let lines = rows
-        .iter()
-        .map(|row| {
-            let is_organisation = organisation.is_some_and(|top| top.node_id == row.node_id);
-            HeatmapLine {
-                node_id: row.node_id,
-                name: match row.kind.as_str() {
-                    "leadership" => t.tr("Leadership group").to_owned(),
-                    _ => row.name.clone(),
-                },
-                is_team: row.kind == "team",
-                is_organisation,
-                indent: (row.depth as usize).min(MAX_INDENT),
-                cells: (row.status != "suppressed").then(|| {
-                    dimensions
-                        .iter()
-                        .map(|dimension| {
-                            row.cells
-                                .iter()
-                                .find(|cell| cell.dimension == dimension.as_str())
-                                .map(|cell| {
-                                    heat_cell(
-                                        &state,
-                                        *dimension,
-                                        cell,
-                                        is_organisation && compared,
-                                        t,
-                                    )
-                                })
-                        })
-                        .collect()
-                }),
-            }
-        })
-        .collect();
+    let lines = heatmap_lines(&state, &rows, &dimensions, organisation, compared, t);
     html_response(
         StatusCode::OK,
         HeatmapPage {
@@ -1651,6 +1770,51 @@ pub async fn heatmap_page(
         }
         .render(),
     )
+}
+
+/// The heatmap's rows in hierarchy order, a cell per dimension for each shown node.
+fn heatmap_lines(
+    state: &AppState,
+    rows: &[HeatmapRow],
+    dimensions: &[Dimension],
+    organisation: Option<&HeatmapRow>,
+    compared: bool,
+    t: Text,
+) -> Vec<HeatmapLine> {
+    rows.iter()
+        .map(|row| {
+            let is_organisation = organisation.is_some_and(|top| top.node_id == row.node_id);
+            HeatmapLine {
+                node_id: row.node_id,
+                name: match row.kind.as_str() {
+                    "leadership" => t.tr("Leadership group").to_owned(),
+                    _ => row.name.clone(),
+                },
+                is_team: row.kind == "team",
+                is_organisation,
+                indent: (row.depth as usize).min(MAX_INDENT),
+                cells: (row.status != "suppressed").then(|| {
+                    dimensions
+                        .iter()
+                        .map(|dimension| {
+                            row.cells
+                                .iter()
+                                .find(|cell| cell.dimension == dimension.as_str())
+                                .map(|cell| {
+                                    heat_cell(
+                                        state,
+                                        *dimension,
+                                        cell,
+                                        is_organisation && compared,
+                                        t,
+                                    )
+                                })
+                        })
+                        .collect()
+                }),
+            }
+        })
+        .collect()
 }
 
 /// One cell: the absolute figures, and where the mean stands against the

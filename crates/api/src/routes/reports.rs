@@ -392,14 +392,68 @@ pub async fn build_team_report(
 
     let zones = LabelZones::load(state).await?;
     let mut rounds = Vec::with_capacity(visible.len());
-    let mut previous_released: HashMap<SurveyId, (&VisibleRelease, ReleasedFigures)> =
-        HashMap::new();
-    // Per survey: the team changed since its previous exact release.
-    let mut changed_since_previous: HashMap<SurveyId, bool> = HashMap::new();
-    let mut trend_points: HashMap<Dimension, Vec<(f64, f64)>> = HashMap::new();
-    let mut latest_detail: Option<ReleasedFigures> = None;
+    let mut walk = ReleaseWalk::default();
     for entry in &visible {
         let release = ReleaseView::of(&entry.release);
+        let (change, comments) = walk.step(entry, &release, &mut comments_by_round);
+        let invited = match &release {
+            ReleaseView::Suppressed { .. } => None,
+            _ => Some(subtree_invited(history.snapshot(entry.round.id), node_id)),
+        };
+        rounds.push(RoundReport {
+            round_id: entry.round.id,
+            survey_id: entry.round.survey_id,
+            label: zones.label(entry.round.opened_at, entry.node.team_id),
+            period_key: entry.round.period_key.clone(),
+            opened_at: entry.round.opened_at,
+            closed_at: entry.round.closed_at,
+            invited,
+            release,
+            change,
+            team_changed: entry.release.team_changed,
+            membership_changed_before: membership_changes.contains(&entry.round.id),
+            comments,
+        });
+    }
+    let trends = trends_of(walk.trend_points);
+    let noise = noise_of(walk.latest_detail);
+    Ok(TeamReport {
+        node_id,
+        name,
+        rounds,
+        trends,
+        noise,
+        open_rounds: open_round_participation(state, reader, node_id, &zones).await?,
+    })
+}
+
+/// What the walk over a node's releases, oldest first, carries from one round to
+/// the next.
+#[derive(Default)]
+struct ReleaseWalk<'a> {
+    /// Per survey: its latest exact release so far.
+    previous_released: HashMap<SurveyId, (&'a VisibleRelease, ReleasedFigures)>,
+    /// Per survey: the team changed since its previous exact release.
+    changed_since_previous: HashMap<SurveyId, bool>,
+    trend_points: HashMap<Dimension, Vec<(f64, f64)>>,
+    latest_detail: Option<ReleasedFigures>,
+}
+
+impl<'a> ReleaseWalk<'a> {
+    /// A round's change since its survey's previous exact release, and its released
+    /// comments; its means are kept for the trends.
+    fn step(
+        &mut self,
+        entry: &'a VisibleRelease,
+        release: &ReleaseView,
+        comments_by_round: &mut HashMap<RoundId, Vec<String>>,
+    ) -> (Option<ChangeView>, Vec<String>) {
+        let Self {
+            previous_released,
+            changed_since_previous,
+            trend_points,
+            latest_detail,
+        } = self;
         let figures = release.released_figures().cloned();
         // A rounded round counts in the trend with its rounded means: the trend is
         // then a function of published figures only.
@@ -443,29 +497,16 @@ pub async fn build_team_report(
                 comments = comments_by_round
                     .remove(&entry.round.id)
                     .unwrap_or_default();
-                latest_detail = Some(figures.clone());
+                *latest_detail = Some(figures.clone());
             }
             previous_released.insert(entry.round.survey_id, (entry, figures.clone()));
         }
-        let invited = match &release {
-            ReleaseView::Suppressed { .. } => None,
-            _ => Some(subtree_invited(history.snapshot(entry.round.id), node_id)),
-        };
-        rounds.push(RoundReport {
-            round_id: entry.round.id,
-            survey_id: entry.round.survey_id,
-            label: zones.label(entry.round.opened_at, entry.node.team_id),
-            period_key: entry.round.period_key.clone(),
-            opened_at: entry.round.opened_at,
-            closed_at: entry.round.closed_at,
-            invited,
-            release,
-            change,
-            team_changed: entry.release.team_changed,
-            membership_changed_before: membership_changes.contains(&entry.round.id),
-            comments,
-        });
+        (change, comments)
     }
+}
+
+/// The trend of each dimension released (exactly or rounded) in at least three rounds.
+fn trends_of(trend_points: HashMap<Dimension, Vec<(f64, f64)>>) -> Vec<DimensionTrend> {
     let mut trends: Vec<DimensionTrend> = trend_points
         .into_iter()
         .filter(|(_, points)| points.len() >= 3)
@@ -477,7 +518,12 @@ pub async fn build_team_report(
         })
         .collect();
     trends.sort_by(|a, b| a.dimension.cmp(&b.dimension));
-    let noise = latest_detail
+    trends
+}
+
+/// The minimum detectable change per dimension at the latest detail release.
+fn noise_of(latest_detail: Option<ReleasedFigures>) -> Vec<DimensionNoise> {
+    latest_detail
         .map(|figures| {
             figures
                 .dimensions
@@ -494,15 +540,7 @@ pub async fn build_team_report(
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    Ok(TeamReport {
-        node_id,
-        name,
-        rounds,
-        trends,
-        noise,
-        open_rounds: open_round_participation(state, reader, node_id, &zones).await?,
-    })
+        .unwrap_or_default()
 }
 
 /// People invited in `node_id`'s subtree of a round's snapshot.
@@ -1025,53 +1063,12 @@ fn next_page_path(request: &HttpRequest, cursor: Uuid) -> String {
 /// The HR export's rows as a table: one row per release and dimension, figures
 /// taken from the release exactly as the JSON shows it (a hidden release has none).
 pub fn release_table(rows: &[ReleaseRow]) -> Table {
-    let header = [
-        "release_id",
-        "round_id",
-        "survey_id",
-        "period_key",
-        "closed_at",
-        "node_id",
-        "team_id",
-        "node_name",
-        "node_kind",
-        "status",
-        "detail",
-        "respondents",
-        "rounded_to",
-        "dimension",
-        "mean",
-        "ci_low",
-        "ci_high",
-        "ci_sd_source",
-        "favourable_percent",
-        "sd",
-        "agreement_rwg",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    let header = RELEASE_COLUMNS.map(str::to_owned).to_vec();
     let mut lines = Vec::new();
     for row in rows {
-        let identity =
-            |status: &str, detail: Option<bool>, respondents: Option<u32>, step: Option<f64>| {
-                vec![
-                    Cell::text(row.id.to_string()),
-                    Cell::text(row.round_id.to_string()),
-                    Cell::text(row.survey_id.to_string()),
-                    Cell::text(row.period_key.clone()),
-                    row.closed_at
-                        .map_or(Cell::Empty, |at| Cell::text(at.to_rfc3339())),
-                    Cell::text(row.node_id.to_string()),
-                    row.team_id
-                        .map_or(Cell::Empty, |id| Cell::text(id.to_string())),
-                    Cell::text(row.node_name.clone()),
-                    Cell::text(row.node_kind.clone()),
-                    Cell::text(status),
-                    detail.map_or(Cell::Empty, |detail| Cell::text(detail.to_string())),
-                    respondents.map_or(Cell::Empty, |n| Cell::Integer(i64::from(n))),
-                    Cell::number(step, 2),
-                ]
-            };
+        let identity = |status: &str, detail, respondents, step| {
+            identity_cells(row, status, detail, respondents, step)
+        };
         match &row.release {
             ReleaseView::Released { detail, figures } => {
                 for dimension in &figures.dimensions {
@@ -1119,6 +1116,59 @@ pub fn release_table(rows: &[ReleaseRow]) -> Table {
         header,
         rows: lines,
     }
+}
+
+/// The columns of the release download: who and when, then the figures.
+const RELEASE_COLUMNS: [&str; 21] = [
+    "release_id",
+    "round_id",
+    "survey_id",
+    "period_key",
+    "closed_at",
+    "node_id",
+    "team_id",
+    "node_name",
+    "node_kind",
+    "status",
+    "detail",
+    "respondents",
+    "rounded_to",
+    "dimension",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "ci_sd_source",
+    "favourable_percent",
+    "sd",
+    "agreement_rwg",
+];
+
+/// The first 13 cells of a release line: the release, its round and node, and
+/// how it was released.
+fn identity_cells(
+    row: &ReleaseRow,
+    status: &str,
+    detail: Option<bool>,
+    respondents: Option<u32>,
+    step: Option<f64>,
+) -> Vec<Cell> {
+    vec![
+        Cell::text(row.id.to_string()),
+        Cell::text(row.round_id.to_string()),
+        Cell::text(row.survey_id.to_string()),
+        Cell::text(row.period_key.clone()),
+        row.closed_at
+            .map_or(Cell::Empty, |at| Cell::text(at.to_rfc3339())),
+        Cell::text(row.node_id.to_string()),
+        row.team_id
+            .map_or(Cell::Empty, |id| Cell::text(id.to_string())),
+        Cell::text(row.node_name.clone()),
+        Cell::text(row.node_kind.clone()),
+        Cell::text(status),
+        detail.map_or(Cell::Empty, |detail| Cell::text(detail.to_string())),
+        respondents.map_or(Cell::Empty, |n| Cell::Integer(i64::from(n))),
+        Cell::number(step, 2),
+    ]
 }
 
 /// A confidence interval's bounds and the SD it used, as cells.

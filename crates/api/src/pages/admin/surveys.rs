@@ -209,57 +209,8 @@ impl SurveyForm {
     /// The API's request fields, read from the form's text. A number that is not a
     /// number is a problem of this form; every rule about the values is the API's.
     fn request_fields(&self, problems: &mut Problems) -> Option<RequestFields> {
-        fn number<T: std::str::FromStr>(
-            raw: &str,
-            field: &str,
-            problems: &mut Problems,
-        ) -> Option<T> {
-            raw.trim().parse().ok().or_else(|| {
-                problems
-                    .errors
-                    .push(FieldError::new(field, "enter a whole number"));
-                None
-            })
-        }
-        let optional_number = |raw: &str, field: &str, problems: &mut Problems| {
-            if raw.trim().is_empty() {
-                Some(None)
-            } else {
-                number(raw, field, problems).map(Some)
-            }
-        };
-        let questions = if self.questions == "fixed" {
-            Some(QuestionsDto::Fixed {
-                items: self.fixed_items.clone(),
-            })
-        } else {
-            let per_round = number(&self.items_per_round, "items_per_round", problems);
-            let every = optional_number(
-                &self.recommendation_every_rounds,
-                "recommendation_every_rounds",
-                problems,
-            );
-            match (per_round, every) {
-                (Some(items_per_round), Some(recommendation_every_rounds)) => {
-                    Some(QuestionsDto::Rotating {
-                        items_per_round,
-                        recommendation_every_rounds,
-                    })
-                }
-                _ => None,
-            }
-        };
-        let frequency = match self.frequency.as_str() {
-            "weekly" => Some(FrequencyDto::Weekly),
-            "every_n_weeks" => Some(FrequencyDto::EveryNWeeks),
-            "monthly" => Some(FrequencyDto::Monthly),
-            _ => {
-                problems
-                    .errors
-                    .push(FieldError::new("frequency", "choose how often"));
-                None
-            }
-        };
+        let questions = self.parsed_questions(problems);
+        let frequency = self.parsed_frequency(problems);
         let weeks: Option<Option<u8>> = if self.weeks.trim().is_empty() {
             Some(None)
         } else {
@@ -275,21 +226,7 @@ impl SurveyForm {
             }
         };
         let window_hours = number(&self.window_hours, "window_hours", problems);
-        let mut after_hours = Vec::new();
-        for part in self
-            .reminder_hours
-            .split(',')
-            .map(str::trim)
-            .filter(|part| !part.is_empty())
-        {
-            match part.parse() {
-                Ok(hours) => after_hours.push(hours),
-                Err(_) => problems.errors.push(FieldError::new(
-                    "reminders",
-                    "list hours as whole numbers separated by commas, e.g. 48, 72",
-                )),
-            }
-        }
+        let after_hours = self.reminder_hours(problems);
         let k = number(&self.k, "privacy", problems);
         let k_detail = number(&self.k_detail, "privacy", problems);
         let nonblank = |text: &str| Some(text.to_owned()).filter(|text| !text.is_empty());
@@ -306,15 +243,7 @@ impl SurveyForm {
             cadence: CadenceDto {
                 frequency,
                 weeks,
-                week_of_month: (self.frequency == "monthly").then_some(
-                    match self.week_of_month.as_str() {
-                        "second" => WeekOfMonthDto::Second,
-                        "third" => WeekOfMonthDto::Third,
-                        "fourth" => WeekOfMonthDto::Fourth,
-                        "last" => WeekOfMonthDto::Last,
-                        _ => WeekOfMonthDto::First,
-                    },
-                ),
+                week_of_month: (self.frequency == "monthly").then_some(self.parsed_week_of_month()),
                 weekday: self.weekday.clone(),
                 local_time: self.local_time.clone(),
                 allow_weekends: self.allow_weekends,
@@ -338,6 +267,92 @@ impl SurveyForm {
             },
         })
     }
+
+    /// Fixed items, or so many items a round with the recommendation every so often.
+    fn parsed_questions(&self, problems: &mut Problems) -> Option<QuestionsDto> {
+        let optional_number = |raw: &str, field: &str, problems: &mut Problems| {
+            if raw.trim().is_empty() {
+                Some(None)
+            } else {
+                number(raw, field, problems).map(Some)
+            }
+        };
+        if self.questions == "fixed" {
+            Some(QuestionsDto::Fixed {
+                items: self.fixed_items.clone(),
+            })
+        } else {
+            let per_round = number(&self.items_per_round, "items_per_round", problems);
+            let every = optional_number(
+                &self.recommendation_every_rounds,
+                "recommendation_every_rounds",
+                problems,
+            );
+            match (per_round, every) {
+                (Some(items_per_round), Some(recommendation_every_rounds)) => {
+                    Some(QuestionsDto::Rotating {
+                        items_per_round,
+                        recommendation_every_rounds,
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+
+    fn parsed_frequency(&self, problems: &mut Problems) -> Option<FrequencyDto> {
+        match self.frequency.as_str() {
+            "weekly" => Some(FrequencyDto::Weekly),
+            "every_n_weeks" => Some(FrequencyDto::EveryNWeeks),
+            "monthly" => Some(FrequencyDto::Monthly),
+            _ => {
+                problems
+                    .errors
+                    .push(FieldError::new("frequency", "choose how often"));
+                None
+            }
+        }
+    }
+
+    /// The reminders' hours after opening, "48, 72".
+    fn reminder_hours(&self, problems: &mut Problems) -> Vec<u32> {
+        let mut after_hours = Vec::new();
+        for part in self
+            .reminder_hours
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
+            match part.parse() {
+                Ok(hours) => after_hours.push(hours),
+                Err(_) => problems.errors.push(FieldError::new(
+                    "reminders",
+                    "list hours as whole numbers separated by commas, e.g. 48, 72",
+                )),
+            }
+        }
+        after_hours
+    }
+
+    fn parsed_week_of_month(&self) -> WeekOfMonthDto {
+        match self.week_of_month.as_str() {
+            "second" => WeekOfMonthDto::Second,
+            "third" => WeekOfMonthDto::Third,
+            "fourth" => WeekOfMonthDto::Fourth,
+            "last" => WeekOfMonthDto::Last,
+            _ => WeekOfMonthDto::First,
+        }
+    }
+}
+
+/// A whole number from a form field, or a problem of that field.
+fn number<T: std::str::FromStr>(raw: &str, field: &str, problems: &mut Problems) -> Option<T> {
+    raw.trim().parse().ok().or_else(|| {
+        problems
+            .errors
+            .push(FieldError::new(field, "enter a whole number"));
+        None
+    })
 }
 
 struct RequestFields {

@@ -1,0 +1,4 @@
+//! Rules about the source code itself, checked on every crate's `src/` the way a
+//! reviewer would: one module per rule, tests named as sentences.
+
+mod long_functions;
