@@ -36,6 +36,7 @@ pub mod participation;
 pub mod people_import;
 pub mod releases;
 pub mod reports;
+pub mod scim;
 pub mod surveys;
 pub mod tokens;
 
