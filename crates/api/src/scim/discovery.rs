@@ -205,14 +205,14 @@ fn user_attributes() -> Vec<Attribute> {
     let emails = Attribute {
         multi_valued: true,
         required: true,
-        sub_attributes: vec![
-            Attribute::new("value", "string", "An email address"),
-            Attribute::new("primary", "boolean", "The address invitations go to"),
-        ],
+        sub_attributes: vec![Attribute {
+            required: true,
+            ..Attribute::new("value", "string", "An email address")
+        }],
         ..Attribute::new(
             "emails",
             "complex",
-            "The person's address: the primary one, else the first",
+            "The person's address (one): the one marked primary, else the first",
         )
     };
     let group_reference = Attribute {
@@ -267,13 +267,12 @@ fn group_attributes() -> Vec<Attribute> {
                 reference_types: &["User"],
                 ..Attribute::new("$ref", "reference", "The User's location")
             },
-            Attribute {
-                mutability: "readOnly",
-                ..Attribute::new("display", "string", "The person's name")
-            },
-            Attribute::new("type", "string", "User (a Group cannot be a member)"),
         ],
-        ..Attribute::new("members", "complex", "The people whose team this is")
+        ..Attribute::new(
+            "members",
+            "complex",
+            "The people whose team this is (Users only: a Group cannot be a member)",
+        )
     };
     vec![
         Attribute {

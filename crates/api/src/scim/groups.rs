@@ -115,29 +115,27 @@ fn group_json(
     external_id: Option<&String>,
     members: &[&person::Model],
 ) -> Value {
-    let extension = match team.parent_id {
-        Some(parent) => json!({ "parent": location(state, &format!("/Groups/{parent}")) }),
-        None => json!({}),
-    };
     let members: Vec<Value> = members
         .iter()
         .map(|person| {
             json!({
                 "value": person.id,
                 "$ref": location(state, &format!("/Users/{}", person.id)),
-                "display": person.name,
-                "type": "User",
             })
         })
         .collect();
     let mut group = json!({
-        "schemas": [GROUP_SCHEMA, TEAM_EXTENSION],
+        "schemas": [GROUP_SCHEMA],
         "id": team.id,
         "displayName": team.name,
         "members": members,
-        TEAM_EXTENSION: extension,
         "meta": meta("Group", location(state, &format!("/Groups/{}", team.id)), team.created_at, team.updated_at),
     });
+    // A top-level team has no extension: removing it moves a team to the top.
+    if let Some(parent) = team.parent_id {
+        group["schemas"] = json!([GROUP_SCHEMA, TEAM_EXTENSION]);
+        group[TEAM_EXTENSION] = json!({ "parent": location(state, &format!("/Groups/{parent}")) });
+    }
     if let Some(external_id) = external_id {
         group["externalId"] = external_id.as_str().into();
     }
@@ -145,7 +143,7 @@ fn group_json(
 }
 
 /// Renders teams as Groups: external ids and members read in two queries.
-async fn groups_json(
+pub(super) async fn groups_json(
     state: &AppState,
     db: &impl ConnectionTrait,
     teams: &[team::Model],
@@ -376,7 +374,12 @@ pub async fn patch(
     let Value::Object(mut group) = one_group(&state, &db, id).await? else {
         return Err(ScimError::not_found("no such Group"));
     };
-    patch::apply(&mut group, &operations, GROUP_SCHEMA)?;
+    patch::apply(&mut group, &operations, GROUP_SCHEMA, &[TEAM_EXTENSION])?;
+    // The Group as it is shows the extension exactly when the team has a parent,
+    // so after the operations its absence means the top level.
+    if attribute(&group, TEAM_EXTENSION).is_none() {
+        group.insert(TEAM_EXTENSION.to_owned(), json!({}));
+    }
     let input = GroupInput::parse(&group)?;
     store_replacement(&db, &caller.subject, state.clock.now(), id, &input).await?;
     db.commit().await.map_err(StoreError::from)?;

@@ -345,6 +345,34 @@ pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ScimError> {
         .map_err(|_| ScimError::not_found(format!("no resource with id {raw:?}")))
 }
 
+/// `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, as one list
+/// paged by `startIndex` and `count`. A filter is refused here: each resource type
+/// has its own (search `/Users/.search` or `/Groups/.search` with one).
+async fn search_everything(
+    _caller: ScimCaller,
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ScimError> {
+    let object = read_object(&request, &state, body).await?;
+    let list = ListRequest::from_search(&object)?;
+    if list.filter.is_some() {
+        return Err(ScimError::bad_request(
+            "invalidFilter",
+            "a search of every resource type takes no filter: search /Users or /Groups",
+        ));
+    }
+    let db = state.store.connection();
+    let offset = list.start_index - 1;
+    let people = safepulse_store::scim::people_page(db, offset, list.count).await?;
+    let room = list.count - people.items.len() as u64;
+    let team_offset = offset.saturating_sub(people.total);
+    let teams = safepulse_store::scim::teams_page(db, team_offset, room).await?;
+    let mut resources = users::users_json(&state, db, &people.items).await?;
+    resources.extend(groups::groups_json(&state, db, &teams.items).await?);
+    Ok(list_response(&list, people.total + teams.total, resources))
+}
+
 async fn not_found() -> Result<HttpResponse, ScimError> {
     Err(ScimError::not_found("no such SCIM endpoint"))
 }
@@ -371,6 +399,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type)))
             .service(resource("/Schemas").route(web::get().to(discovery::schemas)))
             .service(resource("/Schemas/{id}").route(web::get().to(discovery::schema)))
+            .service(resource("/.search").route(web::post().to(search_everything)))
             .service(
                 resource("/Users")
                     .route(web::get().to(users::list))

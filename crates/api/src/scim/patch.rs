@@ -4,7 +4,8 @@
 //! Paths: `attribute`, `attribute.sub`, either behind a schema URN
 //! (`urn:ietf:params:scim:schemas:core:2.0:User:active`, or an extension's
 //! `urn:…:Group:parent`), and `attribute[sub eq "value"]` with an optional `.sub`
-//! after it (`members[value eq "…"]`, `emails[type eq "work"].value`). The result
+//! after it (`members[value eq "…"]`, `emails[type eq "work"].value`), and an
+//! extension's URN alone (the extension's whole object). The result
 //! is then stored as a PUT of the whole resource would be, so PATCH and PUT share
 //! their validation and their writes.
 
@@ -39,6 +40,7 @@ pub fn apply(
     resource: &mut Map<String, Value>,
     body: &Map<String, Value>,
     core_schema: &str,
+    extensions: &[&str],
 ) -> Result<(), ScimError> {
     let operations = body
         .iter()
@@ -72,6 +74,20 @@ pub fn apply(
         };
         let value = field("value").cloned();
         match field("path").and_then(Value::as_str) {
+            Some(path)
+                if extensions
+                    .iter()
+                    .any(|urn| urn.eq_ignore_ascii_case(path.trim())) =>
+            {
+                // The whole extension: its object is the attribute.
+                let target = Target {
+                    extension: None,
+                    attribute: path.trim().to_owned(),
+                    filter: None,
+                    sub: None,
+                };
+                apply_at(resource, op, &target, value)?;
+            }
             Some(path) => {
                 let target = parse_path(path, core_schema)?;
                 apply_at(resource, op, &target, value)?;
@@ -343,11 +359,12 @@ mod tests {
     use serde_json::json;
 
     const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const EXTENSION: &str = "urn:example:ext:2.0:User";
 
     fn patched(resource: Value, operations: Value) -> Result<Value, ScimError> {
         let mut resource = resource.as_object().unwrap().clone();
         let body = json!({ "schemas": [PATCH_OP], "Operations": operations });
-        apply(&mut resource, body.as_object().unwrap(), USER)?;
+        apply(&mut resource, body.as_object().unwrap(), USER, &[EXTENSION])?;
         Ok(Value::Object(resource))
     }
 
@@ -403,6 +420,19 @@ mod tests {
         assert_eq!(user["emails"][0]["value"], "b@example.com");
         assert_eq!(user["name"]["formatted"], "Ada");
         assert_eq!(user["urn:example:ext:2.0:User"]["parent"], "x");
+    }
+
+    #[test]
+    fn a_whole_extension_is_added_and_removed_by_its_urn() {
+        let user = json!({ "userName": "ada" });
+        let added = patched(
+            user,
+            json!([{ "op": "add", "path": EXTENSION, "value": { "parent": "x" } }]),
+        )
+        .unwrap();
+        assert_eq!(added[EXTENSION], json!({ "parent": "x" }));
+        let removed = patched(added, json!([{ "op": "remove", "path": EXTENSION }])).unwrap();
+        assert!(removed.get(EXTENSION).is_none());
     }
 
     #[test]

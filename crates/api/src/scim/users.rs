@@ -145,7 +145,7 @@ fn user_json(
         "schemas": [USER_SCHEMA],
         "id": person.id,
         "userName": scim_row.map_or(person.email.as_str(), |row| row.user_name.as_str()),
-        "emails": [{ "value": person.email, "primary": true }],
+        "emails": [{ "value": person.email }],
         "active": person.active,
         "groups": team.map_or_else(Vec::new, |team| vec![json!({
             "value": team.id,
@@ -181,7 +181,7 @@ fn user_json(
 }
 
 /// Renders people as Users: their SCIM rows and teams read in two queries.
-async fn users_json(
+pub(super) async fn users_json(
     state: &AppState,
     db: &impl ConnectionTrait,
     people: &[person::Model],
@@ -412,7 +412,7 @@ pub async fn patch(
     else {
         return Err(ScimError::not_found("no such User"));
     };
-    patch::apply(&mut user, &operations, USER_SCHEMA)?;
+    patch::apply(&mut user, &operations, USER_SCHEMA, &[])?;
     let input = UserInput::parse(&user)?;
     store_replacement(&db, &caller.subject, state.clock.now(), id, &input).await?;
     db.commit()
