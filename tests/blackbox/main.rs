@@ -31,6 +31,7 @@ mod rounds;
 mod scale_out;
 mod scheduler;
 mod schema;
+mod scim;
 mod shutdown_and_backup;
 mod sign_in_requests;
 mod tokens;

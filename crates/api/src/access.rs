@@ -53,6 +53,8 @@ impl Reader {
                 Some(id) => ReaderScope::LedTeams(org::teams_led_by(db, id).await?),
                 None => ReaderScope::LedTeams(Vec::new()),
             },
+            // Provisioning never reads survey data.
+            Role::Scim => return Err(ApiError::Forbidden),
         };
         Ok(Reader {
             subject: caller.subject.clone(),

@@ -211,6 +211,7 @@ impl Application {
                         .add(("Referrer-Policy", "no-referrer")),
                 )
                 .configure(routes::configure)
+                .configure(crate::scim::configure)
                 .configure(pages::configure)
                 .service(
                     SwaggerUi::new("/docs/{_:.*}")

@@ -14,7 +14,8 @@
 //! only, never a cookie, so no other site's page can make a browser call the API with
 //! its session. The dashboard's pages read the session cookie through
 //! [`crate::pages::session::Session`] instead. Verification failures answer 401, role
-//! checks ([`Caller::require`]) 403.
+//! checks ([`Caller::require`]) 403. A `scim` token is refused by both (403 on the
+//! API): [`crate::scim::ScimCaller`] is the only extractor that takes it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -345,6 +346,8 @@ impl FromRequest for Caller {
                 .verify(state.store.connection(), &token, TokenKind::Api)
                 .await
             {
+                // The scim role reaches `/scim/v2` only ([`crate::scim`]), never `/api/*`.
+                Ok(claims) if claims.role == Role::Scim => Err(ApiError::Forbidden),
                 Ok(claims) => Ok(Caller {
                     subject: claims.sub,
                     role: claims.role,

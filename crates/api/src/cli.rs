@@ -122,7 +122,8 @@ enum AdminCommand {
 enum TokenCommand {
     /// Issue a token; it is printed on the last line.
     Issue {
-        /// admin, hr or manager.
+        /// admin, hr, manager, or scim (an identity provider's token for
+        /// `/scim/v2`, for a subject that is no person).
         #[arg(long)]
         role: String,
         /// Who the token is for (an email address). A person's address makes it that

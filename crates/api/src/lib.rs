@@ -7,6 +7,8 @@
 //! - [`sign_in_queue`] and [`rate_limit`]: what stands between `POST /sign-in` and
 //!   the database — a queue, so the answer takes as long for every address, and
 //!   rate limits per client and overall;
+//! - [`scim`]: SCIM 2.0 provisioning at `/scim/v2` (Users, Groups, discovery), for
+//!   tokens of the `scim` role only;
 //! - [`auth`]: JWT bearer tokens and the [`auth::Caller`] extractor;
 //! - [`access`]: who the caller of a report is ([`access::Reader`]); the store's
 //!   release gate decides which releases they get (DESIGN §3);
@@ -34,6 +36,7 @@ pub mod pages;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
+pub mod scim;
 pub mod secrets;
 pub mod sign_in_queue;
 pub mod spreadsheet;

@@ -158,7 +158,7 @@ impl fmt::Display for Locale {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}; roles are admin, hr and manager")]
+#[error("unknown role {0:?}; roles are admin, hr, manager and scim")]
 pub struct RoleError(pub String);
 
 /// What a signed-in caller may do. Managers' scope is resolved from the
@@ -172,6 +172,10 @@ pub enum Role {
     Hr,
     /// Reads releases of the teams they lead, their sub-teams and the node above.
     Manager,
+    /// An identity provider's SCIM client: provisions people and teams at
+    /// `/scim/v2`, and nothing else (no `/api/*` route, no page, no report). Only
+    /// service tokens carry it: no person holds it.
+    Scim,
 }
 
 impl Role {
@@ -180,6 +184,7 @@ impl Role {
             "admin" => Ok(Role::Admin),
             "hr" => Ok(Role::Hr),
             "manager" => Ok(Role::Manager),
+            "scim" => Ok(Role::Scim),
             _ => Err(RoleError(raw.to_owned())),
         }
     }
@@ -189,6 +194,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Hr => "hr",
             Role::Manager => "manager",
+            Role::Scim => "scim",
         }
     }
 }

@@ -23,6 +23,8 @@ pub mod round_node;
 pub mod round_participation;
 pub mod round_reminder;
 pub mod round_viewer;
+pub mod scim_group;
+pub mod scim_user;
 pub mod survey;
 pub mod survey_team;
 pub mod team;

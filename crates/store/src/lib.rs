@@ -2,7 +2,8 @@
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
 //! ([`org`] for teams and people, [`bulk`] for the close's multi-row inserts,
 //! [`people_import`] for the CSV import's rows, [`rounds`] for the steps of opening
-//! and closing a round, [`audit`], [`tokens`] for issued tokens, [`commitments`] for action plans, and
+//! and closing a round, [`audit`], [`tokens`] for issued tokens, [`commitments`] for
+//! action plans, [`scim`] for what SCIM provisioning keeps beside people and teams, and
 //! [`releases`], the release gate: the only way to read a release, always for a
 //! given reader).
 //!
@@ -37,6 +38,7 @@ pub mod people_import;
 pub mod releases;
 pub mod reports;
 pub mod rounds;
+pub mod scim;
 pub mod surveys;
 pub mod tokens;
 

@@ -502,7 +502,8 @@ pub async fn revoke_role(
 }
 
 /// Whether a person holds `role` now: they exist, are active, and have a grant of
-/// it (admin, hr) or lead a team (manager). A person's tokens are worth exactly this.
+/// it (admin, hr) or lead a team (manager); nobody holds scim. A person's tokens are
+/// worth exactly this.
 pub async fn holds_role(
     db: &impl ConnectionTrait,
     person_id: PersonId,
@@ -528,6 +529,8 @@ pub async fn holds_role(
                 .await?
                 > 0
         }
+        // Only service tokens carry scim (an identity provider, not a person).
+        Role::Scim => false,
     };
     Ok(held)
 }

@@ -594,6 +594,10 @@ pub(super) const GERMAN: &[(&str, &str)] = &[
         "manager: liest die Teams, die die Person leitet",
     ),
     (
+        "scim: an identity provider provisions people and teams",
+        "scim: ein Identitätsanbieter legt Personen und Teams an",
+    ),
+    (
         "Valid for (e.g. 30d, 12h; at most 366d)",
         "Gültig für (z. B. 30d, 12h; höchstens 366d)",
     ),
@@ -1317,8 +1321,8 @@ pub(super) const GERMAN_PROBLEMS: &[(&str, &str)] = &[
         "die Sprache {} wird nicht unterstützt; möglich sind en und de",
     ),
     (
-        "unknown role {}; roles are admin, hr and manager",
-        "unbekannte Rolle {}; die Rollen sind admin, hr und manager",
+        "unknown role {}; roles are admin, hr, manager and scim",
+        "unbekannte Rolle {}; die Rollen sind admin, hr, manager und scim",
     ),
     ("must be hr or admin", "muss hr oder admin sein"),
     (

@@ -75,6 +75,8 @@ impl Session {
             .verify(state.store.connection(), cookie.value(), TokenKind::Session)
             .await
         {
+            // The scim role reaches `/scim/v2` only, never a page.
+            Ok(claims) if claims.role == Role::Scim => Ok(None),
             Ok(claims) => Ok(Some(Session {
                 csrf: session_csrf(state, claims.jti),
                 locale: person_locale(state, &claims.sub)
@@ -112,6 +114,8 @@ impl Session {
             Role::Hr => t.tr("HR"),
             Role::Manager => t.tr("manager"),
             Role::Admin => t.tr("admin"),
+            // `Session::of` refuses scim sessions; the role's own name, should one appear.
+            Role::Scim => "scim",
         }
     }
 }

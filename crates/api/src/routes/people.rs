@@ -7,6 +7,7 @@ use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::person;
 use safepulse_store::org::{self, NewPerson, PersonChanges};
 use safepulse_store::tokens;
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -184,6 +185,23 @@ pub async fn create(
     actor: &str,
     body: CreatePerson,
 ) -> Result<person::Model, ApiError> {
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = create_in(&db, actor, now, body).await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(person)
+}
+
+/// [`create`] inside the caller's write transaction (SCIM provisioning records its
+/// `userName` in the same one).
+pub async fn create_in(
+    db: &DatabaseTransaction,
+    actor: &str,
+    now: DateTime<Utc>,
+    body: CreatePerson,
+) -> Result<person::Model, ApiError> {
     let mut errors = Vec::new();
     let email = parse_email(&body.email, &mut errors);
     let name = parse_name("name", &body.name, &mut errors);
@@ -208,10 +226,8 @@ pub async fn create(
     else {
         return Err(ApiError::Validation(errors));
     };
-    let now = state.clock.now();
-    let db = state.store.begin_write().await?;
     let person = org::create_person(
-        &db,
+        db,
         NewPerson {
             email,
             name,
@@ -223,7 +239,7 @@ pub async fn create(
     )
     .await?;
     record_membership(
-        &db,
+        db,
         actor,
         now,
         "membership.joined",
@@ -231,9 +247,6 @@ pub async fn create(
         person.team_id,
     )
     .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
     Ok(person)
 }
 
@@ -309,6 +322,24 @@ pub async fn update(
     id: PersonId,
     body: UpdatePerson,
 ) -> Result<person::Model, ApiError> {
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let person = update_in(&db, actor, now, id, body).await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(person)
+}
+
+/// [`update`] inside the caller's write transaction (SCIM provisioning changes a
+/// person and their `userName`, or a group's members, in one).
+pub async fn update_in(
+    db: &DatabaseTransaction,
+    actor: &str,
+    now: DateTime<Utc>,
+    id: PersonId,
+    body: UpdatePerson,
+) -> Result<person::Model, ApiError> {
     let mut errors = Vec::new();
     let changes = PersonChanges {
         email: body
@@ -333,28 +364,18 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let now = state.clock.now();
-    let db = state.store.begin_write().await?;
-    let before = org::get_person(&db, id).await?;
-    let person = org::update_person(&db, id, changes, now).await?;
+    let before = org::get_person(db, id).await?;
+    let person = org::update_person(db, id, changes, now).await?;
     if deactivates {
         let revoked =
-            tokens::revoke_of_person(&db, person.id, &[&before.email, &person.email], None, now)
+            tokens::revoke_of_person(db, person.id, &[&before.email, &person.email], None, now)
                 .await?;
-        record_tokens_revoked(&db, actor, now, &person, "deactivated", &revoked).await?;
+        record_tokens_revoked(db, actor, now, &person, "deactivated", &revoked).await?;
     }
     if before.team_id != person.team_id {
+        record_membership(db, actor, now, "membership.left", person.id, before.team_id).await?;
         record_membership(
-            &db,
-            actor,
-            now,
-            "membership.left",
-            person.id,
-            before.team_id,
-        )
-        .await?;
-        record_membership(
-            &db,
+            db,
             actor,
             now,
             "membership.joined",
@@ -363,9 +384,6 @@ pub async fn update(
         )
         .await?;
     }
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
     Ok(person)
 }
 

@@ -7,6 +7,7 @@ use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::team;
 use safepulse_store::org::{self, NewTeam, TeamChanges};
 use safepulse_store::tokens;
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -83,6 +84,23 @@ pub async fn create(
     actor: &str,
     body: CreateTeam,
 ) -> Result<team::Model, ApiError> {
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let team = create_in(&db, actor, now, body).await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(team)
+}
+
+/// [`create`] inside the caller's write transaction (SCIM provisioning records the
+/// group's `externalId` and members in the same one).
+pub async fn create_in(
+    db: &DatabaseTransaction,
+    actor: &str,
+    now: DateTime<Utc>,
+    body: CreateTeam,
+) -> Result<team::Model, ApiError> {
     let mut errors = Vec::new();
     let name = parse_name("name", &body.name, &mut errors);
     let explicit_zone = body
@@ -92,10 +110,9 @@ pub async fn create(
     let (Some(name), true) = (name, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let db = state.store.begin_write().await?;
     let time_zone = match (explicit_zone.flatten(), body.parent_id) {
         (Some(zone), _) => zone,
-        (None, Some(parent)) => match org::get_team(&db, parent).await {
+        (None, Some(parent)) => match org::get_team(db, parent).await {
             Ok(parent) => TimeZone::parse(&parent.time_zone).unwrap_or_default(),
             Err(safepulse_store::StoreError::NotFound) => {
                 return Err(safepulse_store::StoreError::Conflict(
@@ -107,9 +124,8 @@ pub async fn create(
         },
         (None, None) => TimeZone::default(),
     };
-    let now = state.clock.now();
     let team = org::create_team(
-        &db,
+        db,
         NewTeam {
             name,
             parent_id: body.parent_id,
@@ -119,7 +135,7 @@ pub async fn create(
     )
     .await?;
     audit::record(
-        &db,
+        db,
         now,
         AuditEvent {
             actor,
@@ -130,9 +146,6 @@ pub async fn create(
         },
     )
     .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
     Ok(team)
 }
 
@@ -208,6 +221,23 @@ pub async fn update(
     id: TeamId,
     body: UpdateTeam,
 ) -> Result<team::Model, ApiError> {
+    let now = state.clock.now();
+    let db = state.store.begin_write().await?;
+    let team = update_in(&db, actor, now, id, body).await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(team)
+}
+
+/// [`update`] inside the caller's write transaction (SCIM provisioning).
+pub async fn update_in(
+    db: &DatabaseTransaction,
+    actor: &str,
+    now: DateTime<Utc>,
+    id: TeamId,
+    body: UpdateTeam,
+) -> Result<team::Model, ApiError> {
     let mut errors = Vec::new();
     let name = body
         .name
@@ -220,10 +250,8 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let now = state.clock.now();
-    let db = state.store.begin_write().await?;
     let team = org::update_team(
-        &db,
+        db,
         id,
         TeamChanges {
             name,
@@ -233,7 +261,7 @@ pub async fn update(
         now,
     )
     .await?;
-    audit::record(&db, now, AuditEvent {
+    audit::record(db, now, AuditEvent {
         actor,
         action: "team.updated",
         team_id: Some(team.id),
@@ -241,9 +269,6 @@ pub async fn update(
         details: serde_json::json!({ "parent_id": team.parent_id, "time_zone": team.time_zone }),
     })
     .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
     Ok(team)
 }
 
@@ -271,10 +296,25 @@ pub async fn update_team(
 /// `DELETE /api/v1/teams/{id}` and the admin console.
 pub async fn delete(state: &AppState, actor: &str, id: TeamId) -> Result<(), ApiError> {
     let db = state.store.begin_write().await?;
-    org::delete_team(&db, id).await?;
+    delete_in(&db, actor, state.clock.now(), id).await?;
+    db.commit()
+        .await
+        .map_err(safepulse_store::StoreError::from)?;
+    Ok(())
+}
+
+/// [`delete`] inside the caller's write transaction (SCIM provisioning takes the
+/// group's members out first, in the same one).
+pub async fn delete_in(
+    db: &DatabaseTransaction,
+    actor: &str,
+    now: DateTime<Utc>,
+    id: TeamId,
+) -> Result<(), ApiError> {
+    org::delete_team(db, id).await?;
     audit::record(
-        &db,
-        state.clock.now(),
+        db,
+        now,
         AuditEvent {
             actor,
             action: "team.deleted",
@@ -284,9 +324,6 @@ pub async fn delete(state: &AppState, actor: &str, id: TeamId) -> Result<(), Api
         },
     )
     .await?;
-    db.commit()
-        .await
-        .map_err(safepulse_store::StoreError::from)?;
     Ok(())
 }
 
