@@ -104,12 +104,19 @@ fn oidc_config(issuer: &str, magic_link: bool) -> OidcConfig {
 /// The app, configured for a provider on a free port, and that provider; the
 /// organisation has one team of three led by [`LEADER`].
 async fn app_with_provider(db: Db, magic_link: bool) -> (TestApp, Provider) {
+    app_with_provider_configured(db, |oidc| oidc.magic_link = magic_link).await
+}
+
+/// Like [`app_with_provider`], with a chance to change the `[oidc]` section.
+async fn app_with_provider_configured(
+    db: Db,
+    adjust: impl FnOnce(&mut OidcConfig),
+) -> (TestApp, Provider) {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let app = spawn_app_with(db, |config| {
-        config.oidc = Some(oidc_config(&issuer, magic_link));
-    })
-    .await;
+    let mut oidc = oidc_config(&issuer, true);
+    adjust(&mut oidc);
+    let app = spawn_app_with(db, |config| config.oidc = Some(oidc)).await;
     let provider = Provider::start(port, &app.url("/oidc/callback")).await;
     app.create_org(&[3]).await;
     (app, provider)
@@ -428,5 +435,40 @@ mod the_magic_link_switched_off_leaves_only_the_provider {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_postgres() {
         the_magic_link_can_be_switched_off(Db::Postgres).await;
+    }
+}
+
+/// Entra ID sends no `email_verified`; with `email_verified_claim = "xms_edov"`
+/// its domain-verification claim decides, and `email_verified` alone does not.
+async fn entra_s_xms_edov_can_stand_in_for_email_verified(db: Db) {
+    let (app, provider) = app_with_provider_configured(db, |oidc| {
+        oidc.email_verified_claim = EmailVerifiedClaim::XmsEdov;
+    })
+    .await;
+    let (_, without) = sign_in(&app, LEADER, true).await;
+    refused(without).await;
+    provider
+        .tamper_next_id_token(json!({ "email_verified": null, "xms_edov": false }))
+        .await;
+    let (_, unverified_domain) = sign_in(&app, LEADER, true).await;
+    refused(unverified_domain).await;
+    provider
+        .tamper_next_id_token(json!({ "email_verified": null, "xms_edov": true }))
+        .await;
+    let (_, response) = sign_in(&app, LEADER, true).await;
+    assert_eq!(response.status(), 303);
+}
+
+mod entra_s_xms_edov_stands_in_for_email_verified_when_configured {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        entra_s_xms_edov_can_stand_in_for_email_verified(Db::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        entra_s_xms_edov_can_stand_in_for_email_verified(Db::Postgres).await;
     }
 }
