@@ -23,6 +23,7 @@ mod group_commit;
 mod heatmap;
 mod manager_pages;
 mod metrics;
+mod oidc_sign_in;
 mod operations;
 mod outbox;
 mod reader_rule;

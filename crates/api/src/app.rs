@@ -90,6 +90,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         secrets: Arc::new(secrets),
         keys,
         clock,
+        oidc: crate::oidc::OidcSignIn::from_config(&config)?,
         config: Arc::new(config),
         bank: Arc::new(bank),
         round_opening_blocked,

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use safepulse_mailer::SmtpConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::oidc::OidcConfig;
 use crate::rate_limit::SignInLimits;
 
 /// How strict the server is about its surroundings.
@@ -71,6 +72,8 @@ pub struct Config {
     /// Reverse proxies (addresses or networks, `10.0.0.0/8`) whose
     /// `X-Forwarded-For` names the client; empty: the TCP peer is the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// Sign-in through the organisation's OpenID provider; none by default.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             allow_logging_postgres: false,
             sign_in_limits: SignInLimits::default(),
             trusted_proxies: Vec::new(),
+            oidc: None,
         }
     }
 }
@@ -206,6 +210,9 @@ impl Config {
                 )));
             }
         }
+        if let Some(oidc) = &self.oidc {
+            oidc.validate().map_err(ConfigError::Invalid)?;
+        }
         Ok(())
     }
 
@@ -298,7 +305,7 @@ fn unknown_key_or(
 }
 
 /// The sections of the configuration (`[smtp]`, `SAFEPULSE_SMTP__HOST`).
-const SECTIONS: [&str; 2] = ["sign_in_limits", "smtp"];
+const SECTIONS: [&str; 3] = ["oidc", "sign_in_limits", "smtp"];
 
 /// The key a typo most likely meant: `smtp_host` is `smtp.host` (one underscore
 /// where nesting takes two), otherwise the expected name at most a third of its
@@ -528,6 +535,14 @@ mod tests {
                 timeout_seconds: 30,
                 message_timeout_seconds: 60,
                 from: None,
+            }),
+            oidc: Some(OidcConfig {
+                issuer_url: "https://id.example.com".into(),
+                client_id: "safepulse".into(),
+                client_secret: "secret".into(),
+                provider_name: "Example ID".into(),
+                magic_link: true,
+                email_verified_claim: crate::oidc::EmailVerifiedClaim::XmsEdov,
             }),
             ..Config::default()
         };

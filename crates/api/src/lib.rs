@@ -17,6 +17,8 @@
 //!   rounding);
 //! - [`config`] and [`secrets`]: what only the binary reads — configuration layers and
 //!   the key files of the secrets directory;
+//! - [`oidc`]: sign-in through the organisation's OpenID provider (the `[oidc]`
+//!   section, discovery, code exchange, `id_token` verification);
 //! - [`cli`]: the `safepulse` commands; [`demo`]: the demo organisation and its history;
 //! - [`worker`]: the scheduler and outbox worker as `serve` and `safepulse worker` run them.
 //!
@@ -31,6 +33,7 @@ pub mod demo;
 pub mod error;
 pub mod import;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod pages;
 pub mod rate_limit;

@@ -10,6 +10,7 @@ use safepulse_store::keyring::KeyChain;
 
 use crate::auth::TokenAuthority;
 use crate::config::Config;
+use crate::oidc::OidcSignIn;
 use crate::rate_limit::SignInLimiter;
 use crate::secrets::Secrets;
 use crate::sign_in_queue::SignInQueue;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub sign_in_limiter: Arc<SignInLimiter>,
     /// Answers waiting to be committed together (see [`SubmitQueue`]).
     pub submit_queue: SubmitQueue,
+    /// Sign-in through the OpenID provider, when `[oidc]` is configured.
+    pub oidc: Option<Arc<OidcSignIn>>,
 }
 
 impl AppState {

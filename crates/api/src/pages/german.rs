@@ -1182,6 +1182,35 @@ pub(super) const GERMAN: &[(&str, &str)] = &[
         "Bitte geben Sie eine E-Mail-Adresse ein, etwa name@example.com.",
     ),
     ("Sign in to safepulse", "Bei safepulse anmelden"),
+    // Sign-in through the OpenID provider (pages/oidc.rs)
+    ("Sign in with {}", "Mit {} anmelden"),
+    (
+        "Administrators: sign in to the admin console with {}",
+        "Admins: mit {} bei der Verwaltung anmelden",
+    ),
+    ("Not signed in", "Nicht angemeldet"),
+    ("You are not signed in", "Sie sind nicht angemeldet"),
+    (
+        "Signing in with {} did not give you access to safepulse. Managers, HR and administrators sign in with the work address their organisation knows them by; if you should have access, ask your HR team.",
+        "Die Anmeldung mit {} hat Ihnen keinen Zugang zu safepulse gegeben. Führungskräfte, HR und Admins melden sich mit der dienstlichen Adresse an, unter der ihre Organisation sie kennt; wenn Sie Zugang haben sollten, wenden Sie sich an Ihr HR-Team.",
+    ),
+    ("Sign-in not available", "Anmeldung nicht verfügbar"),
+    (
+        "Signing in with {} is not available right now",
+        "Die Anmeldung mit {} ist gerade nicht verfügbar",
+    ),
+    (
+        "Sign-in links are switched off",
+        "Anmeldelinks sind abgeschaltet",
+    ),
+    (
+        "This server signs managers, HR and administrators in with {} only.",
+        "Dieser Server meldet Führungskräfte, HR und Admins nur mit {} an.",
+    ),
+    (
+        "Sign in again, or ask for a sign-in link",
+        "Erneut anmelden oder einen Anmeldelink anfordern",
+    ),
     (
         "This link works once. Press the button to start a session on this device.",
         "Dieser Link funktioniert einmal. Drücken Sie die Schaltfläche, um auf diesem Gerät eine Sitzung zu beginnen.",

@@ -7,6 +7,8 @@
 //!   the pulse email.
 //! - [`sign_in`]: `/sign-in`, `/sign-in/{token}` and `/sign-out`, the magic-link
 //!   sign-in of managers and HR.
+//! - [`oidc`]: `/oidc/sign-in` and `/oidc/callback`, sign-in through the
+//!   organisation's OpenID provider when `[oidc]` is configured.
 //! - [`dashboard`]: `/dashboard`, `/dashboard/teams/{id}` and
 //!   `/dashboard/rounds/{id}/heatmap` (with its `.csv` and `.xlsx` downloads),
 //!   their released results; drawn with
@@ -29,6 +31,7 @@ pub mod front_door;
 mod german;
 pub mod guides;
 pub mod language;
+pub mod oidc;
 pub mod session;
 pub mod sign_in;
 
@@ -61,6 +64,8 @@ pub fn configure(config: &mut ServiceConfig) {
                 .route(web::post().to(sign_in::sign_in)),
         )
         .service(web::resource("/sign-out").route(web::post().to(sign_in::sign_out)))
+        .service(web::resource("/oidc/sign-in").route(web::get().to(oidc::start)))
+        .service(web::resource(crate::oidc::CALLBACK_PATH).route(web::get().to(oidc::callback)))
         .service(web::resource("/dashboard").route(web::get().to(dashboard::overview)))
         .service(web::resource("/dashboard/teams/{id}").route(web::get().to(dashboard::team_page)))
         .service(

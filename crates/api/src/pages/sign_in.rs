@@ -37,11 +37,13 @@ use safepulse_domain::keys::Purpose;
 use safepulse_domain::{Email, Role, TokenId};
 use safepulse_mailer::SignInToken;
 use safepulse_mailer::sign_in;
+use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::org;
 use safepulse_store::tokens::{self, TokenKind};
 use sea_orm::ConnectionTrait;
 
 use super::language::{Text, accepted_locale};
+use super::oidc;
 use super::session::{
     Notice, Session, expired_session_cookie, field, html_response, is_cross_site, notice_in,
     notice_page, read_form, see_other, server_error, session_cookie, visitor_notice,
@@ -63,6 +65,10 @@ struct SignInPage<'a> {
     error: Option<&'static str>,
     /// No `[smtp]`: the email is an `.eml` file, and the page says where to find it.
     writes_mail_files: bool,
+    /// The OpenID provider's name, when `[oidc]` is configured (its buttons).
+    sso: Option<&'a str>,
+    /// Whether the email form is shown (`oidc.magic_link`).
+    magic_link: bool,
 }
 
 #[derive(Debug, Template)]
@@ -83,6 +89,11 @@ pub async fn show_form(request: HttpRequest, state: web::Data<AppState>) -> Http
                 email: "",
                 error: None,
                 writes_mail_files: state.config.smtp.is_none(),
+                sso: state
+                    .oidc
+                    .as_deref()
+                    .map(|oidc| oidc.provider_name.as_str()),
+                magic_link: state.oidc.as_deref().is_none_or(|oidc| oidc.magic_link),
             }
             .render(),
         ),
@@ -96,6 +107,9 @@ pub async fn request_link(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    if let Some(refusal) = oidc::magic_link_refusal(&request, &state) {
+        return refusal;
+    }
     if is_cross_site(&request, &state) {
         // Before the limits: a page of another site must not use up their tokens.
         return visitor_notice(&request, StatusCode::FORBIDDEN, Notice::Unverified);
@@ -122,6 +136,11 @@ pub async fn request_link(
                 email: typed,
                 error: Some(t.tr("Please enter an email address, like name@example.com.")),
                 writes_mail_files: state.config.smtp.is_none(),
+                sso: state
+                    .oidc
+                    .as_deref()
+                    .map(|oidc| oidc.provider_name.as_str()),
+                magic_link: true,
             }
             .render(),
         );
@@ -164,6 +183,9 @@ fn link_csrf_is_valid(state: &AppState, token: &str, given: &str) -> bool {
 /// nothing, so a prefetching scanner neither burns the link nor learns whether it
 /// still works; a forged token gets the one "unavailable" page.
 pub async fn show_confirm(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(refusal) = oidc::magic_link_refusal(&request, &state) {
+        return refusal;
+    }
     match verified_token(&request, &state) {
         Some((token, _)) => html_response(
             StatusCode::OK,
@@ -183,6 +205,9 @@ pub async fn sign_in(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    if let Some(refusal) = oidc::magic_link_refusal(&request, &state) {
+        return refusal;
+    }
     if is_cross_site(&request, &state) {
         return visitor_notice(&request, StatusCode::FORBIDDEN, Notice::Unverified);
     }
@@ -226,51 +251,93 @@ async fn consume_and_issue(
     let Some(address) = sign_in::consume(&transaction, magic_link_id, now).await? else {
         return Ok(None);
     };
-    let Some(role) = role_now(&transaction, &address, wants_admin).await? else {
-        // The grant or the leadership ended after the link was sent.
+    let Ok(email) = Email::parse(&address) else {
         return Ok(None);
     };
+    // `None`: the grant or the leadership ended after the link was sent.
+    let issued = session_in(&transaction, state, &email, wants_admin, "magic_link").await?;
+    if issued.is_some() {
+        transaction.commit().await?;
+    }
+    Ok(issued)
+}
+
+/// Signs `email` in (OIDC, [`super::oidc`]): a session for the role
+/// [`role_now`] finds, in a transaction of its own; `None` when there is none.
+pub(super) async fn issue_session(
+    state: &AppState,
+    email: &Email,
+    wants_admin: bool,
+    method: &'static str,
+) -> anyhow::Result<Option<(String, Role)>> {
+    let transaction = state.store.begin_write().await?;
+    let issued = session_in(&transaction, state, email, wants_admin, method).await?;
+    if issued.is_some() {
+        transaction.commit().await?;
+    }
+    Ok(issued)
+}
+
+/// The session of a sign-in by `method` (`magic_link`, `oidc`), issued and
+/// audit-logged (`session.signed_in`) in `db`'s transaction; `None` when the person
+/// holds no role that may sign in.
+async fn session_in(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    email: &Email,
+    wants_admin: bool,
+    method: &'static str,
+) -> anyhow::Result<Option<(String, Role)>> {
+    let Some((address, role)) = role_now(db, email, wants_admin).await? else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
     let ttl = Duration::minutes(i64::from(state.config.session_minutes));
     let token = state
         .tokens
-        .issue(&transaction, &address, role, TokenKind::Session, ttl, now)
+        .issue(db, &address, role, TokenKind::Session, ttl, now)
         .await?;
-    transaction.commit().await?;
+    let event = AuditEvent {
+        actor: &address,
+        action: "session.signed_in",
+        team_id: None,
+        target: None,
+        details: serde_json::json!({ "method": method, "role": role.as_str() }),
+    };
+    audit::record(db, now, event).await?;
     Ok(Some((token, role)))
 }
 
 /// The role a person signs in with: admin when they asked for the admin console
 /// and hold the grant; otherwise hr wins, then manager (leads a team), then admin;
 /// `None` when they hold none of them any more. A session carries one role, so an
-/// administrator who also reads reports signs in twice, once for each.
+/// administrator who also reads reports signs in twice, once for each. The address
+/// returned is the person's, as stored.
 async fn role_now(
     db: &impl ConnectionTrait,
-    address: &str,
+    email: &Email,
     wants_admin: bool,
-) -> anyhow::Result<Option<Role>> {
-    let Ok(email) = Email::parse(address) else {
-        return Ok(None);
-    };
-    let Some(person) = org::find_person_by_email(db, &email).await? else {
+) -> anyhow::Result<Option<(String, Role)>> {
+    let Some(person) = org::find_person_by_email(db, email).await? else {
         return Ok(None);
     };
     if !person.active {
         return Ok(None);
     }
     let roles = org::roles_of(db, person.id).await?;
-    if wants_admin && roles.iter().any(|role| role == "admin") {
-        return Ok(Some(Role::Admin));
-    }
-    if roles.iter().any(|role| role == "hr") {
-        return Ok(Some(Role::Hr));
-    }
-    if !org::teams_led_by(db, person.id).await?.is_empty() {
-        return Ok(Some(Role::Manager));
-    }
-    Ok(roles
-        .iter()
-        .any(|role| role == "admin")
-        .then_some(Role::Admin))
+    let role = if wants_admin && roles.iter().any(|role| role == "admin") {
+        Some(Role::Admin)
+    } else if roles.iter().any(|role| role == "hr") {
+        Some(Role::Hr)
+    } else if !org::teams_led_by(db, person.id).await?.is_empty() {
+        Some(Role::Manager)
+    } else {
+        roles
+            .iter()
+            .any(|role| role == "admin")
+            .then_some(Role::Admin)
+    };
+    Ok(role.map(|role| (person.email, role)))
 }
 
 /// `POST /sign-out`: revoke the token, forget the cookie.
