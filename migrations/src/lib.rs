@@ -38,6 +38,7 @@ mod m20261216_000001_admin_console;
 mod m20261221_000001_action_plans;
 mod m20261222_000001_packed_figures;
 mod m20261222_000002_open_rows_by_round;
+mod m20261223_000001_webhook_endpoints;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261221_000001_action_plans::Migration),
             Box::new(m20261222_000001_packed_figures::Migration),
             Box::new(m20261222_000002_open_rows_by_round::Migration),
+            Box::new(m20261223_000001_webhook_endpoints::Migration),
         ]
     }
 }
