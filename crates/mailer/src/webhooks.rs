@@ -50,7 +50,7 @@ pub enum WebhookEvent {
     /// A closed round's release is stored and can be read through the API.
     #[serde(rename = "release.available")]
     ReleaseAvailable,
-    /// A team's action-plan commitment was created, changed, marked done or deleted.
+    /// A team's action-plan commitment was created, changed or marked done.
     #[serde(rename = "action_plan.changed")]
     ActionPlanChanged,
 }
@@ -93,7 +93,7 @@ pub struct ActionPlanEventData {
     pub commitment_id: Uuid,
     pub team_id: Uuid,
     pub round_id: Uuid,
-    /// `created`, `updated` or `deleted`.
+    /// `created` or `updated` (an edit, or marked done or not done).
     pub change: String,
     /// `GET` it with your own token: `/api/v1/teams/{team_id}/commitments`.
     pub url: String,

@@ -790,7 +790,7 @@ pub struct CloseRequest<'a> {
 /// Closes a round (see the module docs): one transaction of named steps, in this
 /// order — mark closed, load the counted answers, release, store the release
 /// (and, with raw retention, the shuffled copies), destroy the links, queue the
-/// digests — then, after commit, crypto-shredding. Returns
+/// digests and webhooks — then, after commit, crypto-shredding. Returns
 /// [`CloseOutcome::AlreadyClosed`] when another call closed it first.
 pub async fn close_round(
     store: &Store,
@@ -832,6 +832,8 @@ pub async fn close_round(
         &request,
     )
     .await?;
+    crate::webhook_events::queue_close_webhooks(&transaction, &round, &released.releases, &request)
+        .await?;
     transaction.commit().await?;
     let counted_responses = counted.input.responses.len() as u32;
     tracing::info!(round = %round_id, counted_responses, "round closed");

@@ -2,7 +2,7 @@
 //! and PostgreSQL ([`Store::connect`]), and the queries more than one crate needs
 //! ([`org`] for teams and people, [`bulk`] for the close's multi-row inserts,
 //! [`people_import`] for the CSV import's rows, [`rounds`] for the steps of opening
-//! and closing a round, [`audit`], [`tokens`] for issued tokens, [`commitments`] for action plans, and
+//! and closing a round, [`audit`], [`tokens`] for issued tokens, [`commitments`] for action plans, [`webhook_endpoints`] for webhook endpoints, and
 //! [`releases`], the release gate: the only way to read a release, always for a
 //! given reader).
 //!
@@ -39,6 +39,7 @@ pub mod reports;
 pub mod rounds;
 pub mod surveys;
 pub mod tokens;
+pub mod webhook_endpoints;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
