@@ -35,3 +35,4 @@ mod shutdown_and_backup;
 mod sign_in_requests;
 mod tokens;
 mod worker_process;
+mod webhooks;
