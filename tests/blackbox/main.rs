@@ -34,5 +34,5 @@ mod schema;
 mod shutdown_and_backup;
 mod sign_in_requests;
 mod tokens;
-mod worker_process;
 mod webhooks;
+mod worker_process;

@@ -78,7 +78,10 @@ fn signature_verifies(secret: &str, id: &str, timestamp: &str, body: &str, heade
 impl Receiver {
     async fn start(clock: safepulse_domain::ManualClock) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let url = format!("http://{}/hooks", listener.local_addr().expect("an address"));
+        let url = format!(
+            "http://{}/hooks",
+            listener.local_addr().expect("an address")
+        );
         let receiver = Receiver {
             url,
             inner: Arc::default(),
@@ -148,7 +151,8 @@ impl Receiver {
             body,
             status,
         });
-        let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let reply =
+            format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         let _ = stream.write_all(reply.as_bytes()).await;
     }
 
@@ -177,7 +181,9 @@ impl Receiver {
 }
 
 /// Headers (lower-case names) and body of one HTTP/1.1 request.
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(Vec<(String, String)>, String)> {
+async fn read_request(
+    stream: &mut tokio::net::TcpStream,
+) -> Option<(Vec<(String, String)>, String)> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -226,7 +232,11 @@ fn worker(app: &TestApp) -> safepulse_mailer::OutboxWorker {
 async fn register(app: &TestApp, url: &str, events: &[&str]) -> Value {
     let admin = app.admin_token().await;
     let response = app
-        .post_json("/api/v1/webhooks", &admin, &json!({ "url": url, "events": events }))
+        .post_json(
+            "/api/v1/webhooks",
+            &admin,
+            &json!({ "url": url, "events": events }),
+        )
         .await;
     assert_eq!(response.status(), 201);
     response.json().await.expect("json")
@@ -236,6 +246,50 @@ async fn register(app: &TestApp, url: &str, events: &[&str]) -> Value {
 async fn deliver_and_wait_out_backoff(app: &TestApp, worker: &safepulse_mailer::OutboxWorker) {
     app.deliver_all(worker).await;
     app.clock.advance(chrono::Duration::minutes(31));
+}
+
+/// The receiver refuses a replay of an accepted delivery, and a stale one.
+async fn receiver_refuses_replays_and_stale_deliveries(
+    app: &TestApp,
+    receiver: &Receiver,
+    secret: &str,
+) {
+    let delivered = receiver
+        .received()
+        .into_iter()
+        .find(|request| request.status == 204)
+        .unwrap();
+    let replay = reqwest::Client::new()
+        .post(&receiver.url)
+        .header("webhook-id", &delivered.id)
+        .header("webhook-timestamp", &delivered.timestamp)
+        .header("webhook-signature", &delivered.signature)
+        .body(delivered.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 409);
+    app.clock.advance(chrono::Duration::minutes(6));
+    let stale_id = "msg_never_seen";
+    let secret_key = secret.to_owned();
+    let stale_signature = {
+        let key = STANDARD
+            .decode(secret_key.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        mac.update(format!("{stale_id}.{}.{}", delivered.timestamp, delivered.body).as_bytes());
+        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    };
+    let stale = reqwest::Client::new()
+        .post(&receiver.url)
+        .header("webhook-id", stale_id)
+        .header("webhook-timestamp", &delivered.timestamp)
+        .header("webhook-signature", stale_signature)
+        .body(delivered.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 400);
 }
 
 on_both_databases! {
@@ -299,27 +353,7 @@ on_both_databases! {
             "data": { "round_id": round_id, "survey_id": round.survey_id, "closed_at": stamp(closed_at), "url": url, "released_node_ids": null },
         }));
 
-        // The receiver refuses a replay of an accepted delivery, and a stale one.
-        let delivered = receiver.received().into_iter().find(|request| request.status == 204).unwrap();
-        let replay = reqwest::Client::new().post(&receiver.url)
-            .header("webhook-id", &delivered.id).header("webhook-timestamp", &delivered.timestamp)
-            .header("webhook-signature", &delivered.signature).body(delivered.body.clone())
-            .send().await.unwrap();
-        assert_eq!(replay.status(), 409);
-        app.clock.advance(chrono::Duration::minutes(6));
-        let stale_id = "msg_never_seen";
-        let secret_key = secret.to_owned();
-        let stale_signature = {
-            let key = STANDARD.decode(secret_key.strip_prefix("whsec_").unwrap()).unwrap();
-            let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-            mac.update(format!("{stale_id}.{}.{}", delivered.timestamp, delivered.body).as_bytes());
-            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-        };
-        let stale = reqwest::Client::new().post(&receiver.url)
-            .header("webhook-id", stale_id).header("webhook-timestamp", &delivered.timestamp)
-            .header("webhook-signature", stale_signature).body(delivered.body.clone())
-            .send().await.unwrap();
-        assert_eq!(stale.status(), 400);
+        receiver_refuses_replays_and_stale_deliveries(&app, &receiver, secret).await;
     }
 
     async fn an_action_plan_change_is_delivered_a_rotated_secret_verifies_and_a_deleted_endpoint_gets_nothing(app) {

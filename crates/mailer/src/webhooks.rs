@@ -175,7 +175,9 @@ pub async fn queue_webhooks(
         .collect();
     let queued = rows.len();
     if !rows.is_empty() {
-        outbox::Entity::insert_many(rows).exec(db).await?;
+        outbox::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(queued)
 }
@@ -264,7 +266,10 @@ pub(crate) fn sign_row(
         .ok_or(Unsignable::EndpointGone)?;
     let timestamp = now.timestamp();
     let mut generations = vec![endpoint.secret_generation];
-    if endpoint.previous_secret_until.is_some_and(|until| until > now) {
+    if endpoint
+        .previous_secret_until
+        .is_some_and(|until| until > now)
+    {
         generations.push(endpoint.secret_generation - 1);
     }
     let mut signatures = Vec::with_capacity(generations.len());
@@ -371,7 +376,12 @@ mod tests {
 
     #[test]
     fn answers_are_classified_as_the_docs_say() {
-        let answer = |status, retry_after| Ok(WebhookResponse { status, retry_after });
+        let answer = |status, retry_after| {
+            Ok(WebhookResponse {
+                status,
+                retry_after,
+            })
+        };
         assert_eq!(verdict(answer(204, None)), Verdict::Delivered);
         let later = Some(Duration::from_secs(120));
         assert_eq!(
@@ -388,10 +398,7 @@ mod tests {
                 ..
             }
         ));
-        assert!(matches!(
-            verdict(answer(408, None)),
-            Verdict::Retry { .. }
-        ));
+        assert!(matches!(verdict(answer(408, None)), Verdict::Retry { .. }));
         assert!(matches!(verdict(answer(410, None)), Verdict::Failed(_)));
         assert!(matches!(
             verdict(Err(NoAnswer("timed out".into()))),

@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use safepulse_domain::{Dimension, Email, Role};
-use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
-use safepulse_store::entities::action_commitment;
 use safepulse_mailer::webhooks::{
     ActionPlanEventData, WebhookData, WebhookEvent, WebhookPayload, queue_webhooks,
 };
+use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
+use safepulse_store::entities::action_commitment;
 use safepulse_store::{StoreError, org};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};

@@ -13,7 +13,7 @@ use safepulse_mailer::webhooks::{WebhookEvent, endpoint_secret, subscribed_event
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::webhook_endpoint;
 use safepulse_store::webhook_endpoints::{self, NewEndpoint};
-use safepulse_store::{StoreError, Store};
+use safepulse_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -141,7 +141,9 @@ fn with_secret(
         endpoint.id,
         endpoint.secret_generation,
     )
-    .ok_or(ApiError::Unavailable("the endpoint's master key is not loaded"))?;
+    .ok_or(ApiError::Unavailable(
+        "the endpoint's master key is not loaded",
+    ))?;
     Ok(WebhookEndpointWithSecret {
         endpoint: endpoint.into(),
         secret: secret.encode(),
@@ -157,9 +159,7 @@ async fn audited<F>(
     change: F,
 ) -> Result<webhook_endpoint::Model, ApiError>
 where
-    F: AsyncFnOnce(
-        &sea_orm::DatabaseTransaction,
-    ) -> Result<webhook_endpoint::Model, StoreError>,
+    F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<webhook_endpoint::Model, StoreError>,
 {
     let transaction = store.begin_write().await?;
     let endpoint = change(&transaction).await?;
@@ -206,9 +206,13 @@ pub async fn create_webhook(
         secret_key_id: active_key_id(&state)?,
     };
     let now = state.clock.now();
-    let endpoint = audited(&state.store, &caller.subject, "webhook.created", now, async |db| {
-        webhook_endpoints::create(db, new, now).await
-    })
+    let endpoint = audited(
+        &state.store,
+        &caller.subject,
+        "webhook.created",
+        now,
+        async |db| webhook_endpoints::create(db, new, now).await,
+    )
     .await?;
     Ok(HttpResponse::Created()
         .insert_header((
@@ -280,9 +284,13 @@ pub async fn update_webhook(
         return Err(ApiError::Validation(errors));
     }
     let now = state.clock.now();
-    let endpoint = audited(&state.store, &caller.subject, "webhook.updated", now, async |db| {
-        webhook_endpoints::update(db, *id, url.flatten(), events, now).await
-    })
+    let endpoint = audited(
+        &state.store,
+        &caller.subject,
+        "webhook.updated",
+        now,
+        async |db| webhook_endpoints::update(db, *id, url.flatten(), events, now).await,
+    )
     .await?;
     Ok(HttpResponse::Ok().json(WebhookEndpointDto::from(endpoint)))
 }
@@ -303,11 +311,17 @@ pub async fn delete_webhook(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let now = state.clock.now();
-    audited(&state.store, &caller.subject, "webhook.deleted", now, async |db| {
-        let endpoint = webhook_endpoints::get(db, *id).await?;
-        webhook_endpoints::delete(db, *id).await?;
-        Ok(endpoint)
-    })
+    audited(
+        &state.store,
+        &caller.subject,
+        "webhook.deleted",
+        now,
+        async |db| {
+            let endpoint = webhook_endpoints::get(db, *id).await?;
+            webhook_endpoints::delete(db, *id).await?;
+            Ok(endpoint)
+        },
+    )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -330,7 +344,10 @@ pub async fn rotate_webhook_secret(
     body: JsonObject<RotateWebhookSecret>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let hours = body.0.previous_secret_hours.unwrap_or(DEFAULT_OVERLAP_HOURS);
+    let hours = body
+        .0
+        .previous_secret_hours
+        .unwrap_or(DEFAULT_OVERLAP_HOURS);
     if hours > MAX_OVERLAP_HOURS {
         return Err(ApiError::Validation(vec![FieldError::new(
             "previous_secret_hours",
