@@ -322,7 +322,7 @@ on_both_databases! {
         deliver_and_wait_out_backoff(&app, &worker).await;
         assert!(receiver.accepted().is_empty());
         assert_eq!(receiver.received().iter().filter(|request| request.status == 500).count(), 1);
-        deliver_and_wait_out_backoff(&app, &worker).await;
+        app.deliver_all(&worker).await;
         let mut accepted = receiver.accepted();
         accepted.sort_by_key(|body| body["type"].as_str().unwrap().to_owned());
         assert_eq!(accepted.len(), 2, "{:?}", receiver.received());

@@ -25,10 +25,12 @@ pub(crate) async fn queue_close_webhooks(
         request.report_base_url.trim_end_matches('/'),
         round.id
     );
+    // As stored (PostgreSQL keeps microseconds), so the payload matches the API.
+    let closed_at = round.closed_at.unwrap_or(request.now);
     let closed = RoundEventData {
         round_id: round.id,
         survey_id: round.survey_id,
-        closed_at: request.now,
+        closed_at,
         released_node_ids: None,
         url,
     };
@@ -48,7 +50,7 @@ pub(crate) async fn queue_close_webhooks(
     ] {
         let payload = WebhookPayload {
             event,
-            timestamp: request.now,
+            timestamp: closed_at,
             data: WebhookData::Round(data),
         };
         queue_webhooks(db, &payload, request.now)
