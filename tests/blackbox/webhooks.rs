@@ -6,7 +6,8 @@
 //! through the real outbox worker and its reqwest transport to a receiver started
 //! here, which verifies the Standard Webhooks signature with the algorithm written
 //! out below (independently of the mailer's), rejects replays and stale
-//! timestamps, and answers 500 once and hangs once to exercise retries.
+//! timestamps, and answers 500 once and hangs once to exercise retries, and 429
+//! with `Retry-After` and 410 to exercise the waiting and the giving up.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use safepulse_domain::{Clock, Role};
+use safepulse_store::entities::outbox;
 use safepulse_store::entities::release::{self, ReleaseStatus};
 use safepulse_tests::{TestApp, on_both_databases};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -31,6 +33,8 @@ enum Answer {
     Status(u16),
     /// Says nothing for longer than the worker waits.
     Hang,
+    /// 429 with `Retry-After: <seconds>`.
+    TooMany(u64),
 }
 
 /// One request as the receiver saw it.
@@ -143,6 +147,11 @@ impl Receiver {
                 return;
             }
             Answer::Status(status) => status,
+            Answer::TooMany(_) => 429,
+        };
+        let retry_after = match answer {
+            Answer::TooMany(seconds) => format!("retry-after: {seconds}\r\n"),
+            _ => String::new(),
         };
         self.inner.lock().unwrap().received.push(Received {
             id,
@@ -151,8 +160,9 @@ impl Receiver {
             body,
             status,
         });
-        let reply =
-            format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\n{retry_after}content-length: 0\r\nconnection: close\r\n\r\n"
+        );
         let _ = stream.write_all(reply.as_bytes()).await;
     }
 
@@ -414,6 +424,38 @@ on_both_databases! {
         assert_eq!(report.discarded, 1);
         assert_eq!(receiver.received().len(), before);
         assert_eq!(app.patch_json(&path, &leader, &json!({ "done": true })).await.status(), 200);
+        assert!(app.deliver_all(&worker).await.queue_was_empty());
+    }
+
+    async fn a_429_s_retry_after_is_honoured_and_a_410_fails_the_delivery_for_good(app) {
+        let receiver = Receiver::start(app.clock.clone()).await;
+        let endpoint = register(&app, &receiver.url, &["round.closed"]).await;
+        receiver.expect_secret(endpoint["secret"].as_str().unwrap());
+        receiver.plan(&[Answer::TooMany(3_600), Answer::Status(410)]);
+        app.closed_round_of_two_teams().await;
+        let worker = worker(&app);
+        let closed_at = app.clock.now();
+        app.deliver_all(&worker).await;
+        let webhook_row = || async {
+            outbox::Entity::find()
+                .filter(outbox::Column::Kind.eq("webhook"))
+                .one(app.state.store.connection()).await.unwrap().expect("the delivery is kept")
+        };
+        let row = webhook_row().await;
+        assert_eq!(row.status, "pending");
+        let wait = row.not_before - closed_at;
+        assert!(wait >= chrono::Duration::minutes(59) && wait <= chrono::Duration::minutes(61), "{wait}");
+        // Not due before the hour the receiver asked for: nothing is sent.
+        app.clock.advance(chrono::Duration::minutes(31));
+        app.deliver_all(&worker).await;
+        assert_eq!(receiver.received().len(), 1);
+        app.clock.advance(chrono::Duration::minutes(30));
+        app.deliver_all(&worker).await;
+        assert_eq!(receiver.received().iter().map(|request| request.status).collect::<Vec<_>>(), [429, 410]);
+        let row = webhook_row().await;
+        assert_eq!(row.status, "failed");
+        assert_eq!(row.last_error.as_deref(), Some("the endpoint answered 410; not retried"));
+        app.clock.advance(chrono::Duration::hours(2));
         assert!(app.deliver_all(&worker).await.queue_was_empty());
     }
 }

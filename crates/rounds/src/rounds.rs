@@ -14,7 +14,8 @@
 //! checked against the round's invitations, answers opened in memory), `release`
 //! (the anonymizer), `store_release`, `retain_shuffled` (only with raw
 //! retention), `destroy_links` (open rows deleted, lookups nulled, unsent links
-//! deleted), `queue_digests`. After it commits, [`shred_closed_rounds`] destroys
+//! deleted), `queue_digests`, then the webhooks (`webhook_events`). After it
+//! commits, [`shred_closed_rounds`] destroys
 //! the round's keyring entry and scrubs freed pages (truncating WAL checkpoint on
 //! SQLite, `VACUUM` on PostgreSQL), and records that it did; it runs again at
 //! start and on every scheduler tick until every closed round is shredded.
