@@ -39,6 +39,7 @@ mod m20261221_000001_action_plans;
 mod m20261222_000001_packed_figures;
 mod m20261222_000002_open_rows_by_round;
 mod m20261223_000001_scim;
+mod m20261223_000002_webhook_endpoints;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261222_000001_packed_figures::Migration),
             Box::new(m20261222_000002_open_rows_by_round::Migration),
             Box::new(m20261223_000001_scim::Migration),
+            Box::new(m20261223_000002_webhook_endpoints::Migration),
         ]
     }
 }

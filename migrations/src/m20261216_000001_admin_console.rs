@@ -66,46 +66,56 @@ impl MigrationTrait for Migration {
                     connection.execute_unprepared(statement).await?;
                 }
             }
-            backend => {
-                let version = connection
-                    .query_one_raw(Statement::from_string(backend, "PRAGMA schema_version"))
-                    .await?
-                    .ok_or_else(|| DbErr::Migration("no schema_version".into()))?
-                    .try_get_by_index::<i64>(0)?;
-                connection
-                    .execute_unprepared("PRAGMA writable_schema = ON")
-                    .await?;
-                for (table, from, to) in SQLITE_REWRITES {
-                    let text = connection
-                        .query_one_raw(Statement::from_sql_and_values(
-                            backend,
-                            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?",
-                            [(*table).into()],
-                        ))
-                        .await?
-                        .ok_or_else(|| DbErr::Migration(format!("no table {table}")))?
-                        .try_get_by_index::<String>(0)?;
-                    if text.matches(from).count() != 1 {
-                        return Err(DbErr::Migration(format!(
-                            "the schema of {table} is not the one this migration rewrites"
-                        )));
-                    }
-                    connection
-                        .execute_raw(Statement::from_sql_and_values(
-                            backend,
-                            "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?",
-                            [text.replacen(from, to, 1).into(), (*table).into()],
-                        ))
-                        .await?;
-                }
-                connection
-                    .execute_unprepared(&format!("PRAGMA schema_version = {}", version + 1))
-                    .await?;
-                connection
-                    .execute_unprepared("PRAGMA writable_schema = OFF")
-                    .await?;
-            }
+            backend => rewrite_sqlite_schema(connection, backend, SQLITE_REWRITES).await?,
         }
         Ok(())
     }
+}
+
+/// Rewrites fragments of tables' `CREATE` texts in SQLite's schema (see the module
+/// docs): each `(table, from, to)` must occur exactly once. Only for changes that
+/// relax constraints every stored row already meets.
+pub(crate) async fn rewrite_sqlite_schema(
+    connection: &impl ConnectionTrait,
+    backend: DatabaseBackend,
+    rewrites: &[(&str, &str, &str)],
+) -> Result<(), DbErr> {
+    let version = connection
+        .query_one_raw(Statement::from_string(backend, "PRAGMA schema_version"))
+        .await?
+        .ok_or_else(|| DbErr::Migration("no schema_version".into()))?
+        .try_get_by_index::<i64>(0)?;
+    connection
+        .execute_unprepared("PRAGMA writable_schema = ON")
+        .await?;
+    for (table, from, to) in rewrites {
+        let text = connection
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                [(*table).into()],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Migration(format!("no table {table}")))?
+            .try_get_by_index::<String>(0)?;
+        if text.matches(from).count() != 1 {
+            return Err(DbErr::Migration(format!(
+                "the schema of {table} is not the one this migration rewrites"
+            )));
+        }
+        connection
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?",
+                [text.replacen(from, to, 1).into(), (*table).into()],
+            ))
+            .await?;
+    }
+    connection
+        .execute_unprepared(&format!("PRAGMA schema_version = {}", version + 1))
+        .await?;
+    connection
+        .execute_unprepared("PRAGMA writable_schema = OFF")
+        .await?;
+    Ok(())
 }

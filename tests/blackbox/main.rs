@@ -36,4 +36,5 @@ mod scim;
 mod shutdown_and_backup;
 mod sign_in_requests;
 mod tokens;
+mod webhooks;
 mod worker_process;

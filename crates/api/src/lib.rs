@@ -46,4 +46,5 @@ pub mod spreadsheet;
 pub mod state;
 pub mod submit_queue;
 pub mod telemetry;
+pub mod webhook_transport;
 pub mod worker;

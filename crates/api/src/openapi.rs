@@ -18,7 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::routes::{commitments, health, people, reports, surveys, teams, tokens};
+use crate::routes::{commitments, health, people, reports, surveys, teams, tokens, webhooks};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -75,8 +75,22 @@ use crate::routes::{commitments, health, people, reports, surveys, teams, tokens
         commitments::update_commitment,
         commitments::team_commitments,
         commitments::all_commitments,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::get_webhook,
+        webhooks::update_webhook,
+        webhooks::delete_webhook,
+        webhooks::rotate_webhook_secret,
     ),
-    components(schemas(people::GrantableRole)),
+    // The webhook payloads are not an operation's body: listed so receivers find them.
+    components(schemas(
+        people::GrantableRole,
+        safepulse_mailer::webhooks::WebhookPayload,
+        safepulse_mailer::webhooks::WebhookData,
+        safepulse_mailer::webhooks::RoundEventData,
+        safepulse_mailer::webhooks::ActionPlanEventData,
+        safepulse_mailer::webhooks::WebhookEvent,
+    )),
     modifiers(&BearerAuth, &ProblemResponses, &ResourceLinks),
     tags(
         (name = "organisation", description = "Teams, people, leaders, roles and tokens (admin)"),
@@ -84,6 +98,7 @@ use crate::routes::{commitments, health, people, reports, surveys, teams, tokens
         (name = "action plans", description = "What team leaders commit to after a round (leaders write, hr reads); never touches answers or releases"),
         (name = "surveys", description = "Surveys, their rounds and the item bank (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "webhooks", description = "Signed webhook endpoints (admin); payloads: the `WebhookPayload` schema"),
     )
 )]
 pub struct ApiDoc;

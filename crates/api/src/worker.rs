@@ -54,6 +54,12 @@ pub fn outbox_worker(state: &AppState, transport: MailTransport) -> anyhow::Resu
         },
     )
     .context("cannot start the email worker")
+    .and_then(|worker| {
+        let webhooks =
+            crate::webhook_transport::HttpWebhooks::new(crate::webhook_transport::WEBHOOK_TIMEOUT)
+                .context("cannot start the webhook client")?;
+        Ok(worker.with_webhook_transport(Arc::new(webhooks)))
+    })
 }
 
 /// The scheduler over the application's database and keys.

@@ -139,6 +139,8 @@ pub enum Purpose {
     AnswerFormCsrf,
     MagicLink,
     SessionCsrf,
+    /// Webhook endpoints' signing secrets, derived rather than stored.
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -147,6 +149,7 @@ impl Purpose {
             Purpose::AnswerFormCsrf => b"csrf-ans",
             Purpose::MagicLink => b"magiclnk",
             Purpose::SessionCsrf => b"csrf-ses",
+            Purpose::WebhookSecret => b"webhooks",
         }
     }
 }

@@ -15,6 +15,9 @@
 //! - [`sign_in`]: magic sign-in links — asking for one, the token derived at send
 //!   time ([`SignInToken`]), using it once.
 //! - [`test_send`]: the admin console's test invitation to the administrator.
+//! - [`webhooks`]: signed webhooks (Standard Webhooks), queued as outbox rows of
+//!   kind `webhook` and sent by the same worker through a [`webhooks::WebhookTransport`]
+//!   the API crate provides.
 //!
 //! `outbox`, `sign_in` and `test_send` use the database through `safepulse-store`;
 //! the others are pure building blocks. Nothing here logs a token, an email body, or a
@@ -26,6 +29,7 @@ pub mod payloads;
 pub mod sign_in;
 pub mod test_send;
 pub mod transport;
+pub mod webhooks;
 
 pub use messages::{
     DigestCommitment, DigestFigure, DigestTeam, DigestTeamResult, InvitationEmail, LinkError,

@@ -48,6 +48,10 @@
 //! and another worker sends them: at most the messages that were in flight can
 //! arrive twice.
 //!
+//! Webhook rows (kind `webhook`, [`crate::webhooks`]) go through the same steps:
+//! rendering signs them, sending posts them through the worker's
+//! [`WebhookTransport`]; an endpoint deleted meanwhile discards them unsent.
+//!
 //! Logs carry outbox row ids and kinds only: never a recipient, a link, or a
 //! server reply (replies often quote the address). The `last_error` kept on a row
 //! for admins has every email address in it redacted.
@@ -80,6 +84,7 @@ use crate::payloads::{DigestPayload, DigestPayloadTeam, InvitationPayload};
 use crate::sign_in::{SignInPayload, SignInToken};
 use crate::test_send::TestInvitationPayload;
 use crate::transport::{MailTransport, SendError, retry_delay};
+use crate::webhooks::{self, SignedRequest, Unsignable, Verdict, WebhookTransport};
 
 /// How long a claim lasts unless renewed. The worker renews it every third of
 /// this while it holds rows, so only a worker that died (or lost the database for
@@ -97,6 +102,8 @@ pub const IN_FLIGHT_GRACE_ON_STOP: Duration = Duration::from_secs(10);
 const DELETE_CHUNK: usize = 1_000;
 /// `last_error` is for a person to read, not a place to store whole replies.
 const MAX_ERROR_CHARS: usize = 500;
+/// A webhook receiver's `Retry-After` is honoured up to this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -170,15 +177,24 @@ pub struct OutboxWorker {
     from: Mailbox,
     public_base_url: PublicBaseUrl,
     claim_lease: TimeDelta,
+    /// Posts webhook rows; without one they are retried until a worker has one.
+    webhooks: Option<Arc<dyn WebhookTransport>>,
 }
 
 /// A row's headers for the language and time zone its payload names.
 type Headers<'a> = dyn Fn(&str, &str) -> Result<MessageHeaders, RowOutcome> + 'a;
 
-/// A claimed row and its email, or what to do with a row that cannot become one.
+/// A claimed row and its email (or webhook request), or what to do with a row
+/// that cannot become one.
 struct Claimed {
     row: outbox::Model,
-    email: Result<Message, RowOutcome>,
+    email: Result<Outgoing, RowOutcome>,
+}
+
+/// What a claimed row sends.
+enum Outgoing {
+    Email(Message),
+    Webhook(SignedRequest),
 }
 
 /// What happened to one claimed row.
@@ -190,6 +206,8 @@ enum RowOutcome {
     Retry {
         error: String,
         smtp_code: Option<u16>,
+        /// A webhook receiver's `Retry-After`, used instead of the backoff.
+        retry_after: Option<Duration>,
     },
     Failed {
         error: String,
@@ -222,7 +240,14 @@ impl OutboxWorker {
             from,
             public_base_url,
             claim_lease: settings.claim_lease,
+            webhooks: None,
         })
+    }
+
+    /// The same worker, posting `webhook` rows through `transport`.
+    pub fn with_webhook_transport(mut self, transport: Arc<dyn WebhookTransport>) -> Self {
+        self.webhooks = Some(transport);
+        self
     }
 
     /// [`OutboxWorker::deliver`] with nobody asking it to stop.
@@ -326,10 +351,17 @@ impl OutboxWorker {
                 break;
             };
             match next.email {
-                Ok(message) => {
+                Ok(Outgoing::Email(message)) => {
                     let transport = self.transport.clone();
                     sending.spawn(async move {
                         let outcome = classify(transport.send(&message).await);
+                        (next.row, outcome)
+                    });
+                }
+                Ok(Outgoing::Webhook(request)) => {
+                    let transport = self.webhooks.clone();
+                    sending.spawn(async move {
+                        let outcome = post_webhook(transport.as_deref(), &request).await;
                         (next.row, outcome)
                     });
                 }
@@ -416,11 +448,19 @@ impl OutboxWorker {
         }
         let rounds = self.rounds_of(&rows).await?;
         let magic_links = self.magic_links_of(&rows).await?;
+        let endpoints = webhooks::endpoints_of(self.store.connection(), &rows).await?;
         let now = self.clock.now();
         Ok(rows
             .into_iter()
             .map(|row| {
-                let email = self.render(&row, &rounds, &magic_links, now);
+                let email = if row.kind == webhooks::KIND {
+                    webhooks::sign_row(&row, &endpoints, &self.keys, now)
+                        .map(Outgoing::Webhook)
+                        .map_err(unsignable_webhook)
+                } else {
+                    self.render(&row, &rounds, &magic_links, now)
+                        .map(Outgoing::Email)
+                };
                 Claimed { row, email }
             })
             .collect())
@@ -576,6 +616,7 @@ impl OutboxWorker {
             .map_err(|error| RowOutcome::Retry {
                 error: error.to_string(),
                 smtp_code: None,
+                retry_after: None,
             })?;
         let token = round_key.link_token(invitation_id);
         let answer_link = self.public_base_url.answer_link(&token);
@@ -662,12 +703,17 @@ impl OutboxWorker {
             match outcome {
                 RowOutcome::Delivered => delivered.push(row.id),
                 RowOutcome::Discarded => discarded.push(row.id),
-                RowOutcome::Retry { error, smtp_code } => {
+                RowOutcome::Retry {
+                    error,
+                    smtp_code,
+                    retry_after,
+                } => {
                     retried += 1;
-                    if retry_later(&transaction, claim, row, error, *smtp_code, now).await? == 0 {
+                    let backoff = (*smtp_code, *retry_after);
+                    if retry_later(&transaction, claim, row, error, backoff, now).await? == 0 {
                         lost += 1;
                     }
-                    if smtp_code.is_none() {
+                    if smtp_code.is_none() && row.kind != webhooks::KIND {
                         unreachable_server.get_or_insert(error);
                     }
                 }
@@ -781,11 +827,13 @@ async fn retry_later(
     claim: Uuid,
     row: &outbox::Model,
     error: &str,
-    smtp_code: Option<u16>,
+    (smtp_code, retry_after): (Option<u16>, Option<Duration>),
     now: DateTime<Utc>,
 ) -> Result<u64, OutboxError> {
     let failures_so_far = u32::try_from(row.attempts - 1).unwrap_or(0);
-    let delay = retry_delay(failures_so_far, &mut rand::rng());
+    let delay = retry_after
+        .map(|asked| asked.min(MAX_RETRY_AFTER))
+        .unwrap_or_else(|| retry_delay(failures_so_far, &mut rand::rng()));
     let not_before = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::minutes(30));
     let updated = unclaim(
         db,
@@ -960,11 +1008,52 @@ fn classify(result: Result<(), SendError>) -> RowOutcome {
         Err(error @ SendError::Transient { smtp_code, .. }) => RowOutcome::Retry {
             error: without_addresses(&error.to_string()),
             smtp_code,
+            retry_after: None,
         },
         Err(error @ SendError::Permanent { .. }) => RowOutcome::Failed {
             error: without_addresses(&error.to_string()),
             bounced: true,
         },
+    }
+}
+
+/// Posts a signed webhook request, and what its answer means for the row.
+async fn post_webhook(
+    transport: Option<&dyn WebhookTransport>,
+    request: &SignedRequest,
+) -> RowOutcome {
+    let Some(transport) = transport else {
+        return RowOutcome::Retry {
+            error: "this worker has no webhook transport".to_owned(),
+            smtp_code: None,
+            retry_after: None,
+        };
+    };
+    match webhooks::verdict(transport.post(request).await) {
+        Verdict::Delivered => RowOutcome::Delivered,
+        Verdict::Retry {
+            reason,
+            retry_after,
+        } => RowOutcome::Retry {
+            error: reason,
+            smtp_code: None,
+            retry_after,
+        },
+        Verdict::Failed(reason) => unsendable(&reason),
+    }
+}
+
+/// A webhook row that cannot be signed: its endpoint is gone (nothing to send), its
+/// key is missing (it may come back), or it is unreadable.
+fn unsignable_webhook(why: Unsignable) -> RowOutcome {
+    match why {
+        Unsignable::EndpointGone => RowOutcome::Discarded,
+        Unsignable::KeyMissing => RowOutcome::Retry {
+            error: "the master key of the endpoint's secret is not loaded".to_owned(),
+            smtp_code: None,
+            retry_after: None,
+        },
+        Unsignable::Malformed => unsendable("the stored webhook cannot be read"),
     }
 }
 

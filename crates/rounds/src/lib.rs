@@ -27,6 +27,7 @@ pub mod rotation;
 pub mod rounds;
 pub mod scheduler;
 pub mod survey;
+mod webhook_events;
 
 pub use cadence::{
     Cadence, CadenceError, CadenceSpec, Every, MonthlyOn, Period, QuietHours, WeekOfMonth,

@@ -14,7 +14,8 @@
 //! checked against the round's invitations, answers opened in memory), `release`
 //! (the anonymizer), `store_release`, `retain_shuffled` (only with raw
 //! retention), `destroy_links` (open rows deleted, lookups nulled, unsent links
-//! deleted), `queue_digests`. After it commits, [`shred_closed_rounds`] destroys
+//! deleted), `queue_digests`, then the webhooks (`webhook_events`). After it
+//! commits, [`shred_closed_rounds`] destroys
 //! the round's keyring entry and scrubs freed pages (truncating WAL checkpoint on
 //! SQLite, `VACUUM` on PostgreSQL), and records that it did; it runs again at
 //! start and on every scheduler tick until every closed round is shredded.
@@ -794,7 +795,7 @@ pub struct CloseRequest<'a> {
 /// Closes a round (see the module docs): one transaction of named steps, in this
 /// order — mark closed, load the counted answers, release, store the release
 /// (and, with raw retention, the shuffled copies), destroy the links, queue the
-/// digests — then, after commit, crypto-shredding. Returns
+/// digests and webhooks — then, after commit, crypto-shredding. Returns
 /// [`CloseOutcome::AlreadyClosed`] when another call closed it first.
 pub async fn close_round(
     store: &Store,
@@ -836,6 +837,8 @@ pub async fn close_round(
         &request,
     )
     .await?;
+    crate::webhook_events::queue_close_webhooks(&transaction, &round, &released.releases, &request)
+        .await?;
     transaction.commit().await?;
     let counted_responses = counted.input.responses.len() as u32;
     tracing::info!(round = %round_id, counted_responses, "round closed");

@@ -10,7 +10,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use safepulse_domain::{CommitmentId, RoundId, TeamId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use crate::audit::{self, AuditEvent};
@@ -49,8 +50,23 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<action_commitment::Model, StoreError> {
     let transaction = store.begin_write().await?;
+    let commitment = create_in(&transaction, actor, team_id, round_id, fields, now).await?;
+    transaction.commit().await?;
+    Ok(commitment)
+}
+
+/// [`create`] in the caller's transaction, so it can queue what the change
+/// triggers (webhooks) with it.
+pub async fn create_in(
+    transaction: &DatabaseTransaction,
+    actor: &str,
+    team_id: TeamId,
+    round_id: RoundId,
+    fields: CommitmentFields,
+    now: DateTime<Utc>,
+) -> Result<action_commitment::Model, StoreError> {
     let round = round::Entity::find_by_id(round_id)
-        .one(&transaction)
+        .one(transaction)
         .await?
         .ok_or(StoreError::Conflict(Conflict::RoundNotFound))?;
     if round.status != "closed" {
@@ -59,7 +75,7 @@ pub async fn create(
     let asked = round_node::Entity::find()
         .filter(round_node::Column::RoundId.eq(round_id))
         .filter(round_node::Column::TeamId.eq(team_id))
-        .one(&transaction)
+        .one(transaction)
         .await?
         .is_some();
     if !asked {
@@ -68,7 +84,7 @@ pub async fn create(
     let taken: Vec<i32> = action_commitment::Entity::find()
         .filter(action_commitment::Column::TeamId.eq(team_id))
         .filter(action_commitment::Column::RoundId.eq(round_id))
-        .all(&transaction)
+        .all(transaction)
         .await?
         .into_iter()
         .map(|commitment| commitment.slot)
@@ -89,10 +105,10 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&transaction)
+    .insert(transaction)
     .await?;
     audit::record(
-        &transaction,
+        transaction,
         now,
         AuditEvent {
             actor,
@@ -107,7 +123,6 @@ pub async fn create(
         },
     )
     .await?;
-    transaction.commit().await?;
     Ok(commitment)
 }
 
@@ -120,8 +135,21 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<action_commitment::Model, StoreError> {
     let transaction = store.begin_write().await?;
+    let updated = update_in(&transaction, actor, id, change, now).await?;
+    transaction.commit().await?;
+    Ok(updated)
+}
+
+/// [`update`] in the caller's transaction.
+pub async fn update_in(
+    transaction: &DatabaseTransaction,
+    actor: &str,
+    id: CommitmentId,
+    change: CommitmentChange,
+    now: DateTime<Utc>,
+) -> Result<action_commitment::Model, StoreError> {
     let current = action_commitment::Entity::find_by_id(id)
-        .one(&transaction)
+        .one(transaction)
         .await?
         .ok_or(StoreError::NotFound)?;
     let team_id = current.team_id;
@@ -137,9 +165,9 @@ pub async fn update(
         _ => {}
     }
     row.updated_at = Set(now);
-    let updated = row.update(&transaction).await?;
+    let updated = row.update(transaction).await?;
     audit::record(
-        &transaction,
+        transaction,
         now,
         AuditEvent {
             actor,
@@ -155,7 +183,6 @@ pub async fn update(
         },
     )
     .await?;
-    transaction.commit().await?;
     Ok(updated)
 }
 

@@ -29,4 +29,5 @@ pub mod survey;
 pub mod survey_team;
 pub mod team;
 pub mod team_leader;
+pub mod webhook_endpoint;
 pub mod worker_metric;

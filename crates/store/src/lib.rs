@@ -3,7 +3,8 @@
 //! ([`org`] for teams and people, [`bulk`] for the close's multi-row inserts,
 //! [`people_import`] for the CSV import's rows, [`rounds`] for the steps of opening
 //! and closing a round, [`audit`], [`tokens`] for issued tokens, [`commitments`] for
-//! action plans, [`scim`] for what SCIM provisioning keeps beside people and teams, and
+//! action plans, [`scim`] for what SCIM provisioning keeps beside people and teams,
+//! [`webhook_endpoints`] for webhook endpoints, and
 //! [`releases`], the release gate: the only way to read a release, always for a
 //! given reader).
 //!
@@ -41,6 +42,7 @@ pub mod rounds;
 pub mod scim;
 pub mod surveys;
 pub mod tokens;
+pub mod webhook_endpoints;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -12,9 +12,12 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use safepulse_domain::{CommitmentId, Dimension, Email, Role, RoundId, TeamId};
+use safepulse_mailer::webhooks::{
+    ActionPlanEventData, WebhookData, WebhookEvent, WebhookPayload, queue_webhooks,
+};
 use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
 use safepulse_store::entities::action_commitment;
-use safepulse_store::org;
+use safepulse_store::{StoreError, org};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -284,8 +287,9 @@ pub async fn create_commitment(
         now.date_naive(),
     )
     .map_err(ApiError::Validation)?;
-    let created = commitments::create(
-        &state.store,
+    let transaction = state.store.begin_write().await?;
+    let created = commitments::create_in(
+        &transaction,
         &caller.subject,
         team_id,
         body.round_id,
@@ -294,6 +298,8 @@ pub async fn create_commitment(
     )
     .await
     .map_err(creation_error)?;
+    queue_action_plan_webhook(&transaction, &state, &created, "created").await?;
+    transaction.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Created().json(CommitmentDto::from(created)))
 }
 
@@ -320,9 +326,42 @@ pub async fn update_commitment(
     }
     let now = state.clock.now();
     let change = parse_change(&current, &body.0, now.date_naive()).map_err(ApiError::Validation)?;
+    let transaction = state.store.begin_write().await?;
     let updated =
-        commitments::update(&state.store, &caller.subject, current.id, change, now).await?;
+        commitments::update_in(&transaction, &caller.subject, current.id, change, now).await?;
+    queue_action_plan_webhook(&transaction, &state, &updated, "updated").await?;
+    transaction.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Ok().json(CommitmentDto::from(updated)))
+}
+
+/// Queues `action_plan.changed` in the change's transaction: ids and a URL, never
+/// the commitment's words (docs/operations.md, "Webhooks").
+async fn queue_action_plan_webhook(
+    db: &sea_orm::DatabaseTransaction,
+    state: &AppState,
+    commitment: &action_commitment::Model,
+    change: &str,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let payload = WebhookPayload {
+        event: WebhookEvent::ActionPlanChanged,
+        timestamp: now,
+        data: WebhookData::ActionPlan(ActionPlanEventData {
+            commitment_id: commitment.id,
+            team_id: commitment.team_id,
+            round_id: commitment.round_id,
+            change: change.to_owned(),
+            url: format!(
+                "{}/api/v1/teams/{}/commitments",
+                state.config.public_url.trim_end_matches('/'),
+                commitment.team_id
+            ),
+        }),
+    };
+    queue_webhooks(db, &payload, now)
+        .await
+        .map_err(StoreError::from)?;
+    Ok(())
 }
 
 /// A team's commitments, oldest first (its leaders and hr).

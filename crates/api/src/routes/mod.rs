@@ -9,6 +9,7 @@ pub mod reports;
 pub mod surveys;
 pub mod teams;
 pub mod tokens;
+pub mod webhooks;
 
 use actix_web::dev::Payload;
 use actix_web::web::{self, ServiceConfig};
@@ -135,5 +136,11 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(commitments::create_commitment)
         .service(commitments::update_commitment)
         .service(commitments::team_commitments)
-        .service(commitments::all_commitments);
+        .service(commitments::all_commitments)
+        .service(webhooks::create_webhook)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::get_webhook)
+        .service(webhooks::update_webhook)
+        .service(webhooks::delete_webhook)
+        .service(webhooks::rotate_webhook_secret);
 }
