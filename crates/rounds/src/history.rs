@@ -120,7 +120,7 @@ async fn changes_since(
     compared: &[RoundId],
 ) -> Result<HashMap<RoundId, HashMap<NodeId, u32>>, StoreError> {
     let mut snapshots: HashMap<RoundId, Vec<round_node::Model>> = HashMap::new();
-    for node in store_rounds::nodes_of_rounds(db, compared).await? {
+    for node in safepulse_store::reports::snapshots_of_rounds(db, compared).await? {
         snapshots.entry(node.round_id).or_default().push(node);
     }
     let mut invited: HashMap<RoundId, Vec<invitation::Model>> = HashMap::new();

@@ -359,17 +359,6 @@ pub async fn determined_nodes(
         .await?)
 }
 
-/// The snapshot rows of `round_ids`.
-pub async fn nodes_of_rounds(
-    db: &impl ConnectionTrait,
-    round_ids: &[RoundId],
-) -> Result<Vec<round_node::Model>, StoreError> {
-    Ok(round_node::Entity::find()
-        .filter(round_node::Column::RoundId.is_in(round_ids.iter().copied()))
-        .all(db)
-        .await?)
-}
-
 /// The invitations of `round_ids`.
 pub async fn invitations_of_rounds(
     db: &impl ConnectionTrait,
