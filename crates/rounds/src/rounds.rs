@@ -43,6 +43,7 @@ use safepulse_mailer::messages::{LinkError, pulse_label};
 use safepulse_mailer::payloads::{
     DigestPayload, DigestPayloadCommitment, DigestPayloadTeam, InvitationPayload, new_outbox_row,
 };
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
     invitation, open_response, person, retained_comment, retained_response, round, round_item,
@@ -424,7 +425,7 @@ async fn insert_invitations(
             lookup: Set(Some(token.lookup().0.to_vec())),
         });
         outbox_rows.push(new_outbox_row(
-            "invitation",
+            OutboxKind::Invitation,
             person,
             Some(invitation_id),
             Some(opening.round_id),
@@ -1311,7 +1312,7 @@ async fn queue_digests(
             .unwrap_or_default();
         let payload = digests.payload(manager, &own, request.report_base_url);
         rows.push(new_outbox_row(
-            "digest",
+            OutboxKind::Digest,
             manager,
             None,
             Some(round.id),

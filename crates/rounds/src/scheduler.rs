@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use safepulse_domain::{InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId, TimeZone};
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::{
     invitation, outbox, person, round, round_item, round_node, round_reminder, survey, survey_team,
     team, team_leader,
@@ -402,7 +403,7 @@ impl Scheduler {
                 .get(&invitation.id)
                 .map_or(now, |sent_at| (*sent_at + reminder.offset).max(now));
             rows.push(new_outbox_row(
-                "reminder",
+                OutboxKind::Reminder,
                 person,
                 Some(invitation.id),
                 Some(round.id),
@@ -506,7 +507,7 @@ impl Recipients {
         // zone) gets its reminder the same offset after that opening.
         let invitation_send_times: HashMap<InvitationId, DateTime<Utc>> = outbox::Entity::find()
             .filter(outbox::Column::RoundId.eq(round.id))
-            .filter(outbox::Column::Kind.eq("invitation"))
+            .filter(outbox::Column::Kind.eq(OutboxKind::Invitation))
             .all(db)
             .await?
             .into_iter()

@@ -10,6 +10,7 @@ use sea_orm::{
     QueryOrder, Set, Statement, TryInsertResult,
 };
 
+use crate::entities::outbox::OutboxKind;
 use crate::entities::{
     determined_node, invitation, outbox, person, round, round_item, round_node, survey,
     survey_team, team, team_leader,
@@ -184,7 +185,7 @@ pub async fn delete_unsent_links(
 ) -> Result<(), StoreError> {
     outbox::Entity::delete_many()
         .filter(outbox::Column::RoundId.eq(round_id))
-        .filter(outbox::Column::Kind.is_in(["invitation", "reminder"]))
+        .filter(outbox::Column::Kind.is_in([OutboxKind::Invitation, OutboxKind::Reminder]))
         .exec(db)
         .await?;
     Ok(())
