@@ -56,6 +56,7 @@
 //! server reply (replies often quote the address). The `last_error` kept on a row
 //! for admins has every email address in it redacted.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -603,7 +604,7 @@ impl OutboxWorker {
         let Some(round) = round else {
             return Err(RowOutcome::Discarded);
         };
-        if round.status != "open" {
+        if round.status != RoundStatus::Open {
             return Err(RowOutcome::Discarded);
         }
         let invitation_id = row

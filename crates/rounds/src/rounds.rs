@@ -156,7 +156,10 @@ pub async fn open_round(
     let survey = active_survey(&transaction, survey_id).await?;
     let plan = SurveyPlan::from_stored(&survey.settings, bank)?;
     let previous_rounds = surveys::rounds_of(&transaction, survey_id).await?;
-    if let Some(open) = previous_rounds.iter().find(|round| round.status == "open") {
+    if let Some(open) = previous_rounds
+        .iter()
+        .find(|round| round.status == round::RoundStatus::Open)
+    {
         return match request {
             OpenRequest::Now => Err(RoundError::RoundAlreadyOpen),
             OpenRequest::Scheduled(_) => Ok(OpenOutcome::AlreadyOpened(open.clone())),
@@ -325,7 +328,7 @@ async fn insert_round(
             survey_id: Set(survey.id),
             period_key: Set(opening.period_key.clone()),
             round_index: Set(opening.round_index),
-            status: Set("open".into()),
+            status: Set(round::RoundStatus::Open),
             key_id: Set(opening.key_id.to_owned()),
             k: Set(survey.k),
             k_detail: Set(survey.k_detail),
@@ -1271,7 +1274,7 @@ pub async fn erase_open_answers(
         let Some(round) = store_rounds::find(db, invitation.round_id).await? else {
             continue;
         };
-        if round.status != "open" {
+        if round.status != round::RoundStatus::Open {
             continue;
         }
         let round_key = match keys.round_key(round.id, &round.key_id) {
@@ -1532,7 +1535,7 @@ pub async fn discard_round(
     let round = store_rounds::find(&transaction, round_id)
         .await?
         .ok_or(RoundError::RoundNotFound)?;
-    if round.status != "open" {
+    if round.status != round::RoundStatus::Open {
         return Err(RoundError::RoundNotOpen);
     }
     match keys.round_key(round_id, &round.key_id) {

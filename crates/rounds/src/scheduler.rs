@@ -24,6 +24,7 @@
 //! surveys were already reported as having nobody to invite, so a restarted or
 //! late scheduler catches up by itself.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -148,7 +149,7 @@ impl Scheduler {
 
     async fn close_due_rounds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let due = round::Entity::find()
-            .filter(round::Column::Status.eq("open"))
+            .filter(round::Column::Status.eq(RoundStatus::Open))
             .filter(round::Column::ClosesAt.lte(now))
             .all(self.store.connection())
             .await?;
@@ -279,7 +280,7 @@ impl Scheduler {
     async fn queue_due_reminders(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let db = self.store.connection();
         let open_rounds = round::Entity::find()
-            .filter(round::Column::Status.eq("open"))
+            .filter(round::Column::Status.eq(RoundStatus::Open))
             .all(db)
             .await?;
         if open_rounds.is_empty() {
@@ -366,7 +367,7 @@ impl Scheduler {
         if round::Entity::find_by_id(round.id)
             .one(&transaction)
             .await?
-            .is_none_or(|current| current.status != "open")
+            .is_none_or(|current| current.status != RoundStatus::Open)
         {
             return Ok(false);
         }
