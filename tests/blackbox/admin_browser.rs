@@ -448,7 +448,10 @@ async fn the_first_admin_sets_up_and_starts_a_pulse(db: Db) {
         .await
         .unwrap()
         .expect("the round");
-    assert_eq!(round.status, "closed");
+    assert_eq!(
+        round.status,
+        safepulse_store::entities::round::RoundStatus::Closed
+    );
     deliver(&app).await;
     let digests: Vec<(String, String)> = mails(&app)
         .into_iter()

@@ -5,6 +5,7 @@
 
 use safepulse_api::demo::build_demo;
 use safepulse_domain::Clock;
+use safepulse_store::entities::round::RoundStatus;
 use safepulse_store::entities::{release, round, team};
 use safepulse_tests::on_both_databases;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -17,7 +18,7 @@ on_both_databases! {
         let db = app.state.store.connection();
         let rounds = round::Entity::find().all(db).await.unwrap();
         assert_eq!(rounds.len(), 12);
-        assert!(rounds.iter().all(|round| round.status == "closed" && round.scrubbed_at.is_some()));
+        assert!(rounds.iter().all(|round| round.status == RoundStatus::Closed && round.scrubbed_at.is_some()));
         assert!(app.state.keys.keyring().rounds().unwrap().is_empty(), "no round key survives");
 
         let team_named = |name: &'static str| async move {

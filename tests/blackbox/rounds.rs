@@ -9,6 +9,7 @@ use safepulse_domain::keys::LinkToken;
 use safepulse_domain::{Clock, NodeId, RoundId};
 use safepulse_rounds::rounds::{self, CloseOutcome, RawRetention};
 use safepulse_store::answers::SubmitOutcome;
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
     invitation, open_comment, open_response, outbox, release, round, round_node,
@@ -268,7 +269,7 @@ on_both_databases! {
             .all(db)
             .await
             .unwrap();
-        assert!(digests.iter().all(|row| row.kind == "digest"), "unsent invitations go, digests come");
+        assert!(digests.iter().all(|row| row.kind == OutboxKind::Digest), "unsent invitations go, digests come");
         assert_eq!(digests.len(), 2, "one digest per leader");
     }
 

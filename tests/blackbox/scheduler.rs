@@ -4,6 +4,7 @@
 //! due rounds close (their digests say when the next pulse's results come), and
 //! reminders are queued once per offset.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -140,10 +141,12 @@ async fn assert_weekly_openings(
         .collect();
     assert_eq!(keys.len(), 3, "one round per ISO week");
     assert!(
-        rounds[..2].iter().all(|round| round.status == "closed"),
+        rounds[..2]
+            .iter()
+            .all(|round| round.status == RoundStatus::Closed),
         "each round closed when its window ended"
     );
-    assert_eq!(rounds[2].status, "open");
+    assert_eq!(rounds[2].status, RoundStatus::Open);
 }
 
 on_both_databases! {

@@ -27,6 +27,7 @@ use safepulse_rounds::rounds::{self, OpenOutcome, OpenRequest};
 use safepulse_rounds::survey::SurveySettings;
 use safepulse_store::answers::{self, ValidAnswer};
 use safepulse_store::commitments::{self, CommitmentChange, CommitmentFields};
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::{invitation, outbox, person, round, round_item};
 use safepulse_store::org::{self, NewPerson, NewTeam};
 use safepulse_store::surveys::{self, NewSurvey};
@@ -216,7 +217,7 @@ pub async fn build_demo(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     .await?;
     // The history is synthetic: nobody should get a year of digests at once.
     outbox::Entity::delete_many()
-        .filter(outbox::Column::Kind.eq("digest"))
+        .filter(outbox::Column::Kind.eq(OutboxKind::Digest))
         .exec(state.store.connection())
         .await?;
 

@@ -56,6 +56,7 @@
 //! server reply (replies often quote the address). The `last_error` kept on a row
 //! for admins has every email address in it redacted.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,7 @@ use lettre::Message;
 use lettre::message::Mailbox;
 use safepulse_anonymizer::{ReleasedFigures, RoundedFigures};
 use safepulse_domain::{Clock, Dimension, Email, Locale, RoundId, TimeZone};
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::{magic_link, outbox, round};
 use safepulse_store::keyring::KeyChain;
 use safepulse_store::operations::{WorkerCounter, add_to_counters};
@@ -453,7 +455,7 @@ impl OutboxWorker {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let email = if row.kind == webhooks::KIND {
+                let email = if row.kind == OutboxKind::Webhook {
                     webhooks::sign_row(&row, &endpoints, &self.keys, now)
                         .map(Outgoing::Webhook)
                         .map_err(unsignable_webhook)
@@ -530,7 +532,7 @@ impl OutboxWorker {
     ) -> Result<HashMap<Uuid, magic_link::Model>, OutboxError> {
         let ids: Vec<Uuid> = rows
             .iter()
-            .filter(|row| row.kind == "sign_in")
+            .filter(|row| row.kind == OutboxKind::SignIn)
             .filter_map(|row| serde_json::from_value::<SignInPayload>(row.payload.clone()).ok())
             .map(|payload| payload.magic_link_id)
             .collect();
@@ -570,12 +572,12 @@ impl OutboxWorker {
                 date: now,
             })
         };
-        match row.kind.as_str() {
-            kind @ ("invitation" | "reminder") => {
+        match row.kind {
+            kind @ (OutboxKind::Invitation | OutboxKind::Reminder) => {
                 let round = row.round_id.and_then(|id| rounds.get(&id));
                 self.render_round_email(row, kind, round, &headers)
             }
-            "digest" => {
+            OutboxKind::Digest => {
                 let payload: DigestPayload = serde_json::from_value(row.payload.clone())
                     .map_err(|_| unsendable("the stored payload cannot be read"))?;
                 let headers = headers(&payload.locale, &payload.time_zone)?;
@@ -583,9 +585,10 @@ impl OutboxWorker {
                     .to_message(&headers)
                     .map_err(unsendable_message)
             }
-            "sign_in" => self.render_sign_in(row, magic_links, now, &headers),
-            "test_invitation" => render_test_invitation(row, &headers),
-            _ => Err(unsendable("unknown kind of email")),
+            OutboxKind::SignIn => self.render_sign_in(row, magic_links, now, &headers),
+            OutboxKind::TestInvitation => render_test_invitation(row, &headers),
+            // Webhook rows are signed, never rendered (`prepare` sends them apart).
+            OutboxKind::Webhook => Err(unsendable("unknown kind of email")),
         }
     }
 
@@ -594,14 +597,14 @@ impl OutboxWorker {
     fn render_round_email(
         &self,
         row: &outbox::Model,
-        kind: &str,
+        kind: OutboxKind,
         round: Option<&round::Model>,
         headers: &Headers<'_>,
     ) -> Result<Message, RowOutcome> {
         let Some(round) = round else {
             return Err(RowOutcome::Discarded);
         };
-        if round.status != "open" {
+        if round.status != RoundStatus::Open {
             return Err(RowOutcome::Discarded);
         }
         let invitation_id = row
@@ -623,7 +626,7 @@ impl OutboxWorker {
         let payload: InvitationPayload = serde_json::from_value(row.payload.clone())
             .map_err(|_| unsendable("the stored payload cannot be read"))?;
         let headers = headers(&payload.locale, &payload.time_zone)?;
-        let message = if kind == "invitation" {
+        let message = if kind == OutboxKind::Invitation {
             InvitationEmail {
                 survey_name: payload.survey_name,
                 team_name: payload.team_name,
@@ -713,7 +716,7 @@ impl OutboxWorker {
                     if retry_later(&transaction, claim, row, error, backoff, now).await? == 0 {
                         lost += 1;
                     }
-                    if smtp_code.is_none() && row.kind != webhooks::KIND {
+                    if smtp_code.is_none() && row.kind != OutboxKind::Webhook {
                         unreachable_server.get_or_insert(error);
                     }
                 }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use safepulse_anonymizer::{ReleasedFigures, RoundedFigures};
 use safepulse_domain::{InvitationId, RoundId};
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::{outbox, person};
 use sea_orm::Set;
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,7 @@ pub struct DigestPayloadCommitment {
 /// A pending outbox row of `kind` to `person`, with a fresh Message-ID on `mail_host`.
 #[allow(clippy::too_many_arguments)]
 pub fn new_outbox_row(
-    kind: &str,
+    kind: OutboxKind,
     person: &person::Model,
     invitation_id: Option<InvitationId>,
     round_id: Option<RoundId>,
@@ -85,7 +86,7 @@ pub fn new_outbox_row(
     let message_id = MessageId::random(mail_host)?;
     Ok(outbox::ActiveModel {
         id: Set(Uuid::new_v4()),
-        kind: Set(kind.into()),
+        kind: Set(kind),
         recipient: Set(person.email.clone()),
         person_id: Set(Some(person.id)),
         invitation_id: Set(invitation_id),

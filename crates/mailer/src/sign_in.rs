@@ -25,6 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use safepulse_domain::keys::{MasterKey, Purpose};
 use safepulse_domain::{Email, PersonId, Role};
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::{magic_link, outbox};
 use safepulse_store::{Store, StoreError, org};
 use sea_orm::sea_query::Expr;
@@ -167,7 +168,7 @@ pub async fn request_link(
     };
     outbox::ActiveModel {
         id: Set(Uuid::new_v4()),
-        kind: Set("sign_in".into()),
+        kind: Set(OutboxKind::SignIn),
         recipient: Set(person.email.clone()),
         person_id: Set(Some(person.id)),
         invitation_id: Set(None),

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use safepulse_domain::Email;
 use safepulse_store::StoreError;
 use safepulse_store::entities::outbox;
+use safepulse_store::entities::outbox::OutboxKind;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -43,7 +44,7 @@ pub async fn queue_test_invitation(
     })?;
     outbox::ActiveModel {
         id: Set(Uuid::new_v4()),
-        kind: Set("test_invitation".into()),
+        kind: Set(OutboxKind::TestInvitation),
         recipient: Set(recipient.as_str().to_owned()),
         person_id: Set(None),
         invitation_id: Set(None),

@@ -31,6 +31,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use safepulse_domain::keys::Purpose;
 use safepulse_domain::{CommitmentId, NodeId, RoundId, SurveyId, TeamId};
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::{outbox, webhook_endpoint};
 use safepulse_store::keyring::KeyChain;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -38,9 +39,6 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// The outbox kind of a webhook delivery.
-pub const KIND: &str = "webhook";
 
 /// What happened, as named in a payload's `type` and in an endpoint's `events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -196,7 +194,7 @@ fn new_webhook_row(endpoint_id: Uuid, body: &str, now: DateTime<Utc>) -> outbox:
     };
     outbox::ActiveModel {
         id: Set(Uuid::new_v4()),
-        kind: Set(KIND.into()),
+        kind: Set(OutboxKind::Webhook),
         // Not an address: nothing here can be flagged undeliverable.
         recipient: Set(format!("webhook:{endpoint_id}")),
         person_id: Set(None),
@@ -242,7 +240,7 @@ pub(crate) async fn endpoints_of(
 ) -> Result<HashMap<Uuid, webhook_endpoint::Model>, sea_orm::DbErr> {
     let ids: Vec<Uuid> = rows
         .iter()
-        .filter(|row| row.kind == KIND)
+        .filter(|row| row.kind == OutboxKind::Webhook)
         .filter_map(|row| serde_json::from_value::<WebhookRow>(row.payload.clone()).ok())
         .map(|row| row.endpoint_id)
         .collect();

@@ -9,6 +9,7 @@
 //! predict, would say who answered. Reports show the day it was computed, not the
 //! time. Smaller nodes show nothing.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -35,7 +36,7 @@ pub fn next_refresh(computed_at: DateTime<Utc>, rng: &mut impl rand::Rng) -> Dat
 pub async fn refresh_due(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let db = store.connection();
     let open = round::Entity::find()
-        .filter(round::Column::Status.eq("open"))
+        .filter(round::Column::Status.eq(RoundStatus::Open))
         .all(db)
         .await?;
     let round_ids: Vec<RoundId> = open.iter().map(|round| round.id).collect();

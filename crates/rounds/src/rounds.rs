@@ -43,6 +43,7 @@ use safepulse_mailer::messages::{LinkError, pulse_label};
 use safepulse_mailer::payloads::{
     DigestPayload, DigestPayloadCommitment, DigestPayloadTeam, InvitationPayload, new_outbox_row,
 };
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::release::ReleaseStatus;
 use safepulse_store::entities::{
     invitation, open_response, person, retained_comment, retained_response, round, round_item,
@@ -155,7 +156,10 @@ pub async fn open_round(
     let survey = active_survey(&transaction, survey_id).await?;
     let plan = SurveyPlan::from_stored(&survey.settings, bank)?;
     let previous_rounds = surveys::rounds_of(&transaction, survey_id).await?;
-    if let Some(open) = previous_rounds.iter().find(|round| round.status == "open") {
+    if let Some(open) = previous_rounds
+        .iter()
+        .find(|round| round.status == round::RoundStatus::Open)
+    {
         return match request {
             OpenRequest::Now => Err(RoundError::RoundAlreadyOpen),
             OpenRequest::Scheduled(_) => Ok(OpenOutcome::AlreadyOpened(open.clone())),
@@ -324,7 +328,7 @@ async fn insert_round(
             survey_id: Set(survey.id),
             period_key: Set(opening.period_key.clone()),
             round_index: Set(opening.round_index),
-            status: Set("open".into()),
+            status: Set(round::RoundStatus::Open),
             key_id: Set(opening.key_id.to_owned()),
             k: Set(survey.k),
             k_detail: Set(survey.k_detail),
@@ -424,7 +428,7 @@ async fn insert_invitations(
             lookup: Set(Some(token.lookup().0.to_vec())),
         });
         outbox_rows.push(new_outbox_row(
-            "invitation",
+            OutboxKind::Invitation,
             person,
             Some(invitation_id),
             Some(opening.round_id),
@@ -1270,7 +1274,7 @@ pub async fn erase_open_answers(
         let Some(round) = store_rounds::find(db, invitation.round_id).await? else {
             continue;
         };
-        if round.status != "open" {
+        if round.status != round::RoundStatus::Open {
             continue;
         }
         let round_key = match keys.round_key(round.id, &round.key_id) {
@@ -1311,7 +1315,7 @@ async fn queue_digests(
             .unwrap_or_default();
         let payload = digests.payload(manager, &own, request.report_base_url);
         rows.push(new_outbox_row(
-            "digest",
+            OutboxKind::Digest,
             manager,
             None,
             Some(round.id),
@@ -1531,7 +1535,7 @@ pub async fn discard_round(
     let round = store_rounds::find(&transaction, round_id)
         .await?
         .ok_or(RoundError::RoundNotFound)?;
-    if round.status != "open" {
+    if round.status != round::RoundStatus::Open {
         return Err(RoundError::RoundNotOpen);
     }
     match keys.round_key(round_id, &round.key_id) {

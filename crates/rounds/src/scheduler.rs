@@ -24,11 +24,13 @@
 //! surveys were already reported as having nobody to invite, so a restarted or
 //! late scheduler catches up by itself.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use safepulse_domain::{InvitationId, NodeId, PersonId, RoundId, SurveyId, TeamId, TimeZone};
+use safepulse_store::entities::outbox::OutboxKind;
 use safepulse_store::entities::{
     invitation, outbox, person, round, round_item, round_node, round_reminder, survey, survey_team,
     team, team_leader,
@@ -147,7 +149,7 @@ impl Scheduler {
 
     async fn close_due_rounds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let due = round::Entity::find()
-            .filter(round::Column::Status.eq("open"))
+            .filter(round::Column::Status.eq(RoundStatus::Open))
             .filter(round::Column::ClosesAt.lte(now))
             .all(self.store.connection())
             .await?;
@@ -278,7 +280,7 @@ impl Scheduler {
     async fn queue_due_reminders(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let db = self.store.connection();
         let open_rounds = round::Entity::find()
-            .filter(round::Column::Status.eq("open"))
+            .filter(round::Column::Status.eq(RoundStatus::Open))
             .all(db)
             .await?;
         if open_rounds.is_empty() {
@@ -365,7 +367,7 @@ impl Scheduler {
         if round::Entity::find_by_id(round.id)
             .one(&transaction)
             .await?
-            .is_none_or(|current| current.status != "open")
+            .is_none_or(|current| current.status != RoundStatus::Open)
         {
             return Ok(false);
         }
@@ -402,7 +404,7 @@ impl Scheduler {
                 .get(&invitation.id)
                 .map_or(now, |sent_at| (*sent_at + reminder.offset).max(now));
             rows.push(new_outbox_row(
-                "reminder",
+                OutboxKind::Reminder,
                 person,
                 Some(invitation.id),
                 Some(round.id),
@@ -506,7 +508,7 @@ impl Recipients {
         // zone) gets its reminder the same offset after that opening.
         let invitation_send_times: HashMap<InvitationId, DateTime<Utc>> = outbox::Entity::find()
             .filter(outbox::Column::RoundId.eq(round.id))
-            .filter(outbox::Column::Kind.eq("invitation"))
+            .filter(outbox::Column::Kind.eq(OutboxKind::Invitation))
             .all(db)
             .await?
             .into_iter()

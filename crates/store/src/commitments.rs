@@ -7,6 +7,7 @@
 //! and reading one needs no release. Who may write or read one is the caller's
 //! decision (crates/api); every change here is audited in its own transaction.
 
+use crate::entities::round::RoundStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use safepulse_domain::{CommitmentId, RoundId, TeamId};
 use sea_orm::{
@@ -69,7 +70,7 @@ pub async fn create_in(
         .one(transaction)
         .await?
         .ok_or(StoreError::Conflict(Conflict::RoundNotFound))?;
-    if round.status != "closed" {
+    if round.status != RoundStatus::Closed {
         return Err(StoreError::Conflict(Conflict::RoundNotClosed));
     }
     let asked = round_node::Entity::find()
@@ -255,7 +256,7 @@ pub async fn latest_closed_round_of_team(
     }
     Ok(round::Entity::find()
         .filter(round::Column::Id.is_in(round_ids))
-        .filter(round::Column::Status.eq("closed"))
+        .filter(round::Column::Status.eq(RoundStatus::Closed))
         .order_by_desc(round::Column::ClosedAt)
         .one(db)
         .await?)

@@ -11,6 +11,7 @@
 //!
 //! Everything here is a total: no figure is per round, team or person.
 
+use crate::entities::round::RoundStatus;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -147,7 +148,7 @@ pub async fn snapshot(
         .filter(outbox::Column::Status.eq("failed"))
         .count(db)
         .await?;
-    let open_rounds = || round::Entity::find().filter(round::Column::Status.eq("open"));
+    let open_rounds = || round::Entity::find().filter(round::Column::Status.eq(RoundStatus::Open));
     let rounds_open = open_rounds().count(db).await?;
     let most_overdue: Option<DateTime<Utc>> = open_rounds()
         .filter(round::Column::ClosesAt.lte(now))

@@ -6,6 +6,7 @@
 //! ([`store_for_round`]); reports read the stored figure
 //! ([`open_rounds_of_node`]) and never the open tables.
 
+use crate::entities::round::RoundStatus;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -137,7 +138,7 @@ pub async fn open_rounds_of_node(
         .await?;
     let open: HashMap<RoundId, round::Model> = round::Entity::find()
         .filter(round::Column::Id.is_in(rows.iter().map(|row| row.round_id)))
-        .filter(round::Column::Status.eq("open"))
+        .filter(round::Column::Status.eq(RoundStatus::Open))
         .all(db)
         .await?
         .into_iter()

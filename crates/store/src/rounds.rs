@@ -2,6 +2,7 @@
 //! `safepulse_rounds::rounds` runs these steps in order inside one transaction
 //! each; what the steps mean and why they are ordered so is documented there.
 
+use crate::entities::round::RoundStatus;
 use chrono::{DateTime, Utc};
 use safepulse_domain::{ItemId, PersonId, RoundId, SurveyId, TeamId};
 use sea_orm::sea_query::Expr;
@@ -10,6 +11,7 @@ use sea_orm::{
     QueryOrder, Set, Statement, TryInsertResult,
 };
 
+use crate::entities::outbox::OutboxKind;
 use crate::entities::{
     determined_node, invitation, outbox, person, round, round_item, round_node, survey,
     survey_team, team, team_leader,
@@ -102,10 +104,10 @@ pub async fn mark_closed(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let closed = round::Entity::update_many()
-        .col_expr(round::Column::Status, Expr::value("closed"))
+        .col_expr(round::Column::Status, Expr::value(RoundStatus::Closed))
         .col_expr(round::Column::ClosedAt, Expr::value(now))
         .filter(round::Column::Id.eq(round_id))
-        .filter(round::Column::Status.eq("open"))
+        .filter(round::Column::Status.eq(RoundStatus::Open))
         .exec(db)
         .await?;
     Ok(closed.rows_affected > 0)
@@ -184,7 +186,7 @@ pub async fn delete_unsent_links(
 ) -> Result<(), StoreError> {
     outbox::Entity::delete_many()
         .filter(outbox::Column::RoundId.eq(round_id))
-        .filter(outbox::Column::Kind.is_in(["invitation", "reminder"]))
+        .filter(outbox::Column::Kind.is_in([OutboxKind::Invitation, OutboxKind::Reminder]))
         .exec(db)
         .await?;
     Ok(())
@@ -275,7 +277,7 @@ pub async fn delete(db: &impl ConnectionTrait, round_id: RoundId) -> Result<(), 
 /// The closed rounds not yet shredded (`scrubbed_at` unset).
 pub async fn unshredded(db: &impl ConnectionTrait) -> Result<Vec<RoundId>, StoreError> {
     Ok(round::Entity::find()
-        .filter(round::Column::Status.eq("closed"))
+        .filter(round::Column::Status.eq(RoundStatus::Closed))
         .filter(round::Column::ScrubbedAt.is_null())
         .all(db)
         .await?
@@ -341,7 +343,7 @@ pub async fn earlier_closed(
 ) -> Result<Vec<round::Model>, StoreError> {
     Ok(round::Entity::find()
         .filter(round::Column::SurveyId.eq(round.survey_id))
-        .filter(round::Column::Status.eq("closed"))
+        .filter(round::Column::Status.eq(RoundStatus::Closed))
         .filter(round::Column::RoundIndex.lt(round.round_index))
         .order_by_asc(round::Column::RoundIndex)
         .all(db)

@@ -1,6 +1,7 @@
 //! Surveys (what is asked of which teams, how often) and reading their rounds.
 //! Opening and closing rounds is the mailer's job; this module only stores and lists.
 
+use crate::entities::round::RoundStatus;
 use chrono::{DateTime, Utc};
 use safepulse_domain::{Name, RoundId, SurveyId, TeamId};
 use sea_orm::{
@@ -205,7 +206,7 @@ pub async fn rounds_of(
 /// Every open round, of every survey.
 pub async fn open_rounds(db: &impl ConnectionTrait) -> Result<Vec<round::Model>, StoreError> {
     Ok(round::Entity::find()
-        .filter(round::Column::Status.eq("open"))
+        .filter(round::Column::Status.eq(RoundStatus::Open))
         .all(db)
         .await?)
 }

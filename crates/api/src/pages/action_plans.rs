@@ -12,6 +12,7 @@
 //! signed-in form ([`session::signed_in_form`]: same origin, the session's CSRF
 //! field). A refused form shows the team page again with each problem named.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
@@ -641,7 +642,7 @@ async fn latest_closed_round(
     use safepulse_store::entities::round;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let latest = round::Entity::find()
-        .filter(round::Column::Status.eq("closed"))
+        .filter(round::Column::Status.eq(RoundStatus::Closed))
         .order_by_desc(round::Column::ClosedAt)
         .one(state.store.connection())
         .await

@@ -16,6 +16,7 @@
 //! their browser's. Round labels, dates and decimals follow the page's language;
 //! the JSON API and the downloads stay English.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::{HashMap, HashSet};
 
 use actix_web::http::StatusCode;
@@ -165,7 +166,7 @@ pub async fn overview_releases(
     reader: &Reader,
 ) -> Result<OverviewReleases, ApiError> {
     let closed = round::Entity::find()
-        .filter(round::Column::Status.eq("closed"))
+        .filter(round::Column::Status.eq(RoundStatus::Closed))
         .order_by_desc(round::Column::ClosedAt)
         .limit(RECENT_ROUNDS)
         .all(state.store.connection())

@@ -4,6 +4,7 @@
 //! figure is computed by summing releases into a new aggregate. Every view is
 //! written to the audit log.
 
+use safepulse_store::entities::round::RoundStatus;
 use std::collections::{HashMap, HashSet};
 
 use actix_web::http::header;
@@ -787,7 +788,7 @@ pub async fn build_heatmap(
 ) -> Result<Vec<HeatmapRow>, ApiError> {
     let db = state.store.connection();
     let round = safepulse_store::surveys::get_round(db, round_id).await?;
-    if round.status != "closed" {
+    if round.status != RoundStatus::Closed {
         return Err(ApiError::Conflict {
             code: "round_not_closed",
             detail: "a round's results appear when it closes".into(),

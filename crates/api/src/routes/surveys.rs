@@ -12,6 +12,7 @@ use safepulse_rounds::survey::{
 };
 use safepulse_store::audit::{self, AuditEvent};
 use safepulse_store::entities::round;
+use safepulse_store::entities::round::RoundStatus;
 use safepulse_store::keyring::{KeyChain, KeyringError};
 use safepulse_store::surveys::{self, NewSurvey, SurveyChanges, SurveyWithTeams};
 use safepulse_store::{Conflict, StoreError};
@@ -242,14 +243,15 @@ pub struct RoundDto {
 
 impl RoundDto {
     fn new(round: round::Model, keys: &KeyChain) -> Self {
-        let accepts_answers = round.status == "open" && keys.has_round_key(round.id, &round.key_id);
+        let accepts_answers =
+            round.status == RoundStatus::Open && keys.has_round_key(round.id, &round.key_id);
         RoundDto {
             accepts_answers,
             id: round.id,
             survey_id: round.survey_id,
             period_key: round.period_key,
             round_index: round.round_index,
-            status: round.status,
+            status: round.status.to_string(),
             opened_at: round.opened_at,
             closes_at: round.closes_at,
             closed_at: round.closed_at,

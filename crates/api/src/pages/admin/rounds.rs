@@ -10,6 +10,7 @@ use askama::Template;
 use safepulse_domain::{RoundId, SurveyId};
 use safepulse_rounds::rounds::audience_now;
 use safepulse_store::StoreError;
+use safepulse_store::entities::round::RoundStatus;
 use safepulse_store::entities::{round, round_node};
 use safepulse_store::participation;
 use safepulse_store::surveys::{self as stored_surveys, SurveyWithTeams};
@@ -155,7 +156,7 @@ async fn render_round(
         .collect();
     teams.sort();
     // Only what the reports may show of an open round: the stored, rounded figures.
-    let participation = if round.status == "open" {
+    let participation = if round.status == RoundStatus::Open {
         let mut shown: Vec<NodeParticipation> = figures
             .iter()
             .filter_map(|figure| {
