@@ -1363,6 +1363,19 @@ pub(super) const GERMAN_PROBLEMS: &[(&str, &str)] = &[
         "must be between 1 and 200",
         "muss zwischen 1 und 200 liegen",
     ),
+    // Webhook endpoints (API only)
+    (
+        "must be an absolute http or https URL of at most 2,000 characters",
+        "muss eine absolute http- oder https-URL mit höchstens 2.000 Zeichen sein",
+    ),
+    (
+        "must name at least one event",
+        "muss mindestens ein Ereignis nennen",
+    ),
+    (
+        "must be between 0 and 168",
+        "muss zwischen 0 und 168 liegen",
+    ),
     (
         "a period key such as 2026-W48, 2026-11 or manual-2026-11-30T09:00:00.000Z",
         "ein Zeitraumschlüssel wie 2026-W48, 2026-11 oder manual-2026-11-30T09:00:00.000Z",
